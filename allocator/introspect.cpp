@@ -1,0 +1,247 @@
+// z3fold-harden: the pool snapshot and the structural validator. Every list
+// walk checks that a node belongs to a live page before reading through it,
+// so a freed page still linked is reported, not dereferenced.
+#include "introspect.h"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+namespace z3fh {
+
+const PageSnapshot* PoolSnapshot::page(uint32_t serial) const {
+    for (const PageSnapshot& p : pages)
+        if (p.serial == serial) return &p;
+    return nullptr;
+}
+
+namespace {
+
+// Walk one list, calling visit(node) for each node that lies in a live page;
+// reports broken links and freed pages. `data_of` maps a node to its page's
+// data address. Returns the number of nodes visited.
+template <typename DataOf, typename Visit>
+size_t walk_list(Pool& pool, ListNode* head, const char* list_name, DataOf data_of, Visit visit,
+                 std::vector<Violation>* out) {
+    size_t n = 0;
+    ListNode* prev = head;
+    for (ListNode* node = head->next; node != head; node = node->next) {
+        const void* data = data_of(node);
+        if (!pool.page_source().is_live(data)) {
+            if (out) out->push_back({"listed-page-freed", 0, fmt::format("a freed page is linked on {}", list_name)});
+            return n;
+        }
+        if (node->prev != prev) {
+            if (out)
+                out->push_back({"list-link", virt_to_page(data)->serial,
+                                fmt::format("{}: node->prev does not point back to its predecessor", list_name)});
+            return n;
+        }
+        visit(node);
+        prev = node;
+        if (++n > 1000000) {
+            if (out) out->push_back({"list-link", 0, fmt::format("{}: cycle", list_name)});
+            return n;
+        }
+    }
+    if (head->prev != prev && out)
+        out->push_back({"list-link", 0, fmt::format("{}: head->prev is not the last node", list_name)});
+    return n;
+}
+
+const void* lru_data(ListNode* n) { return page_address(page_of_lru(n)); }
+const void* buddy_data(ListNode* n) {
+    return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(n) & PAGE_MASK);
+}
+
+}  // namespace
+
+PageDesc* PoolInspector::find_page(Pool& pool, uint32_t serial) {
+    for (PageDesc* p : pool.src_->live_pages_ordered())
+        if (p->serial == serial) return p;
+    return nullptr;
+}
+
+PoolSnapshot PoolInspector::snapshot(Pool& pool) {
+    PoolSnapshot snap;
+    std::unordered_map<const PageDesc*, size_t> index;
+    for (PageDesc* page : pool.src_->live_pages_ordered()) {
+        PageSnapshot ps;
+        ps.serial = page->serial;
+        ps.flags = page->flags.peek();
+        ps.headless = (ps.flags >> PAGE_HEADLESS) & 1UL;
+        ps.page_refs = page->refs.peek();
+        // A page whose z3fold reference is gone but that the mm core still
+        // holds has no header to read beyond its flags.
+        const bool has_header = !ps.headless && page_header(page)->pool == &pool;
+        if (has_header) {
+            Z3foldHeader* z = page_header(page);
+            ps.refcount = z->refcount.peek();
+            ps.first_chunks = z->first_chunks;
+            ps.middle_chunks = z->middle_chunks;
+            ps.last_chunks = z->last_chunks;
+            ps.start_middle = z->start_middle;
+            ps.first_num = z->first_num;
+            ps.mapped_count = z->mapped_count;
+            ps.foreign_handles = z->foreign_handles;
+            ps.cpu = z->cpu;
+            ps.slots_serial = z->slots ? z->slots->serial : 0;
+            ps.page_locked = z->page_lock.is_locked();
+            ps.work_pending = z->work.pending;
+        }
+        index[page] = snap.pages.size();
+        snap.pages.push_back(ps);
+    }
+    auto mark = [&](const void* data, auto f) {
+        auto it = index.find(virt_to_page(data));
+        if (it != index.end()) f(snap.pages[it->second]);
+    };
+    snap.lru_length = walk_list(pool, &pool.lru_, "the LRU", lru_data,
+                                [&](ListNode* n) { mark(lru_data(n), [](PageSnapshot& p) { p.on_lru = true; }); },
+                                nullptr);
+    for (int cpu = 0; cpu < pool.vcpus_; cpu++)
+        for (int i = 0; i < NCHUNKS; i++)
+            walk_list(pool, pool.unbuddied(cpu, i), "an unbuddied list", buddy_data,
+                      [&](ListNode* n) {
+                          mark(buddy_data(n), [&](PageSnapshot& p) {
+                              p.unbuddied_cpu = cpu;
+                              p.unbuddied_index = i;
+                          });
+                      },
+                      nullptr);
+    snap.stale_length = walk_list(pool, &pool.stale_, "the stale list", buddy_data,
+                                  [&](ListNode* n) { mark(buddy_data(n), [](PageSnapshot& p) { p.on_stale = true; }); },
+                                  nullptr);
+    for (BuddySlots* s : pool.c_handle_.live_ordered()) {
+        snap.slots_objects++;
+        for (int i = 0; i < BUDDIES; i++) {
+            uintptr_t v = s->slot[i];
+            if (!v) continue;
+            SlotSnapshot ss;
+            ss.slots_serial = s->serial;
+            ss.index = i;
+            const void* data = reinterpret_cast<const void*>(v & PAGE_MASK);
+            ss.page_serial = pool.src_->is_live(data) ? virt_to_page(data)->serial : 0;
+            ss.raw_index = static_cast<int>(v & BUDDY_MASK);
+            ss.last_chunks = static_cast<int>((v & ~PAGE_MASK) >> BUDDY_SHIFT);
+            snap.slots.push_back(ss);
+        }
+    }
+    snap.pages_nr = pool.pages_nr_.peek();
+    return snap;
+}
+
+std::vector<Violation> PoolInspector::validate(Pool& pool) {
+    std::vector<Violation> out;
+    std::unordered_map<const PageDesc*, int> buddy_lists;  // how many lists hold each page's buddy link
+    auto check_listed = [&](PageDesc* page, const char* list) {
+        unsigned long flags = page->flags.peek();
+        if (!((flags >> PAGE_HEADLESS) & 1UL)) {
+            Z3foldHeader* z = page_header(page);
+            if (z->refcount.peek() < 1)
+                out.push_back({"listed-page-zero-ref", page->serial,
+                               fmt::format("page {} on {} has refcount {}", page->serial, list, z->refcount.peek())});
+        }
+        if ((flags >> PAGE_STALE) & 1UL)
+            out.push_back({"listed-page-stale", page->serial, fmt::format("released page {} is on {}", page->serial, list)});
+    };
+    walk_list(pool, &pool.lru_, "the LRU", lru_data, [&](ListNode* n) { check_listed(page_of_lru(n), "the LRU"); },
+              &out);
+    for (int cpu = 0; cpu < pool.vcpus_; cpu++) {
+        for (int i = 0; i < NCHUNKS; i++) {
+            walk_list(pool, pool.unbuddied(cpu, i), "an unbuddied list", buddy_data,
+                      [&](ListNode* n) {
+                          PageDesc* page = virt_to_page(buddy_data(n));
+                          Z3foldHeader* z = header_of_buddy(n);
+                          unsigned long flags = page->flags.peek();
+                          buddy_lists[page]++;
+                          if ((flags >> PAGE_HEADLESS) & 1UL) {
+                              out.push_back({"headless-on-unbuddied", page->serial,
+                                             fmt::format("headless page {} on unbuddied[{}][{}]", page->serial, cpu, i)});
+                              return;
+                          }
+                          check_listed(page, "an unbuddied list");
+                          // A claim holder takes the page off its list under
+                          // the page lock it still holds; otherwise a claimed
+                          // page must not be findable by alloc.
+                          if (((flags >> PAGE_CLAIMED) & 1UL) && !z->page_lock.is_locked())
+                              out.push_back({"claimed-page-listed", page->serial,
+                                             fmt::format("claimed page {} is on unbuddied[{}][{}] and unlocked",
+                                                         page->serial, cpu, i)});
+                      },
+                      &out);
+        }
+    }
+    walk_list(pool, &pool.stale_, "the stale list", buddy_data,
+              [&](ListNode* n) {
+                  PageDesc* page = virt_to_page(buddy_data(n));
+                  buddy_lists[page]++;
+                  unsigned long flags = page->flags.peek();
+                  if (!((flags >> PAGE_STALE) & 1UL) || header_of_buddy(n)->refcount.peek() != 0)
+                      out.push_back({"stale-page-state", page->serial,
+                                     fmt::format("page {} on the stale list is not released", page->serial)});
+              },
+              &out);
+    for (auto& [page, count] : buddy_lists)
+        if (count > 1)
+            out.push_back({"page-on-two-lists", page->serial,
+                           fmt::format("page {} is linked on {} lists through one link", page->serial, count)});
+    return out;
+}
+
+bool PoolInspector::resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset) {
+    if (handle_is_headless(h)) {
+        const void* data = reinterpret_cast<const void*>(h & PAGE_MASK);
+        if (!pool.src_->is_live(data)) return false;
+        *page_serial = virt_to_page(data)->serial;
+        *bud = Buddy::HEADLESS;
+        *offset = 0;
+        return true;
+    }
+    uintptr_t v = *reinterpret_cast<uintptr_t*>(h);
+    if (!v) return false;
+    const void* data = reinterpret_cast<const void*>(v & PAGE_MASK);
+    if (!pool.src_->is_live(data)) return false;
+    auto* z = static_cast<const Z3foldHeader*>(data);
+    *page_serial = virt_to_page(data)->serial;
+    *bud = static_cast<Buddy>((v - z->first_num) & BUDDY_MASK);
+    switch (*bud) {
+    case Buddy::FIRST: *offset = ZHDR_SIZE_ALIGNED; break;
+    case Buddy::MIDDLE: *offset = static_cast<size_t>(z->start_middle) << CHUNK_SHIFT; break;
+    case Buddy::LAST: *offset = PAGE_SIZE - (((v & ~PAGE_MASK) >> BUDDY_SHIFT) << CHUNK_SHIFT); break;
+    default: return false;
+    }
+    return true;
+}
+
+void PoolInspector::corrupt_lru_link_for_test(Pool& pool) {
+    if (!list_empty(&pool.lru_)) pool.lru_.next->prev = pool.lru_.next;
+}
+
+void PoolInspector::set_refcount_for_test(Pool& pool, uint32_t serial, int refcount) {
+    if (PageDesc* p = find_page(pool, serial)) {
+        Z3foldHeader* z = page_header(p);
+        z->refcount.init(refcount, z->refcount.id());
+    }
+}
+
+void PoolInspector::set_claimed_for_test(Pool& pool, uint32_t serial) {
+    if (PageDesc* p = find_page(pool, serial)) p->flags.init(p->flags.peek() | (1UL << PAGE_CLAIMED), p->flags.id());
+}
+
+void PoolInspector::move_to_wrong_unbuddied_for_test(Pool& pool, uint32_t serial) {
+    PageDesc* p = find_page(pool, serial);
+    if (!p) return;
+    Z3foldHeader* z = page_header(p);
+    if (list_empty(&z->buddy)) return;
+    // Relink without the lock on purpose: this simulates a defect.
+    z->buddy.prev->next = z->buddy.next;
+    z->buddy.next->prev = z->buddy.prev;
+    ListNode* head = pool.unbuddied(0, 0);
+    z->buddy.next = head->next;
+    z->buddy.prev = head;
+    head->next->prev = &z->buddy;
+    head->next = &z->buddy;
+}
+
+}  // namespace z3fh

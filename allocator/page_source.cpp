@@ -1,0 +1,110 @@
+// z3fold-harden: page sources (heap frames for sanitizer builds, mmap frames
+// otherwise) and the live-page registry the validator uses.
+#include "page_source.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace z3fh {
+
+namespace {
+constexpr size_t kFrameSize = 2 * PAGE_SIZE;
+
+bool built_with_sanitizer() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+    return true;
+#else
+    return false;
+#endif
+#else
+    return false;
+#endif
+}
+}  // namespace
+
+PageSource::~PageSource() = default;
+
+PageDesc* PageSource::alloc_page() {
+    lock_.lock();
+    bool fail = fail_always_;
+    if (fail_countdown_ > 0 && --fail_countdown_ == 0) fail = true;
+    void* frame = fail ? nullptr : alloc_frame();
+    if (!frame) {
+        lock_.unlock();
+        return nullptr;
+    }
+    // The descriptor is constructed in place; the data page is left as is
+    // (uninitialised memory, like a fresh kernel page).
+    auto* page = new (frame) PageDesc{};
+    page->serial = next_serial_++;
+    live_.insert(page_address(page));
+    lock_.unlock();
+    page->flags.init(0, {sync::ObjClass::page_flags, page->serial});
+    list_init(&page->lru);
+    page->page_mutex.init({sync::ObjClass::page_mutex, page->serial});
+    page->refs.init(1, {sync::ObjClass::page_refs, page->serial});
+    return page;
+}
+
+void PageSource::free_page(PageDesc* page) {
+    page->~PageDesc();
+    lock_.lock();
+    live_.erase(page_address(page));
+    free_frame(page);
+    lock_.unlock();
+}
+
+bool PageSource::is_live(const void* data) const {
+    lock_.lock();
+    bool live = live_.count(data) != 0;
+    lock_.unlock();
+    return live;
+}
+
+std::vector<PageDesc*> PageSource::live_pages_ordered() const {
+    std::vector<PageDesc*> out;
+    lock_.lock();
+    for (const void* d : live_) out.push_back(virt_to_page(d));
+    lock_.unlock();
+    std::sort(out.begin(), out.end(), [](PageDesc* a, PageDesc* b) { return a->serial < b->serial; });
+    return out;
+}
+
+void* HeapPageSource::alloc_frame() { return std::aligned_alloc(kFrameSize, kFrameSize); }
+void HeapPageSource::free_frame(void* frame) { std::free(frame); }
+
+MmapPageSource::~MmapPageSource() {
+    for (auto& [addr, len] : mappings_) munmap(addr, len);
+}
+
+void* MmapPageSource::alloc_frame() {
+    if (free_frames_.empty()) {
+        // Map a batch with room to align the first frame to kFrameSize.
+        constexpr size_t kBatch = 64;
+        size_t len = (kBatch + 1) * kFrameSize;
+        void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return nullptr;
+        mappings_.emplace_back(m, len);
+        uintptr_t base = (reinterpret_cast<uintptr_t>(m) + kFrameSize - 1) & ~(uintptr_t{kFrameSize} - 1);
+        for (size_t i = kBatch; i-- > 0;) free_frames_.push_back(reinterpret_cast<void*>(base + i * kFrameSize));
+    }
+    void* f = free_frames_.back();
+    free_frames_.pop_back();
+    return f;
+}
+
+void MmapPageSource::free_frame(void* frame) { free_frames_.push_back(frame); }
+
+PageSource* make_default_page_source() {
+    if (built_with_sanitizer()) return new HeapPageSource();
+    return new MmapPageSource();
+}
+
+}  // namespace z3fh

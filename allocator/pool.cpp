@@ -1,0 +1,441 @@
+// z3fold-harden: pool creation and teardown, alloc, free, map and unmap, the
+// unbuddied lookup (__z3fold_alloc) and the handle-to-header lookup.
+#include "pool.h"
+
+#include <cstring>
+#include <new>
+
+#include "check.h"
+#include "mutants.h"
+
+namespace z3fh {
+
+using sync::ObjClass;
+
+const char* buddy_name(Buddy b) {
+    switch (b) {
+    case Buddy::HEADLESS: return "HEADLESS";
+    case Buddy::FIRST: return "FIRST";
+    case Buddy::MIDDLE: return "MIDDLE";
+    case Buddy::LAST: return "LAST";
+    }
+    return "?";
+}
+
+const char* errno_name(Errno e) {
+    switch (e) {
+    case Errno::ok: return "0";
+    case Errno::again: return "-EAGAIN";
+    case Errno::nomem: return "-ENOMEM";
+    case Errno::busy: return "-EBUSY";
+    case Errno::inval: return "-EINVAL";
+    case Errno::nospc: return "-ENOSPC";
+    }
+    return "?";
+}
+
+Pool::Pool(const PoolConfig& cfg)
+    : vcpus_(cfg.vcpus < 1 ? 1 : cfg.vcpus),
+      src_(cfg.page_source),
+      evict_(cfg.evict),
+      evict_ctx_(cfg.evict_ctx),
+      unbuddied_(static_cast<size_t>(vcpus_) * NCHUNKS),
+      release_wq_({ObjClass::work_queue, 1}),
+      compact_wq_({ObjClass::work_queue, 0}) {
+    if (!src_) {
+        owned_src_.reset(make_default_page_source());
+        src_ = owned_src_.get();
+    }
+    lock_.init({ObjClass::pool_lock, 0});
+    stale_lock_.init({ObjClass::stale_lock, 0});
+    for (ListNode& l : unbuddied_) list_init(&l);
+    list_init(&lru_);
+    list_init(&stale_);
+    pages_nr_.init(0, {ObjClass::pages_nr, 0});
+    release_work_.item.init(&Pool::free_pages_work);
+    release_work_.pool = this;
+}
+
+Pool::~Pool() { drain(); }
+
+void Pool::drain() {
+    compact_wq_.flush();
+    release_wq_.flush();
+}
+
+uint64_t Pool::total_pages() const { return static_cast<uint64_t>(pages_nr_.load()); }
+
+// init_z3fold_page: a fresh page gets its header and its own slots object.
+Z3foldHeader* Pool::init_z3fold_page(PageDesc* page, bool headless) {
+    auto* zhdr = page_header(page);
+    if (headless) return zhdr;
+    BuddySlots* slots = c_handle_.alloc(pool_word());
+    if (!slots) return nullptr;
+    zhdr = new (page_address(page)) Z3foldHeader{};
+    zhdr->page_lock.init({ObjClass::page_lock, page->serial});
+    zhdr->refcount.init(1, {ObjClass::refcount, page->serial});  // kref_init: the first object's reference
+    zhdr->cpu = -1;
+    zhdr->slots = slots;
+    zhdr->pool = this;
+    list_init(&zhdr->buddy);
+    zhdr->work.init(&Pool::compact_page_work);
+    return zhdr;
+}
+
+void Pool::put_page(PageDesc* page) {
+    if (page->refs.fetch_sub(1) == 1) src_->free_page(page);
+}
+
+// free_z3fold_page: clear movable under the struct page lock, then drop
+// z3fold's page reference.
+void Pool::free_z3fold_page(PageDesc* page, bool headless) {
+    if (!headless) {
+        page->page_mutex.lock();
+        page->movable = false;
+        page->page_mutex.unlock();
+    }
+    put_page(page);
+}
+
+void Pool::add_to_unbuddied(Z3foldHeader* zhdr) {
+    zhdr->page_lock.assert_held();
+    if (zhdr->first_chunks == 0 || zhdr->last_chunks == 0 || zhdr->middle_chunks == 0) {
+        int freechunks = num_free_chunks(zhdr);
+        int cpu = sync::current_vcpu();  // migrate_disable(): vCPUs change only between operations
+        {
+            sync::SpinGuard g(lock_);
+            list_add(&zhdr->buddy, unbuddied(cpu, freechunks), lock_);
+        }
+        zhdr->cpu = static_cast<int16_t>(cpu);
+    }
+}
+
+// __z3fold_alloc: find a page with room for `size` on this vCPU's lists (any
+// list with at least as many free chunks), else an exact fit on any vCPU.
+// Returns the page locked and with a reference taken for the new object.
+Z3foldHeader* Pool::z3fold_alloc_existing(size_t size, bool can_sleep) Z3FH_TSA_ESCAPE("returns page locked") {
+    const int chunks = size_to_chunks(size);
+    Z3foldHeader* zhdr = nullptr;
+lookup:
+    {
+        const int cpu = sync::current_vcpu();
+        lock_.lock();
+        // Upstream peeks with READ_ONCE and re-checks under the lock; we scan
+        // under the lock, which is the same decision without a data race.
+        zhdr = nullptr;
+        for (int i = chunks; i < NCHUNKS; i++) {
+            ListNode* l = unbuddied(cpu, i);
+            if (!list_empty(l)) {
+                zhdr = header_of_buddy(l->next);
+                break;
+            }
+        }
+        if (zhdr) {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            if (Z3FH_MUTANT_ON(get_unless_zero)) {
+                // Review #2: "if (!zhdr || !kref_get_unless_zero(&zhdr->refcount))" under the
+                // pool lock: "if we can't rely on the kref to be safe under the pool lock, the
+                // kref isn't very useful". The refcount is guarded by the page lock, not this one.
+                int r = zhdr->refcount.load();
+                while (r > 0 && !zhdr->refcount.compare_exchange(r, r + 1)) {
+                }
+                if (r == 0) {
+                    lock_.unlock();
+                    sync::cpu_relax();
+                    goto lookup;
+                }
+                list_del_init(&zhdr->buddy, lock_);
+                zhdr->cpu = -1;
+                lock_.unlock();
+                zhdr->page_lock.lock();
+                PageDesc* mpage = virt_to_page(zhdr);
+                if (mpage->flags.test(NEEDS_COMPACTING) || mpage->flags.test(PAGE_CLAIMED)) {
+                    if (!put_z3fold_locked(zhdr)) zhdr->page_lock.unlock();
+                    sync::cpu_relax();
+                    goto lookup;
+                }
+                goto found;
+            }
+#endif
+            if (!zhdr->page_lock.try_lock()) {
+                lock_.unlock();
+                // Upstream spins here (cond_resched only if it may sleep); a
+                // yield lets whoever holds the page lock finish.
+                if (can_sleep) sync::cond_resched(); else sync::cpu_relax();
+                goto lookup;
+            }
+            list_del_init(&zhdr->buddy, lock_);
+            zhdr->cpu = -1;
+            lock_.unlock();
+
+            PageDesc* page = virt_to_page(zhdr);
+            if (page->flags.test(NEEDS_COMPACTING) || page->flags.test(PAGE_CLAIMED)) {
+                // Compaction or a claim holder will put it back.
+                zhdr->page_lock.unlock();
+                if (can_sleep) sync::cond_resched(); else sync::cpu_relax();
+                goto lookup;
+            }
+            // We hold the page lock and took the page off its list under the
+            // pool lock: no put can race with this get.
+            kref_get_locked(zhdr);
+        } else {
+            lock_.unlock();
+        }
+    }
+
+    if (!zhdr) {
+        // Look for an exact fit on every vCPU's list.
+        for (int cpu = 0; cpu < vcpus_; cpu++) {
+            lock_.lock();
+            ListNode* l = unbuddied(cpu, chunks);
+            zhdr = list_empty(l) ? nullptr : header_of_buddy(l->next);
+            if (!zhdr || !zhdr->page_lock.try_lock()) {
+                lock_.unlock();
+                zhdr = nullptr;
+                continue;
+            }
+            list_del_init(&zhdr->buddy, lock_);
+            zhdr->cpu = -1;
+            lock_.unlock();
+            PageDesc* page = virt_to_page(zhdr);
+            if (page->flags.test(NEEDS_COMPACTING) || page->flags.test(PAGE_CLAIMED)) {
+                zhdr->page_lock.unlock();
+                zhdr = nullptr;
+                if (can_sleep) sync::cond_resched();
+                continue;
+            }
+            kref_get_locked(zhdr);
+            break;
+        }
+    }
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+found:
+#endif
+    if (zhdr && !zhdr->slots) {
+        // All of this page's handles were freed with its slots object; it
+        // needs a new one (GFP_ATOMIC upstream: we hold a spinlock).
+        zhdr->slots = c_handle_.alloc(pool_word());
+        if (!zhdr->slots) {
+            if (!put_z3fold_locked(zhdr)) {
+                add_to_unbuddied(zhdr);
+                zhdr->page_lock.unlock();
+            }
+            return nullptr;
+        }
+    }
+    return zhdr;
+}
+
+AllocResult Pool::alloc(size_t size, Gfp gfp) Z3FH_TSA_ESCAPE("page lock taken via z3fold_alloc_existing") {
+    if (size == 0) return {Errno::inval, 0};
+    if (size > PAGE_SIZE) return {Errno::nospc, 0};
+    const int chunks = size_to_chunks(size);
+    Z3foldHeader* zhdr = nullptr;
+    PageDesc* page = nullptr;
+    Buddy bud;
+    Handle handle;
+
+    if (size > MAX_BUDDY_SIZE) {
+        bud = Buddy::HEADLESS;
+    } else {
+        zhdr = z3fold_alloc_existing(size, gfp.can_sleep);
+        if (zhdr) {
+            bud = get_free_buddy(zhdr, chunks);
+            // A page on unbuddied[i] with i >= chunks always has room.
+            Z3FH_CHECK_KIND(ErrorKind::warn, bud != Buddy::HEADLESS, "No free chunks in unbuddied page {}",
+                            virt_to_page(zhdr)->serial);
+            page = virt_to_page(zhdr);
+            goto found;
+        }
+        bud = Buddy::FIRST;
+    }
+
+    page = src_->alloc_page();
+    if (!page) return {Errno::nomem, 0};
+    zhdr = init_z3fold_page(page, bud == Buddy::HEADLESS);
+    if (!zhdr) {
+        put_page(page);
+        return {Errno::nomem, 0};
+    }
+    pages_nr_.fetch_add(1);
+
+    if (bud == Buddy::HEADLESS) {
+        page->flags.set(PAGE_HEADLESS);
+        goto headless;
+    }
+    page->page_mutex.lock();
+    page->movable = true;  // __SetPageMovable
+    page->page_mutex.unlock();
+    zhdr->page_lock.lock();
+
+found:
+    if (bud == Buddy::FIRST) {
+        zhdr->first_chunks = static_cast<uint16_t>(chunks);
+    } else if (bud == Buddy::LAST) {
+        zhdr->last_chunks = static_cast<uint16_t>(chunks);
+    } else {
+        zhdr->middle_chunks = static_cast<uint16_t>(chunks);
+        zhdr->start_middle = static_cast<uint16_t>(zhdr->first_chunks + ZHDR_CHUNKS);
+    }
+    add_to_unbuddied(zhdr);
+
+headless:
+    lock_.lock();
+    // Add or move the page to the head of the LRU.
+    if (!list_empty(&page->lru)) list_del(&page->lru, lock_);
+    list_add(&page->lru, &lru_, lock_);
+    // Encoded under the pool lock (and the page lock): first_num is stable.
+    handle = encode_handle(zhdr, bud);
+    lock_.unlock();
+    if (bud != Buddy::HEADLESS) zhdr->page_lock.unlock();
+    return {Errno::ok, handle};
+}
+
+// get_z3fold_header: the page of a handle, locked (unless headless). Retries
+// while the page lock is busy or the page was migrated under us.
+Z3foldHeader* Pool::get_z3fold_header(Handle handle) Z3FH_TSA_ESCAPE("returns page locked") {
+    if (handle_is_headless(handle)) return reinterpret_cast<Z3foldHeader*>(handle & PAGE_MASK);
+    BuddySlots* slots = handle_to_slots(handle);
+    for (;;) {
+        slots->lock.read_lock();
+        uintptr_t addr = *reinterpret_cast<uintptr_t*>(handle);
+        if (addr == 0) {
+            slots->lock.read_unlock();
+            report_fatal(ErrorKind::check, sync::SrcLoc::here(), "handle used after it was freed (slot is zero)");
+        }
+        auto* zhdr = reinterpret_cast<Z3foldHeader*>(addr & PAGE_MASK);
+        bool locked = zhdr->page_lock.try_lock();
+        slots->lock.read_unlock();
+        if (locked) {
+            if (!virt_to_page(zhdr)->flags.test(PAGE_MIGRATED)) return zhdr;
+            zhdr->page_lock.unlock();
+        }
+        sync::cpu_relax();
+    }
+}
+
+void Pool::put_z3fold_header(Z3foldHeader* zhdr) Z3FH_TSA_ESCAPE("releases the lock get_z3fold_header took") {
+    if (!virt_to_page(zhdr)->flags.test(PAGE_HEADLESS)) zhdr->page_lock.unlock();
+}
+
+void Pool::free(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header; conditional unlock in puts") {
+    Z3foldHeader* zhdr = get_z3fold_header(handle);
+    PageDesc* page = virt_to_page(zhdr);
+    bool page_claimed;
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    if (Z3FH_MUTANT_ON(under_reclaim_bit)) {
+        // Review #3: "z3fold_free and z3fold_reclaim can race to set/check this bit anyway
+        // (it's set under the pool lock, but checked under the page lock)". Test now, set later.
+        page_claimed = page->flags.test(PAGE_CLAIMED);
+        if (!page_claimed) page->flags.set(PAGE_CLAIMED);
+    } else
+#endif
+        page_claimed = page->flags.test_and_set(PAGE_CLAIMED);
+
+    if (page->flags.test(PAGE_HEADLESS)) {
+        // Headless pages have no lock and no kref: whoever wins the
+        // test_and_set of PAGE_CLAIMED frees the page (reclaim, if it holds it).
+        if (!page_claimed) {
+            lock_.lock();
+            list_del(&page->lru, lock_);
+            lock_.unlock();
+            free_z3fold_page(page, true);
+            pages_nr_.fetch_sub(1);
+        }
+        return;
+    }
+
+    Buddy bud = handle_to_buddy(handle);
+    switch (bud) {
+    case Buddy::FIRST: zhdr->first_chunks = 0; break;
+    case Buddy::MIDDLE: zhdr->middle_chunks = 0; break;
+    case Buddy::LAST: zhdr->last_chunks = 0; break;
+    default:
+        report_fatal(ErrorKind::warn, sync::SrcLoc::here(), fmt::format("free: unknown buddy {}", static_cast<int>(bud)));
+    }
+    // The handle we were given is dead either way. (Upstream keeps it while
+    // the page is claimed; reclaim here frees the real handles of what its
+    // evict calls freed, see release_evicted_handles.)
+    free_handle(handle, zhdr);
+
+    if (put_z3fold_locked(zhdr)) return;  // the object's reference; the last one releases the page
+    if (page_claimed) {
+        // Reclaim or isolation holds the page; it re-lists and unclaims it.
+        zhdr->page_lock.unlock();
+        return;
+    }
+    if (page->flags.test_and_set(NEEDS_COMPACTING)) {
+        page->flags.clear(PAGE_CLAIMED);
+        zhdr->page_lock.unlock();
+        return;
+    }
+    if (zhdr->cpu < 0) {
+        // Not on any vCPU's list: compact inline.
+        zhdr->cpu = -1;
+        kref_get_locked(zhdr);  // the compaction's reference, put first thing in do_compact_page
+        page->flags.clear(PAGE_CLAIMED);
+        do_compact_page(zhdr, true);
+        return;
+    }
+    kref_get_locked(zhdr);  // the work item's reference, put first thing in do_compact_page
+    page->flags.clear(PAGE_CLAIMED);
+    compact_wq_.queue(&zhdr->work, zhdr->cpu);
+    zhdr->page_lock.unlock();
+}
+
+void* Pool::map(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header") {
+    Z3foldHeader* zhdr = get_z3fold_header(handle);
+    char* addr = reinterpret_cast<char*>(zhdr);
+    PageDesc* page = virt_to_page(zhdr);
+    if (page->flags.test(PAGE_HEADLESS)) return addr;
+
+    switch (handle_to_buddy(handle)) {
+    case Buddy::FIRST: addr += ZHDR_SIZE_ALIGNED; break;
+    case Buddy::MIDDLE:
+        addr += static_cast<size_t>(zhdr->start_middle) << CHUNK_SHIFT;
+        page->flags.set(MIDDLE_CHUNK_MAPPED);  // compaction must not move it now
+        break;
+    case Buddy::LAST: addr += PAGE_SIZE - (static_cast<size_t>(handle_to_chunks(handle)) << CHUNK_SHIFT); break;
+    default:
+        report_fatal(ErrorKind::warn, sync::SrcLoc::here(), "map: unknown buddy");
+    }
+    zhdr->mapped_count = static_cast<uint8_t>(zhdr->mapped_count + 1) & 3U;
+    put_z3fold_header(zhdr);
+    return addr;
+}
+
+void Pool::unmap(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header") {
+    Z3foldHeader* zhdr = get_z3fold_header(handle);
+    PageDesc* page = virt_to_page(zhdr);
+    if (page->flags.test(PAGE_HEADLESS)) return;
+    if (handle_to_buddy(handle) == Buddy::MIDDLE) page->flags.clear(MIDDLE_CHUNK_MAPPED);
+    Z3FH_CHECK_KIND(ErrorKind::warn, zhdr->mapped_count != 0, "unmap of page {} with mapped_count 0", page->serial);
+    zhdr->mapped_count = static_cast<uint8_t>(zhdr->mapped_count - 1) & 3U;
+    put_z3fold_header(zhdr);
+}
+
+// Explicit compaction entry point: what free does after clearing a buddy.
+void Pool::compact_handle_page(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header") {
+    Z3foldHeader* zhdr = get_z3fold_header(handle);
+    PageDesc* page = virt_to_page(zhdr);
+    if (page->flags.test(PAGE_HEADLESS)) return;
+    if (page->flags.test_and_set(PAGE_CLAIMED)) {
+        zhdr->page_lock.unlock();
+        return;
+    }
+    if (page->flags.test_and_set(NEEDS_COMPACTING)) {
+        page->flags.clear(PAGE_CLAIMED);
+        zhdr->page_lock.unlock();
+        return;
+    }
+    kref_get_locked(zhdr);  // the work item's reference
+    page->flags.clear(PAGE_CLAIMED);
+    if (zhdr->cpu < 0) {
+        do_compact_page(zhdr, true);
+        return;
+    }
+    compact_wq_.queue(&zhdr->work, zhdr->cpu);
+    zhdr->page_lock.unlock();
+}
+
+}  // namespace z3fh

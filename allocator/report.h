@@ -1,0 +1,28 @@
+// z3fold-harden: fatal reports by kind. One function per error class, one
+// hook so the fuzz harness can add its trace before the process dies.
+#pragma once
+#include <string>
+#include "sync/event.h"
+
+namespace z3fh {
+
+// Stable names: they are part of finding signatures.
+enum class ErrorKind {
+    check,               // always-on misuse check (CHECK_*)
+    warn,                // the kernel's WARN_ON: a "cannot happen" state
+    lock_not_held,       // a list or field touched without the lock that guards it
+    list_corruption,     // list links inconsistent
+    refcount,            // refcount transition that the design forbids
+    released_page_listed,// a page reached refcount zero while still on a list
+    page_use_after_free, // a freed page reached through a list or handle
+    fault,               // allocation failure nobody handled
+};
+
+const char* error_kind_name(ErrorKind k);
+
+using FatalHook = void (*)(ErrorKind kind, const std::string& message);
+void set_fatal_hook(FatalHook hook);
+
+[[noreturn]] void report_fatal(ErrorKind kind, sync::SrcLoc loc, const std::string& message);
+
+}  // namespace z3fh

@@ -1,0 +1,83 @@
+// z3fold-harden: out-of-line parts of the controlled backend: the installed
+// runtime, vCPU, lock failure reports and the scheduled work-queue worker.
+#include "sync/controlled.h"
+
+namespace z3fh::sync {
+
+namespace {
+int g_main_vcpu = 0;
+}
+
+[[noreturn]] void fatal_lock(ErrorKind kind, ObjectId id, SrcLoc loc, const char* what) {
+    report_fatal(kind, loc, std::string(what) + " " + obj_class_name(id.cls) + " " + std::to_string(id.serial));
+}
+
+int current_vcpu() {
+    ControlledRuntime* rt = active_runtime();
+    return rt ? rt->vcpu() : g_main_vcpu;
+}
+
+void set_current_vcpu(int vcpu) {
+    if (ControlledRuntime* rt = active_runtime()) rt->vcpu() = vcpu; else g_main_vcpu = vcpu;
+}
+
+WorkQueue::WorkQueue(ObjectId id) : id_(id) {
+    if (ControlledRuntime* rt = runtime()) worker_ = rt->spawn_worker(&WorkQueue::worker_entry, this, id);
+}
+
+WorkQueue::~WorkQueue() {
+    flush();
+    if (worker_ != kNoThread) {
+        if (ControlledRuntime* rt = runtime()) rt->retire_worker(worker_);
+    }
+}
+
+bool WorkQueue::queue(WorkItem* w, int, SrcLoc loc) {
+    point(Event::work_queue, id_, loc);
+    if (w->pending) return false;
+    w->pending = true;
+    items_.push(w);
+    if (ControlledRuntime* rt = runtime()) rt->wake(this);
+    return true;
+}
+
+bool WorkQueue::cancel_sync(WorkItem* w, SrcLoc loc) {
+    point(Event::work_cancel, id_, loc);
+    bool was_pending = w->pending;
+    if (was_pending) {
+        items_.remove(w);
+        w->pending = false;
+    }
+    while (running_ == w) {
+        ControlledRuntime* rt = active_runtime();
+        if (!rt) fatal_lock(ErrorKind::check, id_, loc, "cancel_work_sync of a running item outside a scheduled thread:");
+        rt->block(&running_, id_, worker_, loc);
+    }
+    return was_pending;
+}
+
+void WorkQueue::run_one(WorkItem* w) {
+    w->pending = false;
+    running_ = w;
+    w->fn(w);
+    running_ = nullptr;
+    if (ControlledRuntime* rt = runtime()) rt->wake(&running_);
+}
+
+void WorkQueue::flush() {
+    // Main context only: nothing else runs, so run the queue inline.
+    while (WorkItem* w = items_.pop()) run_one(w);
+}
+
+void WorkQueue::worker_entry(void* self) {
+    auto* q = static_cast<WorkQueue*>(self);
+    ControlledRuntime* rt = runtime();
+    for (;;) {
+        while (q->items_.empty()) rt->idle_wait(q, q->id_);
+        rt->point(Event::work_begin, q->id_, SrcLoc::here());
+        // Items may have been cancelled while we stood at the point.
+        if (WorkItem* w = q->items_.pop()) q->run_one(w);
+    }
+}
+
+}  // namespace z3fh::sync

@@ -1,0 +1,58 @@
+// z3fold-harden: what the sync layer tells a scheduler: event kinds, object
+// identities and source locations. Shared by both backends and by fuzz/sched.
+#pragma once
+#include <cstdint>
+
+namespace z3fh::sync {
+
+// A source location captured with default arguments: std::source_location is
+// not available with clang 14 on Debian's libstdc++ 12.
+struct SrcLoc {
+    const char* file = "";
+    int line = 0;
+    static constexpr SrcLoc here(const char* f = __builtin_FILE(), int l = __builtin_LINE()) {
+        return SrcLoc{f, l};
+    }
+};
+
+// Object classes name what a lock or atomic protects, for traces, lock
+// validation and reports ("page 3 lock", "pool lock").
+enum class ObjClass : uint8_t {
+    none,
+    pool_lock,
+    stale_lock,
+    page_lock,      // zhdr->page_lock
+    page_mutex,     // struct page lock (lock_page), used around movable state
+    slots_lock,     // z3fold_buddy_slots rwlock
+    refcount,       // zhdr->refcount (kref)
+    page_flags,     // page->private bits
+    page_refs,      // struct page reference count
+    pages_nr,       // pool->pages_nr
+    work_queue,
+    work_item,
+    harness,        // operations of the fuzz harness itself
+};
+
+const char* obj_class_name(ObjClass c);
+
+struct ObjectId {
+    ObjClass cls = ObjClass::none;
+    uint32_t serial = 0;  // page number, slots object number, ... (never an address)
+};
+
+// Every scheduling point carries one of these.
+enum class Event : uint8_t {
+    lock, unlock, trylock,
+    read_lock, read_unlock, write_lock, write_unlock,
+    atomic_load, atomic_store, atomic_rmw,
+    bit_test, bit_set, bit_clear, bit_test_and_set, bit_test_and_clear,
+    yield,        // cpu_relax / cond_resched: the scheduler should prefer another thread
+    work_queue, work_cancel, work_begin,
+    op_begin, op_end,
+    block,        // parked on a lock or a work item (recorded, not a choice)
+    thread_start, thread_end,
+};
+
+const char* event_name(Event e);
+
+}  // namespace z3fh::sync

@@ -1,0 +1,49 @@
+// z3fold-harden: the scheduler interface the controlled sync backend calls.
+// fuzz/sched implements it; the allocator never sees threads or fibers.
+#pragma once
+#include "sync/event.h"
+
+namespace z3fh::sync {
+
+// Thread ids are small integers handed out by the runtime in creation order.
+inline constexpr int kNoThread = -1;
+inline constexpr int kMainContext = -2;  // code running outside any scheduled thread
+
+class ControlledRuntime {
+public:
+    virtual ~ControlledRuntime() = default;
+
+    // True while a scheduled thread runs; false in the main context (pool
+    // creation and teardown by the harness), where sync operations are plain.
+    virtual bool in_thread() const = 0;
+    virtual int current_thread() const = 0;
+
+    // A scheduling point before `ev` on `obj`: the runtime may switch to any
+    // runnable thread here and resume this one later.
+    virtual void point(Event ev, ObjectId obj, SrcLoc loc) = 0;
+
+    // Park the current thread until wake(key). `holder` is the thread that
+    // holds what we wait for (kNoThread if unknown), for deadlock reports.
+    virtual void block(const void* key, ObjectId obj, int holder, SrcLoc loc) = 0;
+    virtual void wake(const void* key) = 0;
+
+    // Background workers (work queues) are scheduled threads too. An idle
+    // worker parks with idle_wait; a run ends when every program thread has
+    // finished and every worker is idle.
+    virtual int spawn_worker(void (*entry)(void*), void* arg, ObjectId obj) = 0;
+    virtual void idle_wait(const void* key, ObjectId obj) = 0;
+    virtual void retire_worker(int thread) = 0;
+
+    // The current thread's virtual CPU (per-CPU unbuddied lists).
+    virtual int& vcpu() = 0;
+
+    // Lock bookkeeping for validation (held-lock sets, lock-order graph).
+    virtual void on_acquire(const void* lock, ObjectId obj, SrcLoc loc) = 0;
+    virtual void on_release(const void* lock, ObjectId obj, SrcLoc loc) = 0;
+};
+
+// Installed by the harness for the lifetime of a run; nullptr otherwise.
+void install_runtime(ControlledRuntime* rt);
+ControlledRuntime* runtime();
+
+}  // namespace z3fh::sync
