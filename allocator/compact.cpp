@@ -26,7 +26,7 @@ void Pool::compact_page_work(sync::WorkItem* w) {
 
 // z3fold_compact_page: returns true if MIDDLE moved. Never while MIDDLE is
 // mapped or the page is isolated.
-__attribute__((no_sanitize("unsigned-integer-overflow", "implicit-conversion")))
+Z3FH_INTENTIONAL_WRAP
 bool Pool::z3fold_compact_page(Z3foldHeader* zhdr) {
     PageDesc* page = virt_to_page(zhdr);
     zhdr->page_lock.assert_held();

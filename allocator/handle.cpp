@@ -82,7 +82,7 @@ int Pool::handle_to_chunks(Handle handle) {
 
 // handle_to_buddy: the slot's index minus first_num (mod 4). Compaction that
 // moves MIDDLE to FIRST bumps first_num, relabelling without rewriting slots.
-__attribute__((no_sanitize("unsigned-integer-overflow", "implicit-conversion")))
+Z3FH_INTENTIONAL_WRAP
 Buddy Pool::handle_to_buddy(Handle handle) {
     BuddySlots* slots = handle_to_slots(handle);
     slots->lock.read_lock();

@@ -5,6 +5,15 @@
 #include <cstddef>
 #include <cstdint>
 
+// Marks a function whose unsigned wrap or narrowing is the design (2-bit
+// counters such as first_num, handle masks), for UBSan's
+// unsigned-integer-overflow and implicit-conversion checks. Each use says why.
+#if defined(__clang__)
+#define Z3FH_INTENTIONAL_WRAP Z3FH_INTENTIONAL_WRAP
+#else
+#define Z3FH_INTENTIONAL_WRAP
+#endif
+
 namespace z3fh {
 
 inline constexpr int PAGE_SHIFT = 12;

@@ -73,6 +73,20 @@ void Pool::release_z3fold_page_locked(Z3foldHeader* zhdr) Z3FH_TSA_ESCAPE("drops
         report_fatal(ErrorKind::released_page_listed, sync::SrcLoc::here(),
                      fmt::format("page {} reached refcount 0 while still on {}", page->serial,
                                  !list_empty(&zhdr->buddy) ? "an unbuddied list" : "the LRU"));
+    // A page can own an empty slots object: compaction's lookup gives a page
+    // new slots lazily even though the moved object's handle stays in the old
+    // page's slots. Free it here; slots still holding foreign handles belong
+    // to those handles (free_handle frees them).
+    if (BuddySlots* slots = zhdr->slots) {
+        slots->lock.write_lock();
+        bool empty = true;
+        for (uintptr_t v : slots->slot) empty = empty && v == 0;
+        slots->lock.write_unlock();
+        if (empty) {
+            zhdr->slots = nullptr;
+            c_handle_.free(slots);
+        }
+    }
     page->flags.set(PAGE_STALE);
     page->flags.clear(NEEDS_COMPACTING);
     zhdr->page_lock.unlock();

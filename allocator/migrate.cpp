@@ -12,9 +12,10 @@ bool Pool::isolate_page(PageDesc* page) Z3FH_TSA_ESCAPE("page lock of a page fou
     if (page->flags.test(PAGE_HEADLESS)) return false;
     Z3foldHeader* zhdr = page_header(page);
     zhdr->page_lock.lock();
-    Z3FH_CHECK_KIND(ErrorKind::warn, !page->isolated, "isolate of isolated page {}", page->serial);
     bool ok = false;
-    if (!page->flags.test(NEEDS_COMPACTING) && !page->flags.test(PAGE_STALE) && zhdr->mapped_count == 0 &&
+    // Already isolated by another migration: the mm core skips such pages
+    // (isolate_movable_page tests PageIsolated before calling us).
+    if (!page->isolated && !page->flags.test(NEEDS_COMPACTING) && !page->flags.test(PAGE_STALE) && zhdr->mapped_count == 0 &&
         zhdr->foreign_handles == 0 && !page->flags.test_and_set(PAGE_CLAIMED)) {
         {
             sync::SpinGuard g(lock_);

@@ -84,7 +84,7 @@ inline int buddy_chunks(const Z3foldHeader* z, Buddy b) {
 }
 
 // __idx: the slot index of buddy `b` under the current first_num.
-__attribute__((no_sanitize("unsigned-integer-overflow", "implicit-conversion")))
+Z3FH_INTENTIONAL_WRAP
 inline int slot_index(const Z3foldHeader* z, Buddy b) {
     return (static_cast<int>(b) + z->first_num) & BUDDY_MASK;  // 2-bit wrap is the design
 }

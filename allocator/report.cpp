@@ -37,3 +37,12 @@ void report_fatal(ErrorKind kind, sync::SrcLoc loc, const std::string& message) 
 }
 
 }  // namespace z3fh
+
+// list.h's corruption report (CONFIG_DEBUG_LIST).
+#include "list.h"
+
+namespace z3fh {
+void list_corrupted(const char* what, const void*, sync::SrcLoc loc) {
+    report_fatal(ErrorKind::list_corruption, loc, what);
+}
+}  // namespace z3fh

@@ -1,0 +1,119 @@
+// The native sync backend: mutual exclusion, rwlock sharing, work queue
+// cancel and flush, lock-held checks.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "sync/sync.h"
+
+namespace z3fh::sync {
+namespace {
+
+TEST(NativeSync, SpinLockExcludes) {
+    SpinLock l;
+    l.init({ObjClass::pool_lock, 0});
+    long counter = 0;
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; t++)
+        ts.emplace_back([&] {
+            for (int i = 0; i < 20000; i++) {
+                l.lock();
+                counter++;
+                l.unlock();
+            }
+        });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(counter, 80000);
+}
+
+TEST(NativeSync, TryLockFailsWhileHeld) {
+    SpinLock l;
+    l.init({ObjClass::page_lock, 1});
+    l.lock();
+    EXPECT_TRUE(l.held_by_me());
+    std::thread([&] { EXPECT_FALSE(l.try_lock()); }).join();
+    l.unlock();
+    EXPECT_TRUE(l.try_lock());
+    l.unlock();
+}
+
+TEST(NativeSyncDeathTest, UnlockOfALockNotHeldIsReported) {
+    SpinLock l;
+    l.init({ObjClass::pool_lock, 0});
+    EXPECT_DEATH(l.unlock(), "lock-not-held");
+}
+
+TEST(NativeSyncDeathTest, AssertHeldFires) {
+    SpinLock l;
+    l.init({ObjClass::pool_lock, 0});
+    EXPECT_DEATH(l.assert_held(), "pool lock must be held");
+}
+
+TEST(NativeSync, RwLockReadersShareWritersExclude) {
+    RwLock rw;
+    rw.init({ObjClass::slots_lock, 1});
+    rw.read_lock();
+    rw.read_lock();  // two readers at once
+    rw.read_unlock();
+    rw.read_unlock();
+    long v = 0;
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; t++)
+        ts.emplace_back([&] {
+            for (int i = 0; i < 10000; i++) {
+                rw.write_lock();
+                v++;
+                rw.write_unlock();
+            }
+        });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(v, 40000);
+}
+
+struct Counted {
+    WorkItem w;
+    std::atomic<int>* n;
+};
+
+TEST(NativeSync, WorkQueueRunsFlushesAndCancels) {
+    std::atomic<int> n{0};
+    WorkQueue q({ObjClass::work_queue, 0});
+    Counted a{{}, &n};
+    a.w.init([](WorkItem* w) { reinterpret_cast<Counted*>(w)->n->fetch_add(1); });
+    EXPECT_TRUE(q.queue(&a.w, 0));
+    q.flush();
+    EXPECT_EQ(n.load(), 1);
+    EXPECT_TRUE(q.queue(&a.w, 0));
+    q.cancel_sync(&a.w);
+    q.flush();
+    EXPECT_LE(n.load(), 2);
+    EXPECT_FALSE(q.is_pending(&a.w));
+}
+
+TEST(NativeSync, QueueingAPendingItemIsANoOp) {
+    std::atomic<int> n{0};
+    WorkQueue q({ObjClass::work_queue, 0});
+    SpinLock gate;
+    gate.init({ObjClass::none, 0});
+    Counted a{{}, &n};
+    a.w.init([](WorkItem* w) { reinterpret_cast<Counted*>(w)->n->fetch_add(1); });
+    int queued = 0;
+    for (int i = 0; i < 100; i++) queued += q.queue(&a.w, 0);
+    q.flush();
+    EXPECT_EQ(n.load(), queued);
+    EXPECT_LT(queued, 100 + 1);
+}
+
+TEST(NativeSync, VcpuIsPerThread) {
+    set_current_vcpu(1);
+    int other = -1;
+    std::thread([&] { other = current_vcpu(); }).join();
+    EXPECT_EQ(current_vcpu(), 1);
+    EXPECT_EQ(other, 0);
+    set_current_vcpu(0);
+}
+
+}  // namespace
+}  // namespace z3fh::sync
