@@ -9,7 +9,7 @@
 // counters such as first_num, handle masks), for UBSan's
 // unsigned-integer-overflow and implicit-conversion checks. Each use says why.
 #if defined(__clang__)
-#define Z3FH_INTENTIONAL_WRAP Z3FH_INTENTIONAL_WRAP
+#define Z3FH_INTENTIONAL_WRAP __attribute__((no_sanitize("unsigned-integer-overflow", "implicit-conversion")))
 #else
 #define Z3FH_INTENTIONAL_WRAP
 #endif
