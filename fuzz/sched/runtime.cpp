@@ -1,0 +1,294 @@
+// z3fold-harden: the step runtime. Threads switch fiber to fiber directly;
+// the main context is entered only to start threads and when a run ends.
+#include "sched/runtime.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+
+namespace z3fh::sched {
+
+using sync::Event;
+using sync::ObjectId;
+using sync::SrcLoc;
+
+const char* run_status_name(RunStatus s) {
+    switch (s) {
+    case RunStatus::completed: return "completed";
+    case RunStatus::deadlock: return "deadlock";
+    case RunStatus::hang: return "hang";
+    case RunStatus::stale_schedule: return "stale-schedule";
+    }
+    return "?";
+}
+
+namespace {
+thread_local Runtime* t_starting_rt = nullptr;
+
+uint64_t site_hash(SrcLoc loc) {
+    uint64_t h = std::hash<const void*>{}(loc.file);
+    return h * 1000003u ^ static_cast<uint64_t>(loc.line);
+}
+}  // namespace
+
+Runtime::Runtime(Strategy& strategy, RunOptions opts) : strategy_(strategy), opts_(opts), trace_(opts.trace_ring) {}
+
+Runtime::~Runtime() {
+    for (auto& t : threads_) Fiber::destroy(t->fiber);
+}
+
+std::string Runtime::thread_name(int id) const {
+    if (id < 0 || id >= static_cast<int>(threads_.size())) return "main";
+    return threads_[static_cast<size_t>(id)]->name;
+}
+
+int Runtime::spawn(std::string name, void (*fn)(void*), void* arg, int vcpu) {
+    auto t = std::make_unique<Thread>();
+    t->id = static_cast<int>(threads_.size());
+    t->name = std::move(name);
+    t->worker = false;
+    t->fn = fn;
+    t->arg = arg;
+    t->vcpu = vcpu;
+    t->fiber = Fiber::create(&Runtime::thread_main, t.get());
+    threads_.push_back(std::move(t));
+    return threads_.back()->id;
+}
+
+int Runtime::spawn_worker(void (*entry)(void*), void* arg, ObjectId obj) {
+    int id = spawn(fmt::format("worker({} {})", sync::obj_class_name(obj.cls), obj.serial), entry, arg, 0);
+    threads_.back()->worker = true;
+    return id;
+}
+
+void Runtime::retire_worker(int thread) {
+    if (thread < 0 || thread >= static_cast<int>(threads_.size())) return;
+    Thread* t = threads_[static_cast<size_t>(thread)].get();
+    t->state = State::finished;
+    Fiber::destroy(t->fiber);  // parked in idle_wait forever: its stack is free to reuse
+    t->fiber = nullptr;
+}
+
+void Runtime::thread_main(void* arg) {
+    auto* t = static_cast<Thread*>(arg);
+    Runtime* rt = t_starting_rt;
+    rt->record(t, Event::thread_start, {}, SrcLoc::here());
+    t->fn(t->arg);
+    rt->record(t, Event::thread_end, {}, SrcLoc::here());
+    t->state = State::finished;
+    rt->leave(t, true);
+}
+
+void Runtime::record(Thread* t, Event ev, ObjectId obj, SrcLoc loc) {
+    trace_.append({static_cast<uint32_t>(step_), static_cast<int8_t>(t ? t->id : -1), ev, obj.cls, false,
+                   obj.serial, loc.file, loc.line});
+}
+
+RunResult Runtime::run() {
+    Fiber* main = Fiber::main_context();
+    running_ = true;
+    starting_ = true;
+    step_ = 0;
+    preemptions_ = 0;
+    result_ = {};
+    trace_.clear();
+    schedule_.steps.clear();
+    strategy_.begin_run();
+    t_starting_rt = this;
+    // Start every thread up to its first scheduling point, in id order; the
+    // first decision then chooses among threads that all wait at a point.
+    for (auto& t : threads_) {
+        if (t->started || t->state != State::runnable || !t->fiber) continue;
+        t->started = true;
+        current_ = t.get();
+        Fiber::switch_to(main, t->fiber);
+    }
+    starting_ = false;
+    current_ = nullptr;
+    Thread* first = decide(nullptr, true, Event::thread_start, {});
+    if (first) {
+        current_ = first;
+        Fiber::switch_to(main, first->fiber);
+    } else {
+        bool done = std::all_of(threads_.begin(), threads_.end(),
+                                [](const auto& t) { return t->state == State::finished || (t->worker && t->state == State::idle); });
+        result_.status = done ? RunStatus::completed : RunStatus::deadlock;
+        if (!done) result_.report = deadlock_report();
+    }
+    running_ = false;
+    current_ = nullptr;
+    result_.steps = step_;
+    result_.preemptions = preemptions_;
+    return result_;
+}
+
+void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
+    Thread* cur = current_;
+    step_++;
+    record(cur, ev, obj, loc);
+    cur->last_loc = loc;
+    if (starting_) {
+        Fiber::switch_to(cur->fiber, Fiber::main_context());
+        return;
+    }
+    if (step_ > opts_.max_steps) {
+        end_run(RunStatus::hang,
+                fmt::format("no progress after {} scheduling points (livelock or hang); last events:\n{}",
+                            opts_.max_steps, trace_.format_tail(24)),
+                false);
+    }
+    if (hook_) hook_(hook_ctx_, *this);
+    Thread* next = decide(cur, false, ev, obj);
+    if (const char* stale = strategy_.stale_reason()) end_run(RunStatus::stale_schedule, stale, false);
+    if (next != cur) {
+        if (ev != Event::yield) {
+            trace_.mark_preempted();
+            preemptions_++;
+        }
+        if (switch_hook_) switch_hook_(switch_ctx_, site_hash(loc), site_hash(next->last_loc));
+        switch_from(cur, next, false);
+    }
+}
+
+Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId obj) {
+    runnable_.clear();
+    for (auto& t : threads_)
+        if (t->state == State::runnable && t->fiber) runnable_.push_back(t->id);
+    if (runnable_.empty()) return nullptr;
+    if (!forced && ev == Event::yield && runnable_.size() > 1) {
+        // A yield (cpu_relax, cond_resched) lets another thread run: without
+        // this a trylock loop could spin forever under an unlucky schedule.
+        runnable_.erase(std::find(runnable_.begin(), runnable_.end(), cur->id));
+        forced = true;
+    }
+    if (runnable_.size() == 1) return threads_[static_cast<size_t>(runnable_[0])].get();
+    DecisionPoint dp{forced ? -1 : cur->id, cur ? cur->id : -1, &runnable_, ev, obj, step_};
+    size_t idx = strategy_.choose(dp);
+    if (idx >= runnable_.size()) idx = 0;
+    int chosen = runnable_[idx];
+    schedule_.steps.push_back({static_cast<uint8_t>(chosen), static_cast<int8_t>(dp.current),
+                               static_cast<uint8_t>(ev), static_cast<uint8_t>(obj.cls), obj.serial});
+    return threads_[static_cast<size_t>(chosen)].get();
+}
+
+void Runtime::switch_from(Thread* cur, Thread* next, bool exiting) {
+    current_ = next;
+    if (exiting) Fiber::exit_to(cur->fiber, next->fiber);
+    Fiber::switch_to(cur->fiber, next->fiber);
+    current_ = cur;
+}
+
+void Runtime::leave(Thread* cur, bool exiting) {
+    if (starting_) {
+        if (exiting) Fiber::exit_to(cur->fiber, Fiber::main_context());
+        Fiber::switch_to(cur->fiber, Fiber::main_context());
+        return;
+    }
+    Thread* next = decide(cur, true, Event::block, {});
+    if (const char* stale = strategy_.stale_reason()) end_run(RunStatus::stale_schedule, stale, exiting);
+    if (!next) {
+        bool done = std::all_of(threads_.begin(), threads_.end(), [](const auto& t) {
+            return t->state == State::finished || (t->worker && t->state == State::idle);
+        });
+        if (done) end_run(RunStatus::completed, "", exiting);
+        end_run(RunStatus::deadlock, deadlock_report(), exiting);
+    }
+    switch_from(cur, next, exiting);
+}
+
+void Runtime::end_run(RunStatus status, std::string report, bool exiting) {
+    result_.status = status;
+    result_.report = std::move(report);
+    Thread* cur = current_;
+    current_ = nullptr;
+    if (exiting) Fiber::exit_to(cur->fiber, Fiber::main_context());
+    Fiber::switch_to(cur->fiber, Fiber::main_context());
+    // A run that ended is never resumed.
+    std::abort();
+}
+
+void Runtime::block(const void* key, ObjectId obj, int holder, SrcLoc loc) {
+    Thread* cur = current_;
+    record(cur, Event::block, obj, loc);
+    cur->state = State::blocked;
+    cur->wait_key = key;
+    cur->holder = holder;
+    cur->wait_obj = obj;
+    cur->wait_loc = loc;
+    leave(cur, false);
+}
+
+void Runtime::idle_wait(const void* key, ObjectId obj) {
+    Thread* cur = current_;
+    cur->state = State::idle;
+    cur->wait_key = key;
+    cur->holder = sync::kNoThread;
+    cur->wait_obj = obj;
+    leave(cur, false);
+}
+
+void Runtime::wake(const void* key) {
+    for (auto& t : threads_) {
+        if ((t->state == State::blocked || t->state == State::idle) && t->wait_key == key) {
+            t->state = State::runnable;
+            t->wait_key = nullptr;
+        }
+    }
+}
+
+int& Runtime::vcpu() { return current_ ? current_->vcpu : main_vcpu_; }
+
+void Runtime::on_acquire(const void* lock, ObjectId obj, SrcLoc loc) {
+    if (current_) current_->held.push_back({lock, obj, loc});
+}
+
+void Runtime::on_release(const void* lock, ObjectId, SrcLoc) {
+    if (!current_) return;
+    auto& h = current_->held;
+    for (size_t i = h.size(); i-- > 0;) {
+        if (h[i].lock == lock) {
+            h.erase(h.begin() + static_cast<long>(i));
+            return;
+        }
+    }
+}
+
+std::string Runtime::deadlock_report() const {
+    auto where = [](SrcLoc l) {
+        const char* f = l.file ? l.file : "";
+        for (const char* p = f; *p; p++)
+            if (*p == '/') f = p + 1;
+        return fmt::format("{}:{}", f, l.line);
+    };
+    std::string out = "every live thread is blocked\n";
+    // Follow waits-for edges from each blocked thread to find a cycle.
+    std::vector<int> cycle;
+    for (const auto& t : threads_) {
+        if (t->state != State::blocked) continue;
+        std::vector<int> path;
+        int at = t->id;
+        while (at >= 0 && std::find(path.begin(), path.end(), at) == path.end()) {
+            path.push_back(at);
+            const Thread* th = threads_[static_cast<size_t>(at)].get();
+            at = th->state == State::blocked ? th->holder : -1;
+        }
+        if (at >= 0) {
+            cycle.assign(std::find(path.begin(), path.end(), at), path.end());
+            break;
+        }
+    }
+    if (!cycle.empty()) out += "wait-for cycle:\n";
+    for (const auto& t : threads_) {
+        if (t->state != State::blocked) continue;
+        bool in_cycle = std::find(cycle.begin(), cycle.end(), t->id) != cycle.end();
+        out += fmt::format("  {}T{} ({}) waits for {} {} at {}, held by T{}\n", in_cycle ? "* " : "  ", t->id, t->name,
+                           sync::obj_class_name(t->wait_obj.cls), t->wait_obj.serial, where(t->wait_loc), t->holder);
+        for (const Held& h : t->held)
+            out += fmt::format("        T{} holds {} {} (acquired at {})\n", t->id, sync::obj_class_name(h.obj.cls),
+                               h.obj.serial, where(h.loc));
+    }
+    return out;
+}
+
+}  // namespace z3fh::sched

@@ -1,0 +1,133 @@
+// z3fold-harden: the step runtime: scheduled threads (fibers) on one OS
+// thread, the controlled sync backend's ControlledRuntime, a decision at every
+// scheduling point, deadlock and hang detection, the recorded schedule and
+// the trace.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sched/fiber.h"
+#include "sched/schedule.h"
+#include "sched/strategy.h"
+#include "sched/trace.h"
+#include "sync/runtime.h"
+
+namespace z3fh::sched {
+
+struct RunOptions {
+    uint64_t max_steps = 50000;  // beyond this the run is a hang
+    size_t trace_ring = 0;       // 0: keep the whole trace; N: the last N events
+};
+
+enum class RunStatus { completed, deadlock, hang, stale_schedule };
+const char* run_status_name(RunStatus s);
+
+struct RunResult {
+    RunStatus status = RunStatus::completed;
+    std::string report;  // deadlock cycle, hang tail, or stale reason
+    uint64_t steps = 0;
+    int preemptions = 0;
+};
+
+class Runtime final : public sync::ControlledRuntime {
+public:
+    explicit Runtime(Strategy& strategy, RunOptions opts = {});
+    ~Runtime() override;
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+
+    // A program thread, started by run(). Returns its id.
+    int spawn(std::string name, void (*fn)(void*), void* arg, int vcpu = 0);
+    // Run every thread to completion (or deadlock, hang, stale schedule).
+    RunResult run();
+
+    // Called at every scheduling point with no other thread running (the
+    // shadow model's safety checks live here).
+    using StepHook = void (*)(void* ctx, Runtime& rt);
+    void set_step_hook(StepHook hook, void* ctx) {
+        hook_ = hook;
+        hook_ctx_ = ctx;
+    }
+
+    const Trace& trace() const { return trace_; }
+    const Schedule& schedule() const { return schedule_; }
+    uint64_t steps() const { return step_; }
+    int thread_count() const { return static_cast<int>(threads_.size()); }
+    std::string thread_name(int id) const;
+    // Per-site interleaving feedback: called with (previous site, next site)
+    // hashes whenever a decision switches threads.
+    using SwitchHook = void (*)(void* ctx, uint64_t from_site, uint64_t to_site);
+    void set_switch_hook(SwitchHook hook, void* ctx) {
+        switch_hook_ = hook;
+        switch_ctx_ = ctx;
+    }
+
+    // sync::ControlledRuntime
+    bool in_thread() const override { return current_ != nullptr && running_; }
+    int current_thread() const override { return current_ ? current_->id : sync::kMainContext; }
+    void point(sync::Event ev, sync::ObjectId obj, sync::SrcLoc loc) override;
+    void block(const void* key, sync::ObjectId obj, int holder, sync::SrcLoc loc) override;
+    void wake(const void* key) override;
+    int spawn_worker(void (*entry)(void*), void* arg, sync::ObjectId obj) override;
+    void idle_wait(const void* key, sync::ObjectId obj) override;
+    void retire_worker(int thread) override;
+    int& vcpu() override;
+    void on_acquire(const void* lock, sync::ObjectId obj, sync::SrcLoc loc) override;
+    void on_release(const void* lock, sync::ObjectId obj, sync::SrcLoc loc) override;
+
+private:
+    enum class State { runnable, blocked, idle, finished };
+    struct Held {
+        const void* lock;
+        sync::ObjectId obj;
+        sync::SrcLoc loc;
+    };
+    struct Thread {
+        int id;
+        std::string name;
+        bool worker;
+        void (*fn)(void*);
+        void* arg;
+        int vcpu;
+        Fiber* fiber = nullptr;
+        State state = State::runnable;
+        bool started = false;
+        const void* wait_key = nullptr;
+        int holder = sync::kNoThread;
+        sync::ObjectId wait_obj{};
+        sync::SrcLoc wait_loc{};
+        sync::SrcLoc last_loc{};
+        std::vector<Held> held;
+    };
+
+    static void thread_main(void* arg);
+    void record(Thread* t, sync::Event ev, sync::ObjectId obj, sync::SrcLoc loc);
+    // Pick the next thread; current may not be an option (forced).
+    Thread* decide(Thread* cur, bool forced, sync::Event ev, sync::ObjectId obj);
+    // The current thread cannot continue: go to the next, or end the run.
+    void leave(Thread* cur, bool exiting);
+    [[noreturn]] void end_run(RunStatus status, std::string report, bool exiting);
+    std::string deadlock_report() const;
+    void switch_from(Thread* cur, Thread* next, bool exiting);
+
+    Strategy& strategy_;
+    RunOptions opts_;
+    std::vector<std::unique_ptr<Thread>> threads_;
+    std::vector<int> runnable_;
+    Thread* current_ = nullptr;
+    bool running_ = false;
+    bool starting_ = false;
+    uint64_t step_ = 0;
+    int preemptions_ = 0;
+    RunResult result_;
+    Trace trace_;
+    Schedule schedule_;
+    StepHook hook_ = nullptr;
+    void* hook_ctx_ = nullptr;
+    SwitchHook switch_hook_ = nullptr;
+    void* switch_ctx_ = nullptr;
+    int main_vcpu_ = 0;
+};
+
+}  // namespace z3fh::sched

@@ -1,0 +1,335 @@
+// The scheduler: exhaustive counts, replay identity, PCT's bound, deadlock
+// cycles, hangs, stale schedules, and stack overflow reporting.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sched/runtime.h"
+#include "sync/sync.h"
+
+namespace z3fh::sched {
+namespace {
+
+using sync::ObjClass;
+
+// A toy program: each thread runs a std::function.
+struct Toy {
+    std::vector<std::function<void()>> bodies;
+    static void entry(void* p) { (*static_cast<std::function<void()>*>(p))(); }
+};
+
+RunResult run_toy(Strategy& s, Toy& toy, RunOptions opts = {}, Runtime** out_rt = nullptr) {
+    static std::unique_ptr<Runtime> keep;
+    keep = std::make_unique<Runtime>(s, opts);
+    sync::install_runtime(keep.get());
+    for (size_t i = 0; i < toy.bodies.size(); i++) keep->spawn("T" + std::to_string(i), &Toy::entry, &toy.bodies[i]);
+    RunResult r = keep->run();
+    sync::install_runtime(nullptr);
+    if (out_rt) *out_rt = keep.get();
+    return r;
+}
+
+// Order of the atomic operations in one run, as a string: "AABB".
+struct OrderLog {
+    std::string order;
+};
+
+Toy atomic_steps(OrderLog& log, sync::Atomic<int>& x, int threads, int steps) {
+    Toy toy;
+    for (int t = 0; t < threads; t++) {
+        toy.bodies.push_back([&log, &x, t, steps] {
+            for (int i = 0; i < steps; i++) {
+                x.fetch_add(1);
+                log.order.push_back(static_cast<char>('A' + t));
+            }
+        });
+    }
+    return toy;
+}
+
+uint64_t count_exhaustive(int threads, int steps, int bound, std::set<std::string>* seen) {
+    ExhaustiveStrategy s(bound);
+    do {
+        OrderLog log;
+        sync::Atomic<int> x;
+        x.init(0, {ObjClass::none, 1});
+        Toy toy = atomic_steps(log, x, threads, steps);
+        RunResult r = run_toy(s, toy);
+        EXPECT_EQ(r.status, RunStatus::completed);
+        EXPECT_EQ(x.peek(), threads * steps);
+        if (seen) seen->insert(log.order);
+    } while (s.next_run());
+    return s.schedules_explored();
+}
+
+TEST(Exhaustive, TwoThreadsTwoStepsHaveSixInterleavings) {
+    std::set<std::string> seen;
+    EXPECT_EQ(count_exhaustive(2, 2, -1, &seen), 6u);
+    EXPECT_EQ(seen.size(), 6u) << "every schedule is a different interleaving";
+}
+
+TEST(Exhaustive, TwoThreadsThreeStepsHaveTwenty) { EXPECT_EQ(count_exhaustive(2, 3, -1, nullptr), 20u); }
+
+TEST(Exhaustive, ThreeThreadsOneStepHaveSix) { EXPECT_EQ(count_exhaustive(3, 1, -1, nullptr), 6u); }
+
+TEST(Exhaustive, PreemptionBoundZeroRunsThreadsToCompletion) {
+    // No preemptions: only the choice of which thread goes first.
+    std::set<std::string> seen;
+    EXPECT_EQ(count_exhaustive(2, 3, 0, &seen), 2u);
+    EXPECT_TRUE(seen.count("AAABBB"));
+    EXPECT_TRUE(seen.count("BBBAAA"));
+}
+
+TEST(Exhaustive, PreemptionBoundOne) {
+    std::set<std::string> seen;
+    uint64_t n = count_exhaustive(2, 2, 1, &seen);
+    EXPECT_EQ(n, seen.size());
+    EXPECT_LT(n, 6u);
+    EXPECT_TRUE(seen.count("ABBA") || seen.count("BAAB"));
+}
+
+// A program with locks, atomics and yields for replay identity.
+Toy locky(sync::SpinLock& l, sync::Atomic<int>& x) {
+    Toy toy;
+    for (int t = 0; t < 3; t++) {
+        toy.bodies.push_back([&l, &x, t] {
+            for (int i = 0; i < 4; i++) {
+                l.lock();
+                x.fetch_add(t + 1);
+                l.unlock();
+                if (i % 2) sync::cpu_relax();
+                (void)x.load();
+            }
+        });
+    }
+    return toy;
+}
+
+TEST(Replay, RecordedScheduleReplaysTheSameTrace1000Times) {
+    sync::SpinLock l;
+    l.init({ObjClass::pool_lock, 0});
+    sync::Atomic<int> x;
+    x.init(0, {ObjClass::refcount, 7});
+    RandomStrategy rec(42, 2);
+    Toy toy = locky(l, x);
+    Runtime* rt = nullptr;
+    RunResult r = run_toy(rec, toy, {}, &rt);
+    ASSERT_EQ(r.status, RunStatus::completed);
+    ASSERT_GT(r.preemptions, 3) << "the recorded run interleaves";
+    Schedule recorded = rt->schedule();
+    std::vector<TraceEvent> trace = rt->trace().events();
+    // Through serialisation, as a file would carry it.
+    std::vector<uint8_t> bytes = recorded.serialize();
+    Schedule loaded;
+    std::string err;
+    ASSERT_TRUE(Schedule::deserialize(bytes.data(), bytes.size(), &loaded, &err)) << err;
+    ASSERT_EQ(loaded, recorded);
+    for (int i = 0; i < 1000; i++) {
+        ReplayStrategy rep(loaded);
+        x.init(0, x.id());
+        Toy t2 = locky(l, x);
+        RunResult rr = run_toy(rep, t2, {}, &rt);
+        ASSERT_EQ(rr.status, RunStatus::completed) << rr.report;
+        ASSERT_EQ(rt->trace().events(), trace) << "replay " << i;
+    }
+}
+
+TEST(Replay, ChangedProgramIsReportedStale) {
+    sync::SpinLock l;
+    l.init({ObjClass::pool_lock, 0});
+    sync::Atomic<int> x;
+    x.init(0, {ObjClass::refcount, 7});
+    RandomStrategy rec(7, 2);
+    Toy toy = locky(l, x);
+    Runtime* rt = nullptr;
+    ASSERT_EQ(run_toy(rec, toy, {}, &rt).status, RunStatus::completed);
+    Schedule recorded = rt->schedule();
+    // The "allocator changed": the second thread now touches another object first.
+    sync::Atomic<int> y;
+    y.init(0, {ObjClass::pages_nr, 0});
+    Toy changed = locky(l, x);
+    changed.bodies[1] = [&] {
+        (void)y.load();
+        (void)y.load();
+        (void)y.load();
+    };
+    ReplayStrategy rep(recorded);
+    RunResult r = run_toy(rep, changed);
+    EXPECT_EQ(r.status, RunStatus::stale_schedule);
+    EXPECT_NE(r.report.find("schedule stale at decision"), std::string::npos) << r.report;
+}
+
+TEST(Schedule, RejectsBadBytes) {
+    Schedule s;
+    std::string err;
+    uint8_t junk[12] = {1, 2, 3};
+    EXPECT_FALSE(Schedule::deserialize(junk, sizeof junk, &s, &err));
+    EXPECT_FALSE(Schedule::deserialize(junk, 3, &s, &err));
+    Schedule ok;
+    ok.steps.push_back({1, 0, 2, 3, 4});
+    auto bytes = ok.serialize();
+    EXPECT_FALSE(Schedule::deserialize(bytes.data(), bytes.size() - 1, &s, &err));
+    EXPECT_NE(err.find("length"), std::string::npos);
+}
+
+// Depth-2 ordering bug: T1 publishes `ready` in its 2nd step and `data` in
+// its 6th; T2 reads `ready` then `data` and fails if it sees ready without
+// data. It needs T2 to run after T1's 2nd step and before its 6th: two
+// ordering constraints.
+TEST(Pct, FindsADepthTwoBugAtItsBound) {
+    const int runs = 3000;
+    int hits = 0;
+    PctStrategy pct(12345, 2, 16);
+    uint64_t k = 0;
+    for (int i = 0; i < runs; i++) {
+        sync::Atomic<int> ready, data, noise;
+        ready.init(0, {ObjClass::none, 1});
+        data.init(0, {ObjClass::none, 2});
+        noise.init(0, {ObjClass::none, 3});
+        bool bug = false;
+        Toy toy;
+        toy.bodies.push_back([&] {
+            (void)noise.load();
+            ready.store(1);
+            for (int j = 0; j < 3; j++) (void)noise.load();
+            data.store(1);
+        });
+        toy.bodies.push_back([&] {
+            if (ready.load() == 1 && data.load() == 0) bug = true;
+        });
+        Runtime* rt = nullptr;
+        ASSERT_EQ(run_toy(pct, toy, {}, &rt).status, RunStatus::completed);
+        k = std::max<uint64_t>(k, rt->schedule().steps.size());
+        pct.next_run();
+        hits += bug;
+    }
+    // Bound: p >= 1/(n k^(d-1)) with n = 2 threads, k decisions.
+    double p = 1.0 / (2.0 * static_cast<double>(k));
+    double mean = runs * p;
+    double lower = mean - 4.0 * std::sqrt(runs * p * (1 - p));  // ~4 sigma: fixed seeds, not flaky
+    RecordProperty("hits", hits);
+    EXPECT_GE(hits, lower) << "k=" << k << " bound p=" << p;
+}
+
+TEST(Deadlock, AbbaIsReportedWithItsCycle) {
+    sync::SpinLock a, b;
+    a.init({ObjClass::pool_lock, 0});
+    b.init({ObjClass::page_lock, 3});
+    Toy toy;
+    toy.bodies.push_back([&] {
+        a.lock();
+        b.lock();
+        b.unlock();
+        a.unlock();
+    });
+    toy.bodies.push_back([&] {
+        b.lock();
+        a.lock();
+        a.unlock();
+        b.unlock();
+    });
+    // Search for the deadlocking schedule.
+    ExhaustiveStrategy s(2);
+    bool found = false;
+    do {
+        a.init(a.id());
+        b.init(b.id());
+        RunResult r = run_toy(s, toy);
+        if (r.status == RunStatus::deadlock) {
+            found = true;
+            EXPECT_NE(r.report.find("wait-for cycle"), std::string::npos) << r.report;
+            EXPECT_NE(r.report.find("pool lock 0"), std::string::npos) << r.report;
+            EXPECT_NE(r.report.find("page lock 3"), std::string::npos) << r.report;
+            EXPECT_NE(r.report.find("acquired at sched_test.cpp"), std::string::npos) << r.report;
+            break;
+        }
+    } while (s.next_run());
+    EXPECT_TRUE(found);
+}
+
+TEST(Hang, SpinningThreadIsReportedAsHang) {
+    sync::Atomic<int> flag;
+    flag.init(0, {ObjClass::none, 9});
+    Toy toy;
+    toy.bodies.push_back([&] {
+        while (flag.load() == 0) {
+        }
+    });
+    InputStrategy in(nullptr, 0);
+    RunResult r = run_toy(in, toy, RunOptions{2000, 64});
+    EXPECT_EQ(r.status, RunStatus::hang);
+    EXPECT_NE(r.report.find("atomic_load"), std::string::npos) << r.report;
+}
+
+TEST(Yield, TrylockLoopWithYieldCannotLivelock) {
+    // T0 holds the lock across several points; T1 spins on try_lock with a
+    // yield: under every schedule the run completes.
+    sync::SpinLock l;
+    l.init({ObjClass::page_lock, 1});
+    sync::Atomic<int> x;
+    x.init(0, {ObjClass::none, 2});
+    ExhaustiveStrategy s(3);
+    int runs = 0;
+    do {
+        l.init(l.id());
+        Toy toy;
+        toy.bodies.push_back([&] {
+            l.lock();
+            for (int i = 0; i < 3; i++) (void)x.load();
+            l.unlock();
+        });
+        toy.bodies.push_back([&] {
+            while (!l.try_lock()) sync::cpu_relax();
+            l.unlock();
+        });
+        RunResult r = run_toy(s, toy, RunOptions{5000, 64});
+        ASSERT_EQ(r.status, RunStatus::completed) << r.report;
+        runs++;
+    } while (s.next_run() && runs < 2000);
+    EXPECT_GT(runs, 1);
+}
+
+TEST(Input, BytesChooseThePreemptions) {
+    // (delay 0, target 1): switch to T1 at the first decision (T0 before its 2nd step).
+    sync::Atomic<int> x;
+    x.init(0, {ObjClass::none, 1});
+    OrderLog log;
+    uint8_t bytes[] = {0, 1};
+    InputStrategy in(bytes, sizeof bytes);
+    Toy toy = atomic_steps(log, x, 2, 2);
+    RunResult r = run_toy(in, toy);
+    EXPECT_EQ(r.status, RunStatus::completed);
+    EXPECT_EQ(log.order, "ABBA");
+    EXPECT_EQ(r.preemptions, 1);
+    // No bytes: T0 runs to completion first.
+    log.order.clear();
+    InputStrategy none(nullptr, 0);
+    Toy toy2 = atomic_steps(log, x, 2, 2);
+    run_toy(none, toy2);
+    EXPECT_EQ(log.order, "AABB");
+}
+
+void recurse(int depth) {
+    volatile char buf[1024];
+    buf[0] = static_cast<char>(depth);
+    if (depth > 0) recurse(depth + 1);
+    (void)buf[0];
+}
+
+TEST(FiberDeathTest, StackOverflowIsReportedCleanly) {
+    EXPECT_DEATH(
+        {
+            Toy toy;
+            toy.bodies.push_back([] { recurse(1); });
+            InputStrategy in(nullptr, 0);
+            run_toy(in, toy);
+        },
+        "stack-overflow|fiber-stack-overflow");
+}
+
+}  // namespace
+}  // namespace z3fh::sched
