@@ -37,6 +37,13 @@ void SlotsCache::free(BuddySlots* s) {
     std::free(s);
 }
 
+bool SlotsCache::is_live(const BuddySlots* s) const {
+    lock_.lock();
+    bool live = live_.count(const_cast<BuddySlots*>(s)) != 0;
+    lock_.unlock();
+    return live;
+}
+
 std::vector<BuddySlots*> SlotsCache::live_ordered() const {
     lock_.lock();
     std::vector<BuddySlots*> out(live_.begin(), live_.end());

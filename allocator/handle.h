@@ -37,6 +37,7 @@ public:
     void fail_nth(int n) { fail_countdown_ = n; }
     void fail_always(bool on) { fail_always_ = on; }
     size_t live() const { return live_.size(); }
+    bool is_live(const BuddySlots* s) const;
     std::vector<BuddySlots*> live_ordered() const;
 
 private:

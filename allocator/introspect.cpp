@@ -85,7 +85,9 @@ PoolSnapshot PoolInspector::snapshot(Pool& pool) {
             ps.mapped_count = z->mapped_count;
             ps.foreign_handles = z->foreign_handles;
             ps.cpu = z->cpu;
-            ps.slots_serial = z->slots ? z->slots->serial : 0;
+            // A released page may still name a slots object that its foreign
+            // handle's free has since freed: check before reading through it.
+            ps.slots_serial = z->slots && pool.c_handle_.is_live(z->slots) ? z->slots->serial : 0;
             ps.page_locked = z->page_lock.is_locked();
             ps.work_pending = z->work.pending;
         }
@@ -189,13 +191,16 @@ std::vector<Violation> PoolInspector::validate(Pool& pool) {
     return out;
 }
 
-bool PoolInspector::resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset) {
+bool PoolInspector::resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset,
+                            const uint8_t** object) {
+    if (h == 0) return false;
     if (handle_is_headless(h)) {
         const void* data = reinterpret_cast<const void*>(h & PAGE_MASK);
         if (!pool.src_->is_live(data)) return false;
         *page_serial = virt_to_page(data)->serial;
         *bud = Buddy::HEADLESS;
         *offset = 0;
+        if (object) *object = static_cast<const uint8_t*>(data);
         return true;
     }
     uintptr_t v = *reinterpret_cast<uintptr_t*>(h);
@@ -211,6 +216,7 @@ bool PoolInspector::resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* 
     case Buddy::LAST: *offset = PAGE_SIZE - (((v & ~PAGE_MASK) >> BUDDY_SHIFT) << CHUNK_SHIFT); break;
     default: return false;
     }
+    if (object) *object = static_cast<const uint8_t*>(data) + *offset;
     return true;
 }
 

@@ -58,7 +58,8 @@ public:
     // Structural invariants that hold at every scheduling point.
     static std::vector<Violation> validate(Pool& pool);
     // Resolve a handle to (page serial, buddy) without locking (quiescent only).
-    static bool resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset);
+    static bool resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset,
+                        const uint8_t** object = nullptr);
 
     // Test-only hooks that break an invariant on purpose, so each check is
     // shown to fire (tests/unit/validate_test.cpp).

@@ -22,6 +22,10 @@ enum PageFlag : int {
     PAGE_STALE,
     PAGE_CLAIMED,
     PAGE_MIGRATED,
+    // Ours, not upstream's: free found a headless page claimed by reclaim.
+    // Set under the pool lock, which reclaim's give-up path also takes, so
+    // one of the two always frees the page (see Pool::free).
+    HEADLESS_FREED,
 };
 
 // struct page: the fields z3fold uses.

@@ -114,9 +114,16 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
                 return Errno::ok;
             }
             lock_.lock();
+            if (page->flags.test(HEADLESS_FREED)) {
+                // Its free came while we held the claim: the page is ours to free.
+                lock_.unlock();
+                free_z3fold_page(page, true);
+                pages_nr_.fetch_sub(1);
+                return Errno::ok;
+            }
             list_add(&page->lru, &lru_, lock_);
-            lock_.unlock();
             page->flags.clear(PAGE_CLAIMED);
+            lock_.unlock();
         } else {
             zhdr->page_lock.lock();
             release_evicted_handles(zhdr, slots, handles);

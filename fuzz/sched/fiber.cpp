@@ -3,6 +3,7 @@
 // overflow instead of dying silently.
 #include "sched/fiber.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -58,6 +59,7 @@ std::vector<StackRange>& guards() {
 
 Fiber* g_current_starting = nullptr;  // the fiber whose trampoline runs next
 
+#if !defined(Z3FH_FIBER_ASAN) && !defined(Z3FH_FIBER_TSAN)
 void overflow_handler(int sig, siginfo_t* info, void*) {
     if (Fiber::in_guard_page(info->si_addr)) {
         const char msg[] =
@@ -68,6 +70,7 @@ void overflow_handler(int sig, siginfo_t* info, void*) {
     signal(sig, SIG_DFL);
     raise(sig);
 }
+#endif
 
 void install_overflow_handler() {
 #if !defined(Z3FH_FIBER_ASAN) && !defined(Z3FH_FIBER_TSAN)
@@ -93,6 +96,17 @@ Fiber* Fiber::main_context() {
     static Fiber* m = [] {
         auto* f = new Fiber();
         f->is_main_ = true;
+        // The OS thread's own stack bounds: ASan needs them when a fiber
+        // switches back to the main context.
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            void* addr = nullptr;
+            size_t size = 0;
+            pthread_attr_getstack(&attr, &addr, &size);
+            f->stack_ = static_cast<char*>(addr);
+            f->stack_size_ = size;
+            pthread_attr_destroy(&attr);
+        }
 #if defined(Z3FH_FIBER_TSAN)
         f->tsan_fiber_ = __tsan_get_current_fiber();
 #endif
@@ -165,8 +179,7 @@ void Fiber::switch_to(Fiber* from, Fiber* to) {
     if (from == to) return;
     g_current_starting = to;
 #if defined(Z3FH_FIBER_ASAN)
-    __sanitizer_start_switch_fiber(&from->asan_fake_stack_, to->is_main_ ? nullptr : to->stack_,
-                                   to->is_main_ ? 0 : to->stack_size_);
+    __sanitizer_start_switch_fiber(&from->asan_fake_stack_, to->stack_, to->stack_size_);
 #endif
 #if defined(Z3FH_FIBER_TSAN)
     // No happens-before edge at a switch: the controlled sync layer adds the
@@ -182,7 +195,7 @@ void Fiber::switch_to(Fiber* from, Fiber* to) {
 void Fiber::exit_to(Fiber* from, Fiber* to) {
     g_current_starting = to;
 #if defined(Z3FH_FIBER_ASAN)
-    __sanitizer_start_switch_fiber(nullptr, to->is_main_ ? nullptr : to->stack_, to->is_main_ ? 0 : to->stack_size_);
+    __sanitizer_start_switch_fiber(nullptr, to->stack_, to->stack_size_);
 #endif
 #if defined(Z3FH_FIBER_TSAN)
     __tsan_switch_to_fiber(to->tsan_fiber_, __tsan_switch_to_fiber_no_sync);

@@ -1,0 +1,333 @@
+// z3fold-harden: the program runner.
+#include "harness/runner.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "pool.h"
+#include "report.h"
+#include "shadow/shadow.h"
+#include "sync/sync.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define Z3FH_HAVE_SANITIZER_DEATH_CALLBACK 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define Z3FH_HAVE_SANITIZER_DEATH_CALLBACK 1
+#endif
+#if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace z3fh::fuzz {
+
+namespace {
+
+Feedback g_feedback;
+
+// Everything one run needs, reachable from the thread bodies, the evict
+// callback and the step hook.
+struct Harness {
+    const Program* prog = nullptr;
+    std::unique_ptr<PageSource> src;
+    std::unique_ptr<Pool> pool;
+    SlotState slots[kSlots];
+    std::unique_ptr<Shadow> shadow;
+    std::vector<std::vector<Op>> ops;  // per thread
+    unsigned evict_calls = 0;
+    sched::Runtime* rt = nullptr;
+    bool check_every_step = true;
+    bool abort_on_finding = true;
+    Outcome* out = nullptr;
+    bool in_check = false;
+};
+
+Harness* g_current = nullptr;  // for the fatal hook: what is running now
+
+class HarnessPageSource final : public PageSource {
+protected:
+    void* alloc_frame() override { return std::aligned_alloc(2 * PAGE_SIZE, 2 * PAGE_SIZE); }
+    void free_frame(void* f) override { std::free(f); }
+};
+
+void print_context(Harness& h) {
+    if (!h.rt) return;
+    std::fprintf(stderr, "==z3fold== %s==z3fold== last scheduling steps:\n%s", to_text(*h.prog).c_str(),
+                 h.rt->trace().format_tail(32).c_str());
+}
+
+[[noreturn]] void die_with_finding(Harness& h, const Outcome& o) {
+    std::fprintf(stderr, "==z3fold== ERROR: %s%s%s: %s\n", o.kind.c_str(), o.invariant.empty() ? "" : " ",
+                 o.invariant.c_str(), o.message.c_str());
+    print_context(h);
+    std::fprintf(stderr, "SUMMARY: z3fold %s %s\n", o.kind.c_str(), o.invariant.c_str());
+    std::fflush(stderr);
+    std::abort();
+}
+
+void record_finding(Harness& h, std::string kind, const ShadowFinding& f) {
+    Outcome& o = *h.out;
+    if (o.found) return;
+    o.found = true;
+    o.kind = std::move(kind);
+    o.invariant = f.invariant;
+    o.message = f.message;
+    o.page = f.page;
+    if (h.abort_on_finding) die_with_finding(h, o);
+}
+
+void fatal_hook(ErrorKind, const std::string&) {
+    if (g_current) print_context(*g_current);
+}
+
+#if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK)
+void sanitizer_death() {
+    if (g_current) print_context(*g_current);
+}
+#endif
+
+void step_hook(void* ctx, sched::Runtime&) {
+    auto& h = *static_cast<Harness*>(ctx);
+    if (!h.check_every_step || h.in_check || h.out->found) return;
+    h.in_check = true;
+    std::vector<ShadowFinding> v = h.shadow->check_step();
+    h.in_check = false;
+    if (!v.empty()) record_finding(h, "invariant", v[0]);
+}
+
+void switch_hook(void*, uint64_t from, uint64_t to) {
+    if (g_feedback.on_switch) g_feedback.on_switch(from, to);
+}
+
+// The evict callback: find which slot the (stack-local) handle names by
+// where it points, then act as the program's evict policy says.
+int evict(Pool& pool, Handle handle, void* ctx) {
+    auto& h = *static_cast<Harness*>(ctx);
+    EvictAction action = h.prog->evict_action(h.evict_calls++);
+    uint32_t serial;
+    Buddy bud;
+    size_t off;
+    const uint8_t* obj = nullptr;
+    if (!PoolInspector::resolve(pool, handle, &serial, &bud, &off, &obj)) return -1;
+    int victim = -1;
+    bool busy = false;
+    for (int s = 0; s < kSlots; s++) {
+        const SlotState& st = h.slots[s];
+        // A busy slot's handle may be half freed: never read through it. Any
+        // busy object other than a fresh allocation might be the one evicted.
+        if (st.state == SlotState::State::busy) {
+            busy = busy || st.handle != 0;
+            continue;
+        }
+        const uint8_t* o2 = nullptr;
+        if (st.state == SlotState::State::live && PoolInspector::resolve(pool, st.handle, &serial, &bud, &off, &o2) &&
+            o2 == obj)
+            victim = s;
+    }
+    // The zpool contract: 0 only once the object is freed. Gone already (a
+    // completed free): 0. Maybe another thread is working on it: try later.
+    if (victim < 0) return busy ? -1 : 0;
+    auto free_other = [&] {
+        for (int s = 0; s < kSlots; s++) {
+            if (s == victim || h.slots[s].state != SlotState::State::live) continue;
+            h.slots[s].state = SlotState::State::busy;
+            pool.free(h.slots[s].handle);
+            h.slots[s] = SlotState{SlotState::State::empty, 0, 0, h.slots[s].gen, false};
+            return;
+        }
+    };
+    auto free_victim = [&] {
+        h.slots[victim].state = SlotState::State::busy;
+        pool.free(handle);  // the handle given (zpool's contract)
+        h.slots[victim] = SlotState{SlotState::State::empty, 0, 0, h.slots[victim].gen, false};
+        return 0;
+    };
+    switch (action) {
+    case EvictAction::free_given: return free_victim();
+    case EvictAction::fail: return -1;
+    case EvictAction::free_other_then_given:
+        free_other();
+        if (h.slots[victim].state != SlotState::State::live) return -1;
+        return free_victim();
+    case EvictAction::free_other_and_fail: free_other(); return -1;
+    }
+    return -1;
+}
+
+void write_pattern(uint8_t* p, int slot, uint32_t gen, size_t size) {
+    for (size_t i = 0; i < size; i++) p[i] = pattern_byte(slot, gen, i);
+}
+
+void run_op(Harness& h, const Op& op) {
+    Pool& pool = *h.pool;
+    SlotState& st = h.slots[op.slot()];
+    using S = SlotState::State;
+    switch (op.kind) {
+    case OpKind::alloc: {
+        if (st.state != S::empty) return;
+        st.state = S::busy;
+        AllocResult r = pool.alloc(op.size());
+        if (r.err == Errno::ok) {
+            st = SlotState{S::live, r.handle, op.size(), st.gen + 1, false};
+        } else {
+            st.state = S::empty;
+        }
+        return;
+    }
+    case OpKind::free:
+        if (st.state != S::live) return;
+        st.state = S::busy;
+        pool.free(st.handle);
+        st = SlotState{S::empty, 0, 0, st.gen, false};
+        return;
+    case OpKind::write: {
+        if (st.state != S::live) return;
+        st.state = S::busy;
+        auto* p = static_cast<uint8_t*>(pool.map(st.handle));
+        write_pattern(p, op.slot(), st.gen, st.size);
+        pool.unmap(st.handle);
+        st.state = S::live;
+        st.written = true;
+        return;
+    }
+    case OpKind::verify: {
+        if (st.state != S::live || !st.written) return;
+        st.state = S::busy;
+        auto* p = static_cast<const uint8_t*>(pool.map(st.handle));
+        size_t bad = st.size;
+        for (size_t i = 0; i < st.size; i++) {
+            if (p[i] != pattern_byte(op.slot(), st.gen, i)) {
+                bad = i;
+                break;
+            }
+        }
+        pool.unmap(st.handle);
+        st.state = S::live;
+        if (bad != st.size)
+            record_finding(h, "invariant",
+                           {"object-contents", 0,
+                            fmt::format("verify: slot {} byte {} of {} differs through map()", op.slot(), bad, st.size)});
+        return;
+    }
+    case OpKind::reclaim: (void)pool.reclaim_page(1u + (op.arg & 7u)); return;
+    case OpKind::compact:
+        if (st.state != S::live) return;
+        st.state = S::busy;
+        pool.compact_handle_page(st.handle);
+        st.state = S::live;
+        return;
+    case OpKind::migrate:
+        if (st.state != S::live) return;
+        st.state = S::busy;
+        (void)pool.migrate_handle_page(st.handle);
+        st.state = S::live;
+        return;
+    case OpKind::set_vcpu: sync::set_current_vcpu(op.arg % pool.vcpus()); return;
+    case OpKind::yield: sync::cond_resched(); return;
+    case OpKind::count: return;
+    }
+}
+
+struct ThreadCtx {
+    Harness* h;
+    int thread;
+};
+
+void thread_body(void* arg) {
+    auto* c = static_cast<ThreadCtx*>(arg);
+    const std::vector<Op>& ops = c->h->ops[static_cast<size_t>(c->thread)];
+    for (size_t i = 0; i < ops.size(); i++) {
+        // Each operation starts at a scheduling point: threads interleave at
+        // operation granularity too, and the trace names the operation.
+        sync::op_boundary(sync::Event::op_begin,
+                          {sync::ObjClass::harness, static_cast<uint32_t>(c->thread << 8 | static_cast<int>(i))});
+        run_op(*c->h, ops[i]);
+    }
+}
+
+}  // namespace
+
+void set_feedback(const Feedback& fb) { g_feedback = fb; }
+
+Outcome run_program(const Program& prog, const RunConfig& cfg) {
+    Outcome out;
+    Harness h;
+    h.prog = &prog;
+    h.out = &out;
+    h.check_every_step = cfg.check_every_step;
+    h.abort_on_finding = cfg.abort_on_finding;
+    h.ops.resize(static_cast<size_t>(prog.threads));
+    for (const Op& op : prog.ops) h.ops[op.thread].push_back(op);
+
+    std::unique_ptr<sched::Strategy> strategy;
+    if (cfg.strategy == "replay" && cfg.replay) strategy = std::make_unique<sched::ReplayStrategy>(*cfg.replay);
+    else strategy = sched::make_strategy(cfg.strategy, cfg.seed, prog.schedule.data(), prog.schedule.size());
+    if (!strategy) strategy = sched::make_strategy("input", 0, prog.schedule.data(), prog.schedule.size());
+
+    sched::Runtime rt(*strategy, sched::RunOptions{cfg.max_steps, cfg.trace_ring});
+    h.rt = &rt;
+    g_current = &h;
+    set_fatal_hook(&fatal_hook);
+#if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK)
+    __sanitizer_set_death_callback(&sanitizer_death);
+#endif
+    sync::install_runtime(&rt);
+    // Program threads first, so they are T0..Tn-1; the pool's workers follow.
+    std::vector<ThreadCtx> ctx(static_cast<size_t>(prog.threads));
+    for (int t = 0; t < prog.threads; t++) {
+        ctx[static_cast<size_t>(t)] = {&h, t};
+        rt.spawn(fmt::format("T{}", t), &thread_body, &ctx[static_cast<size_t>(t)], 0);
+    }
+    h.src = std::make_unique<HarnessPageSource>();
+    h.pool = std::make_unique<Pool>(PoolConfig{prog.vcpus, h.src.get(), &evict, &h});
+    h.shadow = std::make_unique<Shadow>(*h.pool, h.slots);
+    rt.set_step_hook(&step_hook, &h);
+    rt.set_switch_hook(&switch_hook, nullptr);
+
+    sched::RunResult r = rt.run();
+    out.status = r.status;
+    out.steps = r.steps;
+    out.preemptions = r.preemptions;
+    out.schedule = rt.schedule();
+
+    if (!out.found && r.status != sched::RunStatus::completed) {
+        out.found = true;
+        out.kind = sched::run_status_name(r.status);
+        out.message = r.report;
+        if (h.abort_on_finding && r.status != sched::RunStatus::stale_schedule) die_with_finding(h, out);
+    }
+    if (!out.found) {
+        std::vector<ShadowFinding> v = h.shadow->check_at_rest();
+        if (!v.empty()) record_finding(h, "invariant", v[0]);
+    }
+    out.trace = rt.trace().format_tail(cfg.trace_ring ? cfg.trace_ring : 1u << 30);
+
+    if (r.status == sched::RunStatus::completed) {
+        // Teardown in the main context: free every object, drain, destroy.
+        for (SlotState& st : h.slots)
+            if (st.state == SlotState::State::live) h.pool->free(st.handle);
+        h.pool->drain();
+        if (!out.found) {
+            std::vector<ShadowFinding> v = h.shadow->check_teardown();
+            if (!v.empty()) record_finding(h, "invariant", v[0]);
+        }
+        h.pool.reset();
+    } else {
+        // Threads were abandoned mid-operation: the pool is not consistent
+        // enough to free; leak it (the process reports and exits anyway).
+        (void)h.pool.release();
+        (void)h.src.release();
+    }
+    sync::install_runtime(nullptr);
+    set_fatal_hook(nullptr);
+    g_current = nullptr;
+    return out;
+}
+
+}  // namespace z3fh::fuzz

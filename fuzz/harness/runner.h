@@ -1,0 +1,46 @@
+// z3fold-harden: run one program: build a pool under the controlled
+// runtime, run its threads with a strategy, check the shadow model after
+// every step and at rest, tear down and check for leaks.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "program/program.h"
+#include "sched/runtime.h"
+
+namespace z3fh::fuzz {
+
+struct RunConfig {
+    std::string strategy = "input";          // input | random | pct | replay
+    uint64_t seed = 0;
+    const sched::Schedule* replay = nullptr; // for strategy "replay"
+    size_t trace_ring = 256;                 // 0 = keep the whole trace (reproducers)
+    uint64_t max_steps = 20000;
+    bool abort_on_finding = true;            // fuzz targets: a finding is a crash
+    bool check_every_step = true;
+};
+
+struct Outcome {
+    bool found = false;
+    std::string kind;       // "invariant", "deadlock", "hang", "stale-schedule"
+    std::string invariant;  // invariant id when kind == invariant
+    std::string message;
+    uint32_t page = 0;
+    sched::RunStatus status = sched::RunStatus::completed;
+    uint64_t steps = 0;
+    int preemptions = 0;
+    sched::Schedule schedule;
+    std::string trace;      // formatted trace (whole or tail)
+};
+
+// Interleaving feedback sink: called for each thread switch with the two
+// source sites, and for each contended lock class.
+struct Feedback {
+    void (*on_switch)(uint64_t from_site, uint64_t to_site) = nullptr;
+    void (*on_block)(uint8_t obj_class) = nullptr;
+};
+void set_feedback(const Feedback& fb);
+
+Outcome run_program(const Program& prog, const RunConfig& cfg);
+
+}  // namespace z3fh::fuzz

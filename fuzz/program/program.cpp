@@ -1,0 +1,168 @@
+// z3fold-harden: program encoding, decoding and text form.
+#include "program/program.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "layout.h"
+
+namespace z3fh::fuzz {
+
+const char* op_name(OpKind k) {
+    switch (k) {
+    case OpKind::alloc: return "alloc";
+    case OpKind::free: return "free";
+    case OpKind::write: return "write";
+    case OpKind::verify: return "verify";
+    case OpKind::reclaim: return "reclaim";
+    case OpKind::compact: return "compact";
+    case OpKind::migrate: return "migrate";
+    case OpKind::set_vcpu: return "set_vcpu";
+    case OpKind::yield: return "yield";
+    case OpKind::count: break;
+    }
+    return "?";
+}
+
+const char* evict_action_name(EvictAction a) {
+    switch (a) {
+    case EvictAction::free_given: return "free-given";
+    case EvictAction::fail: return "fail";
+    case EvictAction::free_other_then_given: return "free-other-then-given";
+    case EvictAction::free_other_and_fail: return "free-other-and-fail";
+    }
+    return "?";
+}
+
+const std::vector<size_t>& size_classes() {
+    static const std::vector<size_t> classes = {
+        1, 8, 64, 65, 100, 128, 200, 256, 320, 448, 512, 640, 900, 1024, 1280, 1500,
+        1984, 2048, 2500, 3000, 3500, MAX_BUDDY_SIZE - 64, MAX_BUDDY_SIZE, MAX_BUDDY_SIZE + 1,
+        3950, 4000, PAGE_SIZE - 1, PAGE_SIZE, 64 * 31, 64 * 20, 0, PAGE_SIZE + 1};
+    return classes;
+}
+
+size_t Op::size() const { return size_classes()[(arg >> 3) % size_classes().size()]; }
+
+std::vector<Op> Program::thread_ops(int t) const {
+    std::vector<Op> out;
+    for (const Op& op : ops)
+        if (op.thread == t) out.push_back(op);
+    return out;
+}
+
+const char* decode_error_name(DecodeError e) {
+    switch (e) {
+    case DecodeError::ok: return "ok";
+    case DecodeError::not_ours: return "not a z3fold-harden program (bad magic)";
+    case DecodeError::truncated: return "truncated";
+    case DecodeError::length_mismatch: return "length fields do not match the data";
+    case DecodeError::bad_version: return "unsupported format version";
+    }
+    return "?";
+}
+
+namespace {
+uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t slen, Program* out) {
+    *out = Program{};
+    if (plen >= 1) out->threads = 1 + prog[0] % kMaxThreads;
+    if (plen >= 2) out->vcpus = 1 + prog[1] % 2;
+    if (plen >= 3) out->evict_policy = prog[2];
+    for (size_t i = 3; i + 3 <= plen && out->ops.size() < kMaxOps; i += 3) {
+        Op op;
+        op.thread = static_cast<uint8_t>(prog[i] % out->threads);
+        op.kind = static_cast<OpKind>(prog[i + 1] % static_cast<uint8_t>(OpKind::count));
+        op.arg = prog[i + 2];
+        out->ops.push_back(op);
+    }
+    out->schedule.assign(sched, sched + slen);
+}
+}  // namespace
+
+DecodeError decode_strict(const uint8_t* data, size_t size, Program* out, std::string* why) {
+    if (size < 4 || std::memcmp(data, kMagic, 4) != 0) {
+        *why = size < 4 ? "file is shorter than the magic" : "bad magic";
+        return size < 4 ? DecodeError::truncated : DecodeError::not_ours;
+    }
+    if (size < kHeaderSize) {
+        *why = fmt::format("header cut at byte {} of {}", size, kHeaderSize);
+        return DecodeError::truncated;
+    }
+    if (data[4] != kFormatVersion) {
+        *why = fmt::format("format version {} (this build reads {})", data[4], kFormatVersion);
+        return DecodeError::bad_version;
+    }
+    size_t plen = get16(data + 5), slen = get16(data + 7);
+    if (kHeaderSize + plen + slen != size) {
+        *why = fmt::format("header says {} program + {} schedule bytes, file has {} after the header", plen, slen,
+                           size - kHeaderSize);
+        return size < kHeaderSize + plen + slen ? DecodeError::truncated : DecodeError::length_mismatch;
+    }
+    decode_body(data + kHeaderSize, plen, data + kHeaderSize + plen, slen, out);
+    return DecodeError::ok;
+}
+
+bool decode_lenient(const uint8_t* data, size_t size, Program* out) {
+    if (size < 4 || std::memcmp(data, kMagic, 4) != 0) return false;
+    size_t avail = size > kHeaderSize ? size - kHeaderSize : 0;
+    size_t plen = size >= 7 ? get16(data + 5) : 0, slen = size >= 9 ? get16(data + 7) : 0;
+    plen = std::min(plen, avail);
+    slen = std::min(slen, avail - plen);
+    decode_body(data + std::min(size, kHeaderSize), plen, data + std::min(size, kHeaderSize) + plen, slen, out);
+    return true;
+}
+
+std::vector<uint8_t> encode(const Program& p) {
+    std::vector<uint8_t> prog;
+    prog.push_back(static_cast<uint8_t>(p.threads - 1));
+    prog.push_back(static_cast<uint8_t>(p.vcpus - 1));
+    prog.push_back(p.evict_policy);
+    for (const Op& op : p.ops) {
+        prog.push_back(op.thread);
+        prog.push_back(static_cast<uint8_t>(op.kind));
+        prog.push_back(op.arg);
+    }
+    std::vector<uint8_t> out(kMagic, kMagic + 4);
+    out.push_back(kFormatVersion);
+    size_t slen = std::min<size_t>(p.schedule.size(), 0xffff);
+    size_t plen = std::min<size_t>(prog.size(), 0xffff);
+    out.push_back(static_cast<uint8_t>(plen));
+    out.push_back(static_cast<uint8_t>(plen >> 8));
+    out.push_back(static_cast<uint8_t>(slen));
+    out.push_back(static_cast<uint8_t>(slen >> 8));
+    out.insert(out.end(), prog.begin(), prog.begin() + static_cast<long>(plen));
+    out.insert(out.end(), p.schedule.begin(), p.schedule.begin() + static_cast<long>(slen));
+    return out;
+}
+
+std::string op_text(const Op& op) {
+    switch (op.kind) {
+    case OpKind::alloc: return fmt::format("alloc  slot {} size {}", op.slot(), op.size());
+    case OpKind::reclaim: return fmt::format("reclaim retries {}", 1 + (op.arg & 7));
+    case OpKind::set_vcpu: return fmt::format("set_vcpu {}", op.arg);
+    case OpKind::yield: return "yield";
+    default: return fmt::format("{:<7}slot {}", op_name(op.kind), op.slot());
+    }
+}
+
+std::string to_text(const Program& p) {
+    std::string out = fmt::format("program: {} thread(s), {} vCPU(s), evict policy", p.threads, p.vcpus);
+    for (unsigned c = 0; c < 4; c++) out += fmt::format(" {}", evict_action_name(p.evict_action(c)));
+    out += "\n";
+    for (int t = 0; t < p.threads; t++) {
+        out += fmt::format("  thread T{}:\n", t);
+        int i = 0;
+        for (const Op& op : p.thread_ops(t)) out += fmt::format("    {:>2}. {}\n", i++, op_text(op));
+    }
+    out += fmt::format("  schedule: {} byte(s)", p.schedule.size());
+    for (size_t i = 0; i + 1 < p.schedule.size(); i += 2)
+        out += fmt::format("{}(run {} then switch to #{})", i == 0 ? " " : ", ", p.schedule[i], p.schedule[i + 1]);
+    out += "\n";
+    return out;
+}
+
+}  // namespace z3fh::fuzz

@@ -1,0 +1,85 @@
+// z3fold-harden: a fuzz input is a small multithreaded program against the
+// pool plus the bytes that choose its interleaving.
+//
+// Binary format (version 1), little-endian:
+//   "Z3FP" magic, u8 version, u16 program_len, u16 schedule_len   (9 bytes)
+//   program bytes: u8 threads, u8 vcpus, u8 evict policy, then 3 bytes an op
+//                  (thread, opcode, argument)
+//   schedule bytes: (delay, target) pairs for the input strategy
+// After the header, decoding is total: any bytes give a valid program (the
+// fuzz target clamps lengths); the tools insist the lengths match the file.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace z3fh::fuzz {
+
+inline constexpr uint8_t kMagic[4] = {'Z', '3', 'F', 'P'};
+inline constexpr uint8_t kFormatVersion = 1;
+inline constexpr size_t kHeaderSize = 9;
+inline constexpr int kMaxThreads = 4;
+inline constexpr int kSlots = 8;        // shared handle slots
+inline constexpr size_t kMaxOps = 96;   // per program
+
+enum class OpKind : uint8_t {
+    alloc,      // arg: slot (3 bits) | size class (5 bits)
+    free,       // arg: slot
+    write,      // map, write the slot's pattern, unmap
+    verify,     // map, compare with the pattern, unmap
+    reclaim,    // arg: retries - 1 (3 bits)
+    compact,    // queue compaction of the slot's page
+    migrate,    // isolate + migrate the slot's page
+    set_vcpu,   // arg: vCPU
+    yield,
+    count
+};
+const char* op_name(OpKind k);
+
+struct Op {
+    OpKind kind;
+    uint8_t thread;
+    uint8_t arg;
+    int slot() const { return arg & (kSlots - 1); }
+    size_t size() const;  // alloc only
+    bool operator==(const Op&) const = default;
+};
+
+// What the evict callback does, per call, cycling: free the handle given;
+// fail; free another object then the given one; free another and fail.
+enum class EvictAction : uint8_t { free_given, fail, free_other_then_given, free_other_and_fail };
+const char* evict_action_name(EvictAction a);
+
+struct Program {
+    int threads = 1;
+    int vcpus = 1;
+    uint8_t evict_policy = 0;
+    std::vector<Op> ops;             // in program order; each names its thread
+    std::vector<uint8_t> schedule;   // input-strategy bytes
+
+    EvictAction evict_action(unsigned call) const {
+        return static_cast<EvictAction>((evict_policy >> (2 * (call % 4))) & 3);
+    }
+    std::vector<Op> thread_ops(int t) const;
+    bool operator==(const Program&) const = default;
+};
+
+// The size classes alloc draws from: every buddy class boundary, the
+// headless boundary, and the error sizes (0 = -EINVAL, > PAGE_SIZE = -ENOSPC).
+const std::vector<size_t>& size_classes();
+
+enum class DecodeError { ok, not_ours, truncated, length_mismatch, bad_version };
+const char* decode_error_name(DecodeError e);
+
+// Strict: header, version and lengths must match exactly (tools).
+DecodeError decode_strict(const uint8_t* data, size_t size, Program* out, std::string* why);
+// Total after a valid magic (fuzz target): lengths are clamped to the data.
+bool decode_lenient(const uint8_t* data, size_t size, Program* out);
+std::vector<uint8_t> encode(const Program& p);
+
+// Readable form: one line an op, grouped by thread.
+std::string op_text(const Op& op);
+std::string to_text(const Program& p);
+
+}  // namespace z3fh::fuzz

@@ -1,0 +1,169 @@
+// z3fold-harden: the shadow model's checks.
+#include "shadow/shadow.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+namespace z3fh::fuzz {
+
+const std::vector<InvariantInfo>& invariant_catalogue() {
+    static const std::vector<InvariantInfo> v = {
+        {"list-link", "step", "list links are consistent both ways"},
+        {"listed-page-freed", "step", "no freed page is linked on any list"},
+        {"listed-page-zero-ref", "step", "a page on a list has refcount >= 1"},
+        {"listed-page-stale", "step", "a released page is on no unbuddied list or LRU"},
+        {"headless-on-unbuddied", "step", "headless pages are never on an unbuddied list"},
+        {"claimed-page-listed", "step", "a claimed page is on no unbuddied list (unless its claimer holds its lock)"},
+        {"page-on-two-lists", "step", "a page's buddy link is on one list at most"},
+        {"stale-page-state", "step", "pages on the stale list are released (STALE, refcount 0)"},
+        {"handle-unresolvable", "step", "every idle live handle resolves to a live page"},
+        {"object-contents", "step", "every idle written object holds its pattern"},
+        {"refcount-below-objects", "step", "a page's refcount covers the objects in it"},
+        {"refcount-exact", "rest", "at rest, refcount equals the objects in the page"},
+        {"page-state-at-rest", "rest", "at rest, no page is claimed, compacting, stale, migrated or mapped"},
+        {"lru-membership", "rest", "at rest, every live page is on the LRU"},
+        {"unbuddied-index", "rest", "at rest, a page with room is on unbuddied[cpu][free chunks], a full one on none"},
+        {"empty-page-kept", "rest", "at rest, every live page holds an object"},
+        {"accounting-pages", "rest", "at rest, pages_nr equals the live pages"},
+        {"slots-accounting", "rest", "at rest, live slots objects are exactly those live handles use"},
+        {"foreign-handles", "rest", "foreign_handles counts the objects whose handles live in other slots"},
+        {"leak-at-teardown", "teardown", "after every object is freed and work drained, no page or slots object is left"},
+    };
+    return v;
+}
+
+bool Shadow::contents_ok(int s, bool full) {
+    const SlotState& st = slots_[s];
+    uint32_t serial;
+    Buddy bud;
+    size_t off;
+    const uint8_t* obj = nullptr;
+    if (!PoolInspector::resolve(pool_, st.handle, &serial, &bud, &off, &obj)) return false;
+    auto at = [&](size_t i) { return obj[i] == pattern_byte(s, st.gen, i); };
+    if (full) {
+        for (size_t i = 0; i < st.size; i++)
+            if (!at(i)) return false;
+        return true;
+    }
+    // Cheap per-step signature: the first and last 8 bytes.
+    for (size_t i = 0; i < st.size && i < 8; i++)
+        if (!at(i)) return false;
+    for (size_t i = st.size > 8 ? st.size - 8 : 0; i < st.size; i++)
+        if (!at(i)) return false;
+    return true;
+}
+
+std::vector<ShadowFinding> Shadow::check_step() {
+    std::vector<ShadowFinding> out;
+    for (Violation& v : PoolInspector::validate(pool_)) out.push_back({v.id, v.page, v.message});
+    if (!out.empty()) return out;
+    std::map<uint32_t, int> objects;  // page serial -> idle objects resolved to it
+    for (int s = 0; s < kSlots; s++) {
+        const SlotState& st = slots_[s];
+        if (st.state != SlotState::State::live) continue;
+        uint32_t serial;
+        Buddy bud;
+        size_t off;
+        if (!PoolInspector::resolve(pool_, st.handle, &serial, &bud, &off)) {
+            out.push_back({"handle-unresolvable", 0,
+                           fmt::format("slot {} (size {}) does not resolve to a live page", s, st.size)});
+            continue;
+        }
+        if (bud != Buddy::HEADLESS) objects[serial]++;
+        if (st.written && !contents_ok(s, false))
+            out.push_back({"object-contents", serial,
+                           fmt::format("slot {} (size {}, page {}, {}) lost its contents", s, st.size, serial,
+                                       buddy_name(bud))});
+    }
+    if (objects.empty()) return out;
+    PoolSnapshot snap = PoolInspector::snapshot(pool_);
+    for (auto& [serial, n] : objects) {
+        const PageSnapshot* p = snap.page(serial);
+        if (p && p->refcount < n)
+            out.push_back({"refcount-below-objects", serial,
+                           fmt::format("page {} has refcount {} but holds {} idle objects", serial, p->refcount, n)});
+    }
+    return out;
+}
+
+std::vector<ShadowFinding> Shadow::check_at_rest() {
+    std::vector<ShadowFinding> out = check_step();
+    if (!out.empty()) return out;
+    PoolSnapshot snap = PoolInspector::snapshot(pool_);
+    std::map<uint32_t, int> objects, foreign;
+    std::set<uint32_t> slots_used;
+    for (int s = 0; s < kSlots; s++) {
+        const SlotState& st = slots_[s];
+        if (st.state != SlotState::State::live) continue;
+        uint32_t serial;
+        Buddy bud;
+        size_t off;
+        if (!PoolInspector::resolve(pool_, st.handle, &serial, &bud, &off)) continue;
+        objects[serial]++;
+        if (st.written && !contents_ok(s, true))
+            out.push_back({"object-contents", serial, fmt::format("slot {} (size {}) differs from its pattern", s, st.size)});
+        if (bud == Buddy::HEADLESS) continue;
+        const BuddySlots* bs = handle_to_slots(st.handle);
+        slots_used.insert(bs->serial);
+        const PageSnapshot* p = snap.page(serial);
+        if (p && p->slots_serial != bs->serial) foreign[serial]++;
+    }
+    for (const PageSnapshot& p : snap.pages) {
+        int n = objects.count(p.serial) ? objects[p.serial] : 0;
+        if (n == 0) {
+            out.push_back({"empty-page-kept", p.serial, fmt::format("page {} holds no object at rest", p.serial)});
+            continue;
+        }
+        if (!p.on_lru) out.push_back({"lru-membership", p.serial, fmt::format("page {} is not on the LRU", p.serial)});
+        const unsigned long busy = (1UL << PAGE_CLAIMED) | (1UL << NEEDS_COMPACTING) | (1UL << PAGE_STALE) |
+                                   (1UL << PAGE_MIGRATED) | (1UL << MIDDLE_CHUNK_MAPPED) | (1UL << HEADLESS_FREED);
+        if ((p.flags & busy) || p.mapped_count)
+            out.push_back({"page-state-at-rest", p.serial,
+                           fmt::format("page {} at rest has flags {:#x}, mapped_count {}", p.serial, p.flags,
+                                       p.mapped_count)});
+        if (p.headless) continue;
+        if (p.refcount != n)
+            out.push_back({"refcount-exact", p.serial,
+                           fmt::format("page {} has refcount {} but holds {} objects", p.serial, p.refcount, n)});
+        const bool full = p.first_chunks && p.middle_chunks && p.last_chunks;
+        int want_index = -1;
+        if (!full) {
+            if (p.middle_chunks) {
+                int before = p.first_chunks ? 0 : p.start_middle - ZHDR_CHUNKS;
+                int after = p.last_chunks ? 0 : TOTAL_CHUNKS - (p.start_middle + p.middle_chunks);
+                want_index = before > after ? before : after;
+            } else {
+                want_index = NCHUNKS - p.first_chunks - p.last_chunks;
+            }
+        }
+        if (p.unbuddied_index != want_index || (want_index >= 0 && p.unbuddied_cpu != p.cpu))
+            out.push_back({"unbuddied-index", p.serial,
+                           fmt::format("page {} ({} free chunks) is on unbuddied[{}][{}], cpu field {}", p.serial,
+                                       want_index, p.unbuddied_cpu, p.unbuddied_index, p.cpu)});
+        int f = foreign.count(p.serial) ? foreign[p.serial] : 0;
+        if (p.foreign_handles != f)
+            out.push_back({"foreign-handles", p.serial,
+                           fmt::format("page {} counts {} foreign handles, the model {}", p.serial, p.foreign_handles, f)});
+    }
+    if (snap.pages_nr != static_cast<int64_t>(snap.pages.size()))
+        out.push_back({"accounting-pages", 0,
+                       fmt::format("pages_nr is {} but {} pages are live", snap.pages_nr, snap.pages.size())});
+    if (snap.slots_objects != slots_used.size())
+        out.push_back({"slots-accounting", 0,
+                       fmt::format("{} slots objects are live but live handles use {}", snap.slots_objects,
+                                   slots_used.size())});
+    return out;
+}
+
+std::vector<ShadowFinding> Shadow::check_teardown() {
+    std::vector<ShadowFinding> out;
+    if (pool_.total_pages() != 0 || pool_.page_source().live_pages() != 0 || pool_.slots_cache().live() != 0)
+        out.push_back({"leak-at-teardown", 0,
+                       fmt::format("after freeing everything: pages_nr {}, live pages {}, live slots objects {}",
+                                   pool_.total_pages(), pool_.page_source().live_pages(), pool_.slots_cache().live())});
+    return out;
+}
+
+}  // namespace z3fh::fuzz

@@ -1,0 +1,63 @@
+// z3fold-harden: the shadow model. It knows, independently of the
+// allocator, which objects are live, their sizes and contents, and so what
+// the pool must look like: refcounts, list membership, accounting. Checks run
+// in two tiers: safety after every scheduling step (mid-operation states are
+// legal), exactness when the pool is at rest (after the final drain).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "introspect.h"
+#include "program/program.h"
+
+namespace z3fh::fuzz {
+
+struct SlotState {
+    enum class State : uint8_t { empty, live, busy } state = State::empty;
+    Handle handle = 0;
+    size_t size = 0;
+    uint32_t gen = 0;
+    bool written = false;
+};
+
+// Object pattern: byte i of the object in slot s, generation g.
+inline uint8_t pattern_byte(int slot, uint32_t gen, size_t i) {
+    return static_cast<uint8_t>(static_cast<unsigned>(slot) * 31u + gen * 17u + static_cast<unsigned>(i) * 7u + 1u);
+}
+
+struct ShadowFinding {
+    std::string invariant;  // stable id
+    uint32_t page = 0;
+    std::string message;
+};
+
+class Shadow {
+public:
+    Shadow(Pool& pool, SlotState (&slots)[kSlots]) : pool_(pool), slots_(slots) {}
+
+    // Safety tier: structural validity, every idle handle resolves to a live
+    // page with its pattern intact, refcounts cover the objects.
+    std::vector<ShadowFinding> check_step();
+    // Exactness tier, with the pool at rest.
+    std::vector<ShadowFinding> check_at_rest();
+    // After the harness freed every object and drained: nothing left.
+    std::vector<ShadowFinding> check_teardown();
+
+    // Full comparison of one object with its pattern.
+    bool contents_ok(int slot, bool full);
+
+private:
+    Pool& pool_;
+    SlotState (&slots_)[kSlots];
+};
+
+// Every invariant id with a line of help, for docs and reports.
+struct InvariantInfo {
+    const char* id;
+    const char* tier;
+    const char* help;
+};
+const std::vector<InvariantInfo>& invariant_catalogue();
+
+}  // namespace z3fh::fuzz

@@ -1,0 +1,54 @@
+// z3fold-harden: the libFuzzer target. An input is a program plus its
+// interleaving; a finding (invariant, deadlock, hang, sanitizer report) ends
+// the process, so libFuzzer saves the input. Interleaving feedback goes to
+// libFuzzer through extra counters.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "harness/runner.h"
+#include "mutate/mutator.h"
+#include "program/program.h"
+
+namespace {
+
+constexpr size_t kCounters = 1 << 12;
+// libFuzzer reads this section as extra coverage: a new (preempted site,
+// next site) pair or a lock class newly contended is new "coverage".
+__attribute__((section("__libfuzzer_extra_counters"), used)) uint8_t g_sched_counters[kCounters];
+
+void bump(size_t i) {
+    uint8_t& c = g_sched_counters[i % kCounters];
+    if (c != 255) c++;
+}
+void on_switch(uint64_t from, uint64_t to) { bump(static_cast<size_t>((from * 0x9e3779b97f4a7c15ULL) ^ to) % (kCounters - 64)); }
+void on_block(uint8_t cls) { bump(kCounters - 64 + cls); }
+
+}  // namespace
+
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    // Z3FH_NO_SCHED_FEEDBACK=1 turns the interleaving counters off (for
+    // measuring what they buy; docs/performance.md).
+    const char* off = std::getenv("Z3FH_NO_SCHED_FEEDBACK");
+    if (!off || std::strcmp(off, "1") != 0) z3fh::fuzz::set_feedback({&on_switch, &on_block});
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    z3fh::fuzz::Program prog;
+    if (!z3fh::fuzz::decode_lenient(data, size, &prog)) return -1;  // not ours: keep it out of the corpus
+    z3fh::fuzz::RunConfig cfg;
+    (void)z3fh::fuzz::run_program(prog, cfg);
+    return 0;
+}
+
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned int seed) {
+    return z3fh::fuzz::mutate_buffer(data, size, max_size, seed, &LLVMFuzzerMutate);
+}
+
+extern "C" size_t LLVMFuzzerCustomCrossOver(const uint8_t* d1, size_t s1, const uint8_t* d2, size_t s2, uint8_t* out,
+                                            size_t max_out, unsigned int seed) {
+    return z3fh::fuzz::crossover_buffers(d1, s1, d2, s2, out, max_out, seed);
+}
