@@ -58,8 +58,11 @@ protected:
 
 void print_context(Harness& h) {
     if (!h.rt) return;
+    // Z3FH_TRACE_TAIL=N prints more of the trace (replay uses the whole one).
+    size_t tail = 32;
+    if (const char* env = std::getenv("Z3FH_TRACE_TAIL")) tail = std::strtoul(env, nullptr, 10);
     std::fprintf(stderr, "==z3fold== %s==z3fold== last scheduling steps:\n%s", to_text(*h.prog).c_str(),
-                 h.rt->trace().format_tail(32).c_str());
+                 h.rt->trace().format_tail(tail).c_str());
 }
 
 [[noreturn]] void die_with_finding(Harness& h, const Outcome& o) {
@@ -133,9 +136,12 @@ int evict(Pool& pool, Handle handle, void* ctx) {
     // The zpool contract: 0 only once the object is freed. Gone already (a
     // completed free): 0. Maybe another thread is working on it: try later.
     if (victim < 0) return busy ? -1 : 0;
+    // The victim is ours from here: no other thread may free it while the
+    // callback frees something else first.
+    h.slots[victim].state = SlotState::State::busy;
     auto free_other = [&] {
         for (int s = 0; s < kSlots; s++) {
-            if (s == victim || h.slots[s].state != SlotState::State::live) continue;
+            if (h.slots[s].state != SlotState::State::live) continue;
             h.slots[s].state = SlotState::State::busy;
             pool.free(h.slots[s].handle);
             h.slots[s] = SlotState{SlotState::State::empty, 0, 0, h.slots[s].gen, false};
@@ -143,20 +149,17 @@ int evict(Pool& pool, Handle handle, void* ctx) {
         }
     };
     auto free_victim = [&] {
-        h.slots[victim].state = SlotState::State::busy;
         pool.free(handle);  // the handle given (zpool's contract)
         h.slots[victim] = SlotState{SlotState::State::empty, 0, 0, h.slots[victim].gen, false};
         return 0;
     };
     switch (action) {
     case EvictAction::free_given: return free_victim();
-    case EvictAction::fail: return -1;
-    case EvictAction::free_other_then_given:
-        free_other();
-        if (h.slots[victim].state != SlotState::State::live) return -1;
-        return free_victim();
-    case EvictAction::free_other_and_fail: free_other(); return -1;
+    case EvictAction::free_other_then_given: free_other(); return free_victim();
+    case EvictAction::free_other_and_fail: free_other(); break;
+    case EvictAction::fail: break;
     }
+    h.slots[victim].state = SlotState::State::live;
     return -1;
 }
 

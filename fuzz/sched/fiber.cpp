@@ -47,14 +47,15 @@ struct StackRange {
     size_t page;
 };
 
-// Stacks are mapped once and reused across runs.
+// Stacks are mapped once and reused across runs. Never destroyed, so the
+// pool stays reachable (LeakSanitizer) until the process ends.
 std::vector<Fiber*>& free_fibers() {
-    static std::vector<Fiber*> v;
-    return v;
+    static auto* v = new std::vector<Fiber*>();
+    return *v;
 }
 std::vector<StackRange>& guards() {
-    static std::vector<StackRange> v;
-    return v;
+    static auto* v = new std::vector<StackRange>();
+    return *v;
 }
 
 Fiber* g_current_starting = nullptr;  // the fiber whose trampoline runs next

@@ -150,7 +150,26 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
     if (snap.pages_nr != static_cast<int64_t>(snap.pages.size()))
         out.push_back({"accounting-pages", 0,
                        fmt::format("pages_nr is {} but {} pages are live", snap.pages_nr, snap.pages.size())});
-    if (snap.slots_objects != slots_used.size())
+    // Slots objects: those live handles use, plus the (empty) one a live
+    // page owns for its next objects; every non-zero slot is a live handle.
+    std::set<uint32_t> expected = slots_used;
+    for (const PageSnapshot& p : snap.pages)
+        if (p.slots_serial) expected.insert(p.slots_serial);
+    std::set<Handle> live_handles;
+    for (const SlotState& st : slots_)
+        if (st.state == SlotState::State::live) live_handles.insert(st.handle);
+    for (BuddySlots* bs : pool_.slots_cache().live_ordered()) {
+        if (!expected.count(bs->serial))
+            out.push_back({"slots-accounting", 0,
+                           fmt::format("slots object {} is live but neither a live handle nor a live page uses it",
+                                       bs->serial)});
+        for (int i = 0; i < BUDDIES; i++)
+            if (bs->slot[i] && !live_handles.count(reinterpret_cast<Handle>(&bs->slot[i])))
+                out.push_back({"slots-accounting", 0,
+                               fmt::format("slot {} of slots object {} is set but no live handle is that slot", i,
+                                           bs->serial)});
+    }
+    if (snap.slots_objects < slots_used.size())
         out.push_back({"slots-accounting", 0,
                        fmt::format("{} slots objects are live but live handles use {}", snap.slots_objects,
                                    slots_used.size())});
