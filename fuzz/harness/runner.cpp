@@ -61,8 +61,20 @@ void print_context(Harness& h) {
     // Z3FH_TRACE_TAIL=N prints more of the trace (replay uses the whole one).
     size_t tail = 32;
     if (const char* env = std::getenv("Z3FH_TRACE_TAIL")) tail = std::strtoul(env, nullptr, 10);
-    std::fprintf(stderr, "==z3fold== %s==z3fold== last scheduling steps:\n%s", to_text(*h.prog).c_str(),
-                 h.rt->trace().format_tail(tail).c_str());
+    std::fprintf(stderr, "==z3fold== %s==z3fold== scheduling steps (last %zu):\n", to_text(*h.prog).c_str(), tail);
+    std::vector<sched::TraceEvent> ev = h.rt->trace().events();
+    for (size_t i = ev.size() > tail ? ev.size() - tail : 0; i < ev.size(); i++) {
+        const sched::TraceEvent& e = ev[i];
+        if (e.event == sync::Event::op_begin && e.cls == sync::ObjClass::harness) {
+            // Name the operation instead of its number.
+            size_t t = e.serial >> 8, k = e.serial & 0xff;
+            std::string what = t < h.ops.size() && k < h.ops[t].size() ? op_text(h.ops[t][k]) : "?";
+            std::fprintf(stderr, "step %5u  T%d  ---- op #%zu: %s%s\n", e.step, e.thread, k, what.c_str(),
+                         e.preempted ? "   <- preempted" : "");
+        } else {
+            std::fprintf(stderr, "%s\n", sched::Trace::format(e).c_str());
+        }
+    }
 }
 
 [[noreturn]] void die_with_finding(Harness& h, const Outcome& o) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -59,31 +60,38 @@ std::vector<ShadowFinding> Shadow::check_step() {
     std::vector<ShadowFinding> out;
     for (Violation& v : PoolInspector::validate(pool_)) out.push_back({v.id, v.page, v.message});
     if (!out.empty()) return out;
-    std::map<uint32_t, int> objects;  // page serial -> idle objects resolved to it
+    // Page header address -> idle objects resolved to it (a small flat map:
+    // this runs at every scheduling point).
+    std::vector<std::pair<uintptr_t, int>> objects;
     for (int s = 0; s < kSlots; s++) {
         const SlotState& st = slots_[s];
         if (st.state != SlotState::State::live) continue;
         uint32_t serial;
         Buddy bud;
         size_t off;
-        if (!PoolInspector::resolve(pool_, st.handle, &serial, &bud, &off)) {
+        const uint8_t* obj = nullptr;
+        if (!PoolInspector::resolve(pool_, st.handle, &serial, &bud, &off, &obj)) {
             out.push_back({"handle-unresolvable", 0,
                            fmt::format("slot {} (size {}) does not resolve to a live page", s, st.size)});
             continue;
         }
-        if (bud != Buddy::HEADLESS) objects[serial]++;
+        if (bud != Buddy::HEADLESS) {
+            uintptr_t header = reinterpret_cast<uintptr_t>(obj) & PAGE_MASK;
+            auto it = std::find_if(objects.begin(), objects.end(), [&](auto& e) { return e.first == header; });
+            if (it == objects.end()) objects.emplace_back(header, 1); else it->second++;
+        }
         if (st.written && !contents_ok(s, false))
             out.push_back({"object-contents", serial,
                            fmt::format("slot {} (size {}, page {}, {}) lost its contents", s, st.size, serial,
                                        buddy_name(bud))});
     }
-    if (objects.empty()) return out;
-    PoolSnapshot snap = PoolInspector::snapshot(pool_);
-    for (auto& [serial, n] : objects) {
-        const PageSnapshot* p = snap.page(serial);
-        if (p && p->refcount < n)
+    for (auto& [header, n] : objects) {
+        int refs = reinterpret_cast<const Z3foldHeader*>(header)->refcount.peek();
+        if (refs < n) {
+            uint32_t serial = virt_to_page(reinterpret_cast<const void*>(header))->serial;
             out.push_back({"refcount-below-objects", serial,
-                           fmt::format("page {} has refcount {} but holds {} idle objects", serial, p->refcount, n)});
+                           fmt::format("page {} has refcount {} but holds {} idle objects", serial, refs, n)});
+        }
     }
     return out;
 }

@@ -1,0 +1,412 @@
+// z3fold-harden: z3fh-run's commands.
+#include "run/driver.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <regex>
+
+#include "harness/runner.h"
+#include "mutants.h"
+#include "mutate/mutator.h"
+
+namespace z3fh::run {
+
+using fuzz::Op;
+using fuzz::OpKind;
+using fuzz::Program;
+
+bool select_mutant(const std::string& name) {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    return mutants::select(name.c_str());
+#else
+    return name.empty() || name == "none";
+#endif
+}
+
+bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* bytes) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+        std::fprintf(stderr, "z3fh: %s: %s\n", path.c_str(), std::strerror(errno));
+        return false;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        std::fprintf(stderr, "z3fh: %s: is a directory, not an input file\n", path.c_str());
+        return false;
+    }
+    if (st.st_size > 1 << 20) {
+        std::fprintf(stderr, "z3fh: %s: %lld bytes is larger than any program (1 MiB limit)\n", path.c_str(),
+                     static_cast<long long>(st.st_size));
+        return false;
+    }
+    std::ifstream f(path, std::ios::binary);
+    if (!f) {
+        std::fprintf(stderr, "z3fh: %s: cannot be read\n", path.c_str());
+        return false;
+    }
+    bytes->assign(std::istreambuf_iterator<char>(f), {});
+    if (bytes->empty()) {
+        std::fprintf(stderr, "z3fh: %s: empty file\n", path.c_str());
+        return false;
+    }
+    std::string why;
+    fuzz::DecodeError e = fuzz::decode_strict(bytes->data(), bytes->size(), prog, &why);
+    if (e != fuzz::DecodeError::ok) {
+        std::fprintf(stderr, "z3fh: %s: %s: %s\n", path.c_str(), fuzz::decode_error_name(e), why.c_str());
+        return false;
+    }
+    return true;
+}
+
+std::string signature_of(const std::string& out) {
+    std::smatch m;
+    static const std::regex inv(R"(==z3fold== ERROR: invariant ([a-z0-9-]+))");
+    static const std::regex z3(R"(==z3fold== ERROR: ([a-z0-9-]+):[^\n]*\n==z3fold==   at [^\n]*/([^/\n]+:[0-9]+))");
+    static const std::regex z3plain(R"(==z3fold== ERROR: ([a-z0-9-]+))");
+    static const std::regex asan(R"(ERROR: (AddressSanitizer|ThreadSanitizer|LeakSanitizer): ([a-zA-Z-]+))");
+    static const std::regex frame(R"(#[0-9]+ 0x[0-9a-f]+ in (z3fh::[A-Za-z_:]+)[^\n]*/allocator/)");
+    static const std::regex ubsan(R"(([a-z_]+\.(?:cpp|h)):[0-9]+:[0-9]+: runtime error: ([^\n]*))");
+    if (std::regex_search(out, m, inv)) return "invariant:" + m[1].str();
+    if (std::regex_search(out, m, asan)) {
+        std::string sig = "sanitizer:" + m[2].str();
+        std::smatch f;
+        if (std::regex_search(out, f, frame)) sig += "@" + f[1].str();
+        return sig;
+    }
+    if (std::regex_search(out, m, z3)) return m[1].str() + "@" + m[2].str();
+    if (std::regex_search(out, m, z3plain)) return m[1].str();
+    if (std::regex_search(out, m, ubsan)) return "ubsan@" + m[1].str();
+    return out.find("deadly signal") != std::string::npos || !out.empty() ? "crash" : "";
+}
+
+ChildResult run_child(const Program& prog) {
+    ChildResult r;
+    int fds[2];
+    if (pipe(fds) != 0) return r;
+    std::fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        setenv("Z3FH_TRACE_TAIL", "1000000", 1);
+        fuzz::RunConfig cfg;
+        cfg.trace_ring = 0;
+        fuzz::Outcome o = fuzz::run_program(prog, cfg);
+        std::fflush(stderr);
+        _exit(o.found ? 1 : 0);
+    }
+    close(fds[1]);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) r.output.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.found = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (r.found) r.signature = signature_of(r.output);
+    return r;
+}
+
+int cmd_replay(const std::string& file, int runs) {
+    Program prog;
+    std::vector<uint8_t> bytes;
+    if (!load_input(file, &prog, &bytes)) return 2;
+    int reproduced = 0;
+    std::string first_sig, first_output;
+    bool inconsistent = false;
+    for (int i = 0; i < runs; i++) {
+        ChildResult r = run_child(prog);
+        if (i == 0) first_output = r.output;
+        if (!r.found) continue;
+        reproduced++;
+        if (first_sig.empty()) first_sig = r.signature;
+        else if (r.signature != first_sig) inconsistent = true;
+    }
+    if (first_output.empty()) std::printf("%s", fuzz::to_text(prog).c_str());
+    std::printf("%s", first_output.c_str());
+    if (reproduced) std::printf("signature: %s\n", first_sig.c_str());
+    std::printf("reproduced %d/%d%s\n", reproduced, runs,
+                reproduced > 0 && reproduced < runs ? " FLAKY (a deterministic replay must not be: report this)" : "");
+    if (inconsistent) std::printf("FLAKY: the failure signature changed between replays\n");
+    return reproduced > 0 ? 1 : 0;
+}
+
+namespace {
+
+// A candidate is kept if it still fails with the same signature.
+bool still_fails(const Program& p, const std::string& sig, int* runs) {
+    (*runs)++;
+    ChildResult r = run_child(p);
+    return r.found && r.signature == sig;
+}
+
+Program drop_thread(const Program& p, int t) {
+    Program q = p;
+    q.ops.clear();
+    for (Op op : p.ops) {
+        if (op.thread == t) continue;
+        if (op.thread > t) op.thread--;
+        q.ops.push_back(op);
+    }
+    q.threads = p.threads - 1;
+    return q;
+}
+
+}  // namespace
+
+// Delta debugging over threads, operations and schedule pairs; then
+// smaller delays. Every step keeps the failure signature.
+Program minimize(const Program& start, const std::string& sig, int* runs) {
+    Program best = start;
+    bool progress = true;
+    while (progress) {
+        progress = false;
+        for (int t = best.threads - 1; t >= 0 && best.threads > 1; t--) {
+            Program c = drop_thread(best, t);
+            if (still_fails(c, sig, runs)) {
+                best = c;
+                progress = true;
+            }
+        }
+        // Remove chunks of operations, halving the chunk size (ddmin).
+        for (size_t chunk = std::max<size_t>(best.ops.size() / 2, 1); chunk >= 1; chunk /= 2) {
+            for (size_t i = 0; i < best.ops.size();) {
+                Program c = best;
+                c.ops.erase(c.ops.begin() + static_cast<long>(i),
+                            c.ops.begin() + static_cast<long>(std::min(i + chunk, c.ops.size())));
+                if (still_fails(c, sig, runs)) {
+                    best = c;
+                    progress = true;
+                } else {
+                    i += chunk;
+                }
+            }
+            if (chunk == 1) break;
+        }
+        // Remove schedule pairs (preemptions), last first.
+        for (size_t i = best.schedule.size() / 2; i-- > 0;) {
+            Program c = best;
+            c.schedule.erase(c.schedule.begin() + static_cast<long>(2 * i), c.schedule.begin() + static_cast<long>(2 * i + 2));
+            if (still_fails(c, sig, runs)) {
+                best = c;
+                progress = true;
+            }
+        }
+        if (best.schedule.size() % 2) {
+            Program c = best;
+            c.schedule.pop_back();
+            if (still_fails(c, sig, runs)) best = c;
+        }
+    }
+    return best;
+}
+
+int cmd_minimize(const std::string& file, const std::string& out) {
+    Program prog;
+    std::vector<uint8_t> bytes;
+    if (!load_input(file, &prog, &bytes)) return 2;
+    ChildResult base = run_child(prog);
+    if (!base.found) {
+        std::fprintf(stderr, "z3fh: %s does not fail in this build: nothing to minimise\n", file.c_str());
+        return 2;
+    }
+    int runs = 0;
+    Program small = minimize(prog, base.signature, &runs);
+    std::vector<uint8_t> enc = fuzz::encode(small);
+    std::ofstream f(out, std::ios::binary);
+    if (!f) {
+        std::fprintf(stderr, "z3fh: cannot write %s\n", out.c_str());
+        return 2;
+    }
+    f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
+    std::printf("signature: %s\n", base.signature.c_str());
+    std::printf("before: %zu ops, %d threads, %zu preemptions, %zu bytes\n", prog.ops.size(), prog.threads,
+                prog.schedule.size() / 2, bytes.size());
+    std::printf("after:  %zu ops, %d threads, %zu preemptions, %zu bytes (%d candidate runs)\n", small.ops.size(),
+                small.threads, small.schedule.size() / 2, enc.size(), runs);
+    return 0;
+}
+
+std::string export_test_source(const Program& p, const std::string& test_name, const std::string& mutant,
+                               const std::string& signature) {
+    std::string ops;
+    for (int t = 0; t < p.threads; t++) {
+        for (const Op& op : p.thread_ops(t))
+            ops += fmt::format("        {{OpKind::{}, {}, {:#04x}}},  // T{}: {}\n", fuzz::op_name(op.kind), op.thread,
+                               op.arg, t, fuzz::op_text(op));
+    }
+    std::string sched;
+    for (size_t i = 0; i < p.schedule.size(); i++) sched += fmt::format("{}{}", i ? ", " : "", p.schedule[i]);
+    std::string src = fmt::format(R"(// Regression test exported by `z3fh export-test`.
+// Found: {sig}{mut_note}
+// The program below runs under the input strategy: each schedule pair
+// (delay, target) keeps the current thread for `delay` decisions, then
+// switches to runnable thread #target.
+#include <gtest/gtest.h>
+
+#include "harness/runner.h"
+#include "mutants.h"
+
+namespace {{
+
+using z3fh::fuzz::OpKind;
+
+z3fh::fuzz::Program program() {{
+    z3fh::fuzz::Program p;
+    p.threads = {threads};
+    p.vcpus = {vcpus};
+    p.evict_policy = {evict:#04x};
+    p.ops = {{
+{ops}    }};
+    p.schedule = {{{sched}}};
+    return p;
+}}
+
+z3fh::fuzz::Outcome run() {{
+    z3fh::fuzz::RunConfig cfg;
+    cfg.abort_on_finding = false;
+    return z3fh::fuzz::run_program(program(), cfg);
+}}
+
+}}  // namespace
+
+// On the correct allocator the program runs clean.
+TEST(Regress, {name}) {{
+    z3fh::fuzz::Outcome o = run();
+    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
+}}
+)",
+                                  fmt::arg("sig", signature), fmt::arg("threads", p.threads),
+                                  fmt::arg("vcpus", p.vcpus), fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops),
+                                  fmt::arg("sched", sched), fmt::arg("name", test_name),
+                                  fmt::arg("mut_note", mutant.empty() ? std::string() : " with mutant " + mutant));
+    if (!mutant.empty()) {
+        src += fmt::format(R"(
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+// With the mutant it was found on, the same program must fail.
+TEST(RegressDeathTest, {name}_FailsWithMutant) {{
+    EXPECT_DEATH(
+        {{
+            z3fh::mutants::select("{mutant}");
+            (void)run();
+            std::abort();  // a finding that does not abort still ends here
+        }},
+        "ERROR");
+}}
+#endif
+)",
+                           fmt::arg("name", test_name), fmt::arg("mutant", mutant));
+    }
+    return src;
+}
+
+int cmd_export_test(const std::string& file, const std::string& out, const std::string& name,
+                    const std::string& mutant) {
+    Program prog;
+    std::vector<uint8_t> bytes;
+    if (!load_input(file, &prog, &bytes)) return 2;
+    ChildResult r = run_child(prog);
+    std::string test_name = name;
+    if (test_name.empty()) {
+        std::string base = file.substr(file.find_last_of('/') + 1);
+        test_name = "Input_";
+        for (char c : base.substr(0, 24)) test_name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    }
+    std::ofstream f(out);
+    if (!f) {
+        std::fprintf(stderr, "z3fh: cannot write %s\n", out.c_str());
+        return 2;
+    }
+    f << export_test_source(prog, test_name, mutant, r.found ? r.signature : "nothing in this build");
+    std::printf("wrote %s (TEST(Regress, %s))\n", out.c_str(), test_name.c_str());
+    return 0;
+}
+
+std::vector<Program> seed_programs(int count) {
+    std::vector<Program> out;
+    // Hand-shaped seeds first: each exercises one path the review cares about.
+    auto mk = [](int threads, std::vector<Op> ops, std::vector<uint8_t> sched, uint8_t evict = 0) {
+        Program p;
+        p.threads = threads;
+        p.vcpus = 1;
+        p.evict_policy = evict;
+        p.ops = std::move(ops);
+        p.schedule = std::move(sched);
+        return p;
+    };
+    auto a = [](int t, int slot, int size_class) {
+        return Op{OpKind::alloc, static_cast<uint8_t>(t), static_cast<uint8_t>((size_class << 3) | slot)};
+    };
+    auto o = [](OpKind k, int t, int arg) { return Op{k, static_cast<uint8_t>(t), static_cast<uint8_t>(arg)}; };
+    // Fill a page, free in order, with writes and verifies.
+    out.push_back(mk(1, {a(0, 0, 4), o(OpKind::write, 0, 0), a(0, 1, 6), o(OpKind::write, 0, 1), a(0, 2, 9),
+                         o(OpKind::write, 0, 2), o(OpKind::free, 0, 1), o(OpKind::verify, 0, 0), o(OpKind::free, 0, 0),
+                         o(OpKind::verify, 0, 2), o(OpKind::free, 0, 2)},
+                     {}));
+    // Reclaim racing free on two threads.
+    out.push_back(mk(2, {a(0, 0, 4), a(0, 1, 4), o(OpKind::write, 0, 0), o(OpKind::reclaim, 1, 2),
+                         o(OpKind::free, 0, 1), o(OpKind::free, 0, 0)},
+                     {2, 1, 3, 0}));
+    // Reclaim with every evict behaviour, headless pages included.
+    out.push_back(mk(2, {a(0, 0, 27), a(0, 1, 3), a(0, 2, 5), o(OpKind::reclaim, 1, 7), o(OpKind::free, 0, 0),
+                         o(OpKind::reclaim, 1, 7), o(OpKind::free, 0, 2)},
+                     {4, 1}, 0xe4));
+    // Compaction and migration next to frees.
+    out.push_back(mk(2, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::write, 0, 2), o(OpKind::free, 0, 0),
+                         o(OpKind::compact, 1, 2), o(OpKind::migrate, 1, 2), o(OpKind::free, 0, 1),
+                         o(OpKind::verify, 1, 2)},
+                     {3, 1, 1, 0}));
+    // Two vCPUs, alloc on both, cross frees.
+    Program v = mk(2, {o(OpKind::set_vcpu, 1, 1), a(0, 0, 8), a(1, 1, 8), a(0, 2, 4), o(OpKind::free, 1, 0),
+                       o(OpKind::free, 0, 1), a(1, 3, 4)},
+                   {1, 1});
+    v.vcpus = 2;
+    out.push_back(v);
+    std::mt19937 rng(20170104);  // the review's date
+    while (static_cast<int>(out.size()) < count) {
+        Program p = fuzz::random_program(rng);
+        for (int i = 0; i < 3; i++) fuzz::mutate_program(p, rng, nullptr);
+        out.push_back(p);
+    }
+    out.resize(static_cast<size_t>(count));
+    return out;
+}
+
+int cmd_seeds(const std::string& dir, int count) {
+    mkdir(dir.c_str(), 0755);
+    int i = 0;
+    for (const Program& p : seed_programs(count)) {
+        std::vector<uint8_t> enc = fuzz::encode(p);
+        std::string path = fmt::format("{}/seed-{:03d}.z3fp", dir, i++);
+        std::ofstream f(path, std::ios::binary);
+        if (!f) {
+            std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
+            return 2;
+        }
+        f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
+    }
+    std::printf("wrote %d seeds to %s\n", i, dir.c_str());
+    return 0;
+}
+
+int cmd_list_mutants() {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    size_t n = 0;
+    const mutants::MutantInfo* m = mutants::catalogue(&n);
+    for (size_t i = 0; i < n; i++) std::printf("%s\t%s\t%s\n", m[i].name, m[i].cls, m[i].description);
+    return 0;
+#else
+    std::fprintf(stderr, "z3fh: this build has no mutants (configure with -DZ3FH_MUTANTS=ON)\n");
+    return 2;
+#endif
+}
+
+}  // namespace z3fh::run

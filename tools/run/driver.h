@@ -1,0 +1,41 @@
+// z3fold-harden: the commands of z3fh-run (replay, minimize, export-test,
+// seeds, list-mutants) and the pieces they share: loading an input with
+// typed errors, running it in a child process, and failure signatures.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "program/program.h"
+
+namespace z3fh::run {
+
+bool select_mutant(const std::string& name);
+
+// Load and strictly decode an input; on error print one line and return false.
+bool load_input(const std::string& path, fuzz::Program* prog, std::vector<uint8_t>* bytes);
+
+struct ChildResult {
+    bool found = false;        // the child reported a finding (crashed)
+    std::string signature;     // stable failure signature ("" if none)
+    std::string output;        // everything the child wrote to stderr
+};
+// Run one program in a forked child with the full trace on failure.
+ChildResult run_child(const fuzz::Program& prog);
+// "invariant:unbuddied-index", "asan:heap-use-after-free@Pool::reclaim_page", ...
+std::string signature_of(const std::string& output);
+
+fuzz::Program minimize(const fuzz::Program& prog, const std::string& signature, int* runs);
+
+int cmd_replay(const std::string& file, int runs);
+int cmd_minimize(const std::string& file, const std::string& out);
+int cmd_export_test(const std::string& file, const std::string& out, const std::string& name,
+                    const std::string& mutant);
+int cmd_seeds(const std::string& dir, int count);
+int cmd_list_mutants();
+
+std::string export_test_source(const fuzz::Program& prog, const std::string& test_name, const std::string& mutant,
+                               const std::string& signature);
+std::vector<fuzz::Program> seed_programs(int count);
+
+}  // namespace z3fh::run

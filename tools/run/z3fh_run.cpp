@@ -1,0 +1,64 @@
+// z3fold-harden: z3fh-run, the per-build driver that the z3fh tool calls.
+// Built in every preset with the controlled backend, so it replays,
+// minimises and exports with exactly the sanitizer and mutant set of the
+// build that found a crash.
+//   z3fh-run replay FILE [--runs N] [--mutant NAME]
+//   z3fh-run minimize FILE -o OUT [--mutant NAME]
+//   z3fh-run export-test FILE -o PATH [--name NAME] [--mutant NAME]
+//   z3fh-run seeds DIR [--count N]
+//   z3fh-run list-mutants
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "mutants.h"
+#include "run/driver.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"z3fh-run: replay, minimise and export one input in this build"};
+    app.require_subcommand(1);
+    std::string file, out, name, mutant;
+    int runs = 1, count = 64;
+    auto add_mutant = [&](CLI::App* c) { c->add_option("--mutant", mutant, "seeded defect to enable (mutant builds)"); };
+
+    auto* replay = app.add_subcommand("replay", "run FILE with its recorded interleaving and print the reproducer");
+    replay->add_option("file", file, "input file")->required();
+    replay->add_option("--runs", runs, "replay N times and report reproduced K/N")->check(CLI::Range(1, 100000));
+    add_mutant(replay);
+    auto* minimize = app.add_subcommand("minimize", "shrink FILE keeping its failure signature");
+    minimize->add_option("file", file, "input file")->required();
+    minimize->add_option("-o,--output", out, "where to write the minimised input")->required();
+    add_mutant(minimize);
+    auto* exp = app.add_subcommand("export-test", "write FILE as a readable GoogleTest case");
+    exp->add_option("file", file, "input file")->required();
+    exp->add_option("-o,--output", out, "test file to write")->required();
+    exp->add_option("--name", name, "test name");
+    add_mutant(exp);
+    auto* seeds = app.add_subcommand("seeds", "write the generated seed corpus into DIR");
+    seeds->add_option("dir", out, "directory")->required();
+    seeds->add_option("--count", count, "how many seeds")->check(CLI::Range(1, 100000));
+    auto* list = app.add_subcommand("list-mutants", "NAME<TAB>CLASS<TAB>description, one a line");
+    (void)list;
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;  // every usage error is exit 2
+    }
+    using namespace z3fh::run;
+    if (!mutant.empty() && !select_mutant(mutant)) {
+        std::fprintf(stderr, "z3fh-run: unknown mutant '%s' (or this build has no mutants)\n", mutant.c_str());
+        return 2;
+    }
+    if (*replay) return cmd_replay(file, runs);
+    if (*minimize) return cmd_minimize(file, out);
+    if (*exp) return cmd_export_test(file, out, name, mutant);
+    if (*seeds) return cmd_seeds(out, count);
+    return cmd_list_mutants();
+}
