@@ -1,0 +1,294 @@
+// z3fold-harden: the campaign: the fuzzing engine as a child process, its
+// output parsed live, every crash given a sidecar at once, then triage
+// (replay K/N, minimise, reproducer, exported test) and the reports.
+#include "campaign.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "context.h"
+#include "proc.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace z3fh::tool {
+
+namespace {
+
+struct Sample {
+    double t;
+    uint64_t execs;
+    uint64_t cov;
+    uint64_t corpus;
+};
+
+struct Crash {
+    std::string path;  // absolute
+    double t;
+    uint64_t execs;
+};
+
+void on_sigint(int) { interrupt_child(); }
+
+// Run z3fh-run in the same build and collect its output.
+std::string run_driver(const std::string& driver, const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& env, int* code) {
+    std::string out;
+    std::vector<std::string> argv = {driver};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcResult r = run_process(argv, env, [&](const std::string& l) { out += l + "\n"; });
+    if (code) *code = r.exit_code;
+    return out;
+}
+
+std::string match1(const std::string& s, const std::regex& re) {
+    std::smatch m;
+    return std::regex_search(s, m, re) ? m[1].str() : std::string();
+}
+
+}  // namespace
+
+int run_campaign(const CampaignOptions& o) {
+    Context& ctx = Context::get();
+    if (o.engine != "libfuzzer") {
+        std::fprintf(stderr, "z3fh: engine '%s' is not available yet (libfuzzer only; AFL++ is issue 7)\n",
+                     o.engine.c_str());
+        return 2;
+    }
+    if (!o.mutant.empty() && !ctx.is_mutant(o.mutant)) {
+        std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants)\n", o.mutant.c_str());
+        return 2;
+    }
+    const std::string preset = Context::fuzz_preset(o.sanitizer, !o.mutant.empty());
+    double build_s = 0;
+    std::fprintf(stderr, "z3fh: building %s (fuzz target and driver) ...\n", preset.c_str());
+    if (!ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"}, &build_s)) return 2;
+    const std::string bin = ctx.build_dir(preset) + "/fuzz/z3fold_fuzz";
+    const std::string driver = ctx.build_dir(preset) + "/tools/run/z3fh-run";
+
+    fs::path out = o.out.empty() ? fs::path(ctx.root()) / "campaigns" /
+                                       (now_stamp() + (o.mutant.empty() ? "" : "-" + o.mutant))
+                                 : fs::path(o.out);
+    std::error_code ec;
+    fs::create_directories(out / "crashes", ec);
+    fs::create_directories(out / "corpus", ec);
+    fs::create_directories(out / "findings", ec);
+    if (ec) {
+        std::fprintf(stderr, "z3fh: cannot create %s: %s\n", out.c_str(), ec.message().c_str());
+        return 2;
+    }
+    out = fs::absolute(out);
+    // The seeds are copied, never written back.
+    if (o.corpus != "none") {
+        fs::path src = fs::path(o.corpus).is_absolute() ? fs::path(o.corpus) : fs::path(ctx.root()) / o.corpus;
+        if (!fs::is_directory(src)) {
+            std::fprintf(stderr, "z3fh: corpus %s is not a directory (or say --corpus none)\n", src.c_str());
+            return 2;
+        }
+        for (const auto& e : fs::directory_iterator(src))
+            if (e.is_regular_file() && e.path().extension() == ".z3fp")
+                fs::copy_file(e.path(), out / "corpus" / e.path().filename(), fs::copy_options::skip_existing, ec);
+    }
+
+    std::map<std::string, std::string> env = ctx.sanitizer_env(o.sanitizer);
+    if (!o.mutant.empty()) env["Z3FH_MUTANT"] = o.mutant;
+    if (!o.sched_feedback) env["Z3FH_NO_SCHED_FEEDBACK"] = "1";
+    if (o.strategy != "input") env["Z3FH_STRATEGY"] = o.strategy;
+
+    std::vector<std::string> argv = {bin,
+                                     (out / "corpus").string(),
+                                     "-artifact_prefix=" + (out / "crashes").string() + "/",
+                                     fmt::format("-max_total_time={}", static_cast<long>(o.budget_s + 0.5)),
+                                     fmt::format("-seed={}", o.seed),
+                                     "-print_final_stats=1",
+                                     "-max_len=1024",
+                                     "-dict=" + ctx.root() + "/corpus/z3fold.dict"};
+    if (o.jobs > 1) {
+        argv.push_back(fmt::format("-fork={}", o.jobs));
+        argv.push_back("-ignore_crashes=1");
+    }
+    if (!fs::exists(ctx.root() + "/corpus/z3fold.dict")) argv.pop_back();
+
+    std::vector<Sample> series;
+    std::vector<Crash> crashes;
+    uint64_t execs = 0, cov = 0, corpus_size = 0, final_execs = 0;
+    const bool tty = isatty(2);
+    auto t0 = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    double last_print = -100;
+    static const std::regex status(R"(^#(\d+)[:\s].*?cov: (\d+).*?corp: (\d+))");
+    static const std::regex written(R"(Test unit written to (\S+))");
+    static const std::regex final_re(R"(stat::number_of_executed_units: (\d+))");
+    std::string log;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, nullptr);
+
+    std::fprintf(stderr, "z3fh: fuzzing for %.0fs with %d job(s), sanitizer %s%s -> %s\n", o.budget_s, o.jobs,
+                 o.sanitizer.c_str(), o.mutant.empty() ? "" : (", mutant " + o.mutant).c_str(), out.c_str());
+    ProcResult pr = run_process(argv, env, [&](const std::string& line) {
+        log += line + "\n";
+        std::smatch m;
+        double t = elapsed();
+        if (std::regex_search(line, m, written)) {
+            fs::path p = fs::absolute(m[1].str());
+            crashes.push_back({p.string(), t, execs});
+            // The input is on disk; its sidecar follows at once, so replay
+            // needs no flags even if we die right now.
+            json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
+                         {"target", "port"}, {"engine", o.engine}, {"format_version", 1},
+                         {"time_to_detect_s", t}, {"execs_at_detect", execs}};
+            write_file(p.string() + ".json", side.dump(2) + "\n");
+        } else if (std::regex_search(line, m, status)) {
+            execs = std::stoull(m[1].str());
+            cov = std::stoull(m[2].str());
+            corpus_size = std::stoull(m[3].str());
+            if (series.empty() || t - series.back().t >= 1.0) series.push_back({t, execs, cov, corpus_size});
+        } else if (std::regex_search(line, m, final_re)) {
+            final_execs = std::stoull(m[1].str());
+        }
+        if (t - last_print >= (tty ? 0.5 : 10.0)) {
+            last_print = t;
+            double rate = t > 0 ? static_cast<double>(execs) / t : 0;
+            std::fprintf(stderr, "%s[%5.0fs/%.0fs] execs %llu (%.0f/s)  cov %llu  corpus %llu  findings %zu%s",
+                         tty ? "\r" : "", t, o.budget_s, static_cast<unsigned long long>(execs), rate,
+                         static_cast<unsigned long long>(cov), static_cast<unsigned long long>(corpus_size),
+                         crashes.size(), tty ? "  " : "\n");
+        }
+    });
+    double fuzz_s = elapsed();
+    if (tty) std::fprintf(stderr, "\n");
+    signal(SIGINT, SIG_DFL);
+    write_file((out / "fuzzer.log").string(), log);
+    if (pr.exit_code < 0 || pr.exit_code == 127) {
+        std::fprintf(stderr, "z3fh: could not run %s\n", bin.c_str());
+        return 2;
+    }
+    if (final_execs) execs = final_execs;
+    // Crashes libFuzzer wrote that we did not see announced (fork mode).
+    std::set<std::string> seen;
+    for (const Crash& c : crashes) seen.insert(c.path);
+    for (const auto& e : fs::directory_iterator(out / "crashes")) {
+        std::string p = e.path().string();
+        if (e.path().extension() == "" && !seen.count(p) &&
+            e.path().filename().string().find('.') == std::string::npos) {
+            crashes.push_back({p, fuzz_s, execs});
+            write_file(p + ".json", json({{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
+                                          {"target", "port"}, {"engine", o.engine}, {"format_version", 1}})
+                                        .dump(2) + "\n");
+        }
+    }
+
+    // Triage: replay, signature, dedupe, minimise, reproducer, exported test.
+    auto tt = std::chrono::steady_clock::now();
+    std::map<std::string, std::string> denv = env;
+    json findings = json::array();
+    std::map<std::string, size_t> by_sig;
+    int n = 0;
+    for (const Crash& c : crashes) {
+        int code = 0;
+        std::string rep = run_driver(driver, {"replay", c.path, fmt::format("--runs={}", o.triage_runs)}, denv, &code);
+        std::string sig = match1(rep, std::regex(R"(signature: (\S+))"));
+        std::string reproduced = match1(rep, std::regex(R"(reproduced (\d+/\d+))"));
+        if (sig.empty()) sig = "not-reproduced";
+        if (by_sig.count(sig)) {
+            findings[by_sig[sig]]["duplicates"].push_back(fs::relative(c.path, out).string());
+            continue;
+        }
+        std::string base = fmt::format("finding-{}", ++n);
+        fs::path dir = out / "findings";
+        std::string min_path = (dir / (base + ".min.z3fp")).string();
+        std::string min_out = run_driver(driver, {"minimize", c.path, "-o", min_path}, denv, &code);
+        if (code != 0) min_path.clear();
+        else fs::copy_file(c.path + ".json", min_path + ".json", fs::copy_options::overwrite_existing, ec);
+        std::string repro = run_driver(driver, {"replay", min_path.empty() ? c.path : min_path}, denv, &code);
+        std::string repro_path = (dir / (base + ".txt")).string();
+        write_file(repro_path, repro);
+        std::string test_path = (dir / (base + "_test.cpp")).string();
+        std::vector<std::string> exp = {"export-test", min_path.empty() ? c.path : min_path, "-o", test_path,
+                                        "--name", fmt::format("Finding{}", n)};
+        if (!o.mutant.empty()) {
+            exp.push_back("--mutant");
+            exp.push_back(o.mutant);
+        }
+        run_driver(driver, exp, denv, &code);
+        if (code != 0) test_path.clear();
+        std::string kind = sig.substr(0, sig.find(':'));
+        std::string invariant = kind == "invariant" ? sig.substr(sig.find(':') + 1) : "";
+        if (kind != "invariant" && kind != "sanitizer") kind = sig.substr(0, sig.find('@'));
+        json f = {{"signature", sig},
+                  {"kind", kind},
+                  {"invariant", invariant},
+                  {"time_to_detect_s", c.t},
+                  {"execs_at_detect", c.execs},
+                  {"replays", reproduced},
+                  {"input", fs::relative(c.path, out).string()},
+                  {"minimized", min_path.empty() ? "" : fs::relative(min_path, out).string()},
+                  {"minimize_log", min_out},
+                  {"reproducer", fs::relative(repro_path, out).string()},
+                  {"exported_test", test_path.empty() ? "" : fs::relative(test_path, out).string()},
+                  {"duplicates", json::array()}};
+        by_sig[sig] = findings.size();
+        findings.push_back(f);
+    }
+    double triage_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tt).count();
+
+    json ts = json::array();
+    for (const Sample& s : series)
+        ts.push_back({{"t", s.t}, {"execs", s.execs}, {"coverage", s.cov}, {"corpus", s.corpus},
+                      {"execs_per_s", s.t > 0 ? static_cast<double>(s.execs) / s.t : 0.0}});
+    json report = {{"target", "port"},
+                   {"engine", o.engine},
+                   {"sanitizer", o.sanitizer},
+                   {"strategy", o.strategy},
+                   {"mutant", o.mutant.empty() ? "none" : o.mutant},
+                   {"budget_s", o.budget_s},
+                   {"elapsed_s", fuzz_s},
+                   {"build_s", build_s},
+                   {"triage_s", triage_s},
+                   {"jobs", o.jobs},
+                   {"seed", o.seed},
+                   {"sched_feedback", o.sched_feedback},
+                   {"execs", execs},
+                   {"execs_per_s", fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0},
+                   {"coverage", {{"edges", cov}}},
+                   {"corpus_size", corpus_size},
+                   {"timeseries", ts},
+                   {"findings", findings}};
+    write_file((out / "report.json").string(), report.dump(2) + "\n");
+
+    std::string md = fmt::format(
+        "# z3fold-harden campaign\n\n| | |\n|---|---|\n| target | port |\n| engine | {} |\n| sanitizer | {} |\n"
+        "| mutant | {} |\n| budget | {:.0f} s |\n| fuzzing time | {:.1f} s |\n| build / triage | {:.1f} s / {:.1f} s |\n"
+        "| executions | {} ({:.0f}/s) |\n| coverage (edges) | {} |\n| corpus | {} |\n\n## Findings\n\n",
+        o.engine, o.sanitizer, o.mutant.empty() ? "none" : o.mutant, o.budget_s, fuzz_s, build_s, triage_s, execs,
+        fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0, cov, corpus_size);
+    if (findings.empty()) md += "None.\n";
+    else md += "| signature | detected after | replays | reproducer | minimised | test |\n|---|---|---|---|---|---|\n";
+    for (const json& f : findings)
+        md += fmt::format("| `{}` | {:.2f} s | {} | [{}]({}) | {} | {} |\n", f["signature"].get<std::string>(),
+                          f["time_to_detect_s"].get<double>(), f["replays"].get<std::string>(),
+                          f["reproducer"].get<std::string>(), f["reproducer"].get<std::string>(),
+                          f["minimized"].get<std::string>(), f["exported_test"].get<std::string>());
+    write_file((out / "report.md").string(), md);
+
+    std::printf("campaign: %llu execs in %.1fs (%.0f/s), %zu finding(s); report: %s\n",
+                static_cast<unsigned long long>(execs), fuzz_s, fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0,
+                findings.size(), (out / "report.json").c_str());
+    for (const json& f : findings)
+        std::printf("  %s after %.2fs, reproduced %s, reproducer %s\n", f["signature"].get<std::string>().c_str(),
+                    f["time_to_detect_s"].get<double>(), f["replays"].get<std::string>().c_str(),
+                    (out / f["reproducer"].get<std::string>()).c_str());
+    return findings.empty() ? 0 : 1;
+}
+
+}  // namespace z3fh::tool

@@ -1,0 +1,26 @@
+// z3fold-harden: `z3fh campaign`: build, fuzz, notice and triage findings,
+// and write report.json and report.md.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace z3fh::tool {
+
+struct CampaignOptions {
+    double budget_s = 300;
+    int jobs = 1;
+    std::string engine = "libfuzzer";
+    std::string sanitizer = "asan";
+    std::string mutant;
+    std::string strategy = "input";
+    std::string corpus = "corpus";  // "none": start empty
+    std::string out;
+    uint64_t seed = 0;
+    bool sched_feedback = true;
+    int triage_runs = 5;
+};
+
+// Exit status: 0 no finding, 1 findings, 2 the tool failed.
+int run_campaign(const CampaignOptions& opts);
+
+}  // namespace z3fh::tool

@@ -1,0 +1,228 @@
+// z3fold-harden: test, mutants, replay, minimize, export-test (the last three
+// pick the build from the crash's sidecar and hand over to its z3fh-run).
+#include "commands.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "campaign.h"
+#include "context.h"
+#include "proc.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace z3fh::tool {
+
+int cmd_mutants() {
+    auto ms = Context::get().mutants();
+    if (ms.empty()) {
+        std::fprintf(stderr, "z3fh: no mutant catalogue at %s/allocator/mutants.def\n", Context::get().root().c_str());
+        return 2;
+    }
+    for (const MutantEntry& m : ms) std::printf("%s\t%s\t%s\n", m.name.c_str(), m.cls.c_str(), m.description.c_str());
+    return 0;
+}
+
+namespace {
+
+// Mutant and sanitizer for an input: flags win, then the sidecar.
+bool resolve_build(const ToolInput& in, std::string* mutant, std::string* sanitizer) {
+    *mutant = in.mutant;
+    *sanitizer = in.sanitizer;
+    std::string side = in.file + ".json";
+    bool have_side = fs::exists(side);
+    if (have_side) {
+        try {
+            json j = json::parse(read_file(side));
+            if (mutant->empty()) *mutant = j.value("mutant", "none");
+            if (sanitizer->empty()) *sanitizer = j.value("sanitizer", "asan");
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "z3fh: %s: unreadable sidecar: %s\n", side.c_str(), e.what());
+            return false;
+        }
+    } else if (mutant->empty() && sanitizer->empty()) {
+        std::fprintf(stderr,
+                     "z3fh: %s has no sidecar (%s); say --mutant NAME|none and --sanitizer asan|ubsan|tsan\n",
+                     in.file.c_str(), side.c_str());
+        return false;
+    }
+    if (mutant->empty()) *mutant = "none";
+    if (sanitizer->empty()) *sanitizer = "asan";
+    if (*sanitizer != "asan" && *sanitizer != "ubsan" && *sanitizer != "tsan") {
+        std::fprintf(stderr, "z3fh: unknown sanitizer '%s' (asan, ubsan or tsan)\n", sanitizer->c_str());
+        return false;
+    }
+    if (*mutant != "none" && !Context::get().is_mutant(*mutant)) {
+        std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants)\n", mutant->c_str());
+        return false;
+    }
+    return true;
+}
+
+int hand_over(const ToolInput& in, std::vector<std::string> args) {
+    struct stat st {};
+    if (stat(in.file.c_str(), &st) != 0) {
+        std::fprintf(stderr, "z3fh: %s: no such file\n", in.file.c_str());
+        return 2;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        std::fprintf(stderr, "z3fh: %s: is a directory, not an input file\n", in.file.c_str());
+        return 2;
+    }
+    std::string mutant, sanitizer;
+    if (!resolve_build(in, &mutant, &sanitizer)) return 2;
+    Context& ctx = Context::get();
+    std::string preset = Context::fuzz_preset(sanitizer, mutant != "none");
+    if (!ctx.ensure_built(preset, {"z3fh-run"})) return 2;
+    std::vector<std::string> argv = {ctx.build_dir(preset) + "/tools/run/z3fh-run"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    if (mutant != "none") {
+        argv.push_back("--mutant");
+        argv.push_back(mutant);
+    }
+    return run_process(argv, ctx.sanitizer_env(sanitizer)).exit_code;
+}
+
+// rr needs hardware performance counters; say so plainly when there are none.
+bool rr_can_record(std::string* why) {
+    if (system("command -v rr >/dev/null 2>&1") != 0) {
+        *why = "rr is not installed (apt-get install rr)";
+        return false;
+    }
+    std::ifstream f("/proc/sys/kernel/perf_event_paranoid");
+    int paranoid = 2;
+    f >> paranoid;
+    if (paranoid > 1) {
+        *why = fmt::format("kernel.perf_event_paranoid is {} (rr needs <= 1)", paranoid);
+        return false;
+    }
+    int rc = run_process({"rr", "record", "-n", "true"}, {}, [](const std::string&) {}).exit_code;
+    if (rc != 0) {
+        *why = "a trial `rr record true` failed (no hardware performance counters on this machine?)";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int cmd_replay(const ToolInput& in) {
+    if (in.rr) {
+        std::string why;
+        if (!rr_can_record(&why)) {
+            std::printf("rr: cannot record here: %s; falling back to the deterministic schedule replay.\n", why.c_str());
+            std::printf("debugger: gdb --args <build>/tools/run/z3fh-run replay %s (break on __sanitizer::Die or abort)\n",
+                        in.file.c_str());
+        } else {
+            std::printf("rr: recording; then run: rr replay\n");
+            std::string mutant, sanitizer;
+            if (!resolve_build(in, &mutant, &sanitizer)) return 2;
+            std::string preset = Context::fuzz_preset(sanitizer, mutant != "none");
+            std::vector<std::string> argv = {"rr", "record",
+                                             Context::get().build_dir(preset) + "/tools/run/z3fh-run", "replay",
+                                             in.file};
+            return run_process(argv, Context::get().sanitizer_env(sanitizer)).exit_code;
+        }
+    }
+    return hand_over(in, {"replay", in.file, fmt::format("--runs={}", in.runs)});
+}
+
+int cmd_minimize(const ToolInput& in) {
+    std::string out = in.out.empty() ? in.file + ".min" : in.out;
+    int rc = hand_over(in, {"minimize", in.file, "-o", out});
+    if (rc == 0 && fs::exists(in.file + ".json")) {
+        std::error_code ec;
+        fs::copy_file(in.file + ".json", out + ".json", fs::copy_options::overwrite_existing, ec);
+    }
+    return rc;
+}
+
+int cmd_export_test(const ToolInput& in) {
+    std::string out = in.out;
+    if (out.empty()) {
+        std::string base = fs::path(in.file).filename().string();
+        std::string clean;
+        for (char c : base.substr(0, 24)) clean += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+        out = Context::get().root() + "/tests/regress/" + clean + "_test.cpp";
+    }
+    std::vector<std::string> args = {"export-test", in.file, "-o", out};
+    if (!in.name.empty()) {
+        args.push_back("--name");
+        args.push_back(in.name);
+    }
+    return hand_over(in, args);
+}
+
+int cmd_test(bool long_run, const std::string& only) {
+    Context& ctx = Context::get();
+    std::vector<std::string> presets = {"default", "asan", "ubsan", "tsan", "mutants"};
+    int passed = 0, failed = 0;
+    std::vector<std::string> summary;
+    for (const std::string& p : presets) {
+        if (!only.empty() && only != p && only != "e2e") continue;
+        if (only == "e2e") break;
+        std::fprintf(stderr, "\n=== preset %s: configure, build, test ===\n", p.c_str());
+        int rc = run_process({"cmake", "--workflow", "--preset", p}, {}, {}, ctx.root()).exit_code;
+        summary.push_back(fmt::format("preset {:<8} {}", p, rc == 0 ? "passed" : "FAILED"));
+        (rc == 0 ? passed : failed)++;
+    }
+    if (only.empty() || only == "e2e") {
+        // End to end: each review mutant is found by a short campaign, and
+        // the finding's input runs clean with no mutant selected.
+        const std::vector<std::string> review = {"release-unlinks", "get-unless-zero", "under-reclaim-bit",
+                                                 "reclaim-put-then-lru"};
+        for (const std::string& m : review) {
+            CampaignOptions o;
+            o.budget_s = 60;
+            o.jobs = 1;
+            o.mutant = m;
+            o.corpus = "none";
+            o.triage_runs = 3;
+            o.out = ctx.root() + "/build/e2e/" + m;
+            std::error_code ec;
+            fs::remove_all(o.out, ec);
+            std::fprintf(stderr, "\n=== e2e: campaign --mutant %s --budget 60 --jobs 1 --corpus none ===\n", m.c_str());
+            int rc = run_campaign(o);
+            bool ok = rc == 1;
+            std::string why = rc == 1 ? "" : fmt::format(" (campaign exit {})", rc);
+            if (ok) {
+                json r = json::parse(read_file(o.out + "/report.json"));
+                std::string input = o.out + "/" + r["findings"][0]["input"].get<std::string>();
+                std::string drv = ctx.build_dir(Context::fuzz_preset("asan", true)) + "/tools/run/z3fh-run";
+                int clean = run_process({drv, "replay", input}, ctx.sanitizer_env("asan"),
+                                        [](const std::string&) {}).exit_code;
+                if (clean != 0) {
+                    ok = false;
+                    why = " (the input also fails with no mutant selected)";
+                }
+            }
+            summary.push_back(fmt::format("e2e {:<22} {}{}", m, ok ? "passed" : "FAILED", why));
+            (ok ? passed : failed)++;
+        }
+    }
+    if (long_run) {
+        for (const char* san : {"asan", "tsan"}) {
+            CampaignOptions o;
+            o.budget_s = 600;
+            o.jobs = 2;
+            o.sanitizer = san;
+            o.out = ctx.root() + "/build/long/" + std::string(san);
+            int rc = run_campaign(o);
+            summary.push_back(fmt::format("long campaign {} {}", san, rc == 0 ? "passed" : "FAILED"));
+            (rc == 0 ? passed : failed)++;
+        }
+    }
+    std::printf("\n");
+    for (const std::string& s : summary) std::printf("%s\n", s.c_str());
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
+
+}  // namespace z3fh::tool

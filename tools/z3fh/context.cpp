@@ -1,0 +1,142 @@
+// z3fold-harden: the tool's context.
+#include "context.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "proc.h"
+
+namespace fs = std::filesystem;
+
+namespace z3fh::tool {
+
+Context& Context::get() {
+    static Context c;
+    return c;
+}
+
+Context::Context() {
+    if (const char* r = std::getenv("Z3FH_ROOT")) root_ = r;
+    else root_ = fs::current_path().string();
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+bool write_file(const std::string& path, const std::string& data) {
+    std::ofstream f(path, std::ios::binary);
+    if (!f) return false;
+    f << data;
+    return static_cast<bool>(f);
+}
+
+std::string now_stamp() {
+    std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::localtime(&t));
+    return buf;
+}
+
+std::vector<MutantEntry> Context::mutants() const {
+    std::vector<MutantEntry> out;
+    std::string def = read_file(root_ + "/allocator/mutants.def");
+    // Z3FH_MUTANT_DEF(id, "name", "class",\n "description")
+    std::regex re(R"re(Z3FH_MUTANT_DEF\(\s*\w+\s*,\s*"([^"]+)"\s*,\s*"([^"]+)"\s*,\s*"([^"]*)"\s*\))re");
+    for (std::sregex_iterator it(def.begin(), def.end(), re), end; it != end; ++it)
+        out.push_back({(*it)[1].str(), (*it)[2].str(), (*it)[3].str()});
+    return out;
+}
+
+bool Context::is_mutant(const std::string& name) const {
+    for (const MutantEntry& m : mutants())
+        if (m.name == name) return true;
+    return false;
+}
+
+std::string Context::fuzz_preset(const std::string& sanitizer, bool mutants) {
+    std::string p = "libfuzzer";
+    if (sanitizer == "ubsan") p += "-ubsan";
+    if (sanitizer == "tsan") p += "-tsan";
+    if (mutants) p += "-mutants";
+    return p;
+}
+
+bool Context::ensure_built(const std::string& preset, const std::vector<std::string>& targets, double* seconds,
+                           bool quiet) const {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::string> log;
+    auto collect = [&](const std::string& l) { log.push_back(l); };
+    auto show = [&] {
+        for (const std::string& l : log) std::fprintf(stderr, "%s\n", l.c_str());
+    };
+    std::function<void(const std::string&)> sink;
+    if (quiet) sink = collect;
+    if (!fs::exists(build_dir(preset) + "/build.ninja")) {
+        std::fprintf(stderr, "z3fh: configuring %s ...\n", preset.c_str());
+        if (run_process({"cmake", "--preset", preset}, {}, sink, root_).exit_code != 0) {
+            show();
+            std::fprintf(stderr, "z3fh: configuring preset %s failed\n", preset.c_str());
+            return false;
+        }
+    }
+    std::vector<std::string> cmd = {"cmake", "--build", "--preset", preset};
+    if (!targets.empty()) {
+        cmd.push_back("--target");
+        for (const std::string& t : targets) cmd.push_back(t);
+    }
+    log.clear();
+    if (run_process(cmd, {}, sink, root_).exit_code != 0) {
+        show();
+        std::fprintf(stderr, "z3fh: building preset %s failed\n", preset.c_str());
+        return false;
+    }
+    if (seconds) *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return true;
+}
+
+std::map<std::string, std::string> Context::sanitizer_env(const std::string& sanitizer) const {
+    std::map<std::string, std::string> env;
+    auto load = [&](const std::string& name, const std::string& var) {
+        std::ifstream f(root_ + "/sanitizer-configs/" + name + ".options");
+        std::string line, joined;
+        while (std::getline(f, line)) {
+            auto hash = line.find('#');
+            if (hash != std::string::npos) line = line.substr(0, hash);
+            line.erase(0, line.find_first_not_of(" \t"));
+            line.erase(line.find_last_not_of(" \t") + 1);
+            if (line.empty()) continue;
+            if (line.rfind("suppressions=", 0) == 0) line = "suppressions=" + root_ + "/sanitizer-configs/" + line.substr(13);
+            joined += (joined.empty() ? "" : ":") + line;
+        }
+        if (!joined.empty()) env[var] = joined;
+    };
+    load("ubsan", "UBSAN_OPTIONS");
+    if (sanitizer == "asan") load("asan", "ASAN_OPTIONS");
+    if (sanitizer == "tsan") load("tsan", "TSAN_OPTIONS");
+    return env;
+}
+
+std::optional<double> parse_duration(const std::string& s) {
+    std::smatch m;
+    static const std::regex re(R"(^\s*([0-9]+(?:\.[0-9]+)?)\s*([smh]?)\s*$)");
+    if (!std::regex_match(s, m, re)) return std::nullopt;
+    double v = std::stod(m[1].str());
+    if (m[2] == "m") v *= 60;
+    if (m[2] == "h") v *= 3600;
+    return v;
+}
+
+}  // namespace z3fh::tool

@@ -1,0 +1,90 @@
+// z3fold-harden: the z3fh command line. Every flag is declared here once,
+// with its default and help; subcommands hand over to campaign.cpp and
+// commands.cpp. Usage errors exit 2; --help exits 0.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <thread>
+
+#include "campaign.h"
+#include "commands.h"
+#include "context.h"
+
+using namespace z3fh::tool;
+
+int main(int argc, char** argv) {
+    CLI::App app{"z3fh: fuzz the z3fold port for lifetime and concurrency bugs, replay and shrink what it finds"};
+    app.require_subcommand(1);
+
+    CampaignOptions co;
+    co.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::string budget = "300";
+    bool no_feedback = false;
+    auto* campaign = app.add_subcommand("campaign", "build, fuzz, triage and report (a few minutes by default)");
+    campaign->add_option("--budget", budget, "fuzzing wall time: seconds, or 5m / 1h")->capture_default_str();
+    campaign->add_option("--jobs", co.jobs, "parallel fuzzing processes (libFuzzer fork mode above 1)")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    campaign->add_option("--engine", co.engine, "fuzzing engine")->check(CLI::IsMember({"libfuzzer", "afl", "both"}))->capture_default_str();
+    campaign->add_option("--sanitizer", co.sanitizer, "asan (ASan+UBSan), ubsan or tsan")
+        ->check(CLI::IsMember({"asan", "ubsan", "tsan"}))
+        ->capture_default_str();
+    campaign->add_option("--mutant", co.mutant, "fuzz the mutant build with this seeded defect");
+    campaign->add_option("--strategy", co.strategy, "scheduler strategy: input, pct or random")
+        ->check(CLI::IsMember({"input", "pct", "random"}))
+        ->capture_default_str();
+    campaign->add_option("--corpus", co.corpus, "seed corpus directory (copied), or none")->capture_default_str();
+    campaign->add_option("--out", co.out, "campaign folder (default: campaigns/<time>)");
+    campaign->add_option("--seed", co.seed, "libFuzzer seed")->capture_default_str();
+    campaign->add_flag("--no-sched-feedback", no_feedback, "turn the interleaving counters off");
+
+    ToolInput in;
+    auto* replay = app.add_subcommand("replay", "replay a finding with its interleaving and print the reproducer");
+    replay->add_option("file", in.file, "crash input")->required();
+    replay->add_option("--runs", in.runs, "replay N times; prints reproduced K/N")->check(CLI::Range(1, 100000));
+    replay->add_flag("--rr", in.rr, "record the replay with rr where the machine allows it");
+    auto* minimize = app.add_subcommand("minimize", "shrink a finding, keeping its failure signature");
+    minimize->add_option("file", in.file, "crash input")->required();
+    minimize->add_option("-o,--output", in.out, "output (default FILE.min)");
+    auto* exp = app.add_subcommand("export-test", "write a finding as a readable GoogleTest case");
+    exp->add_option("file", in.file, "crash input")->required();
+    exp->add_option("-o,--output", in.out, "test file (default tests/regress/<name>_test.cpp)");
+    exp->add_option("--name", in.name, "test name");
+    for (CLI::App* c : {replay, minimize, exp}) {
+        c->add_option("--mutant", in.mutant, "mutant (default: the sidecar's)");
+        c->add_option("--sanitizer", in.sanitizer, "asan, ubsan or tsan (default: the sidecar's)");
+    }
+    auto* mutants = app.add_subcommand("mutants", "list the seeded defects: NAME<TAB>CLASS<TAB>description");
+    bool long_run = false;
+    std::string only;
+    auto* test = app.add_subcommand("test", "build every preset and run all fast test suites, then the e2e checks");
+    test->add_flag("--long", long_run, "also run 10-minute campaigns (evidence, not CI)");
+    test->add_option("--only", only, "one preset (default, asan, ubsan, tsan, mutants) or e2e");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    }
+    if (*campaign) {
+        auto b = parse_duration(budget);
+        if (!b || *b <= 0) {
+            std::fprintf(stderr, "z3fh: --budget '%s' is not a duration (like 90, 5m, 1h)\n", budget.c_str());
+            return 2;
+        }
+        co.budget_s = *b;
+        co.sched_feedback = !no_feedback;
+        return run_campaign(co);
+    }
+    if (*replay) return cmd_replay(in);
+    if (*minimize) return cmd_minimize(in);
+    if (*exp) return cmd_export_test(in);
+    if (*mutants) return cmd_mutants();
+    if (*test) return cmd_test(long_run, only);
+    return 2;
+}

@@ -1,0 +1,23 @@
+// z3fold-harden: running subprocesses (the one place the tool forks), with
+// their output streamed line by line.
+#pragma once
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace z3fh::tool {
+
+struct ProcResult {
+    int exit_code = -1;  // -1: could not start; 128+N: killed by signal N
+};
+
+// Run argv with extra environment, calling on_line for each line of
+// combined stdout+stderr (or inheriting the terminal if on_line is empty).
+ProcResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                       const std::function<void(const std::string&)>& on_line = {}, const std::string& cwd = "");
+
+// Send SIGINT to the running child (Ctrl-C handling), if any.
+void interrupt_child();
+
+}  // namespace z3fh::tool
