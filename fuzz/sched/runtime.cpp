@@ -133,14 +133,16 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
         return;
     }
     if (step_ > opts_.max_steps) {
-        end_run(RunStatus::hang,
-                fmt::format("no progress after {} scheduling points (livelock or hang); last events:\n{}",
-                            opts_.max_steps, trace_.format_tail(24)),
-                false);
+        result_.report = fmt::format("no progress after {} scheduling points (livelock or hang); last events:\n{}",
+                                     opts_.max_steps, trace_.format_tail(24));
+        end_run(RunStatus::hang, false);
     }
     if (hook_) hook_(hook_ctx_, *this);
     Thread* next = decide(cur, false, ev, obj);
-    if (const char* stale = strategy_.stale_reason()) end_run(RunStatus::stale_schedule, stale, false);
+    if (const char* stale = strategy_.stale_reason()) {
+        result_.report = stale;
+        end_run(RunStatus::stale_schedule, false);
+    }
     if (next != cur) {
         if (ev != Event::yield) {
             trace_.mark_preempted();
@@ -186,20 +188,23 @@ void Runtime::leave(Thread* cur, bool exiting) {
         return;
     }
     Thread* next = decide(cur, true, Event::block, {});
-    if (const char* stale = strategy_.stale_reason()) end_run(RunStatus::stale_schedule, stale, exiting);
+    if (const char* stale = strategy_.stale_reason()) {
+        result_.report = stale;
+        end_run(RunStatus::stale_schedule, exiting);
+    }
     if (!next) {
         bool done = std::all_of(threads_.begin(), threads_.end(), [](const auto& t) {
             return t->state == State::finished || (t->worker && t->state == State::idle);
         });
-        if (done) end_run(RunStatus::completed, "", exiting);
-        end_run(RunStatus::deadlock, deadlock_report(), exiting);
+        if (done) end_run(RunStatus::completed, exiting);
+        result_.report = deadlock_report();
+        end_run(RunStatus::deadlock, exiting);
     }
     switch_from(cur, next, exiting);
 }
 
-void Runtime::end_run(RunStatus status, std::string report, bool exiting) {
+void Runtime::end_run(RunStatus status, bool exiting) {
     result_.status = status;
-    result_.report = std::move(report);
     Thread* cur = current_;
     current_ = nullptr;
     if (exiting) Fiber::exit_to(cur->fiber, Fiber::main_context());

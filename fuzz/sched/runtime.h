@@ -107,7 +107,10 @@ private:
     Thread* decide(Thread* cur, bool forced, sync::Event ev, sync::ObjectId obj);
     // The current thread cannot continue: go to the next, or end the run.
     void leave(Thread* cur, bool exiting);
-    [[noreturn]] void end_run(RunStatus status, std::string report, bool exiting);
+    // Ends the run from a scheduled thread. The report is set first
+    // (result_.report): the thread's stack is abandoned, so nothing that owns
+    // heap memory may still live on it.
+    [[noreturn]] void end_run(RunStatus status, bool exiting);
     std::string deadlock_report() const;
     void switch_from(Thread* cur, Thread* next, bool exiting);
 
