@@ -250,4 +250,37 @@ void PoolInspector::move_to_wrong_unbuddied_for_test(Pool& pool, uint32_t serial
     head->next = &z->buddy;
 }
 
+void PoolInspector::set_flag_for_test(Pool& pool, uint32_t serial, int bit) {
+    if (PageDesc* p = find_page(pool, serial)) p->flags.init(p->flags.peek() | (1UL << bit), p->flags.id());
+}
+
+void PoolInspector::set_field_for_test(Pool& pool, uint32_t serial, Field f, int value) {
+    PageDesc* p = find_page(pool, serial);
+    if (!p) return;
+    Z3foldHeader* z = page_header(p);
+    switch (f) {
+    case Field::foreign_handles: z->foreign_handles = static_cast<uint8_t>(value) & 3U; break;
+    case Field::mapped_count: z->mapped_count = static_cast<uint8_t>(value) & 3U; break;
+    case Field::cpu: z->cpu = static_cast<int16_t>(value); break;
+    }
+}
+
+void PoolInspector::unlink_lru_for_test(Pool& pool, uint32_t serial) {
+    PageDesc* p = find_page(pool, serial);
+    if (!p || list_empty(&p->lru)) return;
+    p->lru.prev->next = p->lru.next;
+    p->lru.next->prev = p->lru.prev;
+    list_init(&p->lru);
+}
+
+void PoolInspector::add_pages_nr_for_test(Pool& pool, int64_t delta) {
+    pool.pages_nr_.init(pool.pages_nr_.peek() + delta, pool.pages_nr_.id());
+}
+
+void PoolInspector::leak_slots_for_test(Pool& pool) { (void)pool.c_handle_.alloc(pool.pool_word()); }
+
+void PoolInspector::forget_page_for_test(Pool& pool, uint32_t serial) {
+    if (PageDesc* p = find_page(pool, serial)) pool.src_->forget_for_test(p);
+}
+
 }  // namespace z3fh

@@ -67,6 +67,15 @@ public:
     static void set_refcount_for_test(Pool& pool, uint32_t page_serial, int refcount);
     static void set_claimed_for_test(Pool& pool, uint32_t page_serial);
     static void move_to_wrong_unbuddied_for_test(Pool& pool, uint32_t page_serial);
+    static void set_flag_for_test(Pool& pool, uint32_t page_serial, int bit);
+    enum class Field { foreign_handles, mapped_count, cpu };
+    static void set_field_for_test(Pool& pool, uint32_t page_serial, Field f, int value);
+    static void unlink_lru_for_test(Pool& pool, uint32_t page_serial);
+    static void add_pages_nr_for_test(Pool& pool, int64_t delta);
+    static void leak_slots_for_test(Pool& pool);
+    // Drop a page from the page source's registry (as if freed) without
+    // unlinking it: the lists now reach a "freed" page.
+    static void forget_page_for_test(Pool& pool, uint32_t page_serial);
 
 private:
     static PageDesc* find_page(Pool& pool, uint32_t serial);

@@ -61,6 +61,12 @@ void PageSource::free_page(PageDesc* page) {
     lock_.unlock();
 }
 
+void PageSource::forget_for_test(PageDesc* page) {
+    lock_.lock();
+    live_.erase(page_address(page));
+    lock_.unlock();
+}
+
 bool PageSource::is_live(const void* data) const {
     lock_.lock();
     bool live = live_.count(data) != 0;

@@ -63,6 +63,8 @@ public:
     bool is_live(const void* data) const;
     // Live pages in allocation order (for the introspection snapshot).
     std::vector<PageDesc*> live_pages_ordered() const;
+    // Test-only: drop a page from the registry without freeing its memory.
+    void forget_for_test(PageDesc* page);
 
 protected:
     virtual void* alloc_frame() = 0;

@@ -18,12 +18,23 @@ protected:
     void free_frame(void* f) override { std::free(f); }
 };
 
+// Pools a test corrupted on purpose cannot be torn down; they are kept
+// reachable here until exit, so LeakSanitizer does not call them leaks.
+template <typename T>
+void keep_until_exit(std::unique_ptr<T> p) {
+    static auto* graveyard = new std::vector<std::shared_ptr<void>>();
+    graveyard->push_back(std::shared_ptr<void>(p.release(), [](void*) {}));
+}
+
 struct TestPool {
     explicit TestPool(int vcpus = 2, EvictFn evict = nullptr, void* ctx = nullptr)
         : src(std::make_unique<TestPageSource>()),
           pool(std::make_unique<Pool>(PoolConfig{vcpus, src.get(), evict, ctx})) {}
-    ~TestPool() {
-        pool.reset();
+    ~TestPool() { pool.reset(); }
+    // After deliberate corruption: never destroy, never report as a leak.
+    void abandon() {
+        keep_until_exit(std::move(pool));
+        keep_until_exit(std::move(src));
     }
     std::unique_ptr<TestPageSource> src;
     std::unique_ptr<Pool> pool;

@@ -26,9 +26,8 @@ TEST(Validate, BrokenLruLinkIsReported) {
     EXPECT_TRUE(has(PoolInspector::validate(*p), "list-link"));
     (void)a;
     (void)b;
-    // The pool is corrupt: leak it rather than free through broken links.
-    p.pool.release();
-    p.src.release();
+    // The pool is corrupt: keep it rather than free through broken links.
+    p.abandon();
 }
 
 TEST(Validate, ListedPageWithZeroRefcountIsReported) {
@@ -45,8 +44,7 @@ TEST(Validate, ClaimedPageOnUnbuddiedListIsReported) {
     Handle a = p.alloc_ok(100);
     PoolInspector::set_claimed_for_test(*p, p.page_of(a));
     EXPECT_TRUE(has(PoolInspector::validate(*p), "claimed-page-listed"));
-    p.pool.release();
-    p.src.release();
+    p.abandon();
 }
 
 TEST(Validate, FreedPageStillLinkedIsReportedWithoutTouchingIt) {
@@ -61,8 +59,7 @@ TEST(Validate, FreedPageStillLinkedIsReportedWithoutTouchingIt) {
     auto v = PoolInspector::validate(*p);
     EXPECT_TRUE(has(v, "listed-page-freed"));
     (void)b;
-    p.pool.release();
-    p.src.release();
+    p.abandon();
 }
 
 TEST(Validate, PageOnWrongUnbuddiedListIsSeenInTheSnapshot) {
@@ -72,8 +69,7 @@ TEST(Validate, PageOnWrongUnbuddiedListIsSeenInTheSnapshot) {
     auto s = PoolInspector::snapshot(*p);
     EXPECT_EQ(s.pages[0].unbuddied_index, 0);
     EXPECT_NE(s.pages[0].unbuddied_index, NCHUNKS - s.pages[0].first_chunks);
-    p.pool.release();
-    p.src.release();
+    p.abandon();
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+// The runner: seeds run clean on the correct allocator, runs are
+// deterministic, the evict callback keeps the zpool contract, and the
+// minimiser and test export work on the hand-written review reproducers.
+#include <gtest/gtest.h>
+
+#include "harness/runner.h"
+#include "run/driver.h"
+
+namespace z3fh::fuzz {
+namespace {
+
+RunConfig quiet() {
+    RunConfig c;
+    c.abort_on_finding = false;
+    return c;
+}
+
+TEST(Runner, SeedCorpusRunsClean) {
+    for (const Program& p : run::seed_programs(48)) {
+        Outcome o = run_program(p, quiet());
+        ASSERT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message << "\n" << to_text(p);
+        ASSERT_EQ(o.status, sched::RunStatus::completed);
+    }
+}
+
+TEST(Runner, SameInputSameScheduleSameTrace) {
+    RunConfig c = quiet();
+    c.trace_ring = 0;
+    for (const Program& p : run::seed_programs(12)) {
+        Outcome a = run_program(p, c), b = run_program(p, c);
+        ASSERT_EQ(a.schedule, b.schedule);
+        ASSERT_EQ(a.trace, b.trace);
+        ASSERT_EQ(a.steps, b.steps);
+    }
+}
+
+TEST(Runner, ReplayStrategyFollowsARecordedSchedule) {
+    RunConfig c = quiet();
+    c.trace_ring = 0;
+    Program p = run::seed_programs(2)[1];
+    Outcome rec = run_program(p, c);
+    RunConfig r = c;
+    r.strategy = "replay";
+    r.replay = &rec.schedule;
+    Outcome rep = run_program(p, r);
+    EXPECT_EQ(rep.status, sched::RunStatus::completed);
+    EXPECT_EQ(rep.trace, rec.trace);
+}
+
+TEST(Runner, RandomAndPctStrategiesRunClean) {
+    for (const char* s : {"random", "pct"}) {
+        RunConfig c = quiet();
+        c.strategy = s;
+        for (uint64_t seed = 0; seed < 20; seed++) {
+            c.seed = seed;
+            for (const Program& p : run::seed_programs(6)) {
+                Outcome o = run_program(p, c);
+                ASSERT_FALSE(o.found) << s << " seed " << seed << ": " << o.invariant << " " << o.message;
+            }
+        }
+    }
+}
+
+TEST(Runner, EveryOperationKindRuns) {
+    Program p;
+    p.threads = 2;
+    p.vcpus = 2;
+    p.evict_policy = 0xe4;  // every evict behaviour in turn
+    for (int k = 0; k < static_cast<int>(OpKind::count); k++)
+        for (int t = 0; t < 2; t++) p.ops.push_back({static_cast<OpKind>(k), static_cast<uint8_t>(t), static_cast<uint8_t>(0x40 + k)});
+    Outcome o = run_program(p, quiet());
+    EXPECT_FALSE(o.found) << o.message;
+    EXPECT_GT(o.steps, 20u);
+}
+
+TEST(Runner, ExportedTestSpellsTheProgram) {
+    Program p = run::seed_programs(2)[1];
+    std::string src = run::export_test_source(p, "Sample", "reclaim-put-then-lru", "invariant:x");
+    EXPECT_NE(src.find("TEST(Regress, Sample)"), std::string::npos);
+    EXPECT_NE(src.find("OpKind::reclaim"), std::string::npos);
+    EXPECT_NE(src.find("// T1: reclaim retries"), std::string::npos);
+    EXPECT_NE(src.find("Sample_FailsWithMutant"), std::string::npos);
+    EXPECT_EQ(src.find("0x5a, 0x33"), std::string::npos) << "no byte array";
+}
+
+TEST(Runner, SignaturesAreStable) {
+    EXPECT_EQ(run::signature_of("==z3fold== ERROR: invariant unbuddied-index: page 2 ..."), "invariant:unbuddied-index");
+    EXPECT_EQ(run::signature_of("==z3fold== ERROR: refcount: x\n==z3fold==   at /a/b/lifetime.cpp:70\n"),
+              "refcount@lifetime.cpp:70");
+    EXPECT_EQ(run::signature_of("==1==ERROR: AddressSanitizer: heap-use-after-free on address\n"
+                                "    #0 0x1 in z3fh::list_add(x) /w/allocator/list.h:3\n"),
+              "sanitizer:heap-use-after-free@z3fh::list_add");
+    EXPECT_EQ(run::signature_of("==z3fold== ERROR: deadlock: every live thread is blocked"), "deadlock");
+}
+
+}  // namespace
+}  // namespace z3fh::fuzz
