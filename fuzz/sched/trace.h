@@ -24,7 +24,9 @@ struct TraceEvent {
 
 class Trace {
 public:
-    explicit Trace(size_t ring = 0) : ring_(ring) {}
+    explicit Trace(size_t ring = 0) : ring_(ring) {
+        if (ring_) events_.reserve(ring_);
+    }
     void clear() {
         events_.clear();
         head_ = 0;

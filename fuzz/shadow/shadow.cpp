@@ -62,7 +62,8 @@ std::vector<ShadowFinding> Shadow::check_step() {
     if (!out.empty()) return out;
     // Page header address -> idle objects resolved to it (a small flat map:
     // this runs at every scheduling point).
-    std::vector<std::pair<uintptr_t, int>> objects;
+    static thread_local std::vector<std::pair<uintptr_t, int>> objects;  // reused: no allocation per step
+    objects.clear();
     for (int s = 0; s < kSlots; s++) {
         const SlotState& st = slots_[s];
         if (st.state != SlotState::State::live) continue;

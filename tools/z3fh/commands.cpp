@@ -30,6 +30,17 @@ int cmd_mutants() {
     return 0;
 }
 
+int cmd_bench(bool alloc) {
+    Context& ctx = Context::get();
+    if (!ctx.ensure_built("default", {"switch_bench", "alloc_bench"})) return 2;
+    if (alloc) {
+        int rc = run_process({ctx.build_dir("default") + "/bench/alloc_bench", "--benchmark_min_time=0.2"}, {}).exit_code;
+        if (rc != 0) return 2;
+    }
+    // Its last line is the JSON object.
+    return run_process({ctx.build_dir("default") + "/bench/switch_bench"}, {}).exit_code == 0 ? 0 : 2;
+}
+
 namespace {
 
 // Mutant and sanitizer for an input: flags win, then the sidecar.

@@ -12,6 +12,17 @@ struct ToolInput {
 
 int cmd_test(bool long_run, const std::string& only);
 int cmd_mutants();
+int cmd_bench(bool alloc);
+
+struct ScoreOptions {
+    double budget_per_mutant = 60;
+    int seeds = 1;
+    bool sched_feedback = true;
+    std::string sanitizer = "asan";
+    std::string only;
+    std::string json_path;
+};
+int cmd_score(const ScoreOptions& so);
 int cmd_replay(const ToolInput& in);
 int cmd_minimize(const ToolInput& in);
 int cmd_export_test(const ToolInput& in);

@@ -55,6 +55,19 @@ int main(int argc, char** argv) {
         c->add_option("--sanitizer", in.sanitizer, "asan, ubsan or tsan (default: the sidecar's)");
     }
     auto* mutants = app.add_subcommand("mutants", "list the seeded defects: NAME<TAB>CLASS<TAB>description");
+    ScoreOptions so;
+    std::string score_budget = "60";
+    bool score_no_feedback = false;
+    auto* score = app.add_subcommand("score", "a campaign per mutant: table of found / time to detect, and the mutation score");
+    score->add_option("--budget-per-mutant", score_budget, "seconds (or 1m) per campaign")->capture_default_str();
+    score->add_option("--seeds", so.seeds, "campaigns per mutant (median and max time to detect)")->check(CLI::Range(1, 1000));
+    score->add_option("--mutant", so.only, "score only this mutant");
+    score->add_option("--sanitizer", so.sanitizer, "asan, ubsan or tsan")->check(CLI::IsMember({"asan", "ubsan", "tsan"}));
+    score->add_option("--json", so.json_path, "also write the table as JSON");
+    score->add_flag("--no-sched-feedback", score_no_feedback, "turn the interleaving counters off");
+    bool bench_alloc = false;
+    auto* bench = app.add_subcommand("bench", "print the switch-cost figures (last line: one JSON object)");
+    bench->add_flag("--alloc", bench_alloc, "also run the allocator benchmarks first");
     bool long_run = false;
     std::string only;
     auto* test = app.add_subcommand("test", "build every preset and run all fast test suites, then the e2e checks");
@@ -85,6 +98,17 @@ int main(int argc, char** argv) {
     if (*minimize) return cmd_minimize(in);
     if (*exp) return cmd_export_test(in);
     if (*mutants) return cmd_mutants();
+    if (*bench) return cmd_bench(bench_alloc);
+    if (*score) {
+        auto b = parse_duration(score_budget);
+        if (!b || *b <= 0) {
+            std::fprintf(stderr, "z3fh: --budget-per-mutant '%s' is not a duration\n", score_budget.c_str());
+            return 2;
+        }
+        so.budget_per_mutant = *b;
+        so.sched_feedback = !score_no_feedback;
+        return cmd_score(so);
+    }
     if (*test) return cmd_test(long_run, only);
     return 2;
 }
