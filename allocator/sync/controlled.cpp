@@ -34,6 +34,9 @@ WorkQueue::~WorkQueue() {
 
 bool WorkQueue::queue(WorkItem* w, int, SrcLoc loc) {
     point(Event::work_queue, id_, loc);
+    TsanHidden hidden;
+    // queue_work publishes everything before it to the worker.
+    Z3FH_HB_RELEASE(w);
     if (w->pending) return false;
     w->pending = true;
     items_.push(w);
@@ -43,6 +46,8 @@ bool WorkQueue::queue(WorkItem* w, int, SrcLoc loc) {
 
 bool WorkQueue::cancel_sync(WorkItem* w, SrcLoc loc) {
     point(Event::work_cancel, id_, loc);
+    TsanHidden hidden;
+    Z3FH_HB_ACQUIRE(w);  // cancel_work_sync: the item's work happens before us
     bool was_pending = w->pending;
     if (was_pending) {
         items_.remove(w);
@@ -57,26 +62,49 @@ bool WorkQueue::cancel_sync(WorkItem* w, SrcLoc loc) {
 }
 
 void WorkQueue::run_one(WorkItem* w) {
-    w->pending = false;
-    running_ = w;
+    {
+        TsanHidden hidden;
+        w->pending = false;
+        running_ = w;
+        Z3FH_HB_ACQUIRE(w);
+    }
     w->fn(w);
+    TsanHidden hidden;
+    Z3FH_HB_RELEASE(w);
     running_ = nullptr;
     if (ControlledRuntime* rt = runtime()) rt->wake(&running_);
 }
 
 void WorkQueue::flush() {
     // Main context only: nothing else runs, so run the queue inline.
-    while (WorkItem* w = items_.pop()) run_one(w);
+    for (;;) {
+        WorkItem* w;
+        {
+            TsanHidden hidden;
+            w = items_.pop();
+        }
+        if (!w) return;
+        run_one(w);
+    }
 }
 
 void WorkQueue::worker_entry(void* self) {
     auto* q = static_cast<WorkQueue*>(self);
     ControlledRuntime* rt = runtime();
     for (;;) {
-        while (q->items_.empty()) rt->idle_wait(q, q->id_);
+        for (;;) {
+            TsanHidden hidden;
+            if (!q->items_.empty()) break;
+            rt->idle_wait(q, q->id_);
+        }
         rt->point(Event::work_begin, q->id_, SrcLoc::here());
         // Items may have been cancelled while we stood at the point.
-        if (WorkItem* w = q->items_.pop()) q->run_one(w);
+        WorkItem* w;
+        {
+            TsanHidden hidden;
+            w = q->items_.pop();
+        }
+        if (w) q->run_one(w);
     }
 }
 

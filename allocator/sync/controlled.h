@@ -26,12 +26,33 @@
 // happens-before edge at a switch; these add the edges the real primitive has.
 extern "C" void __tsan_acquire(void* addr);
 extern "C" void __tsan_release(void* addr);
+extern "C" void __tsan_ignore_thread_begin();
+extern "C" void __tsan_ignore_thread_end();
 #define Z3FH_HB_ACQUIRE(p) __tsan_acquire(const_cast<void*>(static_cast<const volatile void*>(p)))
 #define Z3FH_HB_RELEASE(p) __tsan_release(const_cast<void*>(static_cast<const volatile void*>(p)))
 #else
 #define Z3FH_HB_ACQUIRE(p) ((void)0)
 #define Z3FH_HB_RELEASE(p) ((void)0)
 #endif
+
+namespace z3fh::sync {
+// The sync layer's own state (lock owners, atomic values) and the
+// scheduler's and harness's bookkeeping are serialised by the scheduler, not
+// by anything TSan can see. Their accesses are hidden from TSan, which then
+// sees only the allocator's own accesses and the happens-before edges the
+// primitives really give (Z3FH_HB_*): the races it reports are the
+// allocator's.
+struct TsanHidden {
+#if defined(Z3FH_TSAN)
+    TsanHidden() { __tsan_ignore_thread_begin(); }
+    ~TsanHidden() { __tsan_ignore_thread_end(); }
+#else
+    TsanHidden() {}  // user-provided: a guard object, never "unused"
+#endif
+    TsanHidden(const TsanHidden&) = delete;
+    TsanHidden& operator=(const TsanHidden&) = delete;
+};
+}  // namespace z3fh::sync
 
 namespace z3fh::sync {
 
@@ -59,6 +80,7 @@ public:
         owner_ = kNoThread;
     }
     void lock(SrcLoc loc = SrcLoc::here()) Z3FH_ACQUIRE() {
+        TsanHidden hidden;
         if (ControlledRuntime* rt = active_runtime()) {
             rt->point(Event::lock, id_, loc);
             if (owner_ == rt->current_thread()) fatal_lock(ErrorKind::check, id_, loc, "recursive acquire of");
@@ -72,6 +94,7 @@ public:
         Z3FH_HB_ACQUIRE(this);
     }
     bool try_lock(SrcLoc loc = SrcLoc::here()) Z3FH_TRY_ACQUIRE(true) {
+        TsanHidden hidden;
         ControlledRuntime* rt = active_runtime();
         if (rt) rt->point(Event::trylock, id_, loc);
         if (owner_ != kNoThread) return false;
@@ -81,6 +104,7 @@ public:
         return true;
     }
     void unlock(SrcLoc loc = SrcLoc::here()) Z3FH_RELEASE() {
+        TsanHidden hidden;
         ControlledRuntime* rt = active_runtime();
         if (rt) rt->point(Event::unlock, id_, loc);
         if (owner_ != current_token()) fatal_lock(ErrorKind::lock_not_held, id_, loc, "unlock of a lock not held:");
@@ -91,9 +115,12 @@ public:
             rt->wake(this);
         }
     }
-    bool held_by_me() const { return owner_ != kNoThread && owner_ == current_token(); }
-    bool is_locked() const { return owner_ != kNoThread; }
-    int owner() const { return owner_; }
+    bool held_by_me() const {
+        TsanHidden hidden; return owner_ != kNoThread && owner_ == current_token(); }
+    bool is_locked() const {
+        TsanHidden hidden; return owner_ != kNoThread; }
+    int owner() const {
+        TsanHidden hidden; return owner_; }
     void assert_held(SrcLoc loc = SrcLoc::here()) const Z3FH_ASSERT_CAPABILITY(this) {
         if (!held_by_me()) fatal_lock(ErrorKind::lock_not_held, id_, loc, "must be held here:");
     }
@@ -112,6 +139,7 @@ public:
         readers_ = 0;
     }
     void read_lock(SrcLoc loc = SrcLoc::here()) Z3FH_ACQUIRE_SHARED() {
+        TsanHidden hidden;
         if (ControlledRuntime* rt = active_runtime()) {
             rt->point(Event::read_lock, id_, loc);
             while (writer_ != kNoThread) rt->block(this, id_, writer_, loc);
@@ -123,6 +151,7 @@ public:
         Z3FH_HB_ACQUIRE(this);
     }
     void read_unlock(SrcLoc loc = SrcLoc::here()) Z3FH_RELEASE_SHARED() {
+        TsanHidden hidden;
         ControlledRuntime* rt = active_runtime();
         if (rt) rt->point(Event::read_unlock, id_, loc);
         if (readers_ <= 0) fatal_lock(ErrorKind::lock_not_held, id_, loc, "read_unlock of a lock not read-held:");
@@ -134,6 +163,7 @@ public:
         }
     }
     void write_lock(SrcLoc loc = SrcLoc::here()) Z3FH_ACQUIRE() {
+        TsanHidden hidden;
         if (ControlledRuntime* rt = active_runtime()) {
             rt->point(Event::write_lock, id_, loc);
             while (writer_ != kNoThread || readers_ > 0) rt->block(this, id_, writer_, loc);
@@ -147,6 +177,7 @@ public:
         Z3FH_HB_ACQUIRE(this);
     }
     void write_unlock(SrcLoc loc = SrcLoc::here()) Z3FH_RELEASE() {
+        TsanHidden hidden;
         ControlledRuntime* rt = active_runtime();
         if (rt) rt->point(Event::write_unlock, id_, loc);
         if (writer_ != current_token()) fatal_lock(ErrorKind::lock_not_held, id_, loc, "write_unlock of a lock not held:");
@@ -173,11 +204,13 @@ public:
         id_ = id;
     }
     T load(SrcLoc loc = SrcLoc::here()) const {
+        TsanHidden hidden;
         point(Event::atomic_load, id_, loc);
         Z3FH_HB_ACQUIRE(&v_);
         return v_;
     }
     void store(T v, SrcLoc loc = SrcLoc::here()) {
+        TsanHidden hidden;
         point(Event::atomic_store, id_, loc);
         Z3FH_HB_ACQUIRE(&v_);
         v_ = v;
@@ -186,6 +219,7 @@ public:
     T fetch_add(T d, SrcLoc loc = SrcLoc::here()) { return rmw(loc, [&](T& x) { x = static_cast<T>(x + d); }); }
     T fetch_sub(T d, SrcLoc loc = SrcLoc::here()) { return rmw(loc, [&](T& x) { x = static_cast<T>(x - d); }); }
     bool compare_exchange(T& expected, T desired, SrcLoc loc = SrcLoc::here()) {
+        TsanHidden hidden;
         point(Event::atomic_rmw, id_, loc);
         Z3FH_HB_ACQUIRE(&v_);
         bool ok = v_ == expected;
@@ -195,11 +229,13 @@ public:
     }
     ObjectId id() const { return id_; }
     // Introspection read: never a scheduling point.
-    T peek() const { return v_; }
+    T peek() const {
+        TsanHidden hidden; return v_; }
 
 private:
     template <typename F>
     T rmw(SrcLoc loc, F f) {
+        TsanHidden hidden;
         point(Event::atomic_rmw, id_, loc);
         Z3FH_HB_ACQUIRE(&v_);
         T old = v_;
@@ -218,6 +254,7 @@ public:
         id_ = id;
     }
     bool test(int bit, SrcLoc loc = SrcLoc::here()) const {
+        TsanHidden hidden;
         point(Event::bit_test, id_, loc);
         Z3FH_HB_ACQUIRE(&w_);
         return (w_ >> bit) & 1UL;
@@ -236,6 +273,7 @@ public:
                1UL;
     }
     unsigned long load_all(SrcLoc loc = SrcLoc::here()) const {
+        TsanHidden hidden;
         point(Event::atomic_load, id_, loc);
         Z3FH_HB_ACQUIRE(&w_);
         return w_;
@@ -244,12 +282,14 @@ public:
         update(Event::atomic_store, loc, [v](unsigned long) { return v; });
     }
     ObjectId id() const { return id_; }
-    unsigned long peek() const { return w_; }
+    unsigned long peek() const {
+        TsanHidden hidden; return w_; }
 
 private:
     // One scheduling point, then the whole read-modify-write: atomic by construction.
     template <typename F>
     unsigned long update(Event ev, SrcLoc loc, F f) {
+        TsanHidden hidden;
         point(ev, id_, loc);
         Z3FH_HB_ACQUIRE(&w_);
         unsigned long old = w_;
@@ -261,10 +301,20 @@ private:
     ObjectId id_{};
 };
 
+// Fibers never switch inside a RawLock region (it holds no scheduling
+// point), so it needs no lock; under TSan its bookkeeping is hidden.
 class Z3FH_CAPABILITY("rawlock") RawLock {
 public:
-    void lock() Z3FH_ACQUIRE() {}
-    void unlock() Z3FH_RELEASE() {}
+    void lock() Z3FH_ACQUIRE() {
+#if defined(Z3FH_TSAN)
+        __tsan_ignore_thread_begin();
+#endif
+    }
+    void unlock() Z3FH_RELEASE() {
+#if defined(Z3FH_TSAN)
+        __tsan_ignore_thread_end();
+#endif
+    }
 };
 
 class WorkQueue {

@@ -142,6 +142,11 @@ private:
     ObjectId id_{};
 };
 
+// Hides bookkeeping from TSan in the controlled backend; nothing here.
+struct TsanHidden {
+    TsanHidden() {}  // user-provided: a guard object, never "unused"
+};
+
 // A lock for the allocator's own bookkeeping (page and slot registries) that
 // is never a scheduling point: it guards no z3fold state.
 class Z3FH_CAPABILITY("rawlock") RawLock {

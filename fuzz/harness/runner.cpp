@@ -108,6 +108,7 @@ void sanitizer_death() {
 #endif
 
 void step_hook(void* ctx, sched::Runtime&) {
+    sync::TsanHidden hidden;  // the oracle reads everything
     auto& h = *static_cast<Harness*>(ctx);
     if (!h.check_every_step || h.in_check || h.out->found) return;
     h.in_check = true;
@@ -120,49 +121,57 @@ void switch_hook(void*, uint64_t from, uint64_t to) {
     if (g_feedback.on_switch) g_feedback.on_switch(from, to);
 }
 
+bool claim(SlotState& st, SlotState::State want);
+void settle(SlotState& st, const SlotState& v);
+SlotState view(const SlotState& st);
+
 // The evict callback: find which slot the (stack-local) handle names by
 // where it points, then act as the program's evict policy says.
 int evict(Pool& pool, Handle handle, void* ctx) {
     auto& h = *static_cast<Harness*>(ctx);
-    EvictAction action = h.prog->evict_action(h.evict_calls++);
-    uint32_t serial;
-    Buddy bud;
-    size_t off;
-    const uint8_t* obj = nullptr;
-    if (!PoolInspector::resolve(pool, handle, &serial, &bud, &off, &obj)) return -1;
+    EvictAction action;
     int victim = -1;
     bool busy = false;
-    for (int s = 0; s < kSlots; s++) {
-        const SlotState& st = h.slots[s];
-        // A busy slot's handle may be half freed: never read through it. Any
-        // busy object other than a fresh allocation might be the one evicted.
-        if (st.state == SlotState::State::busy) {
-            busy = busy || st.handle != 0;
-            continue;
+    {
+        sync::TsanHidden hidden;  // bookkeeping and the oracle's reads
+        action = h.prog->evict_action(h.evict_calls++);
+        uint32_t serial;
+        Buddy bud;
+        size_t off;
+        const uint8_t* obj = nullptr;
+        if (!PoolInspector::resolve(pool, handle, &serial, &bud, &off, &obj)) return -1;
+        for (int s = 0; s < kSlots; s++) {
+            const SlotState& st = h.slots[s];
+            // A busy slot's handle may be half freed: never read through it.
+            // Any busy object other than a fresh allocation might be the one evicted.
+            if (st.state == SlotState::State::busy) {
+                busy = busy || st.handle != 0;
+                continue;
+            }
+            const uint8_t* o2 = nullptr;
+            if (st.state == SlotState::State::live &&
+                PoolInspector::resolve(pool, st.handle, &serial, &bud, &off, &o2) && o2 == obj)
+                victim = s;
         }
-        const uint8_t* o2 = nullptr;
-        if (st.state == SlotState::State::live && PoolInspector::resolve(pool, st.handle, &serial, &bud, &off, &o2) &&
-            o2 == obj)
-            victim = s;
+        // The zpool contract: 0 only once the object is freed. Gone already (a
+        // completed free): 0. Maybe another thread is working on it: try later.
+        if (victim < 0) return busy ? -1 : 0;
+        // The victim is ours from here: no other thread may free it while the
+        // callback frees something else first.
+        h.slots[victim].state = SlotState::State::busy;
     }
-    // The zpool contract: 0 only once the object is freed. Gone already (a
-    // completed free): 0. Maybe another thread is working on it: try later.
-    if (victim < 0) return busy ? -1 : 0;
-    // The victim is ours from here: no other thread may free it while the
-    // callback frees something else first.
-    h.slots[victim].state = SlotState::State::busy;
     auto free_other = [&] {
         for (int s = 0; s < kSlots; s++) {
-            if (h.slots[s].state != SlotState::State::live) continue;
-            h.slots[s].state = SlotState::State::busy;
-            pool.free(h.slots[s].handle);
-            h.slots[s] = SlotState{SlotState::State::empty, 0, 0, h.slots[s].gen, false};
+            if (s == victim || !claim(h.slots[s], SlotState::State::live)) continue;
+            SlotState v = view(h.slots[s]);
+            pool.free(v.handle);
+            settle(h.slots[s], SlotState{SlotState::State::empty, 0, 0, v.gen, false});
             return;
         }
     };
     auto free_victim = [&] {
         pool.free(handle);  // the handle given (zpool's contract)
-        h.slots[victim] = SlotState{SlotState::State::empty, 0, 0, h.slots[victim].gen, false};
+        settle(h.slots[victim], SlotState{SlotState::State::empty, 0, 0, view(h.slots[victim]).gen, false});
         return 0;
     };
     switch (action) {
@@ -171,7 +180,9 @@ int evict(Pool& pool, Handle handle, void* ctx) {
     case EvictAction::free_other_and_fail: free_other(); break;
     case EvictAction::fail: break;
     }
-    h.slots[victim].state = SlotState::State::live;
+    SlotState v = view(h.slots[victim]);
+    v.state = SlotState::State::live;
+    settle(h.slots[victim], v);
     return -1;
 }
 
@@ -179,70 +190,97 @@ void write_pattern(uint8_t* p, int slot, uint32_t gen, size_t size) {
     for (size_t i = 0; i < size; i++) p[i] = pattern_byte(slot, gen, i);
 }
 
+// Harness bookkeeping (the slot table) is serialised by the scheduler and
+// hidden from TSan (sync::TsanHidden); the allocator calls and the object
+// reads and writes stay visible.
+using Hidden = sync::TsanHidden;
+using S = SlotState::State;
+
+// Take a slot in state `want` for this op (marking it busy); false to skip.
+bool claim(SlotState& st, S want) {
+    Hidden hidden;
+    if (st.state != want) return false;
+    st.state = S::busy;
+    return true;
+}
+void settle(SlotState& st, const SlotState& v) {
+    Hidden hidden;
+    st = v;
+}
+SlotState view(const SlotState& st) {
+    Hidden hidden;
+    return st;
+}
+
 void run_op(Harness& h, const Op& op) {
     Pool& pool = *h.pool;
     SlotState& st = h.slots[op.slot()];
-    using S = SlotState::State;
     switch (op.kind) {
     case OpKind::alloc: {
-        if (st.state != S::empty) return;
-        st.state = S::busy;
+        if (!claim(st, S::empty)) return;
         AllocResult r = pool.alloc(op.size());
-        if (r.err == Errno::ok) {
-            st = SlotState{S::live, r.handle, op.size(), st.gen + 1, false};
-        } else {
-            st.state = S::empty;
-        }
+        uint32_t gen = view(st).gen;
+        settle(st, r.err == Errno::ok ? SlotState{S::live, r.handle, op.size(), gen + 1, false}
+                                      : SlotState{S::empty, 0, 0, gen, false});
         return;
     }
-    case OpKind::free:
-        if (st.state != S::live) return;
-        st.state = S::busy;
-        pool.free(st.handle);
-        st = SlotState{S::empty, 0, 0, st.gen, false};
+    case OpKind::free: {
+        if (!claim(st, S::live)) return;
+        SlotState v = view(st);
+        pool.free(v.handle);
+        settle(st, SlotState{S::empty, 0, 0, v.gen, false});
         return;
+    }
     case OpKind::write: {
-        if (st.state != S::live) return;
-        st.state = S::busy;
-        auto* p = static_cast<uint8_t*>(pool.map(st.handle));
-        write_pattern(p, op.slot(), st.gen, st.size);
-        pool.unmap(st.handle);
-        st.state = S::live;
-        st.written = true;
+        if (!claim(st, S::live)) return;
+        SlotState v = view(st);
+        auto* p = static_cast<uint8_t*>(pool.map(v.handle));
+        write_pattern(p, op.slot(), v.gen, v.size);
+        pool.unmap(v.handle);
+        v.state = S::live;
+        v.written = true;
+        settle(st, v);
         return;
     }
     case OpKind::verify: {
-        if (st.state != S::live || !st.written) return;
-        st.state = S::busy;
-        auto* p = static_cast<const uint8_t*>(pool.map(st.handle));
-        size_t bad = st.size;
-        for (size_t i = 0; i < st.size; i++) {
-            if (p[i] != pattern_byte(op.slot(), st.gen, i)) {
+        SlotState v = view(st);
+        if (!v.written || !claim(st, S::live)) return;
+        auto* p = static_cast<const uint8_t*>(pool.map(v.handle));
+        size_t bad = v.size;
+        for (size_t i = 0; i < v.size; i++) {
+            if (p[i] != pattern_byte(op.slot(), v.gen, i)) {
                 bad = i;
                 break;
             }
         }
-        pool.unmap(st.handle);
-        st.state = S::live;
-        if (bad != st.size)
+        pool.unmap(v.handle);
+        v.state = S::live;
+        settle(st, v);
+        if (bad != v.size) {
+            Hidden hidden;
             record_finding(h, "invariant",
                            {"object-contents", 0,
-                            fmt::format("verify: slot {} byte {} of {} differs through map()", op.slot(), bad, st.size)});
+                            fmt::format("verify: slot {} byte {} of {} differs through map()", op.slot(), bad, v.size)});
+        }
         return;
     }
     case OpKind::reclaim: (void)pool.reclaim_page(1u + (op.arg & 7u)); return;
-    case OpKind::compact:
-        if (st.state != S::live) return;
-        st.state = S::busy;
-        pool.compact_handle_page(st.handle);
-        st.state = S::live;
+    case OpKind::compact: {
+        if (!claim(st, S::live)) return;
+        SlotState v = view(st);
+        pool.compact_handle_page(v.handle);
+        v.state = S::live;
+        settle(st, v);
         return;
-    case OpKind::migrate:
-        if (st.state != S::live) return;
-        st.state = S::busy;
-        (void)pool.migrate_handle_page(st.handle);
-        st.state = S::live;
+    }
+    case OpKind::migrate: {
+        if (!claim(st, S::live)) return;
+        SlotState v = view(st);
+        (void)pool.migrate_handle_page(v.handle);
+        v.state = S::live;
+        settle(st, v);
         return;
+    }
     case OpKind::set_vcpu: sync::set_current_vcpu(op.arg % pool.vcpus()); return;
     case OpKind::yield: sync::cond_resched(); return;
     case OpKind::count: return;

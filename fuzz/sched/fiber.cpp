@@ -3,6 +3,8 @@
 // overflow instead of dying silently.
 #include "sched/fiber.h"
 
+#include "sync/sync.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -117,6 +119,7 @@ Fiber* Fiber::main_context() {
 }
 
 Fiber* Fiber::create(Entry entry, void* arg) {
+    sync::TsanHidden hidden;
     install_overflow_handler();
     Fiber* f;
     if (!free_fibers().empty()) {
@@ -159,6 +162,7 @@ Fiber* Fiber::create(Entry entry, void* arg) {
 
 void Fiber::destroy(Fiber* f) {
     if (!f || f->is_main_) return;
+    sync::TsanHidden hidden;
 #if defined(Z3FH_FIBER_TSAN)
     if (f->tsan_fiber_) __tsan_destroy_fiber(f->tsan_fiber_);
     f->tsan_fiber_ = nullptr;
@@ -167,7 +171,11 @@ void Fiber::destroy(Fiber* f) {
 }
 
 void Fiber::trampoline() {
-    Fiber* self = g_current_starting;
+    Fiber* self;
+    {
+        sync::TsanHidden hidden;
+        self = g_current_starting;
+    }
 #if defined(Z3FH_FIBER_ASAN)
     __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
@@ -178,6 +186,7 @@ void Fiber::trampoline() {
 
 void Fiber::switch_to(Fiber* from, Fiber* to) {
     if (from == to) return;
+    sync::TsanHidden hidden;  // fiber bookkeeping; each fiber has its own ignore count
     g_current_starting = to;
 #if defined(Z3FH_FIBER_ASAN)
     __sanitizer_start_switch_fiber(&from->asan_fake_stack_, to->stack_, to->stack_size_);
@@ -194,6 +203,7 @@ void Fiber::switch_to(Fiber* from, Fiber* to) {
 }
 
 void Fiber::exit_to(Fiber* from, Fiber* to) {
+    sync::TsanHidden hidden;
     g_current_starting = to;
 #if defined(Z3FH_FIBER_ASAN)
     __sanitizer_start_switch_fiber(nullptr, to->stack_, to->stack_size_);

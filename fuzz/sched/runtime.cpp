@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <functional>
 
+#include "layout.h"
+#include "sync/sync.h"
+
 namespace z3fh::sched {
 
 using sync::Event;
@@ -26,7 +29,8 @@ const char* run_status_name(RunStatus s) {
 namespace {
 thread_local Runtime* t_starting_rt = nullptr;
 
-uint64_t site_hash(SrcLoc loc) {
+// A hash: wrapping multiplication is the point.
+Z3FH_INTENTIONAL_WRAP uint64_t site_hash(SrcLoc loc) {
     uint64_t h = std::hash<const void*>{}(loc.file);
     return h * 1000003u ^ static_cast<uint64_t>(loc.line);
 }
@@ -44,6 +48,7 @@ std::string Runtime::thread_name(int id) const {
 }
 
 int Runtime::spawn(std::string name, void (*fn)(void*), void* arg, int vcpu) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     auto t = std::make_unique<Thread>();
     t->id = static_cast<int>(threads_.size());
     t->name = std::move(name);
@@ -57,12 +62,14 @@ int Runtime::spawn(std::string name, void (*fn)(void*), void* arg, int vcpu) {
 }
 
 int Runtime::spawn_worker(void (*entry)(void*), void* arg, ObjectId obj) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     int id = spawn(fmt::format("worker({} {})", sync::obj_class_name(obj.cls), obj.serial), entry, arg, 0);
     threads_.back()->worker = true;
     return id;
 }
 
 void Runtime::retire_worker(int thread) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     if (thread < 0 || thread >= static_cast<int>(threads_.size())) return;
     Thread* t = threads_[static_cast<size_t>(thread)].get();
     t->state = State::finished;
@@ -72,9 +79,14 @@ void Runtime::retire_worker(int thread) {
 
 void Runtime::thread_main(void* arg) {
     auto* t = static_cast<Thread*>(arg);
-    Runtime* rt = t_starting_rt;
-    rt->record(t, Event::thread_start, {}, SrcLoc::here());
+    Runtime* rt;
+    {
+        sync::TsanHidden hidden;
+        rt = t_starting_rt;
+        rt->record(t, Event::thread_start, {}, SrcLoc::here());
+    }
     t->fn(t->arg);
+    sync::TsanHidden hidden;
     rt->record(t, Event::thread_end, {}, SrcLoc::here());
     t->state = State::finished;
     rt->leave(t, true);
@@ -86,6 +98,7 @@ void Runtime::record(Thread* t, Event ev, ObjectId obj, SrcLoc loc) {
 }
 
 RunResult Runtime::run() {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     Fiber* main = Fiber::main_context();
     running_ = true;
     starting_ = true;
@@ -124,6 +137,7 @@ RunResult Runtime::run() {
 }
 
 void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     Thread* cur = current_;
     step_++;
     record(cur, ev, obj, loc);
@@ -214,6 +228,7 @@ void Runtime::end_run(RunStatus status, bool exiting) {
 }
 
 void Runtime::block(const void* key, ObjectId obj, int holder, SrcLoc loc) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     Thread* cur = current_;
     record(cur, Event::block, obj, loc);
     cur->state = State::blocked;
@@ -225,6 +240,7 @@ void Runtime::block(const void* key, ObjectId obj, int holder, SrcLoc loc) {
 }
 
 void Runtime::idle_wait(const void* key, ObjectId obj) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     Thread* cur = current_;
     cur->state = State::idle;
     cur->wait_key = key;
@@ -234,6 +250,7 @@ void Runtime::idle_wait(const void* key, ObjectId obj) {
 }
 
 void Runtime::wake(const void* key) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     for (auto& t : threads_) {
         if ((t->state == State::blocked || t->state == State::idle) && t->wait_key == key) {
             t->state = State::runnable;
@@ -242,13 +259,18 @@ void Runtime::wake(const void* key) {
     }
 }
 
-int& Runtime::vcpu() { return current_ ? current_->vcpu : main_vcpu_; }
+int& Runtime::vcpu() {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
+    return current_ ? current_->vcpu : main_vcpu_;
+}
 
 void Runtime::on_acquire(const void* lock, ObjectId obj, SrcLoc loc) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     if (current_) current_->held.push_back({lock, obj, loc});
 }
 
 void Runtime::on_release(const void* lock, ObjectId, SrcLoc) {
+    sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     if (!current_) return;
     auto& h = current_->held;
     for (size_t i = h.size(); i-- > 0;) {

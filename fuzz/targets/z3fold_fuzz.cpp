@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "harness/runner.h"
+#include "layout.h"
 #include "mutate/mutator.h"
 #include "program/program.h"
 
@@ -21,7 +22,7 @@ void bump(size_t i) {
     uint8_t& c = g_sched_counters[i % kCounters];
     if (c != 255) c++;
 }
-void on_switch(uint64_t from, uint64_t to) { bump(static_cast<size_t>((from * 0x9e3779b97f4a7c15ULL) ^ to) % (kCounters - 64)); }
+Z3FH_INTENTIONAL_WRAP void on_switch(uint64_t from, uint64_t to) { bump(static_cast<size_t>((from * 0x9e3779b97f4a7c15ULL) ^ to) % (kCounters - 64)); }
 void on_block(uint8_t cls) { bump(kCounters - 64 + cls); }
 
 }  // namespace
