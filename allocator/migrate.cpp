@@ -74,8 +74,12 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
         list_add(&newpage->lru, &lru_, lock_);
     }
     newpage->movable = true;
+    // Read under the page lock: once it is dropped, reclaim can claim the
+    // page (it is on the LRU now) and write cpu. Upstream reads it after the
+    // unlock (a data race TSan found through this harness: docs/findings.md).
+    const int cpu = new_zhdr->cpu;
     new_zhdr->page_lock.unlock();
-    compact_wq_.queue(&new_zhdr->work, new_zhdr->cpu);
+    compact_wq_.queue(&new_zhdr->work, cpu);
 
     // A handle lookup may have read the old address before the slots were
     // rewritten and locked the old page; it sees PAGE_MIGRATED and retries.

@@ -42,10 +42,37 @@ namespace z3fh::sync {
 // sees only the allocator's own accesses and the happens-before edges the
 // primitives really give (Z3FH_HB_*): the races it reports are the
 // allocator's.
+//
+// All fibers share one OS thread, so one depth counter serves them all; the
+// fiber switch saves and clears it (ending TSan's ignores in the fiber that
+// parks) and restores it on resume, so a parked fiber never holds ignores
+// and can be destroyed cleanly (fuzz/sched/fiber.cpp).
+#if defined(Z3FH_TSAN)
+#define Z3FH_NO_TSAN __attribute__((no_sanitize("thread")))
+#else
+#define Z3FH_NO_TSAN
+#endif
+// The counter itself is bookkeeping: its accesses are not instrumented.
+Z3FH_NO_TSAN inline int& tsan_hidden_depth() {
+    static int depth = 0;
+    return depth;
+}
+Z3FH_NO_TSAN inline void tsan_hide() {
+#if defined(Z3FH_TSAN)
+    __tsan_ignore_thread_begin();
+    ++tsan_hidden_depth();
+#endif
+}
+Z3FH_NO_TSAN inline void tsan_unhide() {
+#if defined(Z3FH_TSAN)
+    --tsan_hidden_depth();
+    __tsan_ignore_thread_end();
+#endif
+}
 struct TsanHidden {
 #if defined(Z3FH_TSAN)
-    TsanHidden() { __tsan_ignore_thread_begin(); }
-    ~TsanHidden() { __tsan_ignore_thread_end(); }
+    TsanHidden() { tsan_hide(); }
+    ~TsanHidden() { tsan_unhide(); }
 #else
     TsanHidden() {}  // user-provided: a guard object, never "unused"
 #endif
@@ -305,16 +332,8 @@ private:
 // point), so it needs no lock; under TSan its bookkeeping is hidden.
 class Z3FH_CAPABILITY("rawlock") RawLock {
 public:
-    void lock() Z3FH_ACQUIRE() {
-#if defined(Z3FH_TSAN)
-        __tsan_ignore_thread_begin();
-#endif
-    }
-    void unlock() Z3FH_RELEASE() {
-#if defined(Z3FH_TSAN)
-        __tsan_ignore_thread_end();
-#endif
-    }
+    void lock() Z3FH_ACQUIRE() { tsan_hide(); }
+    void unlock() Z3FH_RELEASE() { tsan_unhide(); }
 };
 
 class WorkQueue {

@@ -62,6 +62,28 @@ std::vector<StackRange>& guards() {
 
 Fiber* g_current_starting = nullptr;  // the fiber whose trampoline runs next
 
+#if defined(Z3FH_FIBER_TSAN)
+// Happens-before between the main context and the fibers only (pool set-up
+// before a run, checks after it), never between two fibers: those edges come
+// from the sync primitives alone, so TSan still sees the allocator's races.
+char g_main_token, g_fibers_token;
+void hb_leave(Fiber* from, bool from_main) { __tsan_release(from_main ? &g_main_token : &g_fibers_token); (void)from; }
+void hb_enter(bool into_main) { __tsan_acquire(into_main ? &g_fibers_token : &g_main_token); }
+
+// A parked fiber holds no TSan ignores: end them before the switch, take
+// them up again on resume (sync::TsanHidden's depth).
+Z3FH_NO_TSAN void park_ignores(Fiber* from, int* saved) {
+    (void)from;
+    *saved = sync::tsan_hidden_depth();
+    for (int i = 0; i < *saved; i++) __tsan_ignore_thread_end();
+    sync::tsan_hidden_depth() = 0;
+}
+Z3FH_NO_TSAN void resume_ignores(int saved) {
+    for (int i = 0; i < saved; i++) __tsan_ignore_thread_begin();
+    sync::tsan_hidden_depth() = saved;
+}
+#endif
+
 #if !defined(Z3FH_FIBER_ASAN) && !defined(Z3FH_FIBER_TSAN)
 void overflow_handler(int sig, siginfo_t* info, void*) {
     if (Fiber::in_guard_page(info->si_addr)) {
@@ -176,6 +198,9 @@ void Fiber::trampoline() {
         sync::TsanHidden hidden;
         self = g_current_starting;
     }
+#if defined(Z3FH_FIBER_TSAN)
+    hb_enter(false);
+#endif
 #if defined(Z3FH_FIBER_ASAN)
     __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
@@ -194,21 +219,34 @@ void Fiber::switch_to(Fiber* from, Fiber* to) {
 #if defined(Z3FH_FIBER_TSAN)
     // No happens-before edge at a switch: the controlled sync layer adds the
     // real ones, so TSan still sees races between fibers.
+    hb_leave(from, from->is_main_);
+    park_ignores(from, &from->tsan_hidden_saved_);
     __tsan_switch_to_fiber(to->tsan_fiber_, __tsan_switch_to_fiber_no_sync);
 #endif
     z3fh_fiber_switch(&from->sp_, to->sp_);
+#if defined(Z3FH_FIBER_TSAN)
+    resume_ignores(from->tsan_hidden_saved_);
+    hb_enter(from->is_main_);
+#endif
 #if defined(Z3FH_FIBER_ASAN)
     __sanitizer_finish_switch_fiber(from->asan_fake_stack_, nullptr, nullptr);
 #endif
 }
 
 void Fiber::exit_to(Fiber* from, Fiber* to) {
-    sync::TsanHidden hidden;
-    g_current_starting = to;
+    // This fiber ends here and must not end with TSan's ignores on: hide the
+    // bookkeeping in a scope that closes before the switch.
+    {
+        sync::TsanHidden hidden;
+        g_current_starting = to;
+    }
 #if defined(Z3FH_FIBER_ASAN)
     __sanitizer_start_switch_fiber(nullptr, to->stack_, to->stack_size_);
 #endif
 #if defined(Z3FH_FIBER_TSAN)
+    hb_leave(from, from->is_main_);
+    int ended;
+    park_ignores(from, &ended);
     __tsan_switch_to_fiber(to->tsan_fiber_, __tsan_switch_to_fiber_no_sync);
 #endif
     z3fh_fiber_switch(&from->sp_, to->sp_);

@@ -38,6 +38,7 @@ private:
     Entry entry_ = nullptr;
     void* arg_ = nullptr;
     [[maybe_unused]] void* tsan_fiber_ = nullptr;  // used only under TSan
+    [[maybe_unused]] int tsan_hidden_saved_ = 0;   // TSan ignore depth while parked
     void* asan_fake_stack_ = nullptr;
     bool is_main_ = false;
     static void trampoline();

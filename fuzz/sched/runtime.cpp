@@ -86,9 +86,13 @@ void Runtime::thread_main(void* arg) {
         rt->record(t, Event::thread_start, {}, SrcLoc::here());
     }
     t->fn(t->arg);
-    sync::TsanHidden hidden;
-    rt->record(t, Event::thread_end, {}, SrcLoc::here());
-    t->state = State::finished;
+    {
+        sync::TsanHidden hidden;
+        rt->record(t, Event::thread_end, {}, SrcLoc::here());
+        t->state = State::finished;
+    }
+    // Not hidden across the final switch: a fiber must not end with TSan's
+    // ignores still on (leave hides its own bookkeeping).
     rt->leave(t, true);
 }
 
@@ -189,38 +193,55 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
 }
 
 void Runtime::switch_from(Thread* cur, Thread* next, bool exiting) {
-    current_ = next;
+    {
+        sync::TsanHidden hidden;
+        current_ = next;
+    }
     if (exiting) Fiber::exit_to(cur->fiber, next->fiber);
     Fiber::switch_to(cur->fiber, next->fiber);
+    sync::TsanHidden hidden;
     current_ = cur;
 }
 
 void Runtime::leave(Thread* cur, bool exiting) {
+    Thread* next = nullptr;
+    RunStatus end = RunStatus::completed;
+    bool ending = false;
+    {
+        sync::TsanHidden hidden;  // scheduler bookkeeping
+        if (!starting_) {
+            next = decide(cur, true, Event::block, {});
+            if (const char* stale = strategy_.stale_reason()) {
+                result_.report = stale;
+                end = RunStatus::stale_schedule;
+                ending = true;
+            } else if (!next) {
+                bool done = std::all_of(threads_.begin(), threads_.end(), [](const auto& t) {
+                    return t->state == State::finished || (t->worker && t->state == State::idle);
+                });
+                if (!done) result_.report = deadlock_report();
+                end = done ? RunStatus::completed : RunStatus::deadlock;
+                ending = true;
+            }
+        }
+    }
     if (starting_) {
         if (exiting) Fiber::exit_to(cur->fiber, Fiber::main_context());
         Fiber::switch_to(cur->fiber, Fiber::main_context());
         return;
     }
-    Thread* next = decide(cur, true, Event::block, {});
-    if (const char* stale = strategy_.stale_reason()) {
-        result_.report = stale;
-        end_run(RunStatus::stale_schedule, exiting);
-    }
-    if (!next) {
-        bool done = std::all_of(threads_.begin(), threads_.end(), [](const auto& t) {
-            return t->state == State::finished || (t->worker && t->state == State::idle);
-        });
-        if (done) end_run(RunStatus::completed, exiting);
-        result_.report = deadlock_report();
-        end_run(RunStatus::deadlock, exiting);
-    }
+    if (ending) end_run(end, exiting);
     switch_from(cur, next, exiting);
 }
 
 void Runtime::end_run(RunStatus status, bool exiting) {
-    result_.status = status;
-    Thread* cur = current_;
-    current_ = nullptr;
+    Thread* cur;
+    {
+        sync::TsanHidden hidden;
+        result_.status = status;
+        cur = current_;
+        current_ = nullptr;
+    }
     if (exiting) Fiber::exit_to(cur->fiber, Fiber::main_context());
     Fiber::switch_to(cur->fiber, Fiber::main_context());
     // A run that ended is never resumed.
