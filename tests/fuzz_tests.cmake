@@ -14,6 +14,7 @@ gtest_discover_tests(harness_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "harne
 file(GLOB Z3FH_REGRESS_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/regress/*_test.cpp)
 if(Z3FH_REGRESS_SOURCES)
   add_executable(regress_tests ${Z3FH_REGRESS_SOURCES})
+  target_include_directories(regress_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(regress_tests PRIVATE z3fh_harness GTest::gtest_main)
   gtest_discover_tests(regress_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "regress")
 endif()

@@ -3,13 +3,10 @@
 // T0 frees the only object of a page and is preempted at the pool lock its
 // last put takes; T1's lookup takes a reference under the pool lock alone.
 // Found: refcount@pool.cpp:376 with mutant get-unless-zero
-// The program below runs under the input strategy: each schedule pair
+// The program runs under the input strategy: each schedule pair
 // (delay, target) keeps the current thread for `delay` decisions, then
 // switches to runnable thread #target.
-#include <gtest/gtest.h>
-
-#include "harness/runner.h"
-#include "mutants.h"
+#include "regress/regress.h"
 
 namespace {
 
@@ -29,28 +26,6 @@ z3fh::fuzz::Program program() {
     return p;
 }
 
-z3fh::fuzz::Outcome run(bool abort_on_finding) {
-    z3fh::fuzz::RunConfig cfg;
-    cfg.abort_on_finding = abort_on_finding;
-    return z3fh::fuzz::run_program(program(), cfg);
-}
-
 }  // namespace
 
-// On the correct allocator the program runs clean.
-TEST(Regress, HandWrittenGetUnlessZero) {
-    z3fh::fuzz::Outcome o = run(false);
-    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
-}
-
-#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
-// With the mutant it was found on, the same program must fail.
-TEST(RegressDeathTest, HandWrittenGetUnlessZero_FailsWithMutant) {
-    EXPECT_DEATH(
-        {
-            z3fh::mutants::select("get-unless-zero");
-            (void)run(true);  // a finding prints its report and aborts
-        },
-        "ERROR");
-}
-#endif
+Z3FH_REGRESSION(HandWrittenGetUnlessZero, "get-unless-zero")

@@ -2,13 +2,10 @@
 // Hand-written (tests/regress/handwritten-under-reclaim-bit.z3fp): the shortest program for review #3:
 // T0 frees while T1's reclaim sets PAGE_CLAIMED under the pool lock.
 // Found: refcount@reclaim.cpp:62 with mutant under-reclaim-bit
-// The program below runs under the input strategy: each schedule pair
+// The program runs under the input strategy: each schedule pair
 // (delay, target) keeps the current thread for `delay` decisions, then
 // switches to runnable thread #target.
-#include <gtest/gtest.h>
-
-#include "harness/runner.h"
-#include "mutants.h"
+#include "regress/regress.h"
 
 namespace {
 
@@ -28,28 +25,6 @@ z3fh::fuzz::Program program() {
     return p;
 }
 
-z3fh::fuzz::Outcome run(bool abort_on_finding) {
-    z3fh::fuzz::RunConfig cfg;
-    cfg.abort_on_finding = abort_on_finding;
-    return z3fh::fuzz::run_program(program(), cfg);
-}
-
 }  // namespace
 
-// On the correct allocator the program runs clean.
-TEST(Regress, HandWrittenUnderReclaimBit) {
-    z3fh::fuzz::Outcome o = run(false);
-    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
-}
-
-#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
-// With the mutant it was found on, the same program must fail.
-TEST(RegressDeathTest, HandWrittenUnderReclaimBit_FailsWithMutant) {
-    EXPECT_DEATH(
-        {
-            z3fh::mutants::select("under-reclaim-bit");
-            (void)run(true);  // a finding prints its report and aborts
-        },
-        "ERROR");
-}
-#endif
+Z3FH_REGRESSION(HandWrittenUnderReclaimBit, "under-reclaim-bit")

@@ -1,12 +1,9 @@
 // Regression test exported by `z3fh export-test`.
 // Found: invariant:listed-page-zero-ref with mutant reclaim-put-then-lru
-// The program below runs under the input strategy: each schedule pair
+// The program runs under the input strategy: each schedule pair
 // (delay, target) keeps the current thread for `delay` decisions, then
 // switches to runnable thread #target.
-#include <gtest/gtest.h>
-
-#include "harness/runner.h"
-#include "mutants.h"
+#include "regress/regress.h"
 
 namespace {
 
@@ -25,28 +22,6 @@ z3fh::fuzz::Program program() {
     return p;
 }
 
-z3fh::fuzz::Outcome run(bool abort_on_finding) {
-    z3fh::fuzz::RunConfig cfg;
-    cfg.abort_on_finding = abort_on_finding;
-    return z3fh::fuzz::run_program(program(), cfg);
-}
-
 }  // namespace
 
-// On the correct allocator the program runs clean.
-TEST(Regress, ReviewReclaimPutThenLru) {
-    z3fh::fuzz::Outcome o = run(false);
-    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
-}
-
-#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
-// With the mutant it was found on, the same program must fail.
-TEST(RegressDeathTest, ReviewReclaimPutThenLru_FailsWithMutant) {
-    EXPECT_DEATH(
-        {
-            z3fh::mutants::select("reclaim-put-then-lru");
-            (void)run(true);  // a finding prints its report and aborts
-        },
-        "ERROR");
-}
-#endif
+Z3FH_REGRESSION(ReviewReclaimPutThenLru, "reclaim-put-then-lru")

@@ -245,15 +245,12 @@ std::string export_test_source(const Program& p, const std::string& test_name, c
     }
     std::string sched;
     for (size_t i = 0; i < p.schedule.size(); i++) sched += fmt::format("{}{}", i ? ", " : "", p.schedule[i]);
-    std::string src = fmt::format(R"(// Regression test exported by `z3fh export-test`.
+    return fmt::format(R"(// Regression test exported by `z3fh export-test`.
 // Found: {sig}{mut_note}
-// The program below runs under the input strategy: each schedule pair
+// The program runs under the input strategy: each schedule pair
 // (delay, target) keeps the current thread for `delay` decisions, then
 // switches to runnable thread #target.
-#include <gtest/gtest.h>
-
-#include "harness/runner.h"
-#include "mutants.h"
+#include "regress/regress.h"
 
 namespace {{
 
@@ -270,41 +267,14 @@ z3fh::fuzz::Program program() {{
     return p;
 }}
 
-z3fh::fuzz::Outcome run(bool abort_on_finding) {{
-    z3fh::fuzz::RunConfig cfg;
-    cfg.abort_on_finding = abort_on_finding;
-    return z3fh::fuzz::run_program(program(), cfg);
-}}
-
 }}  // namespace
 
-// On the correct allocator the program runs clean.
-TEST(Regress, {name}) {{
-    z3fh::fuzz::Outcome o = run(false);
-    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
-}}
+Z3FH_REGRESSION({name}, "{mutant}")
 )",
-                                  fmt::arg("sig", signature), fmt::arg("threads", p.threads),
-                                  fmt::arg("vcpus", p.vcpus), fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops),
-                                  fmt::arg("sched", sched), fmt::arg("name", test_name),
-                                  fmt::arg("mut_note", mutant.empty() ? std::string() : " with mutant " + mutant));
-    if (!mutant.empty()) {
-        src += fmt::format(R"(
-#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
-// With the mutant it was found on, the same program must fail.
-TEST(RegressDeathTest, {name}_FailsWithMutant) {{
-    EXPECT_DEATH(
-        {{
-            z3fh::mutants::select("{mutant}");
-            (void)run(true);  // a finding prints its report and aborts
-        }},
-        "ERROR");
-}}
-#endif
-)",
-                           fmt::arg("name", test_name), fmt::arg("mutant", mutant));
-    }
-    return src;
+                       fmt::arg("sig", signature), fmt::arg("threads", p.threads), fmt::arg("vcpus", p.vcpus),
+                       fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops), fmt::arg("sched", sched),
+                       fmt::arg("name", test_name), fmt::arg("mutant", mutant.empty() ? "none" : mutant),
+                       fmt::arg("mut_note", mutant.empty() ? std::string() : " with mutant " + mutant));
 }
 
 int cmd_export_test(const std::string& file, const std::string& out, const std::string& name,
