@@ -24,6 +24,12 @@
 #if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK)
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define Z3FH_HAVE_ASAN_REPORT_CALLBACK 1
+#include <sanitizer/asan_interface.h>
+#endif
+#endif
 
 namespace z3fh::fuzz {
 
@@ -103,6 +109,11 @@ void fatal_hook(ErrorKind, const std::string&) {
 
 #if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK)
 void sanitizer_death() {
+    if (g_current) print_context(*g_current);
+}
+#endif
+#if defined(Z3FH_HAVE_ASAN_REPORT_CALLBACK)
+void asan_report(const char*) {
     if (g_current) print_context(*g_current);
 }
 #endif
@@ -328,7 +339,11 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     g_current = &h;
     set_fatal_hook(&fatal_hook);
 #if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK)
-    __sanitizer_set_death_callback(&sanitizer_death);
+    if (cfg.sanitizer_death_callback) __sanitizer_set_death_callback(&sanitizer_death);
+#endif
+#if defined(Z3FH_HAVE_ASAN_REPORT_CALLBACK)
+    // ASan's report hook chains with libFuzzer (which uses the death callback).
+    __asan_set_error_report_callback(&asan_report);
 #endif
     sync::install_runtime(&rt);
     // Program threads first, so they are T0..Tn-1; the pool's workers follow.

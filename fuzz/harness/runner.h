@@ -18,6 +18,10 @@ struct RunConfig {
     uint64_t max_steps = 20000;
     bool abort_on_finding = true;            // fuzz targets: a finding is a crash
     bool check_every_step = true;
+    // Print the program and trace when a sanitizer kills the process. Never
+    // under libFuzzer: its own death callback is what saves the crash input,
+    // and a sanitizer keeps only one (so the target leaves this off).
+    bool sanitizer_death_callback = false;
 };
 
 struct Outcome {

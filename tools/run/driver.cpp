@@ -99,6 +99,7 @@ ChildResult run_child(const Program& prog) {
         setenv("Z3FH_TRACE_TAIL", "1000000", 1);
         fuzz::RunConfig cfg;
         cfg.trace_ring = 0;
+        cfg.sanitizer_death_callback = true;  // no libFuzzer here
         fuzz::Outcome o = fuzz::run_program(prog, cfg);
         std::fflush(stderr);
         _exit(o.found ? 1 : 0);
