@@ -127,6 +127,11 @@ Z3foldHeader* Pool::compact_single_buddy(Z3foldHeader* zhdr) Z3FH_TSA_ESCAPE("ne
     if (new_bud == Buddy::LAST) v |= static_cast<uintptr_t>(new_zhdr->last_chunks) << BUDDY_SHIFT;
     *reinterpret_cast<uintptr_t*>(old_handle) = v;
     zhdr->slots->lock.write_unlock();
+    // The old slots object now holds only the foreign handle, and freeing
+    // that handle frees the object without knowing this page: detach it, so
+    // this page never reaches it again (a new object here gets new slots).
+    // Upstream keeps the pointer (found by this harness: docs/findings.md).
+    zhdr->slots = nullptr;
     add_to_unbuddied(new_zhdr);
     new_zhdr->page_lock.unlock();
     *moved_chunks = 0;
