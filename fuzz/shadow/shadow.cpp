@@ -64,28 +64,22 @@ std::vector<ShadowFinding> Shadow::check_step() {
     // this runs at every scheduling point).
     static thread_local std::vector<std::pair<uintptr_t, int>> objects;  // reused: no allocation per step
     objects.clear();
-    for (int s = 0; s < kSlots; s++) {
-        const SlotState& st = slots_[s];
-        if (st.state != SlotState::State::live) continue;
-        uint32_t serial;
-        Buddy bud;
-        size_t off;
-        const uint8_t* obj = nullptr;
-        if (!PoolInspector::resolve(pool_, st.handle, &serial, &bud, &off, &obj)) {
+    for_each_live([&](const Resolved& r) {
+        if (!r.ok) {
             out.push_back({"handle-unresolvable", 0,
-                           fmt::format("slot {} (size {}) does not resolve to a live page", s, st.size)});
-            continue;
+                           fmt::format("slot {} (size {}) does not resolve to a live page", r.slot, r.st.size)});
+            return;
         }
-        if (bud != Buddy::HEADLESS) {
-            uintptr_t header = reinterpret_cast<uintptr_t>(obj) & PAGE_MASK;
+        if (r.bud != Buddy::HEADLESS) {
+            uintptr_t header = reinterpret_cast<uintptr_t>(r.obj) & PAGE_MASK;
             auto it = std::find_if(objects.begin(), objects.end(), [&](auto& e) { return e.first == header; });
             if (it == objects.end()) objects.emplace_back(header, 1); else it->second++;
         }
-        if (st.written && !contents_ok(s, false))
-            out.push_back({"object-contents", serial,
-                           fmt::format("slot {} (size {}, page {}, {}) lost its contents", s, st.size, serial,
-                                       buddy_name(bud))});
-    }
+        if (r.st.written && !contents_ok(r.slot, false))
+            out.push_back({"object-contents", r.page,
+                           fmt::format("slot {} (size {}, page {}, {}) lost its contents", r.slot, r.st.size, r.page,
+                                       buddy_name(r.bud))});
+    });
     for (auto& [header, n] : objects) {
         int refs = reinterpret_cast<const Z3foldHeader*>(header)->refcount.peek();
         if (refs < n) {
@@ -103,22 +97,18 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
     PoolSnapshot snap = PoolInspector::snapshot(pool_);
     std::map<uint32_t, int> objects, foreign;
     std::set<uint32_t> slots_used;
-    for (int s = 0; s < kSlots; s++) {
-        const SlotState& st = slots_[s];
-        if (st.state != SlotState::State::live) continue;
-        uint32_t serial;
-        Buddy bud;
-        size_t off;
-        if (!PoolInspector::resolve(pool_, st.handle, &serial, &bud, &off)) continue;
-        objects[serial]++;
-        if (st.written && !contents_ok(s, true))
-            out.push_back({"object-contents", serial, fmt::format("slot {} (size {}) differs from its pattern", s, st.size)});
-        if (bud == Buddy::HEADLESS) continue;
-        const BuddySlots* bs = handle_to_slots(st.handle);
+    for_each_live([&](const Resolved& r) {
+        if (!r.ok) return;
+        objects[r.page]++;
+        if (r.st.written && !contents_ok(r.slot, true))
+            out.push_back({"object-contents", r.page,
+                           fmt::format("slot {} (size {}) differs from its pattern", r.slot, r.st.size)});
+        if (r.bud == Buddy::HEADLESS) return;
+        const BuddySlots* bs = handle_to_slots(r.st.handle);
         slots_used.insert(bs->serial);
-        const PageSnapshot* p = snap.page(serial);
-        if (p && p->slots_serial != bs->serial) foreign[serial]++;
-    }
+        const PageSnapshot* p = snap.page(r.page);
+        if (p && p->slots_serial != bs->serial) foreign[r.page]++;
+    });
     for (const PageSnapshot& p : snap.pages) {
         int n = objects.count(p.serial) ? objects[p.serial] : 0;
         if (n == 0) {

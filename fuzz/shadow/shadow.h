@@ -48,6 +48,30 @@ public:
     bool contents_ok(int slot, bool full);
 
 private:
+    // Every live slot, resolved through the pool's handles (without locks:
+    // the checks run while no thread does).
+    struct Resolved {
+        int slot;
+        const SlotState& st;
+        bool ok;  // the handle names a live page
+        uint32_t page;
+        Buddy bud;
+        const uint8_t* obj;
+    };
+    template <typename F>
+    void for_each_live(F f) {
+        for (int s = 0; s < kSlots; s++) {
+            const SlotState& st = slots_[s];
+            if (st.state != SlotState::State::live) continue;
+            uint32_t page = 0;
+            Buddy bud = Buddy::HEADLESS;
+            size_t off = 0;
+            const uint8_t* obj = nullptr;
+            bool ok = PoolInspector::resolve(pool_, st.handle, &page, &bud, &off, &obj);
+            f(Resolved{s, st, ok, page, bud, obj});
+        }
+    }
+
     Pool& pool_;
     SlotState (&slots_)[kSlots];
 };
