@@ -245,17 +245,20 @@ void run_op(Harness& h, const Op& op) {
     case OpKind::write: {
         if (!claim(st, S::live)) return;
         SlotState v = view(st);
+        sync::hb_consume(&st);  // the object was handed to us through the slot
         auto* p = static_cast<uint8_t*>(pool.map(v.handle));
         write_pattern(p, op.slot(), v.gen, v.size);
         pool.unmap(v.handle);
         v.state = S::live;
         v.written = true;
+        sync::hb_publish(&st);  // and is handed on the same way
         settle(st, v);
         return;
     }
     case OpKind::verify: {
         SlotState v = view(st);
         if (!v.written || !claim(st, S::live)) return;
+        sync::hb_consume(&st);
         auto* p = static_cast<const uint8_t*>(pool.map(v.handle));
         size_t bad = v.size;
         for (size_t i = 0; i < v.size; i++) {
@@ -266,6 +269,7 @@ void run_op(Harness& h, const Op& op) {
         }
         pool.unmap(v.handle);
         v.state = S::live;
+        sync::hb_publish(&st);  // handed on: the next writer comes after this read
         settle(st, v);
         if (bad != v.size) {
             Hidden hidden;
