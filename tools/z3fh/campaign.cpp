@@ -125,7 +125,8 @@ int run_campaign(const CampaignOptions& o) {
     auto t0 = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     double last_print = -100;
-    static const std::regex status(R"(^#(\d+)[:\s].*?cov: (\d+).*?corp: (\d+))");
+    // "#N NEW cov: C ft: F corp: K/..." (TSan builds have no cov:, only ft:).
+    static const std::regex status(R"(^#(\d+)[:\s].*?(?:cov|ft): (\d+).*?corp: (\d+))");
     static const std::regex written(R"(Test unit written to (\S+))");
     static const std::regex final_re(R"(stat::number_of_executed_units: (\d+))");
     std::string log;
