@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "check.h"
+#include "mutants.h"
 #include "pool.h"
 
 namespace z3fh {
@@ -30,7 +31,12 @@ Z3FH_INTENTIONAL_WRAP
 bool Pool::z3fold_compact_page(Z3foldHeader* zhdr) {
     PageDesc* page = virt_to_page(zhdr);
     zhdr->page_lock.assert_held();
-    if (page->flags.test(MIDDLE_CHUNK_MAPPED)) return false;
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // compaction-moves-mapped: the mapped test is skipped; the mapper writes
+    // to where MIDDLE was.
+    if (!Z3FH_MUTANT_ON(compact_ignores_mapped))
+#endif
+        if (page->flags.test(MIDDLE_CHUNK_MAPPED)) return false;
     if (page->isolated) return false;
     if (zhdr->middle_chunks == 0) return false;
 
@@ -41,7 +47,12 @@ bool Pool::z3fold_compact_page(Z3foldHeader* zhdr) {
         zhdr->first_chunks = zhdr->middle_chunks;
         zhdr->middle_chunks = 0;
         zhdr->start_middle = 0;
-        zhdr->first_num++;  // 2-bit wrap is the design
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // handle-encoding: without the relabel the existing handle still decodes
+        // as MIDDLE, now with start_middle 0 (the header).
+        if (!Z3FH_MUTANT_ON(compact_keeps_first_num))
+#endif
+            zhdr->first_num++;  // 2-bit wrap is the design
         return true;
     }
     // Moving data is expensive: only for a gain of BIG_CHUNK_GAP chunks.
@@ -153,6 +164,11 @@ void Pool::do_compact_page(Z3foldHeader* zhdr, bool locked) Z3FH_TSA_ESCAPE("con
     if (put_z3fold_locked(zhdr)) return;  // the work's reference
 
     if (page->flags.test(PAGE_STALE) || page->flags.test_and_set(PAGE_CLAIMED)) {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // double-put: "the claimer re-lists the page, so drop our reference" -- the
+        // work's reference was already dropped above.
+        if (Z3FH_MUTANT_ON(compact_double_put) && !page->flags.test(PAGE_STALE) && put_z3fold_locked(zhdr)) return;
+#endif
         zhdr->page_lock.unlock();
         return;
     }

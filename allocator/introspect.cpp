@@ -268,7 +268,7 @@ void PoolInspector::set_field_for_test(Pool& pool, uint32_t serial, Field f, int
     Z3foldHeader* z = page_header(p);
     switch (f) {
     case Field::foreign_handles: z->foreign_handles = static_cast<uint8_t>(value) & 3U; break;
-    case Field::mapped_count: z->mapped_count = static_cast<uint8_t>(value) & 3U; break;
+    case Field::mapped_count: z->mapped_count = static_cast<uint8_t>(value); break;
     case Field::cpu: z->cpu = static_cast<int16_t>(value); break;
     }
 }

@@ -4,6 +4,7 @@
 #include <new>
 
 #include "check.h"
+#include "mutants.h"
 #include "pool.h"
 
 namespace z3fh {
@@ -15,7 +16,13 @@ bool Pool::isolate_page(PageDesc* page) Z3FH_TSA_ESCAPE("page lock of a page fou
     bool ok = false;
     // Already isolated by another migration: the mm core skips such pages
     // (isolate_movable_page tests PageIsolated before calling us).
-    if (!page->isolated && !page->flags.test(NEEDS_COMPACTING) && !page->flags.test(PAGE_STALE) && zhdr->mapped_count == 0 &&
+    bool stale = page->flags.test(PAGE_STALE);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // get-on-zero-refcount: no PAGE_STALE test; a page released since the mm core
+    // found it gets a reference again.
+    if (Z3FH_MUTANT_ON(isolate_ignores_stale)) stale = false;
+#endif
+    if (!page->isolated && !page->flags.test(NEEDS_COMPACTING) && !stale && zhdr->mapped_count == 0 &&
         zhdr->foreign_handles == 0 && !page->flags.test_and_set(PAGE_CLAIMED)) {
         {
             sync::SpinGuard g(lock_);
@@ -37,7 +44,10 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
     Z3foldHeader* zhdr = page_header(page);
     if (!zhdr->page_lock.try_lock()) return Errno::again;
     if (zhdr->mapped_count != 0 || zhdr->foreign_handles != 0) {
-        page->flags.clear(PAGE_CLAIMED);
+        // The page stays isolated and claimed: putback unclaims it. Upstream
+        // clears PAGE_CLAIMED here, so compaction re-lists the isolated page,
+        // an alloc puts it on the LRU, and putback adds it there a second
+        // time (found by the real-thread baseline, docs/findings.md).
         zhdr->page_lock.unlock();
         return Errno::busy;
     }
@@ -46,10 +56,19 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
         return Errno::again;
     }
     auto* new_zhdr = static_cast<Z3foldHeader*>(page_address(newpage));
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // lock-dropped-too-early: "the checks passed, the copy needs no lock" -- a map
+    // between the unlock and PAGE_MIGRATED writes to the page being copied.
+    const bool unlock_early = Z3FH_MUTANT_ON(migrate_unlock_early);
+    if (unlock_early) zhdr->page_lock.unlock();
+#endif
     std::memcpy(static_cast<void*>(new_zhdr), static_cast<const void*>(zhdr), PAGE_SIZE);
     newpage->flags.store_all(page->flags.load_all());
     page->flags.set(PAGE_MIGRATED);
-    zhdr->page_lock.unlock();
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    if (!unlock_early)
+#endif
+        zhdr->page_lock.unlock();
 
     // The copied lock, refcount and work item are re-initialised; the copied
     // refcount carries isolation's reference, which the queued work puts.
@@ -79,7 +98,12 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
     // unlock (a data race TSan found through this harness: docs/findings.md).
     const int cpu = new_zhdr->cpu;
     new_zhdr->page_lock.unlock();
-    compact_wq_.queue(&new_zhdr->work, cpu);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // missing-requeue: NEEDS_COMPACTING is set but the work that clears it (and
+    // puts isolation's reference) is never queued.
+    if (!Z3FH_MUTANT_ON(migrate_no_queue))
+#endif
+        compact_wq_.queue(&new_zhdr->work, cpu);
 
     // A handle lookup may have read the old address before the slots were
     // rewritten and locked the old page; it sees PAGE_MIGRATED and retries.

@@ -6,6 +6,7 @@
 #include "handle.h"
 #include "layout.h"
 #include "list.h"
+#include "mutants.h"
 #include "page_source.h"
 #include "sync/sync.h"
 
@@ -27,8 +28,11 @@ struct Z3foldHeader {
     uint16_t last_chunks;       // page_lock
     uint16_t start_middle;      // page_lock: chunk index where MIDDLE starts
     uint8_t first_num : 2;      // page_lock (+ slots lock for readers): buddy relabel counter
-    uint8_t mapped_count : 2;   // page_lock: objects mapped now
     uint8_t foreign_handles : 2;// page_lock: objects whose handles live in another page's slots
+    uint8_t mapped_count;       // page_lock: live mappings of this page's objects (upstream: 2 bits,
+                                // which wrap at four concurrent maps)
+    uint8_t middle_mapped;      // page_lock: live mappings of MIDDLE; MIDDLE_CHUNK_MAPPED is cleared
+                                // only when the last one goes (upstream clears it at the first unmap)
 };
 static_assert(sizeof(Z3foldHeader) > CHUNK_SIZE && sizeof(Z3foldHeader) <= ZHDR_SIZE_ALIGNED,
               "the header must take exactly ZHDR_CHUNKS chunks in every build");
@@ -51,6 +55,10 @@ inline int num_free_chunks(const Z3foldHeader* z) {
     if (z->middle_chunks != 0) {
         int before = z->first_chunks ? 0 : z->start_middle - ZHDR_CHUNKS;
         int after = z->last_chunks ? 0 : TOTAL_CHUNKS - (z->start_middle + z->middle_chunks);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // chunk-off-by-one at the last buddy: the gap after MIDDLE counted one too many.
+        if (Z3FH_MUTANT_ON(free_chunks_off_by_one) && after) after += 1;
+#endif
         return before > after ? before : after;
     }
     return NCHUNKS - z->first_chunks - z->last_chunks;

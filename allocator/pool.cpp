@@ -240,6 +240,9 @@ AllocResult Pool::alloc(size_t size, Gfp gfp) Z3FH_TSA_ESCAPE("page lock taken v
     PageDesc* page = nullptr;
     Buddy bud;
     Handle handle;
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    bool list_first = false;
+#endif
 
     if (size > MAX_BUDDY_SIZE) {
         bud = Buddy::HEADLESS;
@@ -275,6 +278,13 @@ AllocResult Pool::alloc(size_t size, Gfp gfp) Z3FH_TSA_ESCAPE("page lock taken v
     zhdr->page_lock.lock();
 
 found:
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // list-stale-after-state-change: the page is re-listed by the free chunks it
+    // had before this object, and stays on that (now wrong) list.
+    list_first = Z3FH_MUTANT_ON(stale_unbuddied_index) && !page->flags.test(PAGE_HEADLESS) &&
+                 (zhdr->first_chunks || zhdr->middle_chunks || zhdr->last_chunks);
+    if (list_first) add_to_unbuddied(zhdr);
+#endif
     if (bud == Buddy::FIRST) {
         zhdr->first_chunks = static_cast<uint16_t>(chunks);
     } else if (bud == Buddy::LAST) {
@@ -283,7 +293,10 @@ found:
         zhdr->middle_chunks = static_cast<uint16_t>(chunks);
         zhdr->start_middle = static_cast<uint16_t>(zhdr->first_chunks + ZHDR_CHUNKS);
     }
-    add_to_unbuddied(zhdr);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    if (!list_first)
+#endif
+        add_to_unbuddied(zhdr);
 
 headless:
     lock_.lock();
@@ -338,12 +351,25 @@ void Pool::free(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header
         // free already returned).
         lock_.lock();
         if (!page->flags.test_and_set(PAGE_CLAIMED)) {
-            list_del(&page->lru, lock_);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            // page-freed-while-listed: the headless page is freed still on the LRU.
+            if (!Z3FH_MUTANT_ON(headless_free_keeps_lru))
+#endif
+                list_del(&page->lru, lock_);
             lock_.unlock();
             free_z3fold_page(page, true);
             pages_nr_.fetch_sub(1);
             return;
         }
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        if (Z3FH_MUTANT_ON(headless_freed_unlocked)) {
+            // reclaim-races-free: the mark is left after the pool lock is dropped;
+            // reclaim, checking it under that lock, can miss it and keep the page.
+            lock_.unlock();
+            page->flags.set(HEADLESS_FREED);
+            return;
+        }
+#endif
         page->flags.set(HEADLESS_FREED);
         lock_.unlock();
         return;
@@ -402,20 +428,39 @@ void* Pool::map(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header
     Z3foldHeader* zhdr = get_z3fold_header(handle);
     char* addr = reinterpret_cast<char*>(zhdr);
     PageDesc* page = virt_to_page(zhdr);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // headless-as-buddied: the headless object is addressed like a FIRST buddy,
+    // past a header it does not have.
+    if (Z3FH_MUTANT_ON(map_headless_as_first) && page->flags.test(PAGE_HEADLESS)) return addr + ZHDR_SIZE_ALIGNED;
+    bool mark_after_unlock = false;
+#endif
     if (page->flags.test(PAGE_HEADLESS)) return addr;
 
     switch (handle_to_buddy(handle)) {
     case Buddy::FIRST: addr += ZHDR_SIZE_ALIGNED; break;
     case Buddy::MIDDLE:
         addr += static_cast<size_t>(zhdr->start_middle) << CHUNK_SHIFT;
+        zhdr->middle_mapped++;
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // flag-under-wrong-lock: set once the page lock is gone, compaction (which
+        // tests it under that lock) can move MIDDLE from under the mapping.
+        if (Z3FH_MUTANT_ON(middle_mapped_after_unlock)) {
+            mark_after_unlock = true;
+            break;
+        }
+#endif
         page->flags.set(MIDDLE_CHUNK_MAPPED);  // compaction must not move it now
         break;
     case Buddy::LAST: addr += PAGE_SIZE - (static_cast<size_t>(handle_to_chunks(handle)) << CHUNK_SHIFT); break;
     default:
         report_fatal(ErrorKind::warn, sync::SrcLoc::here(), "map: unknown buddy");
     }
-    zhdr->mapped_count = static_cast<uint8_t>(zhdr->mapped_count + 1) & 3U;
+    Z3FH_CHECK_KIND(ErrorKind::warn, zhdr->mapped_count < UINT8_MAX, "page {} mapped 255 times at once", page->serial);
+    zhdr->mapped_count++;
     put_z3fold_header(zhdr);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    if (mark_after_unlock) page->flags.set(MIDDLE_CHUNK_MAPPED);
+#endif
     return addr;
 }
 
@@ -423,9 +468,14 @@ void Pool::unmap(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_heade
     Z3foldHeader* zhdr = get_z3fold_header(handle);
     PageDesc* page = virt_to_page(zhdr);
     if (page->flags.test(PAGE_HEADLESS)) return;
-    if (handle_to_buddy(handle) == Buddy::MIDDLE) page->flags.clear(MIDDLE_CHUNK_MAPPED);
+    if (handle_to_buddy(handle) == Buddy::MIDDLE) {
+        // Another mapping of MIDDLE may still be in use (zswap: a load beside
+        // writeback's evict): only the last unmap lets compaction move it.
+        Z3FH_CHECK_KIND(ErrorKind::warn, zhdr->middle_mapped != 0, "unmap of MIDDLE in page {} not mapped", page->serial);
+        if (--zhdr->middle_mapped == 0) page->flags.clear(MIDDLE_CHUNK_MAPPED);
+    }
     Z3FH_CHECK_KIND(ErrorKind::warn, zhdr->mapped_count != 0, "unmap of page {} with mapped_count 0", page->serial);
-    zhdr->mapped_count = static_cast<uint8_t>(zhdr->mapped_count - 1) & 3U;
+    zhdr->mapped_count--;
     put_z3fold_header(zhdr);
 }
 

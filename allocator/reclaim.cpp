@@ -66,7 +66,14 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
                 break;
             }
 #endif
-            if (!czhdr->page_lock.try_lock()) continue;  // can't evict it now
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            if (Z3FH_MUTANT_ON(reclaim_lock_order)) {
+                // lock-order-inversion: wait for the page lock under the pool lock;
+                // alloc and free hold a page lock when they take the pool lock.
+                czhdr->page_lock.lock();
+            } else
+#endif
+                if (!czhdr->page_lock.try_lock()) continue;  // can't evict it now
             // test_and_set is atomic, but it must also be under the page lock,
             // or the test of PAGE_CLAIMED in the unbuddied lookup means nothing.
             if (czhdr->foreign_handles || cand->flags.test_and_set(PAGE_CLAIMED)) {
@@ -93,7 +100,12 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
             if (zhdr->middle_chunks) handles[static_cast<int>(Buddy::MIDDLE)] = encode_handle_in(zhdr, &slots, Buddy::MIDDLE);
             if (zhdr->last_chunks) handles[static_cast<int>(Buddy::LAST)] = encode_handle_in(zhdr, &slots, Buddy::LAST);
             // Safe to unlock: we hold a reference and the claim.
-            zhdr->page_lock.unlock();
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            // evict-with-lock-held: the callback runs under the page lock, and the
+            // free it calls needs that lock (upstream drops it first, as here).
+            if (!Z3FH_MUTANT_ON(evict_under_page_lock))
+#endif
+                zhdr->page_lock.unlock();
         } else {
             handles[static_cast<int>(Buddy::FIRST)] = encode_handle(zhdr, Buddy::HEADLESS);
         }
@@ -110,6 +122,10 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
         if (headless) {
             if (evict_ret == 0) {
                 free_z3fold_page(page, true);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+                // accounting-drift: the evicted headless page is freed but still counted.
+                if (Z3FH_MUTANT_ON(reclaim_headless_count)) return Errno::ok;
+#endif
                 pages_nr_.fetch_sub(1);
                 return Errno::ok;
             }
@@ -125,7 +141,10 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
             page->flags.clear(PAGE_CLAIMED);
             lock_.unlock();
         } else {
-            zhdr->page_lock.lock();
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            if (!Z3FH_MUTANT_ON(evict_under_page_lock))
+#endif
+                zhdr->page_lock.lock();
             release_evicted_handles(zhdr, slots, handles);
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
             if (Z3FH_MUTANT_ON(reclaim_put_then_lru)) {
@@ -141,6 +160,20 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
                 list_add(&page->lru, &lru_, lock_);
                 lock_.unlock();
                 if (released) return Errno::ok;
+                lock_.lock();
+                continue;
+            }
+#endif
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            if (Z3FH_MUTANT_ON(reclaim_leaks_ref) && evict_ret != 0) {
+                // refcount-leak: the page is still in use, so it goes back on its lists
+                // "as it was" -- and reclaim's own reference goes back with it.
+                lock_.lock();
+                list_add(&page->lru, &lru_, lock_);
+                lock_.unlock();
+                if (list_empty(&zhdr->buddy)) add_to_unbuddied(zhdr);
+                page->flags.clear(PAGE_CLAIMED);
+                zhdr->page_lock.unlock();
                 lock_.lock();
                 continue;
             }

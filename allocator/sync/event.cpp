@@ -48,6 +48,7 @@ const char* event_name(Event e) {
     case Event::block: return "block";
     case Event::thread_start: return "thread_start";
     case Event::thread_end: return "thread_end";
+    case Event::object_access: return "object_access";
     }
     return "?";
 }

@@ -51,6 +51,7 @@ enum class Event : uint8_t {
     op_begin, op_end,
     block,        // parked on a lock or a work item (recorded, not a choice)
     thread_start, thread_end,
+    object_access,  // the harness reads or writes a mapped object: other CPUs run meanwhile
 };
 
 const char* event_name(Event e);

@@ -140,6 +140,11 @@ SlotState view(const SlotState& st);
 // where it points, then act as the program's evict policy says.
 int evict(Pool& pool, Handle handle, void* ctx) {
     auto& h = *static_cast<Harness*>(ctx);
+    // zswap's writeback maps the object to read its header before it knows
+    // whether the entry is still in use: so may a load, at the same time.
+    (void)pool.map(handle);
+    sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, 0xffffu});
+    pool.unmap(handle);
     EvictAction action;
     int victim = -1;
     bool busy = false;
@@ -247,6 +252,8 @@ void run_op(Harness& h, const Op& op) {
         SlotState v = view(st);
         sync::hb_consume(&st);  // the object was handed to us through the slot
         auto* p = static_cast<uint8_t*>(pool.map(v.handle));
+        // A mapped object is used for a while (zswap copies it): others may run.
+        sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(op.slot())});
         write_pattern(p, op.slot(), v.gen, v.size);
         pool.unmap(v.handle);
         v.state = S::live;
@@ -260,6 +267,7 @@ void run_op(Harness& h, const Op& op) {
         if (!v.written || !claim(st, S::live)) return;
         sync::hb_consume(&st);
         auto* p = static_cast<const uint8_t*>(pool.map(v.handle));
+        sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(op.slot())});
         size_t bad = v.size;
         for (size_t i = 0; i < v.size; i++) {
             if (p[i] != pattern_byte(op.slot(), v.gen, i)) {

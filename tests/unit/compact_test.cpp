@@ -117,5 +117,27 @@ TEST(Compact, MappedMiddleIsNotMoved) {
     p->free(c);
 }
 
+// Two mappings of one MIDDLE object at once (zswap: a load, and writeback's
+// evict reading the entry header): the first unmap must not let compaction
+// move the object from under the second. Upstream's single MIDDLE_CHUNK_MAPPED
+// bit does (found by the real-thread baseline: docs/findings.md).
+TEST(Compact, MiddleMappedTwiceStaysUntilTheLastUnmap) {
+    TestPool p;
+    Handle a = p.alloc_ok(64 * 10), b = p.alloc_ok(64 * 10), c = p.alloc_ok(64 * 10);
+    ASSERT_EQ(p.buddy_of(c), Buddy::MIDDLE);
+    p.fill(c, 64 * 10, 5);
+    auto* load = p->map(c);       // a load, still reading
+    (void)p->map(c);              // writeback's evict maps the same object ...
+    p->unmap(c);                  // ... and is done with it
+    p->free(a);                   // queues compaction of the page
+    p->free(b);
+    p->drain();
+    EXPECT_EQ(p->map(c), load) << "MIDDLE moved while a mapping was live";
+    p->unmap(c);
+    p->unmap(c);
+    EXPECT_TRUE(p.verify(c, 64 * 10, 5));
+    p->free(c);
+}
+
 }  // namespace
 }  // namespace z3fh::test

@@ -78,5 +78,39 @@ TEST(Migrate, FailsCleanlyWithoutANewPage) {
     p->free(a);
 }
 
+// migrate_page refusing a page (an object got mapped after isolation) must
+// leave it claimed until putback: upstream clears PAGE_CLAIMED there, so a
+// free's compaction re-lists the isolated page, an alloc puts it on the LRU,
+// and putback adds it to the LRU again (found by the real-thread baseline:
+// docs/findings.md).
+TEST(Migrate, RefusedPageStaysClaimedUntilPutback) {
+    TestPool p;
+    Handle a = p.alloc_ok(300), b = p.alloc_ok(300);
+    auto* page = virt_to_page(reinterpret_cast<void*>(*reinterpret_cast<uintptr_t*>(a) & PAGE_MASK));
+    page->page_mutex.lock();
+    ASSERT_TRUE(p->isolate_page(page));
+    page->page_mutex.unlock();
+    (void)p->map(b);  // mapped after isolation: migrate must refuse
+    PageDesc* newpage = p.src->alloc_page();
+    ASSERT_NE(newpage, nullptr);
+    newpage->page_mutex.lock();
+    page->page_mutex.lock();
+    EXPECT_EQ(p->migrate_page(newpage, page), Errno::busy);
+    page->page_mutex.unlock();
+    newpage->page_mutex.unlock();
+    EXPECT_TRUE(page->flags.test(PAGE_CLAIMED)) << "an isolated page must stay claimed until putback";
+    p->unmap(b);
+    p->free(a);  // would queue compaction, which re-lists an unclaimed page
+    p->drain();
+    Handle c = p.alloc_ok(300);  // would take the re-listed page and add it to the LRU
+    p->putback_page(page);
+    p.expect_valid();
+    p->free(b);
+    p->free(c);
+    p.src->free_page(newpage);
+    p->drain();
+    EXPECT_EQ(p.snap().pages.size(), 0u);
+}
+
 }  // namespace
 }  // namespace z3fh::test

@@ -70,8 +70,8 @@ int run_campaign(const CampaignOptions& o) {
     }
     const std::string preset = Context::fuzz_preset(o.sanitizer, !o.mutant.empty());
     double build_s = 0;
-    std::fprintf(stderr, "z3fh: building %s (fuzz target and driver) ...\n", preset.c_str());
-    if (!ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"}, &build_s)) return 2;
+    if (!o.no_build) std::fprintf(stderr, "z3fh: building %s (fuzz target and driver) ...\n", preset.c_str());
+    if (!o.no_build && !ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"}, &build_s)) return 2;
     const std::string bin = ctx.build_dir(preset) + "/fuzz/z3fold_fuzz";
     const std::string driver = ctx.build_dir(preset) + "/tools/run/z3fh-run";
 

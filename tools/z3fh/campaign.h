@@ -18,6 +18,7 @@ struct CampaignOptions {
     uint64_t seed = 0;
     bool sched_feedback = true;
     int triage_runs = 5;
+    bool no_build = false;
 };
 
 // Exit status: 0 no finding, 1 findings, 2 the tool failed.

@@ -19,8 +19,12 @@ struct ScoreOptions {
     int seeds = 1;
     bool sched_feedback = true;
     std::string sanitizer = "asan";
+    std::string engine = "libfuzzer";
+    std::string corpus = "corpus";  // seeds for every campaign, or "none"
     std::string only;
     std::string json_path;
+    int jobs = 1;
+    bool baseline = false;  // also the real-thread stress baseline under ASan and TSan
 };
 int cmd_score(const ScoreOptions& so);
 int cmd_replay(const ToolInput& in);

@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
     campaign->add_option("--out", co.out, "campaign folder (default: campaigns/<time>)");
     campaign->add_option("--seed", co.seed, "libFuzzer seed")->capture_default_str();
     campaign->add_flag("--no-sched-feedback", no_feedback, "turn the interleaving counters off");
+    campaign->add_option("--triage-runs", co.triage_runs, "replays per finding in triage")->check(CLI::Range(1, 1000))->capture_default_str();
+    campaign->add_flag("--no-build", co.no_build, "use the build as it is (score builds once for all its runs)");
 
     ToolInput in;
     auto* replay = app.add_subcommand("replay", "replay a finding with its interleaving and print the reproducer");
@@ -65,6 +67,12 @@ int main(int argc, char** argv) {
     score->add_option("--sanitizer", so.sanitizer, "asan, ubsan or tsan")->check(CLI::IsMember({"asan", "ubsan", "tsan"}));
     score->add_option("--json", so.json_path, "also write the table as JSON");
     score->add_flag("--no-sched-feedback", score_no_feedback, "turn the interleaving counters off");
+    so.jobs = co.jobs;
+    score->add_option("--jobs", so.jobs, "runs at a time (one core each)")->check(CLI::Range(1, 256))->capture_default_str();
+    score->add_option("--engine", so.engine, "fuzzing engine")->check(CLI::IsMember({"libfuzzer", "afl"}))->capture_default_str();
+    score->add_option("--corpus", so.corpus, "seed corpus for every campaign, or none")->capture_default_str();
+    score->add_flag("--baseline", so.baseline,
+                    "also run each mutant through the real-thread stress baseline (ASan and TSan), same budget");
     bool bench_alloc = false;
     auto* bench = app.add_subcommand("bench", "print the switch-cost figures (last line: one JSON object)");
     bench->add_flag("--alloc", bench_alloc, "also run the allocator benchmarks first");

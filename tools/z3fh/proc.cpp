@@ -6,24 +6,41 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 namespace z3fh::tool {
 
 namespace {
-volatile pid_t g_child = 0;
+// Children now running (score runs several at once); read by the SIGINT
+// handler, so plain lock-free slots.
+constexpr int kMaxChildren = 64;
+std::atomic<pid_t> g_children[kMaxChildren];
+
+void track(pid_t pid, pid_t expect) {
+    for (auto& c : g_children) {
+        pid_t e = expect;
+        if (c.compare_exchange_strong(e, pid)) return;
+    }
 }
+}  // namespace
 
 void interrupt_child() {
-    if (g_child > 0) kill(-g_child, SIGINT);
+    for (auto& c : g_children) {
+        pid_t pid = c.load();
+        if (pid > 0) kill(-pid, SIGINT);
+    }
 }
 
 ProcResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                       const std::function<void(const std::string&)>& on_line, const std::string& cwd) {
+                       const std::function<void(const std::string&)>& on_line, const std::string& cwd,
+                       unsigned timeout_s) {
     ProcResult r;
     int fds[2] = {-1, -1};
-    if (on_line && pipe(fds) != 0) return r;
+    // Close-on-exec: a child started meanwhile by another thread must not
+    // hold our pipe's write end open.
+    if (on_line && pipe2(fds, O_CLOEXEC) != 0) return r;
     pid_t pid = fork();
     if (pid < 0) return r;
     if (pid == 0) {
@@ -35,6 +52,7 @@ ProcResult run_process(const std::vector<std::string>& argv, const std::map<std:
             close(fds[1]);
         }
         if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(127);
+        if (timeout_s > 0) alarm(timeout_s);  // survives exec: SIGALRM ends a child that overruns
         for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
         std::vector<char*> args;
         for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -42,7 +60,7 @@ ProcResult run_process(const std::vector<std::string>& argv, const std::map<std:
         execvp(args[0], args.data());
         _exit(127);
     }
-    g_child = pid;
+    track(pid, 0);
     if (on_line) {
         close(fds[1]);
         std::string buf;
@@ -63,7 +81,7 @@ ProcResult run_process(const std::vector<std::string>& argv, const std::map<std:
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    g_child = 0;
+    track(0, pid);
     if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
     else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
     return r;

@@ -14,10 +14,13 @@ struct ProcResult {
 
 // Run argv with extra environment, calling on_line for each line of
 // combined stdout+stderr (or inheriting the terminal if on_line is empty).
+// A child still running after timeout_s (if non-zero) gets SIGALRM (exit
+// code 128+14). Safe to call from several threads at once.
 ProcResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                       const std::function<void(const std::string&)>& on_line = {}, const std::string& cwd = "");
+                       const std::function<void(const std::string&)>& on_line = {}, const std::string& cwd = "",
+                       unsigned timeout_s = 0);
 
-// Send SIGINT to the running child (Ctrl-C handling), if any.
+// Send SIGINT to every running child (Ctrl-C handling).
 void interrupt_child();
 
 }  // namespace z3fh::tool

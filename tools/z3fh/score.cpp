@@ -1,23 +1,185 @@
 // z3fold-harden: `z3fh score`: a campaign per mutant (and per seed), a table
-// of found / time to detect / kind, and the mutation score.
+// of found / time to detect / kind, and the mutation score; with --baseline,
+// the same mutants through the real-thread stress baseline under ASan and
+// TSan, side by side. Runs are child processes, --jobs at a time.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
 
 #include "campaign.h"
 #include "commands.h"
 #include "context.h"
+#include "proc.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace z3fh::tool {
 
+namespace {
+
+struct Outcome {
+    bool found = false;
+    double ttd = 0;
+    std::string kind;
+    bool tool_error = false;
+};
+
+std::string self_exe() {
+    std::error_code ec;
+    fs::path p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("z3fh") : p.string();
+}
+
+// The kind of a baseline finding, from the first line that names one.
+std::string baseline_kind(const std::string& line) {
+    static const std::regex own(R"(BASELINE FINDING: ([a-z-]+):)");
+    static const std::regex asan(R"(ERROR: AddressSanitizer: ([\w-]+))");
+    static const std::regex tsan(R"(WARNING: ThreadSanitizer: ([\w ()-]+?)(?: \(pid|$))");
+    static const std::regex ubsan(R"(runtime error: (.{0,40}))");
+    static const std::regex z3fold(R"(==z3fold== ERROR: ([\w-]+):)");
+    std::smatch m;
+    if (std::regex_search(line, m, own)) return m[1].str();
+    if (std::regex_search(line, m, asan)) return "asan:" + m[1].str();
+    if (std::regex_search(line, m, tsan)) return "tsan:" + m[1].str();
+    if (std::regex_search(line, m, z3fold)) return "check:" + m[1].str();
+    if (std::regex_search(line, m, ubsan)) return "ubsan:" + m[1].str();
+    return {};
+}
+
+Outcome run_baseline(const std::string& bin, const std::string& mutant, const std::string& sanitizer, double budget,
+                     int seed, const std::string& log_path) {
+    Context& ctx = Context::get();
+    std::map<std::string, std::string> env = ctx.sanitizer_env(sanitizer);
+    std::vector<std::string> argv = {bin, "--mutant", mutant, fmt::format("--seconds={}", budget),
+                                     fmt::format("--seed={}", seed)};
+    Outcome out;
+    std::string log;
+    auto t0 = std::chrono::steady_clock::now();
+    auto now = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    // Grace beyond the budget for the last round's leak check; past it the
+    // run is stuck in a way its own watchdog did not see.
+    ProcResult r = run_process(
+        argv, env,
+        [&](const std::string& line) {
+            log += line + "\n";
+            if (out.kind.empty()) {
+                std::string k = baseline_kind(line);
+                if (!k.empty()) {
+                    out.kind = k;
+                    out.ttd = now();
+                }
+            }
+        },
+        "", static_cast<unsigned>(budget + 30));
+    write_file(log_path, log);
+    if (r.exit_code == 0) return Outcome{};
+    if (r.exit_code < 0 || r.exit_code == 127 || r.exit_code == 2) {
+        out.tool_error = true;
+        return out;
+    }
+    out.found = true;
+    if (out.kind.empty()) {
+        out.kind = r.exit_code == 128 + 14 ? "timeout" : fmt::format("exit-{}", r.exit_code);
+        out.ttd = now();
+    }
+    return out;
+}
+
+Outcome run_harness(const ScoreOptions& so, const std::string& mutant, int seed, const std::string& dir) {
+    std::vector<std::string> argv = {self_exe(),
+                                     "campaign",
+                                     "--mutant",
+                                     mutant,
+                                     fmt::format("--budget={}", so.budget_per_mutant),
+                                     "--jobs=1",
+                                     "--corpus",
+                                     so.corpus,
+                                     fmt::format("--seed={}", seed),
+                                     "--sanitizer",
+                                     so.sanitizer,
+                                     "--out",
+                                     dir,
+                                     "--triage-runs=1",
+                                     "--no-build"};
+    if (!so.sched_feedback) argv.push_back("--no-sched-feedback");
+    std::string log;
+    ProcResult r = run_process(argv, {}, [&](const std::string& l) { log += l + "\n"; });
+    write_file(dir + ".log", log);
+    Outcome out;
+    if (r.exit_code != 0 && r.exit_code != 1) {
+        out.tool_error = true;
+        return out;
+    }
+    json rep;
+    try {
+        rep = json::parse(read_file(dir + "/report.json"));
+    } catch (const std::exception&) {
+        out.tool_error = true;
+        return out;
+    }
+    if (!rep["findings"].empty()) {
+        out.found = true;
+        out.ttd = rep["findings"][0]["time_to_detect_s"].get<double>();
+        out.kind = rep["findings"][0]["signature"].get<std::string>();
+    }
+    return out;
+}
+
+// One row of a table: the median (and max) over seeds of the found runs.
+json summarize(const MutantEntry& m, const std::vector<Outcome>& runs) {
+    std::vector<double> ttd;
+    std::string kind;
+    for (const Outcome& o : runs) {
+        if (!o.found) continue;
+        ttd.push_back(o.ttd);
+        if (kind.empty()) kind = o.kind;
+    }
+    std::sort(ttd.begin(), ttd.end());
+    bool found = !ttd.empty();
+    return {{"name", m.name},
+            {"class", m.cls},
+            {"found", found},
+            {"found_runs", ttd.size()},
+            {"runs", runs.size()},
+            {"time_to_detect_s", found ? json(ttd[ttd.size() / 2]) : json(nullptr)},
+            {"time_to_detect_max_s", found ? json(ttd.back()) : json(nullptr)},
+            {"kind", kind}};
+}
+
+std::string cell(const json& r) {
+    if (!r["found"].get<bool>()) return fmt::format("{:<6} {:>7}", fmt::format("0/{}", r["runs"].get<int>()), "-");
+    return fmt::format("{:<6} {:>7.2f}", fmt::format("{}/{}", r["found_runs"].get<int>(), r["runs"].get<int>()),
+                       r["time_to_detect_s"].get<double>());
+}
+
+double median_found(const json& rows) {
+    std::vector<double> v;
+    for (const json& r : rows)
+        if (r["found"].get<bool>()) v.push_back(r["time_to_detect_s"].get<double>());
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+}  // namespace
+
 int cmd_score(const ScoreOptions& so) {
     Context& ctx = Context::get();
+    if (so.engine != "libfuzzer") {
+        std::fprintf(stderr, "z3fh: score --engine %s is not available (libfuzzer only; AFL++ is issue 7)\n",
+                     so.engine.c_str());
+        return 2;
+    }
     std::vector<MutantEntry> mutants = ctx.mutants();
     if (!so.only.empty()) {
         mutants.erase(std::remove_if(mutants.begin(), mutants.end(),
@@ -28,56 +190,112 @@ int cmd_score(const ScoreOptions& so) {
             return 2;
         }
     }
-    json rows = json::array();
-    int found_count = 0;
-    std::string base = ctx.root() + "/build/score/" + now_stamp();
-    for (const MutantEntry& m : mutants) {
-        std::vector<double> ttd;
-        std::string kind;
-        for (int s = 0; s < so.seeds; s++) {
-            CampaignOptions o;
-            o.budget_s = so.budget_per_mutant;
-            o.jobs = 1;
-            o.mutant = m.name;
-            o.corpus = "none";
-            o.seed = static_cast<uint64_t>(s + 1);
-            o.sched_feedback = so.sched_feedback;
-            o.sanitizer = so.sanitizer;
-            o.triage_runs = 1;
-            o.out = fmt::format("{}/{}-seed{}", base, m.name, s + 1);
-            int rc = run_campaign(o);
-            if (rc == 2) return 2;
-            json r = json::parse(read_file(o.out + "/report.json"));
-            if (!r["findings"].empty()) {
-                ttd.push_back(r["findings"][0]["time_to_detect_s"].get<double>());
-                if (kind.empty()) kind = r["findings"][0]["signature"].get<std::string>();
-            }
-        }
-        std::sort(ttd.begin(), ttd.end());
-        bool found = !ttd.empty();
-        found_count += found;
-        json row = {{"name", m.name},
-                    {"class", m.cls},
-                    {"found", found},
-                    {"found_runs", ttd.size()},
-                    {"runs", so.seeds},
-                    {"time_to_detect_s", found ? json(ttd[ttd.size() / 2]) : json(nullptr)},
-                    {"time_to_detect_max_s", found ? json(ttd.back()) : json(nullptr)},
-                    {"kind", kind}};
-        rows.push_back(row);
+    // Build everything first: the runs then start at once and build time
+    // never counts as time to detect.
+    const std::string preset = Context::fuzz_preset(so.sanitizer, true);
+    std::fprintf(stderr, "z3fh: building %s ...\n", preset.c_str());
+    if (!ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"})) return 2;
+    const std::vector<std::string> baselines = so.baseline ? std::vector<std::string>{"asan", "tsan"}
+                                                           : std::vector<std::string>{};
+    for (const std::string& b : baselines) {
+        std::fprintf(stderr, "z3fh: building baseline-%s ...\n", b.c_str());
+        if (!ctx.ensure_built("baseline-" + b, {"stress_baseline"})) return 2;
     }
-    std::printf("\n%-24s %-26s %-7s %-10s %-10s %s\n", "mutant", "class", "found", "median s", "max s", "finding");
-    for (const json& r : rows)
-        std::printf("%-24s %-26s %-7s %-10s %-10s %s\n", r["name"].get<std::string>().c_str(),
-                    r["class"].get<std::string>().c_str(),
-                    fmt::format("{}/{}", r["found_runs"].get<int>(), r["runs"].get<int>()).c_str(),
-                    r["found"].get<bool>() ? fmt::format("{:.2f}", r["time_to_detect_s"].get<double>()).c_str() : "-",
-                    r["found"].get<bool>() ? fmt::format("{:.2f}", r["time_to_detect_max_s"].get<double>()).c_str() : "-",
-                    r["kind"].get<std::string>().c_str());
-    std::printf("mutation score: %d/%zu (interleaving feedback %s)\n", found_count, rows.size(),
+
+    const std::string base = ctx.root() + "/build/score/" + now_stamp();
+    std::error_code ec;
+    fs::create_directories(base, ec);
+    // Task t: mutant t / (seeds * columns), seed, column (0 harness, 1.. baselines).
+    const size_t columns = 1 + baselines.size();
+    const size_t per_mutant = static_cast<size_t>(so.seeds) * columns;
+    const size_t total = mutants.size() * per_mutant;
+    std::vector<Outcome> results(total);
+    std::atomic<size_t> next{0};
+    std::atomic<size_t> done{0};
+    std::atomic<bool> failed{false};
+    std::mutex print_mu;
+    std::fprintf(stderr, "z3fh: %zu runs of %.0fs, %d at a time -> %s\n", total, so.budget_per_mutant, so.jobs,
+                 base.c_str());
+    auto worker = [&] {
+        for (size_t t; (t = next.fetch_add(1)) < total && !failed.load();) {
+            const MutantEntry& m = mutants[t / per_mutant];
+            const int seed = static_cast<int>((t % per_mutant) / columns) + 1;
+            const size_t col = t % columns;
+            std::string what;
+            if (col == 0) {
+                results[t] = run_harness(so, m.name, seed, fmt::format("{}/{}-seed{}", base, m.name, seed));
+                what = "harness";
+            } else {
+                const std::string& san = baselines[col - 1];
+                results[t] = run_baseline(ctx.build_dir("baseline-" + san) + "/baseline/stress_baseline", m.name, san,
+                                          so.budget_per_mutant, seed,
+                                          fmt::format("{}/{}-seed{}-baseline-{}.log", base, m.name, seed, san));
+                what = "baseline-" + san;
+            }
+            const Outcome& o = results[t];
+            if (o.tool_error) failed = true;
+            std::lock_guard<std::mutex> g(print_mu);
+            std::fprintf(stderr, "[%zu/%zu] %-26s %-14s %s\n", done.fetch_add(1) + 1, total, m.name.c_str(),
+                         what.c_str(),
+                         o.tool_error ? "TOOL ERROR (see the log in the score folder)"
+                         : o.found    ? fmt::format("found after {:.2f}s: {}", o.ttd, o.kind).c_str()
+                                      : "not found");
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int j = 0; j < so.jobs; j++) pool.emplace_back(worker);
+    for (auto& th : pool) th.join();
+    if (failed) {
+        std::fprintf(stderr, "z3fh: a run failed to start or to report; logs in %s\n", base.c_str());
+        return 2;
+    }
+
+    std::vector<json> tables(columns, json::array());
+    for (size_t i = 0; i < mutants.size(); i++) {
+        for (size_t c = 0; c < columns; c++) {
+            std::vector<Outcome> runs;
+            for (int s = 0; s < so.seeds; s++) runs.push_back(results[i * per_mutant + static_cast<size_t>(s) * columns + c]);
+            tables[c].push_back(summarize(mutants[i], runs));
+        }
+    }
+    auto found_in = [](const json& rows) {
+        int n = 0;
+        for (const json& r : rows) n += r["found"].get<bool>();
+        return n;
+    };
+
+    std::string head = fmt::format("\n{:<28} {:<30} {:<14} {:<36}", "mutant", "class", "harness", "finding");
+    for (const std::string& b : baselines) head += fmt::format(" {:<14} {:<24}", "baseline-" + b, "finding");
+    std::printf("%s\n", head.c_str());
+    for (size_t i = 0; i < mutants.size(); i++) {
+        const json& r = tables[0][i];
+        std::string line = fmt::format("{:<28} {:<30} {:<14} {:<36}", r["name"].get<std::string>(),
+                                       r["class"].get<std::string>(), cell(r), r["kind"].get<std::string>());
+        for (size_t c = 1; c < columns; c++)
+            line += fmt::format(" {:<14} {:<24}", cell(tables[c][i]), tables[c][i]["kind"].get<std::string>());
+        std::printf("%s\n", line.c_str());
+    }
+    const int found = found_in(tables[0]);
+    std::printf("mutation score: harness %d/%zu (median time to detect %.2fs)", found, mutants.size(),
+                median_found(tables[0]));
+    for (size_t c = 1; c < columns; c++)
+        std::printf(", baseline-%s %d/%zu (median %.2fs)", baselines[c - 1].c_str(), found_in(tables[c]),
+                    mutants.size(), median_found(tables[c]));
+    std::printf("\n(budget %.0fs per run, %d seed(s), interleaving feedback %s)\n", so.budget_per_mutant, so.seeds,
                 so.sched_feedback ? "on" : "off");
-    json out = {{"mutants", rows}, {"found", found_count}, {"total", rows.size()}, {"sched_feedback", so.sched_feedback},
-                {"budget_per_mutant_s", so.budget_per_mutant}, {"seeds", so.seeds}};
+
+    json out = {{"mutants", tables[0]},
+                {"found", found},
+                {"total", mutants.size()},
+                {"engine", so.engine},
+                {"sanitizer", so.sanitizer},
+                {"sched_feedback", so.sched_feedback},
+                {"budget_per_mutant_s", so.budget_per_mutant},
+                {"seeds", so.seeds},
+                {"runs_folder", base}};
+    for (size_t c = 1; c < columns; c++)
+        out["baseline"][baselines[c - 1]] = {{"mutants", tables[c]}, {"found", found_in(tables[c])},
+                                             {"total", mutants.size()}};
     if (!so.json_path.empty() && !write_file(so.json_path, out.dump(2) + "\n")) {
         std::fprintf(stderr, "z3fh: cannot write %s\n", so.json_path.c_str());
         return 2;
