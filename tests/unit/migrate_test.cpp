@@ -88,8 +88,9 @@ TEST(Migrate, RefusedPageStaysClaimedUntilPutback) {
     Handle a = p.alloc_ok(300), b = p.alloc_ok(300);
     auto* page = virt_to_page(reinterpret_cast<void*>(*reinterpret_cast<uintptr_t*>(a) & PAGE_MASK));
     page->page_mutex.lock();
-    ASSERT_TRUE(p->isolate_page(page));
+    const bool isolated = p->isolate_page(page);
     page->page_mutex.unlock();
+    ASSERT_TRUE(isolated);
     (void)p->map(b);  // mapped after isolation: migrate must refuse
     PageDesc* newpage = p.src->alloc_page();
     ASSERT_NE(newpage, nullptr);
