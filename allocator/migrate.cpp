@@ -48,6 +48,9 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
         // clears PAGE_CLAIMED here, so compaction re-lists the isolated page,
         // an alloc puts it on the LRU, and putback adds it there a second
         // time (found by the real-thread baseline, docs/findings.md).
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        if (Z3FH_MUTANT_ON(migrate_busy_unclaims)) page->flags.clear(PAGE_CLAIMED);  // as upstream
+#endif
         zhdr->page_lock.unlock();
         return Errno::busy;
     }

@@ -473,6 +473,10 @@ void Pool::unmap(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_heade
         // writeback's evict): only the last unmap lets compaction move it.
         Z3FH_CHECK_KIND(ErrorKind::warn, zhdr->middle_mapped != 0, "unmap of MIDDLE in page {} not mapped", page->serial);
         if (--zhdr->middle_mapped == 0) page->flags.clear(MIDDLE_CHUNK_MAPPED);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // compaction-moves-mapped, as upstream has it: one bit for any number of mappings.
+        if (Z3FH_MUTANT_ON(middle_mapped_bit)) page->flags.clear(MIDDLE_CHUNK_MAPPED);
+#endif
     }
     Z3FH_CHECK_KIND(ErrorKind::warn, zhdr->mapped_count != 0, "unmap of page {} with mapped_count 0", page->serial);
     zhdr->mapped_count--;

@@ -340,6 +340,50 @@ std::vector<Program> seed_programs(int count) {
                    {1, 1});
     v.vcpus = 2;
     out.push_back(v);
+    // Three-thread shapes: one page's objects used from three threads at once
+    // (map beside reclaim and compaction; migration beside map and free;
+    // headless reclaim beside free; compaction beside map on two vCPUs;
+    // isolation beside compaction), each with a few interleavings drawn at
+    // random. Generic shapes, not aimed at any one mutant: the fuzzer starts
+    // from many threads touching one page instead of having to build that.
+    std::mt19937 srng(1729);
+    auto variants = [&](Program base, int n) {
+        for (int i = 0; i < n; i++) {
+            Program q = base;
+            int pairs = 2 + static_cast<int>(srng() % 3);
+            for (int k = 0; k < pairs; k++) {
+                q.schedule.push_back(static_cast<uint8_t>(srng() % 48));
+                q.schedule.push_back(static_cast<uint8_t>(srng() % 3));
+            }
+            out.push_back(q);
+        }
+    };
+    constexpr uint8_t kEvictFail = 0x55;  // every evict call fails (EvictAction::fail)
+    variants(mk(3, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::write, 0, 2), o(OpKind::verify, 1, 2),
+                    o(OpKind::verify, 1, 2), o(OpKind::reclaim, 2, 0), o(OpKind::free, 2, 0), o(OpKind::free, 2, 1)},
+                {}, kEvictFail),
+             8);
+    variants(mk(3, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::write, 0, 1), o(OpKind::migrate, 1, 0),
+                    o(OpKind::migrate, 1, 2), o(OpKind::write, 2, 1), o(OpKind::free, 2, 2), a(2, 3, 11),
+                    o(OpKind::verify, 2, 1)},
+                {}),
+             8);
+    variants(mk(3, {a(0, 0, 27), o(OpKind::write, 0, 0), a(0, 1, 4), o(OpKind::reclaim, 1, 3),
+                    o(OpKind::reclaim, 1, 3), o(OpKind::free, 2, 0), o(OpKind::free, 2, 1)},
+                {}, kEvictFail),
+             8);
+    {
+        Program d = mk(3, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::write, 0, 2), o(OpKind::write, 0, 1),
+                           o(OpKind::free, 1, 0), o(OpKind::compact, 1, 1), o(OpKind::write, 2, 2),
+                           o(OpKind::verify, 2, 2), o(OpKind::verify, 2, 1)},
+                       {});
+        d.vcpus = 2;
+        variants(d, 8);
+    }
+    variants(mk(3, {a(0, 0, 4), a(0, 1, 4), a(0, 2, 16), o(OpKind::migrate, 1, 1), o(OpKind::migrate, 1, 1),
+                    o(OpKind::free, 2, 0), o(OpKind::compact, 2, 1), o(OpKind::free, 2, 2)},
+                {}),
+             8);
     std::mt19937 rng(20170104);  // the review's date
     while (static_cast<int>(out.size()) < count) {
         Program p = fuzz::random_program(rng);

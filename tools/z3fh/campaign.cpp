@@ -16,6 +16,7 @@
 
 #include "context.h"
 #include "proc.h"
+#include "report_html.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -35,6 +36,7 @@ struct Crash {
     std::string path;  // absolute
     double t;
     uint64_t execs;
+    bool earlier = false;  // found by an earlier run into the same folder
 };
 
 void on_sigint(int) { interrupt_child(); }
@@ -142,7 +144,7 @@ int run_campaign(const CampaignOptions& o) {
         double t = elapsed();
         if (std::regex_search(line, m, written)) {
             fs::path p = fs::absolute(m[1].str());
-            crashes.push_back({p.string(), t, execs});
+            crashes.push_back({p.string(), t, execs, false});
             // The input is on disk; its sidecar follows at once, so replay
             // needs no flags even if we die right now.
             json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
@@ -182,10 +184,23 @@ int run_campaign(const CampaignOptions& o) {
         std::string p = e.path().string();
         if (e.path().extension() == "" && !seen.count(p) &&
             e.path().filename().string().find('.') == std::string::npos) {
-            crashes.push_back({p, fuzz_s, execs});
-            write_file(p + ".json", json({{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
-                                          {"target", "port"}, {"engine", o.engine}, {"format_version", 1}})
-                                        .dump(2) + "\n");
+            // Either a fork-mode crash we did not see announced, or one kept
+            // from an earlier run of this folder (resume after a kill): that
+            // one's sidecar, written when it was found, is kept as it is.
+            Crash c{p, fuzz_s, execs};
+            json side;
+            try {
+                side = json::parse(read_file(p + ".json"));
+                c.t = side.value("time_to_detect_s", fuzz_s);
+                c.execs = side.value("execs_at_detect", execs);
+                c.earlier = true;
+            } catch (const std::exception&) {
+                write_file(p + ".json", json({{"mutant", o.mutant.empty() ? "none" : o.mutant},
+                                              {"sanitizer", o.sanitizer}, {"target", "port"}, {"engine", o.engine},
+                                              {"format_version", 1}})
+                                            .dump(2) + "\n");
+            }
+            crashes.push_back(c);
         }
     }
 
@@ -230,6 +245,7 @@ int run_campaign(const CampaignOptions& o) {
                   {"kind", kind},
                   {"invariant", invariant},
                   {"time_to_detect_s", c.t},
+                  {"from_earlier_run", c.earlier},
                   {"execs_at_detect", c.execs},
                   {"replays", reproduced},
                   {"input", fs::relative(c.path, out).string()},
@@ -281,6 +297,7 @@ int run_campaign(const CampaignOptions& o) {
                           f["reproducer"].get<std::string>(), f["reproducer"].get<std::string>(),
                           f["minimized"].get<std::string>(), f["exported_test"].get<std::string>());
     write_file((out / "report.md").string(), md);
+    write_file((out / "report.html").string(), render_report_html(report));
 
     std::printf("campaign: %llu execs in %.1fs (%.0f/s), %zu finding(s); report: %s\n",
                 static_cast<unsigned long long>(execs), fuzz_s, fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0,

@@ -13,6 +13,7 @@
 
 #include "campaign.h"
 #include "context.h"
+#include "e2e_checks.h"
 #include "proc.h"
 
 namespace fs = std::filesystem;
@@ -217,6 +218,15 @@ int cmd_test(bool long_run, const std::string& only) {
             summary.push_back(fmt::format("e2e {:<22} {}{}", m, ok ? "passed" : "FAILED", why));
             (ok ? passed : failed)++;
         }
+        auto check = [&](const std::string& what, const std::string& err) {
+            summary.push_back(fmt::format("e2e {:<22} {}{}", what, err.empty() ? "passed" : "FAILED",
+                                          err.empty() ? "" : " (" + err + ")"));
+            (err.empty() ? passed : failed)++;
+        };
+        std::fprintf(stderr, "\n=== e2e: report.html in headless chromium ===\n");
+        check("report-in-browser", check_report_in_browser(ctx.root() + "/build/e2e/reclaim-put-then-lru"));
+        std::fprintf(stderr, "\n=== e2e: campaign killed after its first crash, then resumed (--out SAME) ===\n");
+        check("kill-and-resume", check_kill_and_resume("reclaim-put-then-lru"));
     }
     if (long_run) {
         for (const char* san : {"asan", "tsan"}) {

@@ -1,6 +1,7 @@
 // z3fold-harden: the z3fh subcommands other than campaign.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace z3fh::tool {
 
@@ -21,7 +22,7 @@ struct ScoreOptions {
     std::string sanitizer = "asan";
     std::string engine = "libfuzzer";
     std::string corpus = "corpus";  // seeds for every campaign, or "none"
-    std::string only;
+    std::vector<std::string> only;  // empty: every mutant
     std::string json_path;
     int jobs = 1;
     bool baseline = false;  // also the real-thread stress baseline under ASan and TSan

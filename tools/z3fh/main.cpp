@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     auto* score = app.add_subcommand("score", "a campaign per mutant: table of found / time to detect, and the mutation score");
     score->add_option("--budget-per-mutant", score_budget, "seconds (or 1m) per campaign")->capture_default_str();
     score->add_option("--seeds", so.seeds, "campaigns per mutant (median and max time to detect)")->check(CLI::Range(1, 1000));
-    score->add_option("--mutant", so.only, "score only this mutant");
+    score->add_option("--mutant", so.only, "score only these mutants (repeat, or comma-separated)")->delimiter(',');
     score->add_option("--sanitizer", so.sanitizer, "asan, ubsan or tsan")->check(CLI::IsMember({"asan", "ubsan", "tsan"}));
     score->add_option("--json", so.json_path, "also write the table as JSON");
     score->add_flag("--no-sched-feedback", score_no_feedback, "turn the interleaving counters off");

@@ -182,13 +182,17 @@ int cmd_score(const ScoreOptions& so) {
     }
     std::vector<MutantEntry> mutants = ctx.mutants();
     if (!so.only.empty()) {
-        mutants.erase(std::remove_if(mutants.begin(), mutants.end(),
-                                     [&](const MutantEntry& m) { return m.name != so.only; }),
-                      mutants.end());
-        if (mutants.empty()) {
-            std::fprintf(stderr, "z3fh: unknown mutant '%s'\n", so.only.c_str());
-            return 2;
+        for (const std::string& name : so.only) {
+            if (!ctx.is_mutant(name)) {
+                std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants)\n", name.c_str());
+                return 2;
+            }
         }
+        mutants.erase(std::remove_if(mutants.begin(), mutants.end(),
+                                     [&](const MutantEntry& m) {
+                                         return std::find(so.only.begin(), so.only.end(), m.name) == so.only.end();
+                                     }),
+                      mutants.end());
     }
     // Build everything first: the runs then start at once and build time
     // never counts as time to detect.

@@ -1,0 +1,144 @@
+// z3fold-harden: end-to-end checks `z3fh test` runs after the presets: a
+// campaign killed mid-run loses no finding, and report.html renders in a real
+// headless browser with its plot and findings table.
+#include "e2e_checks.h"
+
+#include <dirent.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "campaign.h"
+#include "context.h"
+#include "proc.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace z3fh::tool {
+
+namespace {
+
+std::string self_exe() {
+    std::error_code ec;
+    fs::path p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("z3fh") : p.string();
+}
+
+// SIGKILL every process whose command line mentions `needle` (the campaign
+// and the fuzzer it started, which runs in its own process group).
+int kill_matching(const std::string& needle) {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream f(e.path() / "cmdline", std::ios::binary);
+        std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        pid_t pid = static_cast<pid_t>(std::stol(name));
+        if (pid != getpid() && cmd.find(needle) != std::string::npos && kill(pid, SIGKILL) == 0) n++;
+    }
+    return n;
+}
+
+bool has_crash_file(const fs::path& dir) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.path().filename().string().rfind("crash-", 0) == 0 && e.path().extension().empty()) return true;
+    return false;
+}
+
+}  // namespace
+
+std::string check_kill_and_resume(const std::string& mutant) {
+    Context& ctx = Context::get();
+    const fs::path out = fs::path(ctx.root()) / "build/e2e/kill-resume";
+    std::error_code ec;
+    fs::remove_all(out, ec);
+    std::atomic<bool> killed{false};
+    std::atomic<bool> stop{false};
+    // Kill the campaign (and its fuzzer) with SIGKILL as soon as the first
+    // crash input is on disk: no triage, no report, no sidecar guaranteed.
+    std::thread watcher([&] {
+        for (int i = 0; i < 1200 && !stop; i++) {
+            if (has_crash_file(out / "crashes")) {
+                kill_matching(out.string());
+                killed = true;
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    });
+    ProcResult first = run_process({self_exe(), "campaign", "--mutant", mutant, "--budget=60", "--jobs=1", "--corpus",
+                                    "none", "--out", out.string(), "--no-build"},
+                                   {}, [](const std::string&) {});
+    stop = true;
+    watcher.join();
+    if (!killed) return fmt::format("no crash input appeared in 60 s (campaign exit {})", first.exit_code);
+    if (fs::exists(out / "report.json")) return "the killed campaign still wrote report.json (it was not killed mid-run)";
+    // Resume into the same folder with a tiny budget: the earlier finding
+    // must be triaged and reported.
+    CampaignOptions o;
+    o.budget_s = 2;
+    o.jobs = 1;
+    o.mutant = mutant;
+    o.corpus = "none";
+    o.triage_runs = 2;
+    o.out = out.string();
+    o.no_build = true;
+    int rc = run_campaign(o);
+    if (rc != 1) return fmt::format("the resumed campaign exited {} (expected 1: findings)", rc);
+    json r = json::parse(read_file((out / "report.json").string()));
+    for (const json& f : r["findings"]) {
+        if (f.value("from_earlier_run", false) && fs::exists(out / f["input"].get<std::string>()) &&
+            fs::exists(out / f["reproducer"].get<std::string>()))
+            return "";
+    }
+    return "the resumed report has no finding from the killed run";
+}
+
+std::string check_report_in_browser(const std::string& campaign_dir) {
+    const fs::path dir = fs::absolute(campaign_dir);
+    const fs::path html = dir / "report.html";
+    if (!fs::exists(html)) return "no report.html in " + dir.string();
+    std::string browser;
+    for (const char* b : {"chromium", "chromium-browser", "google-chrome"}) {
+        if (run_process({"sh", "-c", fmt::format("command -v {} >/dev/null", b)}, {}, [](const std::string&) {})
+                .exit_code == 0) {
+            browser = b;
+            break;
+        }
+    }
+    if (browser.empty()) return "no headless browser (apt-get install chromium; ci/install-deps test does)";
+    const std::vector<std::string> common = {browser, "--headless", "--no-sandbox", "--disable-gpu",
+                                             "--disable-dev-shm-usage", "--hide-scrollbars"};
+    // The DOM the browser built: the plot's lines and the table's rows.
+    std::string dom;
+    std::vector<std::string> dump = common;
+    dump.push_back("--dump-dom");
+    dump.push_back("file://" + html.string());
+    run_process(dump, {}, [&](const std::string& l) { dom += l + "\n"; }, "", 120);
+    if (dom.find("<svg id=\"plot\"") == std::string::npos) return "the rendered page has no plot";
+    if (dom.find("<polyline class=\"coverage\"") == std::string::npos) return "the plot has no coverage line";
+    if (dom.find("<table id=\"findings\"") == std::string::npos) return "the rendered page has no findings table";
+    if (dom.find("<td><code>") == std::string::npos) return "the findings table has no finding row";
+    const fs::path png = dir / "report.png";
+    std::error_code ec;
+    fs::remove(png, ec);
+    std::vector<std::string> shot = common;
+    shot.push_back("--window-size=1100,1400");
+    shot.push_back("--screenshot=" + png.string());
+    shot.push_back("file://" + html.string());
+    run_process(shot, {}, [](const std::string&) {}, "", 120);
+    if (!fs::exists(png) || fs::file_size(png) < 10000)
+        return "no screenshot (or a blank one) at " + png.string();
+    return "";
+}
+
+}  // namespace z3fh::tool

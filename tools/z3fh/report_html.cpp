@@ -1,0 +1,142 @@
+// z3fold-harden: report.html: one self-contained page (no scripts, no
+// external files) with the campaign's figures, an inline SVG plot of
+// coverage and execs/s over time, the findings table linking to each
+// reproducer, and the coverage summary.
+#include "report_html.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace z3fh::tool {
+
+namespace {
+
+std::string esc(const std::string& s) {
+    std::string o;
+    for (char c : s) {
+        switch (c) {
+        case '&': o += "&amp;"; break;
+        case '<': o += "&lt;"; break;
+        case '>': o += "&gt;"; break;
+        case '"': o += "&quot;"; break;
+        default: o += c;
+        }
+    }
+    return o;
+}
+
+std::string str(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return "";
+    return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+// Two series on one time axis, each scaled to its own maximum (labelled).
+std::string plot(const nlohmann::json& ts) {
+    const double W = 720, H = 260, L = 60, R = 60, T = 20, B = 40;
+    double tmax = 1, cmax = 1, rmax = 1;
+    for (const auto& s : ts) {
+        tmax = std::max(tmax, s.value("t", 0.0));
+        cmax = std::max(cmax, s.value("coverage", 0.0));
+        rmax = std::max(rmax, s.value("execs_per_s", 0.0));
+    }
+    auto x = [&](double t) { return L + (W - L - R) * t / tmax; };
+    auto y = [&](double v, double vmax) { return T + (H - T - B) * (1.0 - v / vmax); };
+    std::string cov_pts, rate_pts;
+    for (const auto& s : ts) {
+        cov_pts += fmt::format("{:.1f},{:.1f} ", x(s.value("t", 0.0)), y(s.value("coverage", 0.0), cmax));
+        rate_pts += fmt::format("{:.1f},{:.1f} ", x(s.value("t", 0.0)), y(s.value("execs_per_s", 0.0), rmax));
+    }
+    std::string svg = fmt::format(
+        "<svg id=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+        "role=\"img\" aria-label=\"coverage and execs per second over time\">\n"
+        "<rect x=\"0\" y=\"0\" width=\"{0}\" height=\"{1}\" fill=\"#fff\"/>\n"
+        "<line x1=\"{2}\" y1=\"{3}\" x2=\"{4}\" y2=\"{3}\" stroke=\"#444\"/>\n"
+        "<line x1=\"{2}\" y1=\"{5}\" x2=\"{2}\" y2=\"{3}\" stroke=\"#444\"/>\n"
+        "<line x1=\"{4}\" y1=\"{5}\" x2=\"{4}\" y2=\"{3}\" stroke=\"#444\"/>\n",
+        W, H, L, H - B, W - R, T);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">time (s), 0 to {:.0f}</text>\n",
+                       (W) / 2, H - 8, tmax);
+    svg += fmt::format("<text x=\"4\" y=\"{}\" font-size=\"12\" fill=\"#1f6fb2\">{:.0f}</text>\n", T + 4, cmax);
+    svg += fmt::format("<text x=\"4\" y=\"{}\" font-size=\"12\" fill=\"#1f6fb2\">edges</text>\n", T + 18);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"#c0392b\">{:.0f}</text>\n", W - R + 4, T + 4,
+                       rmax);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"#c0392b\">execs/s</text>\n", W - R + 4, T + 18);
+    if (!ts.empty()) {
+        svg += fmt::format("<polyline class=\"coverage\" fill=\"none\" stroke=\"#1f6fb2\" stroke-width=\"2\" "
+                           "points=\"{}\"/>\n",
+                           cov_pts);
+        svg += fmt::format("<polyline class=\"execs\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"2\" "
+                           "points=\"{}\"/>\n",
+                           rate_pts);
+    } else {
+        svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">no samples (the run was "
+                           "shorter than one status period)</text>\n",
+                           W / 2, H / 2);
+    }
+    svg += "</svg>\n";
+    return svg;
+}
+
+}  // namespace
+
+std::string render_report_html(const nlohmann::json& r) {
+    std::string h =
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>z3fold-harden campaign</title>\n"
+        "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}th{background:#eee}"
+        "code{font-size:90%}.none{color:#2a7d2a}</style></head><body>\n<h1>z3fold-harden campaign</h1>\n";
+    h += "<table id=\"summary\">\n";
+    auto row = [&](const std::string& k, const std::string& v) {
+        h += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", esc(k), esc(v));
+    };
+    row("target", str(r, "target"));
+    row("engine", str(r, "engine"));
+    row("sanitizer", str(r, "sanitizer"));
+    row("strategy", str(r, "strategy"));
+    row("mutant", str(r, "mutant"));
+    row("budget", fmt::format("{:.0f} s", r.value("budget_s", 0.0)));
+    row("fuzzing time", fmt::format("{:.1f} s", r.value("elapsed_s", 0.0)));
+    row("build / triage", fmt::format("{:.1f} s / {:.1f} s", r.value("build_s", 0.0), r.value("triage_s", 0.0)));
+    row("executions", fmt::format("{} ({:.0f}/s)", r.value("execs", uint64_t{0}), r.value("execs_per_s", 0.0)));
+    row("corpus", fmt::format("{}", r.value("corpus_size", uint64_t{0})));
+    h += "</table>\n<h2>Coverage and speed over time</h2>\n";
+    h += plot(r.value("timeseries", nlohmann::json::array()));
+
+    h += "<h2>Findings</h2>\n";
+    const auto& fs = r.value("findings", nlohmann::json::array());
+    if (fs.empty()) {
+        h += "<p class=\"none\" id=\"no-findings\">No findings.</p>\n";
+    }
+    h += "<table id=\"findings\">\n<tr><th>signature</th><th>kind</th><th>detected after</th><th>execs</th>"
+         "<th>replays</th><th>reproducer</th><th>minimised input</th><th>exported test</th></tr>\n";
+    for (const auto& f : fs) {
+        auto link = [&](const char* key) {
+            std::string p = str(f, key);
+            return p.empty() ? std::string("-") : fmt::format("<a href=\"{0}\">{0}</a>", esc(p));
+        };
+        h += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{:.2f} s</td><td>{}</td><td>{}</td><td>{}</td>"
+                         "<td>{}</td><td>{}</td></tr>\n",
+                         esc(str(f, "signature")), esc(str(f, "kind")), f.value("time_to_detect_s", 0.0),
+                         str(f, "execs_at_detect"), esc(str(f, "replays")), link("reproducer"), link("minimized"),
+                         link("exported_test"));
+    }
+    h += "</table>\n<h2>Coverage of allocator/</h2>\n";
+    const auto& cov = r.value("coverage", nlohmann::json::object());
+    h += "<table id=\"coverage\">\n";
+    h += fmt::format("<tr><th>edges (libFuzzer)</th><td>{}</td></tr>\n", str(cov, "edges"));
+    if (cov.contains("lines_percent")) {
+        h += fmt::format("<tr><th>lines</th><td>{:.1f}% ({} of {})</td></tr>\n", cov.value("lines_percent", 0.0),
+                         str(cov, "lines_covered"), str(cov, "lines_total"));
+        h += fmt::format("<tr><th>branches</th><td>{:.1f}% ({} of {})</td></tr>\n", cov.value("branches_percent", 0.0),
+                         str(cov, "branches_covered"), str(cov, "branches_total"));
+    }
+    if (!str(cov, "html").empty())
+        h += fmt::format("<tr><th>per line</th><td><a href=\"{0}\">{0}</a></td></tr>\n", esc(str(cov, "html")));
+    if (!str(cov, "note").empty()) h += fmt::format("<tr><th>note</th><td>{}</td></tr>\n", esc(str(cov, "note")));
+    h += "</table>\n</body></html>\n";
+    return h;
+}
+
+}  // namespace z3fh::tool
