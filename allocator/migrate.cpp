@@ -16,13 +16,7 @@ bool Pool::isolate_page(PageDesc* page) Z3FH_TSA_ESCAPE("page lock of a page fou
     bool ok = false;
     // Already isolated by another migration: the mm core skips such pages
     // (isolate_movable_page tests PageIsolated before calling us).
-    bool stale = page->flags.test(PAGE_STALE);
-#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
-    // get-on-zero-refcount: no PAGE_STALE test; a page released since the mm core
-    // found it gets a reference again.
-    if (Z3FH_MUTANT_ON(isolate_ignores_stale)) stale = false;
-#endif
-    if (!page->isolated && !page->flags.test(NEEDS_COMPACTING) && !stale && zhdr->mapped_count == 0 &&
+    if (!page->isolated && !page->flags.test(NEEDS_COMPACTING) && !page->flags.test(PAGE_STALE) && zhdr->mapped_count == 0 &&
         zhdr->foreign_handles == 0 && !page->flags.test_and_set(PAGE_CLAIMED)) {
         {
             sync::SpinGuard g(lock_);

@@ -343,7 +343,14 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
 
     std::unique_ptr<sched::Strategy> strategy;
     if (cfg.strategy == "replay" && cfg.replay) strategy = std::make_unique<sched::ReplayStrategy>(*cfg.replay);
-    else strategy = sched::make_strategy(cfg.strategy, cfg.seed, prog.schedule.data(), prog.schedule.size());
+    else if (cfg.strategy == "input" && prog.schedule_kind == fuzz::ScheduleKind::pct) {
+        // The input names a PCT schedule (depth, seed): randomized, yet a
+        // function of the input, so it replays exactly.
+        fuzz::PctParams pp = prog.pct_params();
+        strategy = std::make_unique<sched::PctStrategy>(pp.seed, pp.depth, pp.steps);
+    } else if (cfg.strategy == "input" && prog.schedule_kind == fuzz::ScheduleKind::random) {
+        strategy = std::make_unique<sched::RandomStrategy>(prog.pct_params().seed, 4);
+    } else strategy = sched::make_strategy(cfg.strategy, cfg.seed, prog.schedule.data(), prog.schedule.size());
     if (!strategy) strategy = sched::make_strategy("input", 0, prog.schedule.data(), prog.schedule.size());
 
     sched::Runtime rt(*strategy, sched::RunOptions{cfg.max_steps, cfg.trace_ring});

@@ -30,6 +30,11 @@ Program random_program(std::mt19937& rng) {
     p.evict_policy = static_cast<uint8_t>(rng());
     size_t n = 4 + rng() % 20;
     for (size_t i = 0; i < n; i++) p.ops.push_back(random_op(rng, p.threads));
+    if (rng() % 3 == 0) {
+        p.schedule_kind = ScheduleKind::pct;
+        for (int i = 0; i < 5; i++) p.schedule.push_back(static_cast<uint8_t>(rng()));
+        return p;
+    }
     size_t s = rng() % 8;
     for (size_t i = 0; i < s; i++) p.schedule.push_back(static_cast<uint8_t>(rng() % 32));
     return p;
@@ -63,6 +68,21 @@ void mutate_program(Program& p, std::mt19937& rng, ByteMutator byte_mutate) {
             break;
         case 6:
         case 7: {  // mutate the schedule bytes
+            if (rng() % 8 == 0) {
+                // Switch between explicit preemptions and a PCT schedule.
+                p.schedule.clear();
+                p.schedule_kind = static_cast<ScheduleKind>(
+                    (static_cast<int>(p.schedule_kind) + 1 + static_cast<int>(rng() % (kScheduleKinds - 1))) %
+                    kScheduleKinds);
+                if (p.schedule_kind != ScheduleKind::pairs)
+                    for (int i = 0; i < 5; i++) p.schedule.push_back(static_cast<uint8_t>(rng()));
+                break;
+            }
+            if (p.schedule_kind != ScheduleKind::pairs) {  // a new seed or depth
+                p.schedule.resize(5);
+                p.schedule[rng() % 5] = static_cast<uint8_t>(rng());
+                break;
+            }
             size_t size = p.schedule.size();
             size_t max = std::min<size_t>(size + 8, 256);
             p.schedule.resize(max);
@@ -94,7 +114,10 @@ Program crossover(const Program& a, const Program& b, std::mt19937& rng) {
     c.ops.insert(c.ops.end(), b.ops.begin() + static_cast<long>(cut_b), b.ops.end());
     if (c.ops.size() > kMaxOps) c.ops.resize(kMaxOps);
     c.threads = std::max(a.threads, b.threads);
-    if (rng() % 2) c.schedule = b.schedule;
+    if (rng() % 2) {
+        c.schedule = b.schedule;
+        c.schedule_kind = b.schedule_kind;
+    }
     return c;
 }
 

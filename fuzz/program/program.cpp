@@ -67,7 +67,8 @@ const char* decode_error_name(DecodeError e) {
 namespace {
 uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
-void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t slen, Program* out) {
+void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t slen, bool has_kind,
+                 Program* out) {
     *out = Program{};
     if (plen >= 1) out->threads = 1 + prog[0] % kMaxThreads;
     if (plen >= 2) out->vcpus = 1 + prog[1] % 2;
@@ -79,9 +80,40 @@ void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t 
         op.arg = prog[i + 2];
         out->ops.push_back(op);
     }
+    if (has_kind && slen >= 1) {
+        out->schedule_kind = static_cast<ScheduleKind>(sched[0] % kScheduleKinds);
+        sched++;
+        slen--;
+    }
     out->schedule.assign(sched, sched + slen);
 }
 }  // namespace
+
+const char* schedule_kind_name(ScheduleKind k) {
+    switch (k) {
+    case ScheduleKind::pairs: return "input";
+    case ScheduleKind::pct: return "pct";
+    case ScheduleKind::random: return "random";
+    }
+    return "?";
+}
+
+bool force_schedule_kind(Program& p, const std::string& strategy) {
+    if (strategy.empty() || strategy == "input") return true;
+    if (strategy == "pct") p.schedule_kind = ScheduleKind::pct;
+    else if (strategy == "random") p.schedule_kind = ScheduleKind::random;
+    else return false;
+    return true;
+}
+
+PctParams Program::pct_params() const {
+    PctParams pp{1, 0, 0};
+    if (!schedule.empty()) pp.depth = 1 + schedule[0] % 3;
+    for (size_t i = 1; i < 5 && i < schedule.size(); i++) pp.seed |= static_cast<uint64_t>(schedule[i]) << (8 * (i - 1));
+    // About 24 decisions an operation: change points fall inside the run.
+    pp.steps = 24 * std::max<uint64_t>(ops.size(), 1);
+    return pp;
+}
 
 DecodeError decode_strict(const uint8_t* data, size_t size, Program* out, std::string* why) {
     if (size < 4 || std::memcmp(data, kMagic, 4) != 0) {
@@ -92,8 +124,9 @@ DecodeError decode_strict(const uint8_t* data, size_t size, Program* out, std::s
         *why = fmt::format("header cut at byte {} of {}", size, kHeaderSize);
         return DecodeError::truncated;
     }
-    if (data[4] != kFormatVersion) {
-        *why = fmt::format("format version {} (this build reads {})", data[4], kFormatVersion);
+    if (data[4] != kFormatVersion && data[4] != kFormatVersionKind) {
+        *why = fmt::format("format version {} (this build reads {} and {})", data[4], kFormatVersion,
+                           kFormatVersionKind);
         return DecodeError::bad_version;
     }
     size_t plen = get16(data + 5), slen = get16(data + 7);
@@ -102,7 +135,7 @@ DecodeError decode_strict(const uint8_t* data, size_t size, Program* out, std::s
                            size - kHeaderSize);
         return size < kHeaderSize + plen + slen ? DecodeError::truncated : DecodeError::length_mismatch;
     }
-    decode_body(data + kHeaderSize, plen, data + kHeaderSize + plen, slen, out);
+    decode_body(data + kHeaderSize, plen, data + kHeaderSize + plen, slen, data[4] == kFormatVersionKind, out);
     return DecodeError::ok;
 }
 
@@ -112,7 +145,8 @@ bool decode_lenient(const uint8_t* data, size_t size, Program* out) {
     size_t plen = size >= 7 ? get16(data + 5) : 0, slen = size >= 9 ? get16(data + 7) : 0;
     plen = std::min(plen, avail);
     slen = std::min(slen, avail - plen);
-    decode_body(data + std::min(size, kHeaderSize), plen, data + std::min(size, kHeaderSize) + plen, slen, out);
+    decode_body(data + std::min(size, kHeaderSize), plen, data + std::min(size, kHeaderSize) + plen, slen,
+                size > 4 && data[4] == kFormatVersionKind, out);
     return true;
 }
 
@@ -126,16 +160,19 @@ std::vector<uint8_t> encode(const Program& p) {
         prog.push_back(static_cast<uint8_t>(op.kind));
         prog.push_back(op.arg);
     }
+    std::vector<uint8_t> sched;
+    if (p.schedule_kind != ScheduleKind::pairs) sched.push_back(static_cast<uint8_t>(p.schedule_kind));
+    sched.insert(sched.end(), p.schedule.begin(), p.schedule.end());
     std::vector<uint8_t> out(kMagic, kMagic + 4);
-    out.push_back(kFormatVersion);
-    size_t slen = std::min<size_t>(p.schedule.size(), 0xffff);
+    out.push_back(p.schedule_kind == ScheduleKind::pairs ? kFormatVersion : kFormatVersionKind);
+    size_t slen = std::min<size_t>(sched.size(), 0xffff);
     size_t plen = std::min<size_t>(prog.size(), 0xffff);
     out.push_back(static_cast<uint8_t>(plen));
     out.push_back(static_cast<uint8_t>(plen >> 8));
     out.push_back(static_cast<uint8_t>(slen));
     out.push_back(static_cast<uint8_t>(slen >> 8));
     out.insert(out.end(), prog.begin(), prog.begin() + static_cast<long>(plen));
-    out.insert(out.end(), p.schedule.begin(), p.schedule.begin() + static_cast<long>(slen));
+    out.insert(out.end(), sched.begin(), sched.begin() + static_cast<long>(slen));
     return out;
 }
 
@@ -157,6 +194,15 @@ std::string to_text(const Program& p) {
         out += fmt::format("  thread T{}:\n", t);
         int i = 0;
         for (const Op& op : p.thread_ops(t)) out += fmt::format("    {:>2}. {}\n", i++, op_text(op));
+    }
+    if (p.schedule_kind != ScheduleKind::pairs) {
+        PctParams pp = p.pct_params();
+        if (p.schedule_kind == ScheduleKind::pct)
+            out += fmt::format("  schedule: PCT, {} priority change point(s) over ~{} steps, seed {:#x}\n",
+                               pp.depth - 1, pp.steps, pp.seed);
+        else
+            out += fmt::format("  schedule: random walk (switch one step in 4), seed {:#x}\n", pp.seed);
+        return out;
     }
     out += fmt::format("  schedule: {} byte(s)", p.schedule.size());
     for (size_t i = 0; i + 1 < p.schedule.size(); i += 2)

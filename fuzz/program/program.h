@@ -6,6 +6,12 @@
 //   program bytes: u8 threads, u8 vcpus, u8 evict policy, then 3 bytes an op
 //                  (thread, opcode, argument)
 //   schedule bytes: (delay, target) pairs for the input strategy
+// Version 2 is version 1 with one more byte before the schedule bytes (and
+// counted in schedule_len): the schedule kind. Kind 0 is the pairs above;
+// kind 1 is a PCT schedule: bytes are depth, then a 32-bit seed, so one
+// input names a whole randomized interleaving that replays exactly; kind 2
+// is the random-walk strategy with the same seed bytes. Pair
+// schedules are always written as version 1.
 // After the header, decoding is total: any bytes give a valid program (the
 // fuzz target clamps lengths); the tools insist the lengths match the file.
 #pragma once
@@ -17,7 +23,8 @@
 namespace z3fh::fuzz {
 
 inline constexpr uint8_t kMagic[4] = {'Z', '3', 'F', 'P'};
-inline constexpr uint8_t kFormatVersion = 1;
+inline constexpr uint8_t kFormatVersion = 1;     // pair schedules
+inline constexpr uint8_t kFormatVersionKind = 2; // with a schedule-kind byte
 inline constexpr size_t kHeaderSize = 9;
 inline constexpr int kMaxThreads = 4;
 inline constexpr int kSlots = 8;        // shared handle slots
@@ -51,12 +58,27 @@ struct Op {
 enum class EvictAction : uint8_t { free_given, fail, free_other_then_given, free_other_and_fail };
 const char* evict_action_name(EvictAction a);
 
+enum class ScheduleKind : uint8_t { pairs = 0, pct = 1, random = 2 };
+inline constexpr int kScheduleKinds = 3;
+const char* schedule_kind_name(ScheduleKind k);
+
+
+// PCT parameters from the schedule bytes of a ScheduleKind::pct program.
+struct PctParams {
+    int depth;       // 1 + number of priority change points
+    uint64_t seed;
+    uint64_t steps;  // expected decisions, where change points fall
+};
+
 struct Program {
     int threads = 1;
     int vcpus = 1;
     uint8_t evict_policy = 0;
     std::vector<Op> ops;             // in program order; each names its thread
-    std::vector<uint8_t> schedule;   // input-strategy bytes
+    std::vector<uint8_t> schedule;   // input-strategy bytes (pairs), or PCT parameters
+    ScheduleKind schedule_kind = ScheduleKind::pairs;
+
+    PctParams pct_params() const;
 
     EvictAction evict_action(unsigned call) const {
         return static_cast<EvictAction>((evict_policy >> (2 * (call % 4))) & 3);
@@ -64,6 +86,11 @@ struct Program {
     std::vector<Op> thread_ops(int t) const;
     bool operator==(const Program&) const = default;
 };
+
+// The campaign's --strategy: "pct" or "random" make every input's schedule
+// bytes that kind's parameters ("input" or "" leaves inputs as they are);
+// false for an unknown name.
+bool force_schedule_kind(Program& p, const std::string& strategy);
 
 // The size classes alloc draws from: every buddy class boundary, the
 // headless boundary, and the error sizes (0 = -EINVAL, > PAGE_SIZE = -ENOSPC).

@@ -55,12 +55,13 @@ void PctStrategy::begin_run() {
     change_at_.clear();
     decisions_ = 0;
     next_low_ = depth_ - 1;
+    yield_low_ = 0;
     for (int i = 1; i < depth_; i++) change_at_.push_back(1 + rng_() % std::max<uint64_t>(k_, 1));
 }
 
 int PctStrategy::priority(int thread) {
-    if (static_cast<size_t>(thread) >= prio_.size()) prio_.resize(static_cast<size_t>(thread) + 1, -1);
-    if (prio_[thread] < 0) {
+    if (static_cast<size_t>(thread) >= prio_.size()) prio_.resize(static_cast<size_t>(thread) + 1, kUnassigned);
+    if (prio_[thread] == kUnassigned) {
         // Initial priorities are distinct and all above the d-1 change-point
         // priorities; drawing uniformly among existing ranks keeps them a
         // random permutation.
@@ -73,6 +74,13 @@ int PctStrategy::priority(int thread) {
 
 size_t PctStrategy::choose(const DecisionPoint& dp) {
     decisions_++;
+    // A thread that yields (a trylock or wait loop) drops below every other:
+    // strict priorities would otherwise let two spinning threads take turns
+    // forever while the lock holder, lower, never runs.
+    if (dp.event == sync::Event::yield && dp.current < 0 && dp.last >= 0) {
+        priority(dp.last);
+        prio_[static_cast<size_t>(dp.last)] = yield_low_--;
+    }
     if (dp.current >= 0) {
         for (uint64_t c : change_at_) {
             if (c == decisions_ && next_low_ > 0) {

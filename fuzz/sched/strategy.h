@@ -2,6 +2,7 @@
 // point where more than one thread could run) the runtime asks its strategy
 // which runnable thread goes next. All nondeterminism of a run comes from here.
 #pragma once
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -89,7 +90,9 @@ private:
     uint64_t k_;
     uint64_t max_step_seen_ = 0;
     std::mt19937_64 rng_;
-    std::vector<int> prio_;            // by thread id; -1 = not yet assigned
+    static constexpr int kUnassigned = INT_MIN;
+    std::vector<int> prio_;            // by thread id; kUnassigned until first seen
+    int yield_low_ = 0;                // below the change points: where yielders go
     std::vector<uint64_t> change_at_;  // steps (decision counts) where priorities drop
     uint64_t decisions_ = 0;
     int next_low_ = 0;

@@ -40,6 +40,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     z3fh::fuzz::Program prog;
     if (!z3fh::fuzz::decode_lenient(data, size, &prog)) return -1;  // not ours: keep it out of the corpus
+    // The campaign's --strategy (replay applies the same from the sidecar).
+    static const std::string strategy = getenv("Z3FH_STRATEGY") ? getenv("Z3FH_STRATEGY") : "";
+    z3fh::fuzz::force_schedule_kind(prog, strategy);
     z3fh::fuzz::RunConfig cfg;
     (void)z3fh::fuzz::run_program(prog, cfg);
     return 0;

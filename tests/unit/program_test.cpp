@@ -35,7 +35,7 @@ TEST(Program, StrictDecoderNamesEachError) {
     bad[0] = 'X';
     EXPECT_EQ(decode_strict(bad.data(), bad.size(), &q, &why), DecodeError::not_ours);
     bad = b;
-    bad[4] = 2;
+    bad[4] = 3;
     EXPECT_EQ(decode_strict(bad.data(), bad.size(), &q, &why), DecodeError::bad_version);
     EXPECT_EQ(decode_strict(b.data(), b.size() - 1, &q, &why), DecodeError::truncated);
     bad = b;

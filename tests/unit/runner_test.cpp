@@ -34,6 +34,27 @@ TEST(Runner, SameInputSameScheduleSameTrace) {
     }
 }
 
+// A PCT-kind input is one randomized interleaving named by its bytes: the
+// same bytes give the same run, other seeds give other runs.
+TEST(Runner, PctScheduleIsAFunctionOfTheInput) {
+    RunConfig c = quiet();
+    c.trace_ring = 0;
+    Program p;
+    for (const Program& s : run::seed_programs(48))
+        if (s.schedule_kind == ScheduleKind::pct && s.threads == 3) p = s;
+    ASSERT_EQ(p.schedule_kind, ScheduleKind::pct);
+    Outcome a = run_program(p, c), b = run_program(p, c);
+    EXPECT_EQ(a.schedule, b.schedule);
+    EXPECT_EQ(a.trace, b.trace);
+    int differ = 0;
+    for (uint8_t seed = 1; seed <= 8; seed++) {
+        Program q = p;
+        q.schedule[1] = static_cast<uint8_t>(q.schedule[1] + seed);
+        differ += run_program(q, c).trace != a.trace;
+    }
+    EXPECT_GE(differ, 4) << "PCT seeds should choose different interleavings";
+}
+
 TEST(Runner, ReplayStrategyFollowsARecordedSchedule) {
     RunConfig c = quiet();
     c.trace_ring = 0;

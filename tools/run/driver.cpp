@@ -23,6 +23,7 @@ namespace z3fh::run {
 using fuzz::Op;
 using fuzz::OpKind;
 using fuzz::Program;
+using fuzz::ScheduleKind;
 
 bool select_mutant(const std::string& name) {
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
@@ -61,6 +62,13 @@ bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* by
     fuzz::DecodeError e = fuzz::decode_strict(bytes->data(), bytes->size(), prog, &why);
     if (e != fuzz::DecodeError::ok) {
         std::fprintf(stderr, "z3fh: %s: %s: %s\n", path.c_str(), fuzz::decode_error_name(e), why.c_str());
+        return false;
+    }
+    // A campaign run with --strategy pct|random ran every input that way; its
+    // sidecar says so and `z3fh` passes it on here.
+    const char* strategy = getenv("Z3FH_STRATEGY");
+    if (strategy && !fuzz::force_schedule_kind(*prog, strategy)) {
+        std::fprintf(stderr, "z3fh: Z3FH_STRATEGY=%s: not input, pct or random\n", strategy);
         return false;
     }
     return true;
@@ -163,6 +171,12 @@ Program drop_thread(const Program& p, int t) {
 
 }  // namespace
 
+// Preemptions a schedule asks for: one per pair, or PCT's change points.
+size_t preemptions(const Program& p) {
+    if (p.schedule_kind == ScheduleKind::pct) return static_cast<size_t>(p.pct_params().depth - 1);
+    return p.schedule.size() / 2;
+}
+
 // Delta debugging over threads, operations and schedule pairs; then
 // smaller delays. Every step keeps the failure signature.
 Program minimize(const Program& start, const std::string& sig, int* runs) {
@@ -191,6 +205,24 @@ Program minimize(const Program& start, const std::string& sig, int* runs) {
                 }
             }
             if (chunk == 1) break;
+        }
+        if (best.schedule_kind == ScheduleKind::pct) {
+            // Fewer PCT change points (preemptions); then no preemption at all.
+            while (!best.schedule.empty() && best.schedule[0] % 3 != 0) {
+                Program c = best;
+                c.schedule[0] = static_cast<uint8_t>(c.schedule[0] % 3 - 1);
+                if (!still_fails(c, sig, runs)) break;
+                best = c;
+                progress = true;
+            }
+            Program c = best;
+            c.schedule_kind = ScheduleKind::pairs;
+            c.schedule.clear();
+            if (still_fails(c, sig, runs)) {
+                best = c;
+                progress = true;
+            }
+            continue;
         }
         // Remove schedule pairs (preemptions), last first.
         for (size_t i = best.schedule.size() / 2; i-- > 0;) {
@@ -230,9 +262,9 @@ int cmd_minimize(const std::string& file, const std::string& out) {
     f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
     std::printf("signature: %s\n", base.signature.c_str());
     std::printf("before: %zu ops, %d threads, %zu preemptions, %zu bytes\n", prog.ops.size(), prog.threads,
-                prog.schedule.size() / 2, bytes.size());
+                preemptions(prog), bytes.size());
     std::printf("after:  %zu ops, %d threads, %zu preemptions, %zu bytes (%d candidate runs)\n", small.ops.size(),
-                small.threads, small.schedule.size() / 2, enc.size(), runs);
+                small.threads, preemptions(small), enc.size(), runs);
     return 0;
 }
 
@@ -264,7 +296,7 @@ z3fh::fuzz::Program program() {{
     p.evict_policy = {evict:#04x};
     p.ops = {{
 {ops}    }};
-    p.schedule = {{{sched}}};
+    p.schedule = {{{sched}}};{kind}
     return p;
 }}
 
@@ -274,6 +306,10 @@ Z3FH_REGRESSION({name}, "{mutant}")
 )",
                        fmt::arg("sig", signature), fmt::arg("threads", p.threads), fmt::arg("vcpus", p.vcpus),
                        fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops), fmt::arg("sched", sched),
+                       fmt::arg("kind", p.schedule_kind == ScheduleKind::pct
+                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::pct;  // depth, seed: "
+                                              "a PCT interleaving"
+                                            : ""),
                        fmt::arg("name", test_name), fmt::arg("mutant", mutant.empty() ? "none" : mutant),
                        fmt::arg("mut_note", mutant.empty() ? std::string() : " with mutant " + mutant));
 }
@@ -350,11 +386,21 @@ std::vector<Program> seed_programs(int count) {
     auto variants = [&](Program base, int n) {
         for (int i = 0; i < n; i++) {
             Program q = base;
-            int pairs = 2 + static_cast<int>(srng() % 3);
+            // First let T0 run its set-up (allocations are tens of decisions
+            // each) for a varying while, then a few random switches.
+            q.schedule = {static_cast<uint8_t>(40 + 25 * i), 0};
+            int pairs = 1 + static_cast<int>(srng() % 3);
             for (int k = 0; k < pairs; k++) {
                 q.schedule.push_back(static_cast<uint8_t>(srng() % 48));
                 q.schedule.push_back(static_cast<uint8_t>(srng() % 3));
             }
+            out.push_back(q);
+        }
+        for (int i = 0; i < n / 2; i++) {  // and PCT interleavings of the same program
+            Program q = base;
+            q.schedule_kind = ScheduleKind::pct;
+            q.schedule = {static_cast<uint8_t>(1 + i % 2)};
+            for (int k = 0; k < 4; k++) q.schedule.push_back(static_cast<uint8_t>(srng()));
             out.push_back(q);
         }
     };
@@ -382,6 +428,12 @@ std::vector<Program> seed_programs(int count) {
     }
     variants(mk(3, {a(0, 0, 4), a(0, 1, 4), a(0, 2, 16), o(OpKind::migrate, 1, 1), o(OpKind::migrate, 1, 1),
                     o(OpKind::free, 2, 0), o(OpKind::compact, 2, 1), o(OpKind::free, 2, 2)},
+                {}),
+             8);
+    // Migration beside single-buddy compaction: a full page loses one of its
+    // two objects while the other is being migrated.
+    variants(mk(3, {a(0, 0, 16), a(0, 1, 16), a(0, 2, 4), o(OpKind::migrate, 1, 1), o(OpKind::write, 1, 1),
+                    o(OpKind::free, 2, 0), a(2, 3, 16), o(OpKind::verify, 2, 2)},
                 {}),
              8);
     std::mt19937 rng(20170104);  // the review's date

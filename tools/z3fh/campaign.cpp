@@ -148,6 +148,7 @@ int run_campaign(const CampaignOptions& o) {
             // The input is on disk; its sidecar follows at once, so replay
             // needs no flags even if we die right now.
             json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
+                         {"strategy", o.strategy},
                          {"target", "port"}, {"engine", o.engine}, {"format_version", 1},
                          {"time_to_detect_s", t}, {"execs_at_detect", execs}};
             write_file(p.string() + ".json", side.dump(2) + "\n");
@@ -196,7 +197,8 @@ int run_campaign(const CampaignOptions& o) {
                 c.earlier = true;
             } catch (const std::exception&) {
                 write_file(p + ".json", json({{"mutant", o.mutant.empty() ? "none" : o.mutant},
-                                              {"sanitizer", o.sanitizer}, {"target", "port"}, {"engine", o.engine},
+                                              {"sanitizer", o.sanitizer}, {"strategy", o.strategy},
+                                              {"target", "port"}, {"engine", o.engine},
                                               {"format_version", 1}})
                                             .dump(2) + "\n");
             }

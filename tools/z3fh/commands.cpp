@@ -45,9 +45,10 @@ int cmd_bench(bool alloc) {
 namespace {
 
 // Mutant and sanitizer for an input: flags win, then the sidecar.
-bool resolve_build(const ToolInput& in, std::string* mutant, std::string* sanitizer) {
+bool resolve_build(const ToolInput& in, std::string* mutant, std::string* sanitizer, std::string* strategy) {
     *mutant = in.mutant;
     *sanitizer = in.sanitizer;
+    *strategy = "input";
     std::string side = in.file + ".json";
     bool have_side = fs::exists(side);
     if (have_side) {
@@ -55,6 +56,7 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
             json j = json::parse(read_file(side));
             if (mutant->empty()) *mutant = j.value("mutant", "none");
             if (sanitizer->empty()) *sanitizer = j.value("sanitizer", "asan");
+            *strategy = j.value("strategy", "input");
         } catch (const std::exception& e) {
             std::fprintf(stderr, "z3fh: %s: unreadable sidecar: %s\n", side.c_str(), e.what());
             return false;
@@ -88,8 +90,8 @@ int hand_over(const ToolInput& in, std::vector<std::string> args) {
         std::fprintf(stderr, "z3fh: %s: is a directory, not an input file\n", in.file.c_str());
         return 2;
     }
-    std::string mutant, sanitizer;
-    if (!resolve_build(in, &mutant, &sanitizer)) return 2;
+    std::string mutant, sanitizer, strategy;
+    if (!resolve_build(in, &mutant, &sanitizer, &strategy)) return 2;
     Context& ctx = Context::get();
     std::string preset = Context::fuzz_preset(sanitizer, mutant != "none");
     if (!ctx.ensure_built(preset, {"z3fh-run"})) return 2;
@@ -99,7 +101,9 @@ int hand_over(const ToolInput& in, std::vector<std::string> args) {
         argv.push_back("--mutant");
         argv.push_back(mutant);
     }
-    return run_process(argv, ctx.sanitizer_env(sanitizer)).exit_code;
+    std::map<std::string, std::string> env = ctx.sanitizer_env(sanitizer);
+    if (strategy != "input") env["Z3FH_STRATEGY"] = strategy;
+    return run_process(argv, env).exit_code;
 }
 
 // rr needs hardware performance counters; say so plainly when there are none.
@@ -134,13 +138,19 @@ int cmd_replay(const ToolInput& in) {
                         in.file.c_str());
         } else {
             std::printf("rr: recording; then run: rr replay\n");
-            std::string mutant, sanitizer;
-            if (!resolve_build(in, &mutant, &sanitizer)) return 2;
+            std::string mutant, sanitizer, strategy;
+            if (!resolve_build(in, &mutant, &sanitizer, &strategy)) return 2;
             std::string preset = Context::fuzz_preset(sanitizer, mutant != "none");
             std::vector<std::string> argv = {"rr", "record",
                                              Context::get().build_dir(preset) + "/tools/run/z3fh-run", "replay",
                                              in.file};
-            return run_process(argv, Context::get().sanitizer_env(sanitizer)).exit_code;
+            if (mutant != "none") {
+                argv.push_back("--mutant");
+                argv.push_back(mutant);
+            }
+            std::map<std::string, std::string> env = Context::get().sanitizer_env(sanitizer);
+            if (strategy != "input") env["Z3FH_STRATEGY"] = strategy;
+            return run_process(argv, env).exit_code;
         }
     }
     return hand_over(in, {"replay", in.file, fmt::format("--runs={}", in.runs)});
