@@ -52,14 +52,34 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
         zhdr->page_lock.unlock();
         return Errno::again;
     }
-    auto* new_zhdr = static_cast<Z3foldHeader*>(page_address(newpage));
+    Z3foldHeader* new_zhdr = nullptr;
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
     // lock-dropped-too-early: "the checks passed, the copy needs no lock" -- a map
     // between the unlock and PAGE_MIGRATED writes to the page being copied.
     const bool unlock_early = Z3FH_MUTANT_ON(migrate_unlock_early);
     if (unlock_early) zhdr->page_lock.unlock();
 #endif
-    std::memcpy(static_cast<void*>(new_zhdr), static_cast<const void*>(zhdr), PAGE_SIZE);
+    // Field by field, then the objects: upstream copies the whole page, lock
+    // word included, while other CPUs may trylock the old lock (a race TSan
+    // reports on real threads; the copy is re-initialised anyway).
+    new_zhdr = new (page_address(newpage)) Z3foldHeader{};
+    new_zhdr->page_lock.init({sync::ObjClass::page_lock, newpage->serial});
+    new_zhdr->refcount.init(zhdr->refcount.load(), {sync::ObjClass::refcount, newpage->serial});  // incl. isolation's
+    new_zhdr->work.init(&Pool::compact_page_work);
+    list_init(&new_zhdr->buddy);  // isolate left the old one empty
+    new_zhdr->slots = zhdr->slots;
+    new_zhdr->pool = zhdr->pool;
+    new_zhdr->cpu = zhdr->cpu;
+    new_zhdr->first_chunks = zhdr->first_chunks;
+    new_zhdr->middle_chunks = zhdr->middle_chunks;
+    new_zhdr->last_chunks = zhdr->last_chunks;
+    new_zhdr->start_middle = zhdr->start_middle;
+    new_zhdr->first_num = zhdr->first_num;
+    new_zhdr->foreign_handles = zhdr->foreign_handles;
+    new_zhdr->mapped_count = zhdr->mapped_count;
+    new_zhdr->middle_mapped = zhdr->middle_mapped;
+    std::memcpy(reinterpret_cast<char*>(new_zhdr) + ZHDR_SIZE_ALIGNED,
+                reinterpret_cast<const char*>(zhdr) + ZHDR_SIZE_ALIGNED, PAGE_SIZE - ZHDR_SIZE_ALIGNED);
     newpage->flags.store_all(page->flags.load_all());
     page->flags.set(PAGE_MIGRATED);
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
@@ -67,13 +87,7 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
 #endif
         zhdr->page_lock.unlock();
 
-    // The copied lock, refcount and work item are re-initialised; the copied
-    // refcount carries isolation's reference, which the queued work puts.
-    int refs = new_zhdr->refcount.load();
-    new_zhdr->page_lock.init({sync::ObjClass::page_lock, newpage->serial});
-    new_zhdr->refcount.init(refs, {sync::ObjClass::refcount, newpage->serial});
-    new_zhdr->work.init(&Pool::compact_page_work);
-    list_init(&new_zhdr->buddy);  // isolate left the old one empty
+    // The new refcount carries isolation's reference, which the queued work puts.
     page->page_mutex.assert_held();
     page->movable = false;
 

@@ -68,26 +68,23 @@ uint8_t pattern_byte(int slot, uint32_t gen, size_t i) {
     return static_cast<uint8_t>((static_cast<size_t>(slot) * 131u + gen * 31u + i * 7u) & 0xffu);
 }
 
+// The header is one atomic 8-byte word (objects are chunk aligned): evict may
+// read it while the owner is still filling a fresh object (it is on the LRU
+// from the moment alloc returns), which is a race on the header only.
+uint64_t header_word(int slot, uint32_t gen) { return static_cast<uint64_t>(slot) | (static_cast<uint64_t>(gen) << 32); }
+
 void fill(Pool& pool, int slot, const Slot& s) {
     auto* p = static_cast<uint8_t*>(pool.map(s.handle));
-    for (size_t i = 0; i < s.size; i++) p[i] = pattern_byte(slot, s.gen, i);
-    if (s.size >= sizeof(ObjHeader)) {
-        ObjHeader h{static_cast<uint32_t>(slot), s.gen};
-        std::memcpy(p, &h, sizeof h);
-    }
+    for (size_t i = sizeof(ObjHeader); i < s.size; i++) p[i] = pattern_byte(slot, s.gen, i);
+    __atomic_store_n(reinterpret_cast<uint64_t*>(p), header_word(slot, s.gen), __ATOMIC_RELAXED);
     pool.unmap(s.handle);
 }
 
 void verify(Pool& pool, int slot, const Slot& s) {
     auto* p = static_cast<const uint8_t*>(pool.map(s.handle));
-    size_t from = s.size >= sizeof(ObjHeader) ? sizeof(ObjHeader) : 0;
     size_t bad = s.size;
-    if (from) {
-        ObjHeader h;
-        std::memcpy(&h, p, sizeof h);
-        if (h.slot != static_cast<uint32_t>(slot) || h.gen != s.gen) bad = 0;
-    }
-    for (size_t i = from; bad == s.size && i < s.size; i++)
+    if (__atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_RELAXED) != header_word(slot, s.gen)) bad = 0;
+    for (size_t i = sizeof(ObjHeader); bad == s.size && i < s.size; i++)
         if (p[i] != pattern_byte(slot, s.gen, i)) bad = i;
     pool.unmap(s.handle);
     if (bad != s.size) finding("object-contents", fmt::format("slot {} byte {} of {} differs", slot, bad, s.size));
@@ -99,9 +96,9 @@ int evict(Pool& pool, Handle handle, void* ctx) {
     auto* rng = static_cast<std::atomic<uint32_t>*>(ctx);
     if ((rng->fetch_add(0x9e3779b9u) >> 28) < 4) return -1;  // a quarter of evictions fail (writeback error)
     auto* p = static_cast<const uint8_t*>(pool.map(handle));
-    ObjHeader h;
-    std::memcpy(&h, p, sizeof h);
+    const uint64_t word = __atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_RELAXED);
     pool.unmap(handle);
+    ObjHeader h{static_cast<uint32_t>(word), static_cast<uint32_t>(word >> 32)};
     if (h.slot >= kSlots) return -1;
     Slot& s = g_shared->slots[h.slot];
     int want = Slot::live;
@@ -125,14 +122,18 @@ size_t random_size(std::mt19937& rng) {
     }
 }
 
-void worker(Pool& pool, Shared& sh, int t, uint64_t seed, int ops) {
+struct OpMix {
+    bool reclaim = true, compact = true, migrate = true;
+};
+
+void worker(Pool& pool, Shared& sh, int t, uint64_t seed, int ops, OpMix mix) {
     std::mt19937 rng(static_cast<uint32_t>(seed * 7919u + static_cast<uint64_t>(t)));
     sync::set_current_vcpu(t % pool.vcpus());
     for (int i = 0; i < ops && !sh.stop.load(std::memory_order_relaxed); i++) {
         sh.progress.fetch_add(1, std::memory_order_relaxed);
         unsigned r = rng() % 100;
         if (r < 8) {
-            (void)pool.reclaim_page(1 + rng() % 4);
+            if (mix.reclaim) (void)pool.reclaim_page(1 + rng() % 4);
             continue;
         }
         if (r < 11) {
@@ -168,10 +169,10 @@ void worker(Pool& pool, Shared& sh, int t, uint64_t seed, int ops) {
             verify(pool, k, s);
             s.state.store(Slot::live);
         } else if (r < 90) {
-            pool.compact_handle_page(s.handle);
+            if (mix.compact) pool.compact_handle_page(s.handle);
             s.state.store(Slot::live);
         } else {
-            (void)pool.migrate_handle_page(s.handle);
+            if (mix.migrate) (void)pool.migrate_handle_page(s.handle);
             s.state.store(Slot::live);
         }
     }
@@ -193,7 +194,15 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 10000000))
         ->capture_default_str();
     app.add_option("--mutant", mutant, "seeded defect (mutant builds only)");
+    OpMix mix;
+    bool no_reclaim = false, no_compact = false, no_migrate = false;
+    app.add_flag("--no-reclaim", no_reclaim, "leave reclaim out of the operation mix");
+    app.add_flag("--no-compact", no_compact, "leave explicit compaction out");
+    app.add_flag("--no-migrate", no_migrate, "leave migration out");
     CLI11_PARSE(app, argc, argv);
+    mix.reclaim = !no_reclaim;
+    mix.compact = !no_compact;
+    mix.migrate = !no_migrate;
     if (!mutant.empty()) {
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
         if (!mutants::select(mutant.c_str())) {
@@ -222,7 +231,7 @@ int main(int argc, char** argv) {
         shared.stop = false;
         std::vector<std::thread> ts;
         for (int t = 0; t < threads; t++)
-            ts.emplace_back(worker, std::ref(pool), std::ref(shared), t, seed + rounds, ops);
+            ts.emplace_back(worker, std::ref(pool), std::ref(shared), t, seed + rounds, ops, mix);
         // Watchdog: no progress for 10 s is a hang (a deadlock or a livelock).
         uint64_t last = shared.progress.load();
         auto last_change = Clock::now();

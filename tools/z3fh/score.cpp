@@ -99,7 +99,7 @@ Outcome run_harness(const ScoreOptions& so, const std::string& mutant, int seed,
     std::vector<std::string> argv = {self_exe(),
                                      "campaign",
                                      "--mutant",
-                                     mutant,
+                                     mutant,  // removed below for the control row
                                      fmt::format("--budget={}", so.budget_per_mutant),
                                      "--jobs=1",
                                      "--corpus",
@@ -112,6 +112,7 @@ Outcome run_harness(const ScoreOptions& so, const std::string& mutant, int seed,
                                      "--triage-runs=1",
                                      "--no-build"};
     if (!so.sched_feedback) argv.push_back("--no-sched-feedback");
+    if (mutant == "none") argv.erase(argv.begin() + 2, argv.begin() + 4);
     std::string log;
     ProcResult r = run_process(argv, {}, [&](const std::string& l) { log += l + "\n"; });
     write_file(dir + ".log", log);
@@ -162,10 +163,10 @@ std::string cell(const json& r) {
                        r["time_to_detect_s"].get<double>());
 }
 
-double median_found(const json& rows) {
+double median_found(const json& rows, size_t first) {
     std::vector<double> v;
-    for (const json& r : rows)
-        if (r["found"].get<bool>()) v.push_back(r["time_to_detect_s"].get<double>());
+    for (size_t i = first; i < rows.size(); i++)
+        if (rows[i]["found"].get<bool>()) v.push_back(rows[i]["time_to_detect_s"].get<double>());
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
@@ -196,9 +197,15 @@ int cmd_score(const ScoreOptions& so) {
     }
     // Build everything first: the runs then start at once and build time
     // never counts as time to detect.
-    const std::string preset = Context::fuzz_preset(so.sanitizer, true);
-    std::fprintf(stderr, "z3fh: building %s ...\n", preset.c_str());
-    if (!ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"})) return 2;
+    // With --baseline, a control row first: every engine on the correct
+    // allocator. A mutant's finding of the same kind as its column's control
+    // finding is not counted (it is not the mutant's).
+    if (so.baseline) mutants.insert(mutants.begin(), MutantEntry{"none", "control", "no mutant"});
+    for (bool with_mutants : {true, so.baseline}) {
+        const std::string preset = Context::fuzz_preset(so.sanitizer, with_mutants);
+        std::fprintf(stderr, "z3fh: building %s ...\n", preset.c_str());
+        if (!ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"})) return 2;
+    }
     const std::vector<std::string> baselines = so.baseline ? std::vector<std::string>{"asan", "tsan"}
                                                            : std::vector<std::string>{};
     for (const std::string& b : baselines) {
@@ -262,11 +269,22 @@ int cmd_score(const ScoreOptions& so) {
             tables[c].push_back(summarize(mutants[i], runs));
         }
     }
-    auto found_in = [](const json& rows) {
+    const size_t first = so.baseline ? 1 : 0;  // rows before it are the control
+    for (json& rows : tables) {
+        if (!so.baseline || !rows[0]["found"].get<bool>()) continue;
+        for (size_t i = first; i < rows.size(); i++) {
+            if (rows[i]["found"].get<bool>() && rows[i]["kind"] == rows[0]["kind"]) {
+                rows[i]["found"] = false;
+                rows[i]["kind"] = rows[i]["kind"].get<std::string>() + " (= control)";
+            }
+        }
+    }
+    auto found_in = [&](const json& rows) {
         int n = 0;
-        for (const json& r : rows) n += r["found"].get<bool>();
+        for (size_t i = first; i < rows.size(); i++) n += rows[i]["found"].get<bool>();
         return n;
     };
+    const size_t scored = mutants.size() - first;
 
     std::string head = fmt::format("\n{:<28} {:<30} {:<14} {:<36}", "mutant", "class", "harness", "finding");
     for (const std::string& b : baselines) head += fmt::format(" {:<14} {:<24}", "baseline-" + b, "finding");
@@ -280,17 +298,18 @@ int cmd_score(const ScoreOptions& so) {
         std::printf("%s\n", line.c_str());
     }
     const int found = found_in(tables[0]);
-    std::printf("mutation score: harness %d/%zu (median time to detect %.2fs)", found, mutants.size(),
-                median_found(tables[0]));
+    std::printf("mutation score: harness %d/%zu (median time to detect %.2fs)", found, scored,
+                median_found(tables[0], first));
     for (size_t c = 1; c < columns; c++)
         std::printf(", baseline-%s %d/%zu (median %.2fs)", baselines[c - 1].c_str(), found_in(tables[c]),
-                    mutants.size(), median_found(tables[c]));
+                    scored, median_found(tables[c], first));
     std::printf("\n(budget %.0fs per run, %d seed(s), interleaving feedback %s)\n", so.budget_per_mutant, so.seeds,
                 so.sched_feedback ? "on" : "off");
 
-    json out = {{"mutants", tables[0]},
+    auto scored_rows = [&](const json& rows) { return json(std::vector<json>(rows.begin() + static_cast<long>(first), rows.end())); };
+    json out = {{"mutants", scored_rows(tables[0])},
                 {"found", found},
-                {"total", mutants.size()},
+                {"total", scored},
                 {"engine", so.engine},
                 {"sanitizer", so.sanitizer},
                 {"sched_feedback", so.sched_feedback},
@@ -298,8 +317,12 @@ int cmd_score(const ScoreOptions& so) {
                 {"seeds", so.seeds},
                 {"runs_folder", base}};
     for (size_t c = 1; c < columns; c++)
-        out["baseline"][baselines[c - 1]] = {{"mutants", tables[c]}, {"found", found_in(tables[c])},
-                                             {"total", mutants.size()}};
+        out["baseline"][baselines[c - 1]] = {{"mutants", scored_rows(tables[c])}, {"found", found_in(tables[c])},
+                                             {"total", scored}};
+    if (so.baseline) {
+        out["control"]["harness"] = tables[0][0];
+        for (size_t c = 1; c < columns; c++) out["control"]["baseline-" + baselines[c - 1]] = tables[c][0];
+    }
     if (!so.json_path.empty() && !write_file(so.json_path, out.dump(2) + "\n")) {
         std::fprintf(stderr, "z3fh: cannot write %s\n", so.json_path.c_str());
         return 2;
