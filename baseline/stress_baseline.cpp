@@ -103,7 +103,18 @@ int evict(Pool& pool, Handle handle, void* ctx) {
     Slot& s = g_shared->slots[h.slot];
     int want = Slot::live;
     if (!s.state.compare_exchange_strong(want, Slot::busy)) return -1;
-    if (s.gen != h.gen) {
+    // The header may be stale: a fresh object's memory holds what an earlier
+    // object left there until its owner writes the header. Only the same
+    // address through both handles proves it is this slot's object.
+    bool same = s.gen == h.gen;
+    if (same) {
+        void* mine = pool.map(s.handle);
+        void* given = pool.map(handle);
+        same = mine == given;
+        pool.unmap(handle);
+        pool.unmap(s.handle);
+    }
+    if (!same) {
         s.state.store(Slot::live);
         return -1;
     }
