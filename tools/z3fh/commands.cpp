@@ -188,11 +188,18 @@ int cmd_test(bool long_run, const std::string& only) {
     int passed = 0, failed = 0;
     std::vector<std::string> summary;
     for (const std::string& p : presets) {
-        if (!only.empty() && only != p && only != "e2e") continue;
-        if (only == "e2e") break;
+        if (!only.empty() && only != p) continue;
         std::fprintf(stderr, "\n=== preset %s: configure, build, test ===\n", p.c_str());
         int rc = run_process({"cmake", "--workflow", "--preset", p}, {}, {}, ctx.root()).exit_code;
         summary.push_back(fmt::format("preset {:<8} {}", p, rc == 0 ? "passed" : "FAILED"));
+        (rc == 0 ? passed : failed)++;
+    }
+    if (only.empty() || only == "oss-fuzz") {
+        std::fprintf(stderr, "\n=== OSS-Fuzz build check (address/undefined libFuzzer, AFL++; libc++) ===\n");
+        int rc = run_process({ctx.root() + "/ci/check-oss-fuzz-build", "--keep", ctx.build_dir("oss-fuzz")}, {}, {},
+                             ctx.root())
+                     .exit_code;
+        summary.push_back(fmt::format("oss-fuzz build check  {}", rc == 0 ? "passed" : "FAILED"));
         (rc == 0 ? passed : failed)++;
     }
     if (only.empty() || only == "e2e") {

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     std::string only;
     auto* test = app.add_subcommand("test", "build every preset and run all fast test suites, then the e2e checks");
     test->add_flag("--long", long_run, "also run 10-minute campaigns (evidence, not CI)");
-    test->add_option("--only", only, "one preset (default, asan, ubsan, tsan, mutants) or e2e");
+    test->add_option("--only", only, "one stage: a preset (default, asan, ubsan, tsan, mutants), oss-fuzz or e2e");
 
     try {
         app.parse(argc, argv);
