@@ -5,6 +5,7 @@
 # the engine from $LIB_FUZZING_ENGINE, and nothing here adds -Werror. The
 # fuzz target links only header-only libraries (fmt in header-only mode) and
 # our own code, so it builds against libc++.
+set -euo pipefail  # also when run as `bash build.sh`
 src="${Z3FH_SRC:-$SRC/z3fold-harden}"
 build="$WORK/z3fh-build-$SANITIZER-$FUZZING_ENGINE"
 fmt_args=()
