@@ -81,6 +81,14 @@ size_t PctStrategy::choose(const DecisionPoint& dp) {
         priority(dp.last);
         prio_[static_cast<size_t>(dp.last)] = yield_low_--;
     }
+    // A thread about to use a mapped object is where lifetime races bite (a
+    // mapping held across another thread's reclaim, compaction or
+    // migration): there, half the time, it drops below every other thread, an
+    // extra change point on top of the d-1 random ones.
+    if (dp.event == sync::Event::object_access && dp.current >= 0 && rng_() % 2 == 0) {
+        priority(dp.current);
+        prio_[static_cast<size_t>(dp.current)] = yield_low_--;
+    }
     if (dp.current >= 0) {
         for (uint64_t c : change_at_) {
             if (c == decisions_ && next_low_ > 0) {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -206,6 +207,9 @@ int run_campaign(const CampaignOptions& o) {
         }
     }
 
+    // An earlier run's findings first: they were found first, so a crash of
+    // this run with the same signature is listed as their duplicate.
+    std::stable_partition(crashes.begin(), crashes.end(), [](const Crash& c) { return c.earlier; });
     // Triage: replay, signature, dedupe, minimise, reproducer, exported test.
     auto tt = std::chrono::steady_clock::now();
     std::map<std::string, std::string> denv = env;

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "campaign.h"
 #include "context.h"
@@ -82,6 +83,10 @@ std::string check_kill_and_resume(const std::string& mutant) {
     watcher.join();
     if (!killed) return fmt::format("no crash input appeared in 60 s (campaign exit {})", first.exit_code);
     if (fs::exists(out / "report.json")) return "the killed campaign still wrote report.json (it was not killed mid-run)";
+    std::vector<std::string> killed_crashes;
+    for (const auto& e : fs::directory_iterator(out / "crashes", ec))
+        if (e.path().filename().string().rfind("crash-", 0) == 0 && e.path().extension().empty())
+            killed_crashes.push_back("crashes/" + e.path().filename().string());
     // Resume into the same folder with a tiny budget: the earlier finding
     // must be triaged and reported.
     CampaignOptions o;
@@ -94,13 +99,21 @@ std::string check_kill_and_resume(const std::string& mutant) {
     o.no_build = true;
     int rc = run_campaign(o);
     if (rc != 1) return fmt::format("the resumed campaign exited {} (expected 1: findings)", rc);
+    // Every crash input the killed run left is in the report, as a finding
+    // (triaged: reproducer on disk) or as a duplicate of one.
     json r = json::parse(read_file((out / "report.json").string()));
-    for (const json& f : r["findings"]) {
-        if (f.value("from_earlier_run", false) && fs::exists(out / f["input"].get<std::string>()) &&
-            fs::exists(out / f["reproducer"].get<std::string>()))
-            return "";
+    for (const std::string& c : killed_crashes) {
+        bool listed = false;
+        for (const json& f : r["findings"]) {
+            bool as_input = f["input"].get<std::string>() == c && f.value("from_earlier_run", false) &&
+                            fs::exists(out / f["reproducer"].get<std::string>());
+            bool as_dup = false;
+            for (const json& d : f["duplicates"]) as_dup = as_dup || d.get<std::string>() == c;
+            listed = listed || as_input || as_dup;
+        }
+        if (!listed || !fs::exists(out / c)) return "the resumed report lost " + c + " from the killed run";
     }
-    return "the resumed report has no finding from the killed run";
+    return "";
 }
 
 std::string check_report_in_browser(const std::string& campaign_dir) {
