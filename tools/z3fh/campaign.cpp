@@ -16,6 +16,7 @@
 #include <set>
 
 #include "context.h"
+#include "coverage.h"
 #include "proc.h"
 #include "report_html.h"
 
@@ -264,6 +265,9 @@ int run_campaign(const CampaignOptions& o) {
         findings.push_back(f);
     }
     double triage_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tt).count();
+    double coverage_s = 0;
+    json coverage = {{"edges", cov}};
+    if (o.coverage) coverage.update(measure_coverage((out / "corpus").string(), out.string(), &coverage_s));
 
     json ts = json::array();
     for (const Sample& s : series)
@@ -283,7 +287,8 @@ int run_campaign(const CampaignOptions& o) {
                    {"sched_feedback", o.sched_feedback},
                    {"execs", execs},
                    {"execs_per_s", fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0},
-                   {"coverage", {{"edges", cov}}},
+                   {"coverage_s", coverage_s},
+                   {"coverage", coverage},
                    {"corpus_size", corpus_size},
                    {"timeseries", ts},
                    {"findings", findings}};
@@ -295,6 +300,14 @@ int run_campaign(const CampaignOptions& o) {
         "| executions | {} ({:.0f}/s) |\n| coverage (edges) | {} |\n| corpus | {} |\n\n## Findings\n\n",
         o.engine, o.sanitizer, o.mutant.empty() ? "none" : o.mutant, o.budget_s, fuzz_s, build_s, triage_s, execs,
         fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0, cov, corpus_size);
+    if (coverage.contains("lines_percent"))
+        md = md.substr(0, md.size() - std::string("\n## Findings\n\n").size()) +
+             fmt::format("| allocator/ lines | {:.1f}% ({} of {}) |\n| allocator/ branches | {:.1f}% ({} of {}) |\n"
+                         "| coverage page | [{}]({}) |\n\n## Findings\n\n",
+                         coverage["lines_percent"].get<double>(), coverage["lines_covered"].get<int>(),
+                         coverage["lines_total"].get<int>(), coverage["branches_percent"].get<double>(),
+                         coverage["branches_covered"].get<int>(), coverage["branches_total"].get<int>(),
+                         coverage.value("html", ""), coverage.value("html", ""));
     if (findings.empty()) md += "None.\n";
     else md += "| signature | detected after | replays | reproducer | minimised | test |\n|---|---|---|---|---|---|\n";
     for (const json& f : findings)

@@ -19,6 +19,7 @@ struct CampaignOptions {
     bool sched_feedback = true;
     int triage_runs = 5;
     bool no_build = false;
+    bool coverage = true;  // llvm-cov of allocator/ from the corpus at the end
 };
 
 // Exit status: 0 no finding, 1 findings, 2 the tool failed.

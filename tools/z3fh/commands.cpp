@@ -214,6 +214,8 @@ int cmd_test(bool long_run, const std::string& only) {
             o.mutant = m;
             o.corpus = "none";
             o.triage_runs = 3;
+            // One of them also measures llvm-cov coverage (the browser check reads it).
+            o.coverage = m == "reclaim-put-then-lru";
             o.out = ctx.root() + "/build/e2e/" + m;
             std::error_code ec;
             fs::remove_all(o.out, ec);

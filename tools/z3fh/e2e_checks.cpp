@@ -77,7 +77,7 @@ std::string check_kill_and_resume(const std::string& mutant) {
         }
     });
     ProcResult first = run_process({self_exe(), "campaign", "--mutant", mutant, "--budget=60", "--jobs=1", "--corpus",
-                                    "none", "--out", out.string(), "--no-build"},
+                                    "none", "--out", out.string(), "--no-build", "--no-coverage"},
                                    {}, [](const std::string&) {});
     stop = true;
     watcher.join();
@@ -97,6 +97,7 @@ std::string check_kill_and_resume(const std::string& mutant) {
     o.triage_runs = 2;
     o.out = out.string();
     o.no_build = true;
+    o.coverage = false;
     int rc = run_campaign(o);
     if (rc != 1) return fmt::format("the resumed campaign exited {} (expected 1: findings)", rc);
     // Every crash input the killed run left is in the report, as a finding
@@ -141,6 +142,7 @@ std::string check_report_in_browser(const std::string& campaign_dir) {
     if (dom.find("<polyline class=\"coverage\"") == std::string::npos) return "the plot has no coverage line";
     if (dom.find("<table id=\"findings\"") == std::string::npos) return "the rendered page has no findings table";
     if (dom.find("<td><code>") == std::string::npos) return "the findings table has no finding row";
+    if (dom.find("<th>lines</th>") == std::string::npos) return "the coverage table has no line coverage";
     const fs::path png = dir / "report.png";
     std::error_code ec;
     fs::remove(png, ec);

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
     campaign->add_flag("--no-sched-feedback", no_feedback, "turn the interleaving counters off");
     campaign->add_option("--triage-runs", co.triage_runs, "replays per finding in triage")->check(CLI::Range(1, 1000))->capture_default_str();
     campaign->add_flag("--no-build", co.no_build, "use the build as it is (score builds once for all its runs)");
+    bool no_coverage = false;
+    campaign->add_flag("--no-coverage", no_coverage, "skip the llvm-cov coverage of allocator/ at the end");
 
     ToolInput in;
     auto* replay = app.add_subcommand("replay", "replay a finding with its interleaving and print the reproducer");
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
         }
         co.budget_s = *b;
         co.sched_feedback = !no_feedback;
+        co.coverage = !no_coverage;
         return run_campaign(co);
     }
     if (*replay) return cmd_replay(in);

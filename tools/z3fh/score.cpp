@@ -110,7 +110,8 @@ Outcome run_harness(const ScoreOptions& so, const std::string& mutant, int seed,
                                      "--out",
                                      dir,
                                      "--triage-runs=1",
-                                     "--no-build"};
+                                     "--no-build",
+                                     "--no-coverage"};
     if (!so.sched_feedback) argv.push_back("--no-sched-feedback");
     if (mutant == "none") argv.erase(argv.begin() + 2, argv.begin() + 4);
     std::string log;
