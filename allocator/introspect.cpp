@@ -127,6 +127,7 @@ PoolSnapshot PoolInspector::snapshot(Pool& pool) {
             ss.page_serial = pool.src_->is_live(data) ? virt_to_page(data)->serial : 0;
             ss.raw_index = static_cast<int>(v & BUDDY_MASK);
             ss.last_chunks = static_cast<int>((v & ~PAGE_MASK) >> BUDDY_SHIFT);
+            ss.handle = reinterpret_cast<Handle>(&s->slot[i]);
             snap.slots.push_back(ss);
         }
     }

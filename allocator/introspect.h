@@ -33,6 +33,7 @@ struct SlotSnapshot {
     uint32_t page_serial = 0;  // page the slot points into (0 if the page is not live)
     int raw_index = 0;         // (bud + first_num) & 3 as stored
     int last_chunks = 0;       // LAST's size kept in the slot
+    Handle handle = 0;         // the slot's address: the handle that names it
 };
 
 struct PoolSnapshot {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "harness/target.h"
 #include "pool.h"
 #include "report.h"
 #include "shadow/shadow.h"
@@ -41,8 +42,7 @@ Feedback g_feedback;
 // callback and the step hook.
 struct Harness {
     const Program* prog = nullptr;
-    std::unique_ptr<PageSource> src;
-    std::unique_ptr<Pool> pool;
+    std::unique_ptr<TargetPool> pool;
     SlotState slots[kSlots];
     std::unique_ptr<Shadow> shadow;
     std::vector<std::vector<Op>> ops;  // per thread
@@ -55,12 +55,6 @@ struct Harness {
 };
 
 Harness* g_current = nullptr;  // for the fatal hook: what is running now
-
-class HarnessPageSource final : public PageSource {
-protected:
-    void* alloc_frame() override { return std::aligned_alloc(2 * PAGE_SIZE, 2 * PAGE_SIZE); }
-    void free_frame(void* f) override { std::free(f); }
-};
 
 void print_context(Harness& h) {
     if (!h.rt) return;
@@ -138,7 +132,7 @@ SlotState view(const SlotState& st);
 
 // The evict callback: find which slot the (stack-local) handle names by
 // where it points, then act as the program's evict policy says.
-int evict(Pool& pool, Handle handle, void* ctx) {
+int evict(TargetPool& pool, Handle handle, void* ctx) {
     auto& h = *static_cast<Harness*>(ctx);
     // zswap's writeback maps the object to read its header before it knows
     // whether the entry is still in use: so may a load, at the same time.
@@ -151,11 +145,9 @@ int evict(Pool& pool, Handle handle, void* ctx) {
     {
         sync::TsanHidden hidden;  // bookkeeping and the oracle's reads
         action = h.prog->evict_action(h.evict_calls++);
-        uint32_t serial;
-        Buddy bud;
-        size_t off;
-        const uint8_t* obj = nullptr;
-        if (!PoolInspector::resolve(pool, handle, &serial, &bud, &off, &obj)) return -1;
+        ResolvedHandle given;
+        if (!pool.resolve(handle, &given)) return -1;
+        const uint8_t* obj = given.object;
         for (int s = 0; s < kSlots; s++) {
             const SlotState& st = h.slots[s];
             // A busy slot's handle may be half freed: never read through it.
@@ -164,10 +156,8 @@ int evict(Pool& pool, Handle handle, void* ctx) {
                 busy = busy || st.handle != 0;
                 continue;
             }
-            const uint8_t* o2 = nullptr;
-            if (st.state == SlotState::State::live &&
-                PoolInspector::resolve(pool, st.handle, &serial, &bud, &off, &o2) && o2 == obj)
-                victim = s;
+            ResolvedHandle r;
+            if (st.state == SlotState::State::live && pool.resolve(st.handle, &r) && r.object == obj) victim = s;
         }
         // The zpool contract: 0 only once the object is freed. Gone already (a
         // completed free): 0. Maybe another thread is working on it: try later.
@@ -229,7 +219,7 @@ SlotState view(const SlotState& st) {
 }
 
 void run_op(Harness& h, const Op& op) {
-    Pool& pool = *h.pool;
+    TargetPool& pool = *h.pool;
     SlotState& st = h.slots[op.slot()];
     switch (op.kind) {
     case OpKind::alloc: {
@@ -371,8 +361,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
         ctx[static_cast<size_t>(t)] = {&h, t};
         rt.spawn(fmt::format("T{}", t), &thread_body, &ctx[static_cast<size_t>(t)], 0);
     }
-    h.src = std::make_unique<HarnessPageSource>();
-    h.pool = std::make_unique<Pool>(PoolConfig{prog.vcpus, h.src.get(), &evict, &h});
+    h.pool = make_target(prog.vcpus, &evict, &h);
     h.shadow = std::make_unique<Shadow>(*h.pool, h.slots);
     rt.set_step_hook(&step_hook, &h);
     rt.set_switch_hook(&switch_hook, nullptr);
@@ -409,7 +398,6 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
         // Threads were abandoned mid-operation: the pool is not consistent
         // enough to free; leak it (the process reports and exits anyway).
         (void)h.pool.release();
-        (void)h.src.release();
     }
     sync::install_runtime(nullptr);
     set_fatal_hook(nullptr);

@@ -37,11 +37,9 @@ const std::vector<InvariantInfo>& invariant_catalogue() {
 
 bool Shadow::contents_ok(int s, bool full) {
     const SlotState& st = slots_[s];
-    uint32_t serial;
-    Buddy bud;
-    size_t off;
-    const uint8_t* obj = nullptr;
-    if (!PoolInspector::resolve(pool_, st.handle, &serial, &bud, &off, &obj)) return false;
+    ResolvedHandle r;
+    if (!target_.resolve(st.handle, &r)) return false;
+    const uint8_t* obj = r.object;
     auto at = [&](size_t i) { return obj[i] == pattern_byte(s, st.gen, i); };
     if (full) {
         for (size_t i = 0; i < st.size; i++)
@@ -58,11 +56,19 @@ bool Shadow::contents_ok(int s, bool full) {
 
 std::vector<ShadowFinding> Shadow::check_step() {
     std::vector<ShadowFinding> out;
-    for (Violation& v : PoolInspector::validate(pool_)) out.push_back({v.id, v.page, v.message});
+    static thread_local std::vector<Violation> violations;  // reused: no allocation per step
+    violations.clear();
+    target_.validate(violations);
+    for (Violation& v : violations) out.push_back({v.id, v.page, v.message});
     if (!out.empty()) return out;
-    // Page header address -> idle objects resolved to it (a small flat map:
+    // Page -> (refcount, idle objects resolved to it) (a small flat map:
     // this runs at every scheduling point).
-    static thread_local std::vector<std::pair<uintptr_t, int>> objects;  // reused: no allocation per step
+    struct PageObjects {
+        uint32_t page;
+        int refcount;
+        int objects;
+    };
+    static thread_local std::vector<PageObjects> objects;  // reused: no allocation per step
     objects.clear();
     for_each_live([&](const Resolved& r) {
         if (!r.ok) {
@@ -70,44 +76,39 @@ std::vector<ShadowFinding> Shadow::check_step() {
                            fmt::format("slot {} (size {}) does not resolve to a live page", r.slot, r.st.size)});
             return;
         }
-        if (r.bud != Buddy::HEADLESS) {
-            uintptr_t header = reinterpret_cast<uintptr_t>(r.obj) & PAGE_MASK;
-            auto it = std::find_if(objects.begin(), objects.end(), [&](auto& e) { return e.first == header; });
-            if (it == objects.end()) objects.emplace_back(header, 1); else it->second++;
+        if (r.r.bud != Buddy::HEADLESS) {
+            auto it = std::find_if(objects.begin(), objects.end(), [&](auto& e) { return e.page == r.r.page; });
+            if (it == objects.end()) objects.push_back({r.r.page, r.r.refcount, 1}); else it->objects++;
         }
         if (r.st.written && !contents_ok(r.slot, false))
-            out.push_back({"object-contents", r.page,
-                           fmt::format("slot {} (size {}, page {}, {}) lost its contents", r.slot, r.st.size, r.page,
-                                       buddy_name(r.bud))});
+            out.push_back({"object-contents", r.r.page,
+                           fmt::format("slot {} (size {}, page {}, {}) lost its contents", r.slot, r.st.size, r.r.page,
+                                       buddy_name(r.r.bud))});
     });
-    for (auto& [header, n] : objects) {
-        int refs = reinterpret_cast<const Z3foldHeader*>(header)->refcount.peek();
-        if (refs < n) {
-            uint32_t serial = virt_to_page(reinterpret_cast<const void*>(header))->serial;
-            out.push_back({"refcount-below-objects", serial,
-                           fmt::format("page {} has refcount {} but holds {} idle objects", serial, refs, n)});
-        }
-    }
+    for (const PageObjects& po : objects)
+        if (po.refcount < po.objects)
+            out.push_back({"refcount-below-objects", po.page,
+                           fmt::format("page {} has refcount {} but holds {} idle objects", po.page, po.refcount,
+                                       po.objects)});
     return out;
 }
 
 std::vector<ShadowFinding> Shadow::check_at_rest() {
     std::vector<ShadowFinding> out = check_step();
     if (!out.empty()) return out;
-    PoolSnapshot snap = PoolInspector::snapshot(pool_);
+    PoolSnapshot snap = target_.snapshot();
     std::map<uint32_t, int> objects, foreign;
     std::set<uint32_t> slots_used;
     for_each_live([&](const Resolved& r) {
         if (!r.ok) return;
-        objects[r.page]++;
+        objects[r.r.page]++;
         if (r.st.written && !contents_ok(r.slot, true))
-            out.push_back({"object-contents", r.page,
+            out.push_back({"object-contents", r.r.page,
                            fmt::format("slot {} (size {}) differs from its pattern", r.slot, r.st.size)});
-        if (r.bud == Buddy::HEADLESS) return;
-        const BuddySlots* bs = handle_to_slots(r.st.handle);
-        slots_used.insert(bs->serial);
-        const PageSnapshot* p = snap.page(r.page);
-        if (p && p->slots_serial != bs->serial) foreign[r.page]++;
+        if (r.r.bud == Buddy::HEADLESS) return;
+        slots_used.insert(r.r.slots_serial);
+        const PageSnapshot* p = snap.page(r.r.page);
+        if (p && p->slots_serial != r.r.slots_serial) foreign[r.r.page]++;
     });
     for (const PageSnapshot& p : snap.pages) {
         int n = objects.count(p.serial) ? objects[p.serial] : 0;
@@ -157,17 +158,16 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
     std::set<Handle> live_handles;
     for (const SlotState& st : slots_)
         if (st.state == SlotState::State::live) live_handles.insert(st.handle);
-    for (BuddySlots* bs : pool_.slots_cache().live_ordered()) {
-        if (!expected.count(bs->serial))
+    for (uint32_t serial : target_.live_slots_objects())
+        if (!expected.count(serial))
             out.push_back({"slots-accounting", 0,
                            fmt::format("slots object {} is live but neither a live handle nor a live page uses it",
-                                       bs->serial)});
-        for (int i = 0; i < BUDDIES; i++)
-            if (bs->slot[i] && !live_handles.count(reinterpret_cast<Handle>(&bs->slot[i])))
-                out.push_back({"slots-accounting", 0,
-                               fmt::format("slot {} of slots object {} is set but no live handle is that slot", i,
-                                           bs->serial)});
-    }
+                                       serial)});
+    for (const SlotSnapshot& ss : snap.slots)
+        if (!live_handles.count(ss.handle))
+            out.push_back({"slots-accounting", 0,
+                           fmt::format("slot {} of slots object {} is set but no live handle is that slot", ss.index,
+                                       ss.slots_serial)});
     if (snap.slots_objects < slots_used.size())
         out.push_back({"slots-accounting", 0,
                        fmt::format("{} slots objects are live but live handles use {}", snap.slots_objects,
@@ -177,10 +177,11 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
 
 std::vector<ShadowFinding> Shadow::check_teardown() {
     std::vector<ShadowFinding> out;
-    if (pool_.total_pages() != 0 || pool_.page_source().live_pages() != 0 || pool_.slots_cache().live() != 0)
+    TargetCounts c = target_.counts();
+    if (c.pages_nr != 0 || c.live_pages != 0 || c.live_slots != 0)
         out.push_back({"leak-at-teardown", 0,
                        fmt::format("after freeing everything: pages_nr {}, live pages {}, live slots objects {}",
-                                   pool_.total_pages(), pool_.page_source().live_pages(), pool_.slots_cache().live())});
+                                   c.pages_nr, c.live_pages, c.live_slots)});
     return out;
 }
 

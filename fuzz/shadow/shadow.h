@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "harness/target.h"
 #include "introspect.h"
 #include "program/program.h"
 
@@ -34,7 +37,10 @@ struct ShadowFinding {
 
 class Shadow {
 public:
-    Shadow(Pool& pool, SlotState (&slots)[kSlots]) : pool_(pool), slots_(slots) {}
+    Shadow(TargetPool& target, SlotState (&slots)[kSlots]) : target_(target), slots_(slots) {}
+    // Over a port pool someone else owns (tests).
+    Shadow(Pool& pool, SlotState (&slots)[kSlots])
+        : owned_(std::make_unique<PortTarget>(pool)), target_(*owned_), slots_(slots) {}
 
     // Safety tier: structural validity, every idle handle resolves to a live
     // page with its pattern intact, refcounts cover the objects.
@@ -54,25 +60,21 @@ private:
         int slot;
         const SlotState& st;
         bool ok;  // the handle names a live page
-        uint32_t page;
-        Buddy bud;
-        const uint8_t* obj;
+        ResolvedHandle r;
     };
     template <typename F>
     void for_each_live(F f) {
         for (int s = 0; s < kSlots; s++) {
             const SlotState& st = slots_[s];
             if (st.state != SlotState::State::live) continue;
-            uint32_t page = 0;
-            Buddy bud = Buddy::HEADLESS;
-            size_t off = 0;
-            const uint8_t* obj = nullptr;
-            bool ok = PoolInspector::resolve(pool_, st.handle, &page, &bud, &off, &obj);
-            f(Resolved{s, st, ok, page, bud, obj});
+            ResolvedHandle r;
+            bool ok = target_.resolve(st.handle, &r);
+            f(Resolved{s, st, ok, r});
         }
     }
 
-    Pool& pool_;
+    std::unique_ptr<TargetPool> owned_;
+    TargetPool& target_;
     SlotState (&slots_)[kSlots];
 };
 

@@ -1,0 +1,71 @@
+// z3fold-harden: the default target, the C++ port. Alone in its file: a
+// kernel build links its own make_target (kernel/adapter/kernel_target.cpp)
+// ahead of this archive member, which is then never pulled in.
+#include <cstdlib>
+
+#include "harness/target.h"
+
+namespace z3fh::fuzz {
+
+namespace {
+
+class HarnessPageSource final : public PageSource {
+protected:
+    void* alloc_frame() override { return std::aligned_alloc(2 * PAGE_SIZE, 2 * PAGE_SIZE); }
+    void free_frame(void* f) override { std::free(f); }
+};
+
+// The port with its own page source; the evict callback sees this target.
+class OwnedPortTarget final {
+public:
+    OwnedPortTarget(int vcpus, TargetEvictFn evict, void* ctx)
+        : evict_(evict), ctx_(ctx), pool_(PoolConfig{vcpus, &src_, evict ? &trampoline : nullptr, this}),
+          target_(pool_) {}
+    PortTarget& target() { return target_; }
+
+private:
+    static int trampoline(Pool&, Handle h, void* self) {
+        auto* t = static_cast<OwnedPortTarget*>(self);
+        return t->evict_(t->target_, h, t->ctx_);
+    }
+    TargetEvictFn evict_;
+    void* ctx_;
+    HarnessPageSource src_;
+    Pool pool_;
+    PortTarget target_;
+};
+
+// Owns the pool (declared after the source, destroyed before it).
+class PortTargetHolder final : public TargetPool {
+public:
+    PortTargetHolder(int vcpus, TargetEvictFn evict, void* ctx) : impl_(vcpus, evict, ctx) {}
+    const char* name() const override { return "port"; }
+    AllocResult alloc(size_t size) override { return t().alloc(size); }
+    void free(Handle h) override { t().free(h); }
+    void* map(Handle h) override { return t().map(h); }
+    void unmap(Handle h) override { t().unmap(h); }
+    Errno reclaim_page(unsigned retries) override { return t().reclaim_page(retries); }
+    void compact_handle_page(Handle h) override { t().compact_handle_page(h); }
+    Errno migrate_handle_page(Handle h) override { return t().migrate_handle_page(h); }
+    int vcpus() const override { return const_cast<PortTargetHolder*>(this)->t().vcpus(); }
+    void drain() override { t().drain(); }
+    PoolSnapshot snapshot() override { return t().snapshot(); }
+    void validate(std::vector<Violation>& out) override { t().validate(out); }
+    bool resolve(Handle h, ResolvedHandle* out) override { return t().resolve(h, out); }
+    TargetCounts counts() override { return t().counts(); }
+    std::vector<uint32_t> live_slots_objects() override { return t().live_slots_objects(); }
+
+private:
+    PortTarget& t() { return impl_.target(); }
+    OwnedPortTarget impl_;
+};
+
+}  // namespace
+
+std::unique_ptr<TargetPool> make_target(int vcpus, TargetEvictFn evict, void* ctx) {
+    return std::make_unique<PortTargetHolder>(vcpus, evict, ctx);
+}
+
+const char* target_name() { return "port"; }
+
+}  // namespace z3fh::fuzz

@@ -1,0 +1,38 @@
+// z3fold-harden: the C++ port as a TargetPool.
+#include "harness/target.h"
+
+namespace z3fh::fuzz {
+
+PoolSnapshot PortTarget::snapshot() { return PoolInspector::snapshot(pool_); }
+
+void PortTarget::validate(std::vector<Violation>& out) {
+    for (Violation& v : PoolInspector::validate(pool_)) out.push_back(std::move(v));
+}
+
+bool PortTarget::resolve(Handle h, ResolvedHandle* out) {
+    const uint8_t* obj = nullptr;
+    if (!PoolInspector::resolve(pool_, h, &out->page, &out->bud, &out->offset, &obj)) return false;
+    out->object = obj;
+    if (out->bud == Buddy::HEADLESS) {
+        out->refcount = 0;
+        out->slots_serial = 0;
+        return true;
+    }
+    auto* z = reinterpret_cast<const Z3foldHeader*>(reinterpret_cast<uintptr_t>(obj) & PAGE_MASK);
+    out->refcount = z->refcount.peek();
+    out->slots_serial = handle_to_slots(h)->serial;
+    return true;
+}
+
+TargetCounts PortTarget::counts() {
+    return TargetCounts{static_cast<int64_t>(pool_.total_pages()), pool_.page_source().live_pages(),
+                        pool_.slots_cache().live()};
+}
+
+std::vector<uint32_t> PortTarget::live_slots_objects() {
+    std::vector<uint32_t> out;
+    for (BuddySlots* bs : pool_.slots_cache().live_ordered()) out.push_back(bs->serial);
+    return out;
+}
+
+}  // namespace z3fh::fuzz

@@ -1,0 +1,94 @@
+// z3fold-harden: the allocator under test, as the harness and the shadow
+// model see it. Two implementations: the C++ port (port_target.cpp, the
+// default) and the kernel's own mm/z3fold.c behind the kernel shim
+// (kernel/adapter/kernel_target.cpp, in builds made with a kernel source).
+// A binary links exactly one make_target(); every tool works on either.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "introspect.h"
+#include "pool.h"
+
+namespace z3fh::fuzz {
+
+// What a handle names, read without locks while no thread runs.
+struct ResolvedHandle {
+    uint32_t page = 0;          // page serial
+    Buddy bud = Buddy::HEADLESS;
+    size_t offset = 0;          // object offset in the page
+    const uint8_t* object = nullptr;
+    int refcount = 0;           // the page's kref (0 for headless pages)
+    uint32_t slots_serial = 0;  // the slots object the handle lives in (0: headless)
+};
+
+struct TargetCounts {
+    int64_t pages_nr = 0;     // the pool's own page count
+    size_t live_pages = 0;    // pages the page source has not seen freed
+    size_t live_slots = 0;    // live slots objects
+};
+
+class TargetPool;
+// The zpool evict callback: write back and free `handle`; 0 once freed.
+using TargetEvictFn = int (*)(TargetPool& pool, Handle handle, void* ctx);
+
+class TargetPool {
+public:
+    virtual ~TargetPool() = default;
+    virtual const char* name() const = 0;  // "port" | "kernel"
+    virtual std::string version() const { return ""; }
+
+    virtual AllocResult alloc(size_t size) = 0;
+    virtual void free(Handle handle) = 0;
+    virtual void* map(Handle handle) = 0;
+    virtual void unmap(Handle handle) = 0;
+    virtual Errno reclaim_page(unsigned retries) = 0;
+    virtual void compact_handle_page(Handle handle) = 0;
+    virtual Errno migrate_handle_page(Handle handle) = 0;
+    virtual int vcpus() const = 0;
+    // Main context: run queued background work to completion.
+    virtual void drain() = 0;
+
+    // Introspection, quiescent only.
+    virtual PoolSnapshot snapshot() = 0;
+    virtual void validate(std::vector<Violation>& out) = 0;
+    virtual bool resolve(Handle handle, ResolvedHandle* out) = 0;
+    virtual TargetCounts counts() = 0;
+    // Every live slots object's serial, in allocation order.
+    virtual std::vector<uint32_t> live_slots_objects() = 0;
+};
+
+// The port, over a pool someone else owns (tests) ...
+class PortTarget final : public TargetPool {
+public:
+    explicit PortTarget(Pool& pool) : pool_(pool) {}
+    const char* name() const override { return "port"; }
+    AllocResult alloc(size_t size) override { return pool_.alloc(size); }
+    void free(Handle h) override { pool_.free(h); }
+    void* map(Handle h) override { return pool_.map(h); }
+    void unmap(Handle h) override { pool_.unmap(h); }
+    Errno reclaim_page(unsigned retries) override { return pool_.reclaim_page(retries); }
+    void compact_handle_page(Handle h) override { pool_.compact_handle_page(h); }
+    Errno migrate_handle_page(Handle h) override { return pool_.migrate_handle_page(h); }
+    int vcpus() const override { return pool_.vcpus(); }
+    void drain() override { pool_.drain(); }
+    PoolSnapshot snapshot() override;
+    void validate(std::vector<Violation>& out) override;
+    bool resolve(Handle h, ResolvedHandle* out) override;
+    TargetCounts counts() override;
+    std::vector<uint32_t> live_slots_objects() override;
+    Pool& pool() { return pool_; }
+
+private:
+    Pool& pool_;
+};
+
+// ... and the build's target, owning its pool: the port, or the kernel's
+// z3fold.c in a kernel build. `evict` gets this TargetPool.
+std::unique_ptr<TargetPool> make_target(int vcpus, TargetEvictFn evict, void* ctx);
+// "port" or "kernel": what make_target builds in this binary.
+const char* target_name();
+
+}  // namespace z3fh::fuzz

@@ -1,0 +1,518 @@
+/* z3fold-harden kernel adapter: the one translation unit that includes the
+ * kernel's mm/z3fold.c (from the user's own kernel source, never committed
+ * here), and exposes its operations and its state to the harness in the
+ * shapes the port's introspection has. Written for this project. */
+#include "kernel_adapter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kshim.h"
+#include "kshim_registry.h"
+
+#ifndef Z3FH_KERNEL_Z3FOLD_C
+#error "Z3FH_KERNEL_Z3FOLD_C must name the extracted mm/z3fold.c (see kernel/README.md)"
+#endif
+
+/* The kernel file is compiled as the kernel compiles it: warnings are the
+ * kernel's business, not this build's. */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Weverything"
+#include Z3FH_KERNEL_Z3FOLD_C
+#pragma clang diagnostic pop
+
+#define KZ_STR2(x) #x
+#define KZ_STR(x) KZ_STR2(x)
+
+enum { KZ_MAX_EVICTING = 16 };
+
+struct kz_pool {
+    struct z3fold_pool *pool;
+    kz_evict_fn evict;
+    void *ctx;
+    /* Reclaim's stack-local slots objects whose handles an evict callback
+     * holds now: resolve may read through them. */
+    const void *evicting[KZ_MAX_EVICTING];
+};
+
+static struct kz_pool *g_kz;
+
+static int kz_evict_trampoline(struct z3fold_pool *pool, unsigned long handle) {
+    struct kz_pool *kz = g_kz;
+    const void *slots = (const void *)(handle & ~(unsigned long)(SLOTS_ALIGN - 1));
+    int i, slot = -1, ret;
+    (void)pool;
+    for (i = 0; i < KZ_MAX_EVICTING; i++)
+        if (!kz->evicting[i]) {
+            kz->evicting[i] = slots;
+            slot = i;
+            break;
+        }
+    ret = kz->evict(kz->ctx, handle);
+    if (slot >= 0) kz->evicting[slot] = NULL;
+    return ret;
+}
+
+static const struct z3fold_ops kz_ops = {.evict = kz_evict_trampoline};
+
+const char *kz_source_path(void) { return KZ_STR(Z3FH_KERNEL_Z3FOLD_C); }
+
+struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
+    struct kz_pool *kz = calloc(1, sizeof(*kz));
+    if (!kz) return NULL;
+    kshim_reset(vcpus);
+    kz->evict = evict;
+    kz->ctx = ctx;
+    g_kz = kz;
+    kz->pool = z3fold_create_pool("z3fold", GFP_KERNEL, evict ? &kz_ops : NULL);
+    if (!kz->pool) {
+        free(kz);
+        g_kz = NULL;
+        return NULL;
+    }
+    return kz;
+}
+
+void kz_destroy(struct kz_pool *kz) {
+    if (!kz) return;
+    z3fold_destroy_pool(kz->pool);
+    if (g_kz == kz) g_kz = NULL;
+    free(kz);
+}
+
+int kz_alloc(struct kz_pool *kz, size_t size, unsigned long *handle) {
+    return z3fold_alloc(kz->pool, size, GFP_KERNEL, handle);
+}
+void kz_free(struct kz_pool *kz, unsigned long handle) { z3fold_free(kz->pool, handle); }
+void *kz_map(struct kz_pool *kz, unsigned long handle) { return z3fold_map(kz->pool, handle); }
+void kz_unmap(struct kz_pool *kz, unsigned long handle) { z3fold_unmap(kz->pool, handle); }
+int kz_reclaim(struct kz_pool *kz, unsigned int retries) { return z3fold_reclaim_page(kz->pool, retries); }
+
+void kz_compact_handle_page(struct kz_pool *kz, unsigned long handle) {
+    /* z3fold_free's tail for a page it leaves in use, with the kernel's own
+     * functions: claim, mark NEEDS_COMPACTING, take the work's reference. */
+    struct z3fold_header *zhdr;
+    struct page *page;
+
+    if (handle & (1 << PAGE_HEADLESS)) return;
+    zhdr = get_z3fold_header(handle);
+    page = virt_to_page(zhdr);
+    if (test_and_set_bit(PAGE_CLAIMED, &page->private)) {
+        z3fold_page_unlock(zhdr);
+        return;
+    }
+    if (test_and_set_bit(NEEDS_COMPACTING, &page->private)) {
+        clear_bit(PAGE_CLAIMED, &page->private);
+        z3fold_page_unlock(zhdr);
+        return;
+    }
+    kref_get(&zhdr->refcount);
+    clear_bit(PAGE_CLAIMED, &page->private);
+    if (zhdr->cpu < 0 || !cpu_online(zhdr->cpu)) {
+        zhdr->cpu = -1;
+        do_compact_page(zhdr, true);
+        return;
+    }
+    queue_work_on(zhdr->cpu, kz->pool->compact_wq, &zhdr->work);
+    z3fold_page_unlock(zhdr);
+}
+
+/* mm/migrate.c's sequence for one movable page (6.1): isolate_movable_page
+ * (a reference, trylock_page, isolate_page, PageIsolated), then
+ * move_to_new_folio with both pages locked, then putback_movable_pages on
+ * failure; the mm core's references are dropped at the end. */
+int kz_migrate_handle_page(struct kz_pool *kz, unsigned long handle) {
+    struct z3fold_header *zhdr;
+    struct page *page, *newpage;
+    const struct movable_operations *mops;
+    int rc;
+
+    (void)kz;
+    if (handle & (1 << PAGE_HEADLESS)) return -EINVAL;
+    zhdr = get_z3fold_header(handle);
+    page = virt_to_page(zhdr);
+    get_page(page);
+    z3fold_page_unlock(zhdr);
+
+    if (!trylock_page(page)) {
+        put_page(page);
+        return -EBUSY;
+    }
+    mops = page->mops;
+    if (!mops || PageIsolated(page) || !mops->isolate_page(page, 0)) {
+        unlock_page(page);
+        put_page(page);
+        return -EBUSY;
+    }
+    SetPageIsolated(page);
+    unlock_page(page);
+
+    rc = -ENOMEM;
+    newpage = alloc_page(GFP_KERNEL);
+    if (newpage) {
+        lock_page(newpage);
+        lock_page(page);
+        rc = mops->migrate_page(newpage, page, MIGRATE_SYNC);
+        if (rc == MIGRATEPAGE_SUCCESS) ClearPageIsolated(page);
+        unlock_page(page);
+        unlock_page(newpage);
+    }
+    if (rc != MIGRATEPAGE_SUCCESS) {
+        lock_page(page);
+        if (page->mops) page->mops->putback_page(page);
+        ClearPageIsolated(page);
+        unlock_page(page);
+    }
+    if (newpage) put_page(newpage);
+    put_page(page);
+    return rc;
+}
+
+void kz_drain(struct kz_pool *kz) {
+    while (!kz_idle(kz)) {
+        kshim_flush_workqueue(kz->pool->compact_wq);
+        kshim_flush_workqueue(kz->pool->release_wq);
+    }
+}
+
+int kz_idle(struct kz_pool *kz) {
+    return kshim_workqueue_idle(kz->pool->compact_wq) && kshim_workqueue_idle(kz->pool->release_wq);
+}
+
+int64_t kz_pages_nr(struct kz_pool *kz) { return kz->pool->pages_nr.counter; }
+size_t kz_live_pages(struct kz_pool *kz) {
+    (void)kz;
+    return kshim_live_pages(NULL, 0);
+}
+size_t kz_live_slots(struct kz_pool *kz) { return kshim_slab_live_count(kz->pool->c_handle); }
+
+/* ---- introspection ---- */
+
+static struct list_head *kz_unbuddied(struct kz_pool *kz, int cpu) { return per_cpu_ptr(kz->pool->unbuddied, cpu); }
+
+static int kz_poisoned(const struct list_head *n) {
+    return n == LIST_POISON1 || n == LIST_POISON2 || n == NULL;
+}
+
+/* The page data a list node belongs to: lru nodes live in struct page,
+ * buddy nodes in the header at the start of the page. */
+static const void *kz_lru_data(const struct list_head *n) {
+    return page_address(container_of(n, struct page, lru));
+}
+static const void *kz_buddy_data(const struct list_head *n) { return (const void *)((uintptr_t)n & PAGE_MASK); }
+
+typedef void (*kz_visit_fn)(void *ctx, const struct list_head *node);
+
+/* Walk one list; each node is checked to lie in a live page before it is
+ * read. Returns the nodes visited. */
+static size_t kz_walk(const struct list_head *head, const char *name, const void *(*data_of)(const struct list_head *),
+                      kz_visit_fn visit, void *vctx, kz_violation_fn report, void *rctx) {
+    char msg[160];
+    size_t n = 0;
+    const struct list_head *prev = head, *node;
+    for (node = head->next; node != head; node = node->next) {
+        const void *data;
+        if (kz_poisoned(node)) {
+            snprintf(msg, sizeof msg, "%s reaches a deleted (poisoned) link", name);
+            if (report) report(rctx, "list-link", 0, msg);
+            return n;
+        }
+        data = data_of(node);
+        if (!kshim_page_is_live(data)) {
+            snprintf(msg, sizeof msg, "a freed page is linked on %s", name);
+            if (report) report(rctx, "listed-page-freed", 0, msg);
+            return n;
+        }
+        if (node->prev != prev) {
+            snprintf(msg, sizeof msg, "%s: node->prev does not point back to its predecessor", name);
+            if (report) report(rctx, "list-link", kshim_page_serial(data), msg);
+            return n;
+        }
+        visit(vctx, node);
+        prev = node;
+        if (++n > 1000000) {
+            snprintf(msg, sizeof msg, "%s: cycle", name);
+            if (report) report(rctx, "list-link", 0, msg);
+            return n;
+        }
+    }
+    if (head->prev != prev && report) {
+        snprintf(msg, sizeof msg, "%s: head->prev is not the last node", name);
+        report(rctx, "list-link", 0, msg);
+    }
+    return n;
+}
+
+struct kz_snap_ctx {
+    struct kz_page_info *pages;
+    size_t n;
+    int cpu, index;
+};
+
+static struct kz_page_info *kz_find(struct kz_snap_ctx *c, const void *data) {
+    uint32_t serial = kshim_page_serial(data);
+    size_t i;
+    for (i = 0; i < c->n; i++)
+        if (c->pages[i].serial == serial) return &c->pages[i];
+    return NULL;
+}
+static void kz_mark_lru(void *ctx, const struct list_head *n) {
+    struct kz_page_info *p = kz_find(ctx, kz_lru_data(n));
+    if (p) p->on_lru = 1;
+}
+static void kz_mark_unbuddied(void *ctx, const struct list_head *n) {
+    struct kz_snap_ctx *c = ctx;
+    struct kz_page_info *p = kz_find(c, kz_buddy_data(n));
+    if (p) {
+        p->unbuddied_cpu = c->cpu;
+        p->unbuddied_index = c->index;
+    }
+}
+static void kz_mark_stale(void *ctx, const struct list_head *n) {
+    struct kz_page_info *p = kz_find(ctx, kz_buddy_data(n));
+    if (p) p->on_stale = 1;
+}
+static void kz_count(void *ctx, const struct list_head *n) {
+    (void)ctx;
+    (void)n;
+}
+
+size_t kz_snapshot_pages(struct kz_pool *kz, struct kz_page_info *out, size_t cap) {
+    void *stack_pages[256];
+    void **data = stack_pages;
+    size_t total = kshim_live_pages(NULL, 0), i, n;
+    struct kz_snap_ctx c;
+    int cpu, idx;
+
+    if (total > cap) return total;
+    if (total > 256) data = malloc(total * sizeof(void *));
+    kshim_live_pages(data, total);
+    for (i = 0; i < total; i++) {
+        struct kz_page_info *p = &out[i];
+        struct page *page = virt_to_page(data[i]);
+        struct z3fold_header *z = data[i];
+        memset(p, 0, sizeof(*p));
+        p->serial = page->kshim_serial;
+        p->flags = page->private;
+        p->headless = (int)((page->private >> PAGE_HEADLESS) & 1UL);
+        p->page_refs = page->_refcount.counter;
+        p->cpu = -1;
+        p->unbuddied_cpu = -1;
+        p->unbuddied_index = -1;
+        if (!p->headless && z->pool == kz->pool) {
+            p->refcount = z->refcount.refcount.refs.counter;
+            p->first_chunks = z->first_chunks;
+            p->middle_chunks = z->middle_chunks;
+            p->last_chunks = z->last_chunks;
+            p->start_middle = z->start_middle;
+            p->first_num = z->first_num;
+            p->mapped_count = z->mapped_count;
+            p->foreign_handles = z->foreign_handles;
+            p->cpu = z->cpu;
+            p->slots_serial = z->slots ? kshim_slab_serial(z->slots) : 0;
+            p->page_locked = kshim_spin_is_locked(&z->page_lock);
+            p->work_pending = kshim_work_pending(&z->work);
+        }
+    }
+    if (data != stack_pages) free(data);
+    n = total;
+    c.pages = out;
+    c.n = n;
+    kz_walk(&kz->pool->lru, "the LRU", kz_lru_data, kz_mark_lru, &c, NULL, NULL);
+    for (cpu = 0; cpu < kshim_nr_cpus(); cpu++)
+        for (idx = 0; idx < (int)NCHUNKS; idx++) {
+            c.cpu = cpu;
+            c.index = idx;
+            kz_walk(&kz_unbuddied(kz, cpu)[idx], "an unbuddied list", kz_buddy_data, kz_mark_unbuddied, &c, NULL,
+                    NULL);
+        }
+    kz_walk(&kz->pool->stale, "the stale list", kz_buddy_data, kz_mark_stale, &c, NULL, NULL);
+    return n;
+}
+
+size_t kz_snapshot_slots(struct kz_pool *kz, struct kz_slot_info *out, size_t cap, uint32_t *slots_serials,
+                         size_t serial_cap, size_t *n_objects) {
+    void *objs[512];
+    size_t total = kshim_live_slab_objects(kz->pool->c_handle, objs, 512), i, n = 0;
+    int k;
+    if (total > 512) total = 512;
+    *n_objects = total;
+    for (i = 0; i < total; i++) {
+        struct z3fold_buddy_slots *s = objs[i];
+        uint32_t serial = kshim_slab_serial(s);
+        if (i < serial_cap) slots_serials[i] = serial;
+        for (k = 0; k <= BUDDY_MASK; k++) {
+            unsigned long v = s->slot[k];
+            const void *data;
+            if (!v) continue;
+            if (n < cap) {
+                struct kz_slot_info *si = &out[n];
+                data = (const void *)(v & PAGE_MASK);
+                si->slots_serial = serial;
+                si->index = k;
+                si->page_serial = kshim_page_is_live(data) ? kshim_page_serial(data) : 0;
+                si->raw_index = (int)(v & BUDDY_MASK);
+                si->last_chunks = (int)((v & ~PAGE_MASK) >> BUDDY_SHIFT);
+                si->handle = (unsigned long)&s->slot[k];
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+void kz_pool_info(struct kz_pool *kz, struct kz_pool_info *out) {
+    int cpu, idx;
+    memset(out, 0, sizeof(*out));
+    out->pages_nr = kz->pool->pages_nr.counter;
+    out->lru_length = kz_walk(&kz->pool->lru, "the LRU", kz_lru_data, kz_count, NULL, NULL, NULL);
+    out->stale_length = kz_walk(&kz->pool->stale, "the stale list", kz_buddy_data, kz_count, NULL, NULL, NULL);
+    out->slots_objects = kshim_slab_live_count(kz->pool->c_handle);
+    (void)cpu;
+    (void)idx;
+}
+
+/* ---- the structural validator (the port's ids) ---- */
+
+struct kz_val_ctx {
+    struct kz_pool *kz;
+    kz_violation_fn report;
+    void *rctx;
+    const struct page *seen[512];
+    size_t nseen;
+    int cpu, index;
+};
+
+static void kz_note_buddy(struct kz_val_ctx *c, const struct page *page) {
+    char msg[128];
+    size_t i;
+    for (i = 0; i < c->nseen; i++)
+        if (c->seen[i] == page) {
+            snprintf(msg, sizeof msg, "page %u is linked on two lists through one link", page->kshim_serial);
+            c->report(c->rctx, "page-on-two-lists", page->kshim_serial, msg);
+            return;
+        }
+    if (c->nseen < 512) c->seen[c->nseen++] = page;
+}
+
+static void kz_check_listed(struct kz_val_ctx *c, const struct page *page, const char *list) {
+    char msg[128];
+    unsigned long flags = page->private;
+    if (!((flags >> PAGE_HEADLESS) & 1UL)) {
+        const struct z3fold_header *z = page_address(page);
+        /* 6.1 unlinks a page in its kref release function, which runs with
+         * the page lock held: every list walker trylocks that lock before it
+         * takes a reference, so a listed page at refcount 0 is legal while
+         * (and only while) it stays locked. */
+        if (z->refcount.refcount.refs.counter < 1 && !kshim_spin_is_locked(&z->page_lock)) {
+            snprintf(msg, sizeof msg, "page %u on %s has refcount %d", page->kshim_serial, list,
+                     z->refcount.refcount.refs.counter);
+            c->report(c->rctx, "listed-page-zero-ref", page->kshim_serial, msg);
+        }
+    }
+    /* Likewise __release_z3fold_page sets PAGE_STALE before it takes the
+     * page off the LRU, with the page lock held. */
+    if (((flags >> PAGE_STALE) & 1UL) &&
+        (((flags >> PAGE_HEADLESS) & 1UL) || !kshim_spin_is_locked(&((const struct z3fold_header *)page_address(page))->page_lock))) {
+        snprintf(msg, sizeof msg, "released page %u is on %s", page->kshim_serial, list);
+        c->report(c->rctx, "listed-page-stale", page->kshim_serial, msg);
+    }
+}
+
+static void kz_val_lru(void *ctx, const struct list_head *n) {
+    kz_check_listed(ctx, container_of(n, struct page, lru), "the LRU");
+}
+
+static void kz_val_unbuddied(void *ctx, const struct list_head *n) {
+    struct kz_val_ctx *c = ctx;
+    const struct z3fold_header *z = kz_buddy_data(n);
+    const struct page *page = virt_to_page(z);
+    unsigned long flags = page->private;
+    char msg[128];
+    kz_note_buddy(c, page);
+    if ((flags >> PAGE_HEADLESS) & 1UL) {
+        snprintf(msg, sizeof msg, "headless page %u on unbuddied[%d][%d]", page->kshim_serial, c->cpu, c->index);
+        c->report(c->rctx, "headless-on-unbuddied", page->kshim_serial, msg);
+        return;
+    }
+    kz_check_listed(c, page, "an unbuddied list");
+    /* A claim holder takes the page off its list under the page lock it
+     * still holds; otherwise a claimed page must not be findable by alloc. */
+    if (((flags >> PAGE_CLAIMED) & 1UL) && !kshim_spin_is_locked(&z->page_lock)) {
+        snprintf(msg, sizeof msg, "claimed page %u is on unbuddied[%d][%d] and unlocked", page->kshim_serial, c->cpu,
+                 c->index);
+        c->report(c->rctx, "claimed-page-listed", page->kshim_serial, msg);
+    }
+}
+
+static void kz_val_stale(void *ctx, const struct list_head *n) {
+    struct kz_val_ctx *c = ctx;
+    const struct z3fold_header *z = kz_buddy_data(n);
+    const struct page *page = virt_to_page(z);
+    char msg[128];
+    kz_note_buddy(c, page);
+    if (!((page->private >> PAGE_STALE) & 1UL) || z->refcount.refcount.refs.counter != 0) {
+        snprintf(msg, sizeof msg, "page %u on the stale list is not released", page->kshim_serial);
+        c->report(c->rctx, "stale-page-state", page->kshim_serial, msg);
+    }
+}
+
+void kz_validate(struct kz_pool *kz, kz_violation_fn report, void *rctx) {
+    struct kz_val_ctx c;
+    int cpu, idx;
+    c.kz = kz;
+    c.report = report;
+    c.rctx = rctx;
+    c.nseen = 0;
+    kz_walk(&kz->pool->lru, "the LRU", kz_lru_data, kz_val_lru, &c, report, rctx);
+    for (cpu = 0; cpu < kshim_nr_cpus(); cpu++)
+        for (idx = 0; idx < (int)NCHUNKS; idx++) {
+            c.cpu = cpu;
+            c.index = idx;
+            kz_walk(&kz_unbuddied(kz, cpu)[idx], "an unbuddied list", kz_buddy_data, kz_val_unbuddied, &c, report,
+                    rctx);
+        }
+    kz_walk(&kz->pool->stale, "the stale list", kz_buddy_data, kz_val_stale, &c, report, rctx);
+}
+
+int kz_resolve(struct kz_pool *kz, unsigned long handle, uint32_t *page_serial, int *bud, size_t *offset,
+               const uint8_t **object, int *refcount, uint32_t *slots_serial) {
+    const struct z3fold_header *z;
+    const void *slots, *data;
+    unsigned long v;
+    int i, readable;
+
+    if (!handle) return 0;
+    if (handle & (1 << PAGE_HEADLESS)) {
+        data = (const void *)(handle & PAGE_MASK);
+        if (!kshim_page_is_live(data)) return 0;
+        *page_serial = kshim_page_serial(data);
+        *bud = HEADLESS;
+        *offset = 0;
+        if (object) *object = data;
+        if (refcount) *refcount = 0;
+        if (slots_serial) *slots_serial = 0;
+        return 1;
+    }
+    slots = (const void *)(handle & ~(unsigned long)(SLOTS_ALIGN - 1));
+    readable = kshim_slab_serial(slots) != 0;
+    for (i = 0; i < KZ_MAX_EVICTING && !readable; i++) readable = kz->evicting[i] == slots;
+    if (!readable) return 0;
+    v = *(const unsigned long *)handle;
+    if (!v) return 0;
+    data = (const void *)(v & PAGE_MASK);
+    if (!kshim_page_is_live(data)) return 0;
+    z = data;
+    *page_serial = kshim_page_serial(data);
+    *bud = (int)((v - z->first_num) & BUDDY_MASK);
+    switch (*bud) {
+    case FIRST: *offset = ZHDR_SIZE_ALIGNED; break;
+    case MIDDLE: *offset = (size_t)z->start_middle << CHUNK_SHIFT; break;
+    case LAST: *offset = PAGE_SIZE - (((v & ~PAGE_MASK) >> BUDDY_SHIFT) << CHUNK_SHIFT); break;
+    default: return 0;
+    }
+    if (object) *object = (const uint8_t *)data + *offset;
+    if (refcount) *refcount = z->refcount.refcount.refs.counter;
+    if (slots_serial) *slots_serial = kshim_slab_serial(slots);
+    return 1;
+}

@@ -1,0 +1,325 @@
+/* z3fold-harden kernel shim: the kernel API mm/z3fold.c (Linux 6.1) uses,
+ * in user space. Every lock, atomic, bit operation, READ_ONCE, work-queue
+ * call and cond_resched is a call into kshim_runtime.cpp, which hands it to
+ * the controlled sync layer: the scheduler owns every interleaving, exactly
+ * as for the C++ port. WARN_ON, BUG_ON and VM_BUG_ON are findings carrying
+ * the kernel file and line. Written for this project; no kernel code. */
+#pragma once
+#include <errno.h>
+#include <string.h>
+
+#include "kshim_types.h"
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int64_t s64;
+typedef int isolate_mode_t;
+enum migrate_mode { MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY };
+
+/* ---- compiler and basic helpers ---- */
+#define KBUILD_MODNAME "z3fold"
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define __init
+#define __exit
+#define __aligned(x) __attribute__((aligned(x)))
+#define __always_unused __attribute__((unused))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define max(a, b) ((a) > (b) ? (a) : (b))
+#define min(a, b) ((a) < (b) ? (a) : (b))
+#define round_up(x, y) ((((x)-1) | ((__typeof__(x))((y)-1))) + 1)
+#define BUILD_BUG_ON(cond) _Static_assert(!(cond), "BUILD_BUG_ON(" #cond ")")
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+
+/* READ_ONCE and WRITE_ONCE are relaxed atomics (TSan sees the kernel's
+ * marked accesses as such). READ_ONCE is not a scheduling point of its own:
+ * z3fold's one use peeks at each unbuddied list head before it takes
+ * pool->lock, and that lock is the point where another thread may run. */
+#define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+/* ---- reports ---- */
+void kshim_warn(const char *cond, const char *file, int line);
+__attribute__((noreturn)) void kshim_bug(const char *cond, const char *file, int line);
+#define WARN_ON(cond)                                                                                          \
+    ({                                                                                                         \
+        int kshim_c_ = !!(cond);                                                                               \
+        if (unlikely(kshim_c_)) kshim_warn("WARN_ON(" #cond ")", __FILE__, __LINE__);                          \
+        unlikely(kshim_c_);                                                                                    \
+    })
+#define WARN_ON_ONCE(cond) WARN_ON(cond)
+#define BUG_ON(cond)                                                                                           \
+    do {                                                                                                       \
+        if (unlikely(cond)) kshim_bug("BUG_ON(" #cond ")", __FILE__, __LINE__);                                \
+    } while (0)
+#define VM_BUG_ON(cond)                                                                                        \
+    do {                                                                                                       \
+        if (unlikely(cond)) kshim_bug("VM_BUG_ON(" #cond ")", __FILE__, __LINE__);                             \
+    } while (0)
+#define VM_BUG_ON_PAGE(cond, page)                                                                             \
+    do {                                                                                                       \
+        if (unlikely(cond)) kshim_bug("VM_BUG_ON_PAGE(" #cond ")", __FILE__, __LINE__);                        \
+    } while (0)
+/* Printing is left to the findings (WARN_ON follows every pr_err here). */
+#define pr_err(...) ((void)0)
+#define pr_info(...) ((void)0)
+#define pr_warn(...) ((void)0)
+
+/* ---- module and zpool registration: z3fold is driven by the adapter ---- */
+#define THIS_MODULE ((struct module *)0)
+#define MODULE_ALIAS(x) struct kshim_module_alias_unused
+#define MODULE_LICENSE(x) struct kshim_module_license_unused
+#define MODULE_AUTHOR(x) struct kshim_module_author_unused
+#define MODULE_DESCRIPTION(x) struct kshim_module_description_unused
+#define module_init(fn) int (*kshim_module_init)(void) = fn
+#define module_exit(fn) void (*kshim_module_exit)(void) = fn
+struct module;
+struct zpool;
+enum zpool_mapmode { ZPOOL_MM_RW, ZPOOL_MM_RO, ZPOOL_MM_WO, ZPOOL_MM_DEFAULT = ZPOOL_MM_RW };
+struct zpool_ops {
+    int (*evict)(struct zpool *pool, unsigned long handle);
+};
+struct zpool_driver {
+    char *type;
+    struct module *owner;
+    bool sleep_mapped;
+    void *(*create)(const char *name, gfp_t gfp, const struct zpool_ops *ops, struct zpool *zpool);
+    void (*destroy)(void *pool);
+    bool malloc_support_movable;
+    int (*malloc)(void *pool, size_t size, gfp_t gfp, unsigned long *handle);
+    void (*free)(void *pool, unsigned long handle);
+    int (*shrink)(void *pool, unsigned int pages, unsigned int *reclaimed);
+    void *(*map)(void *pool, unsigned long handle, enum zpool_mapmode mm);
+    void (*unmap)(void *pool, unsigned long handle);
+    u64 (*total_size)(void *pool);
+};
+static inline void zpool_register_driver(struct zpool_driver *d) { (void)d; }
+static inline int zpool_unregister_driver(struct zpool_driver *d) { (void)d; return 0; }
+
+/* ---- gfp ---- */
+#define __GFP_HIGHMEM 0x02u
+#define __GFP_MOVABLE 0x08u
+#define __GFP_HIGH 0x20u
+#define __GFP_DIRECT_RECLAIM 0x400u
+#define __GFP_KSWAPD_RECLAIM 0x800u
+#define __GFP_IO 0x40u
+#define __GFP_FS 0x80u
+#define GFP_ATOMIC (__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
+#define GFP_KERNEL (__GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM | __GFP_IO | __GFP_FS)
+static inline bool gfpflags_allow_blocking(gfp_t gfp) { return !!(gfp & __GFP_DIRECT_RECLAIM); }
+
+/* ---- scheduling points without an object ---- */
+void kshim_yield(const char *file, int line);
+#define cond_resched() kshim_yield(__FILE__, __LINE__)
+#define cpu_relax() kshim_yield(__FILE__, __LINE__)
+/* Virtual CPUs: a thread changes CPU only at an operation boundary (the
+ * program's set-vcpu op), so migrate_disable and preemption control have
+ * nothing to hold back; the per-CPU lists stay under pool->lock as in 6.1. */
+#define migrate_disable() ((void)0)
+#define migrate_enable() ((void)0)
+#define preempt_disable() ((void)0)
+#define preempt_enable() ((void)0)
+int kshim_current_cpu(void);
+int kshim_nr_cpus(void);
+#define smp_processor_id() kshim_current_cpu()
+#define raw_smp_processor_id() kshim_current_cpu()
+#define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < kshim_nr_cpus(); (cpu)++)
+#define for_each_online_cpu(cpu) for ((cpu) = 0; (cpu) < kshim_nr_cpus(); (cpu)++)
+#define cpu_online(cpu) ((cpu) >= 0 && (cpu) < kshim_nr_cpus())
+
+/* ---- per-CPU data: one unit a virtual CPU, the unit size kept in front ---- */
+void *kshim_alloc_percpu(size_t size, size_t align);
+size_t kshim_percpu_unit(const void *p);
+void kshim_free_percpu(void *p);
+#define __alloc_percpu(size, align) kshim_alloc_percpu((size), (align))
+#define alloc_percpu(type) ((type *)kshim_alloc_percpu(sizeof(type), __alignof__(type)))
+#define free_percpu(p) kshim_free_percpu(p)
+#define per_cpu_ptr(p, cpu) ((__typeof__(p))((char *)(p) + (size_t)(cpu)*kshim_percpu_unit(p)))
+#define this_cpu_ptr(p) per_cpu_ptr(p, smp_processor_id())
+#define get_cpu_ptr(p) this_cpu_ptr(p)
+#define put_cpu_ptr(p) ((void)(p))
+
+/* ---- spinlock and rwlock ---- */
+void kshim_spin_init(spinlock_t *l, const char *name);
+void kshim_spin_lock(spinlock_t *l, const char *file, int line);
+int kshim_spin_trylock(spinlock_t *l, const char *file, int line);
+void kshim_spin_unlock(spinlock_t *l, const char *file, int line);
+#define spin_lock_init(l) kshim_spin_init((l), #l)
+#define spin_lock(l) kshim_spin_lock((l), __FILE__, __LINE__)
+#define spin_trylock(l) kshim_spin_trylock((l), __FILE__, __LINE__)
+#define spin_unlock(l) kshim_spin_unlock((l), __FILE__, __LINE__)
+void kshim_rw_init(rwlock_t *l, const char *name);
+void kshim_read_lock(rwlock_t *l, const char *file, int line);
+void kshim_read_unlock(rwlock_t *l, const char *file, int line);
+void kshim_write_lock(rwlock_t *l, const char *file, int line);
+void kshim_write_unlock(rwlock_t *l, const char *file, int line);
+#define rwlock_init(l) kshim_rw_init((l), #l)
+#define read_lock(l) kshim_read_lock((l), __FILE__, __LINE__)
+#define read_unlock(l) kshim_read_unlock((l), __FILE__, __LINE__)
+#define write_lock(l) kshim_write_lock((l), __FILE__, __LINE__)
+#define write_unlock(l) kshim_write_unlock((l), __FILE__, __LINE__)
+
+/* ---- atomics and kref ---- */
+long long kshim_atomic_op(void *counter, int width, int op, long long arg, const char *file, int line);
+#define atomic_read(v) ((int)kshim_atomic_op(&(v)->counter, 4, KSHIM_AT_READ, 0, __FILE__, __LINE__))
+#define atomic_set(v, i) ((void)kshim_atomic_op(&(v)->counter, 4, KSHIM_AT_SET, (i), __FILE__, __LINE__))
+#define atomic_inc(v) ((void)kshim_atomic_op(&(v)->counter, 4, KSHIM_AT_ADD_RETURN, 1, __FILE__, __LINE__))
+#define atomic_dec(v) ((void)kshim_atomic_op(&(v)->counter, 4, KSHIM_AT_ADD_RETURN, -1, __FILE__, __LINE__))
+#define atomic64_read(v) ((s64)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_READ, 0, __FILE__, __LINE__))
+#define atomic64_set(v, i) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_SET, (i), __FILE__, __LINE__))
+#define atomic64_inc(v) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_ADD_RETURN, 1, __FILE__, __LINE__))
+#define atomic64_dec(v) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_ADD_RETURN, -1, __FILE__, __LINE__))
+
+void kshim_kref_init(struct kref *k, const char *file, int line);
+void kshim_kref_get(struct kref *k, const char *file, int line);
+int kshim_kref_get_unless_zero(struct kref *k, const char *file, int line);
+int kshim_kref_put(struct kref *k, void (*release)(struct kref *), const char *file, int line);
+unsigned int kshim_kref_read(const struct kref *k);
+#define kref_init(k) kshim_kref_init((k), __FILE__, __LINE__)
+#define kref_get(k) kshim_kref_get((k), __FILE__, __LINE__)
+#define kref_get_unless_zero(k) kshim_kref_get_unless_zero((k), __FILE__, __LINE__)
+#define kref_put(k, release) kshim_kref_put((k), (release), __FILE__, __LINE__)
+#define kref_read(k) kshim_kref_read(k)
+
+/* ---- bit operations (each one scheduling point, atomic by construction) ---- */
+int kshim_bitop(int op, long nr, volatile unsigned long *addr, const char *file, int line);
+#define test_bit(nr, addr) kshim_bitop(KSHIM_BIT_TEST, (nr), (addr), __FILE__, __LINE__)
+#define set_bit(nr, addr) ((void)kshim_bitop(KSHIM_BIT_SET, (nr), (addr), __FILE__, __LINE__))
+#define clear_bit(nr, addr) ((void)kshim_bitop(KSHIM_BIT_CLEAR, (nr), (addr), __FILE__, __LINE__))
+#define test_and_set_bit(nr, addr) kshim_bitop(KSHIM_BIT_TEST_SET, (nr), (addr), __FILE__, __LINE__)
+#define test_and_clear_bit(nr, addr) kshim_bitop(KSHIM_BIT_TEST_CLEAR, (nr), (addr), __FILE__, __LINE__)
+
+/* ---- list.h (the kernel's semantics, including poisoned links on list_del) ---- */
+#define LIST_POISON1 ((struct list_head *)0xdead000000000100UL)
+#define LIST_POISON2 ((struct list_head *)0xdead000000000122UL)
+#define LIST_HEAD_INIT(name) { &(name), &(name) }
+static inline void INIT_LIST_HEAD(struct list_head *list) {
+    WRITE_ONCE(list->next, list);
+    WRITE_ONCE(list->prev, list);
+}
+static inline void __list_add(struct list_head *n, struct list_head *prev, struct list_head *next) {
+    next->prev = n;
+    n->next = next;
+    n->prev = prev;
+    WRITE_ONCE(prev->next, n);
+}
+static inline void list_add(struct list_head *n, struct list_head *head) { __list_add(n, head, head->next); }
+static inline void list_add_tail(struct list_head *n, struct list_head *head) { __list_add(n, head->prev, head); }
+static inline void __list_del(struct list_head *prev, struct list_head *next) {
+    next->prev = prev;
+    WRITE_ONCE(prev->next, next);
+}
+static inline void __list_del_entry(struct list_head *entry) { __list_del(entry->prev, entry->next); }
+static inline void list_del(struct list_head *entry) {
+    __list_del_entry(entry);
+    entry->next = LIST_POISON1;
+    entry->prev = LIST_POISON2;
+}
+static inline void list_del_init(struct list_head *entry) {
+    __list_del_entry(entry);
+    INIT_LIST_HEAD(entry);
+}
+static inline void list_move(struct list_head *list, struct list_head *head) {
+    __list_del_entry(list);
+    list_add(list, head);
+}
+static inline int list_empty(const struct list_head *head) {
+    return __atomic_load_n(&head->next, __ATOMIC_RELAXED) == head;
+}
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
+#define list_first_entry(ptr, type, member) list_entry((ptr)->next, type, member)
+#define list_first_entry_or_null(ptr, type, member)                                                            \
+    ({                                                                                                         \
+        struct list_head *head__ = (ptr);                                                                      \
+        struct list_head *pos__ = __atomic_load_n(&head__->next, __ATOMIC_RELAXED);                            \
+        pos__ != head__ ? list_entry(pos__, type, member) : NULL;                                              \
+    })
+#define list_for_each(pos, head) for (pos = (head)->next; pos != (head); pos = pos->next)
+#define list_for_each_prev(pos, head) for (pos = (head)->prev; pos != (head); pos = pos->prev)
+
+/* ---- work queues: scheduled workers of the controlled runtime ---- */
+struct workqueue_struct;
+void kshim_init_work(struct work_struct *w, work_func_t fn);
+bool kshim_queue_work(int cpu, struct workqueue_struct *wq, struct work_struct *w, const char *file, int line);
+bool kshim_cancel_work_sync(struct work_struct *w, const char *file, int line);
+bool kshim_work_pending(const struct work_struct *w);
+struct workqueue_struct *kshim_create_workqueue(const char *name);
+void kshim_destroy_workqueue(struct workqueue_struct *wq);
+#define INIT_WORK(w, fn) kshim_init_work((w), (fn))
+#define queue_work(wq, w) kshim_queue_work(-1, (wq), (w), __FILE__, __LINE__)
+#define queue_work_on(cpu, wq, w) kshim_queue_work((cpu), (wq), (w), __FILE__, __LINE__)
+#define cancel_work_sync(w) kshim_cancel_work_sync((w), __FILE__, __LINE__)
+#define work_pending(w) kshim_work_pending(w)
+#define create_singlethread_workqueue(name) kshim_create_workqueue(name)
+#define destroy_workqueue(wq) kshim_destroy_workqueue(wq)
+
+/* ---- pages ---- */
+struct movable_operations {
+    bool (*isolate_page)(struct page *, isolate_mode_t);
+    int (*migrate_page)(struct page *dst, struct page *src, enum migrate_mode);
+    void (*putback_page)(struct page *);
+};
+#define MIGRATEPAGE_SUCCESS 0
+struct page *kshim_alloc_page(gfp_t gfp, const char *file, int line);
+void kshim_put_page(struct page *page, const char *file, int line);
+void kshim_get_page(struct page *page, const char *file, int line);
+#define alloc_page(gfp) kshim_alloc_page((gfp), __FILE__, __LINE__)
+#define __free_page(page) kshim_put_page((page), __FILE__, __LINE__)
+#define put_page(page) kshim_put_page((page), __FILE__, __LINE__)
+#define get_page(page) kshim_get_page((page), __FILE__, __LINE__)
+#define KSHIM_BLOCK_SIZE (2 * PAGE_SIZE)
+static inline void *page_address(const struct page *page) { return (char *)page - PAGE_SIZE; }
+static inline struct page *virt_to_page(const void *addr) {
+    return (struct page *)(((uintptr_t)addr & ~(uintptr_t)(KSHIM_BLOCK_SIZE - 1)) + PAGE_SIZE);
+}
+void kshim_lock_page(struct page *page, const char *file, int line);
+int kshim_trylock_page(struct page *page, const char *file, int line);
+void kshim_unlock_page(struct page *page, const char *file, int line);
+#define lock_page(page) kshim_lock_page((page), __FILE__, __LINE__)
+#define trylock_page(page) kshim_trylock_page((page), __FILE__, __LINE__)
+#define unlock_page(page) kshim_unlock_page((page), __FILE__, __LINE__)
+#define PageLocked(page) ((page)->kshim_lock.owner != -1)
+/* The movable state is guarded by the page lock: 6.1's PageMovable,
+ * __SetPageMovable and __ClearPageMovable assert it (VM_BUG_ON_PAGE). */
+#define PageMovable(page) kshim_page_movable((page), __FILE__, __LINE__)
+#define __SetPageMovable(page, ops) kshim_set_page_movable((page), (ops), __FILE__, __LINE__)
+#define __ClearPageMovable(page) kshim_clear_page_movable((page), __FILE__, __LINE__)
+static inline bool kshim_page_movable(struct page *page, const char *file, int line) {
+    if (unlikely(!PageLocked(page))) kshim_bug("VM_BUG_ON_PAGE(!PageLocked(page)) in PageMovable", file, line);
+    return page->mops != NULL;
+}
+static inline void kshim_set_page_movable(struct page *page, const struct movable_operations *ops, const char *file,
+                                          int line) {
+    if (unlikely(!PageLocked(page))) kshim_bug("VM_BUG_ON_PAGE(!PageLocked(page)) in __SetPageMovable", file, line);
+    page->mops = ops;
+}
+static inline void kshim_clear_page_movable(struct page *page, const char *file, int line) {
+    if (unlikely(!kshim_page_movable(page, file, line)))
+        kshim_bug("VM_BUG_ON_PAGE(!PageMovable(page)) in __ClearPageMovable", file, line);
+    page->mops = NULL;
+}
+#define PageIsolated(page) (((page)->flags & KSHIM_PG_isolated) != 0)
+#define SetPageIsolated(page) ((page)->flags |= KSHIM_PG_isolated)
+#define ClearPageIsolated(page) ((page)->flags &= ~KSHIM_PG_isolated)
+
+/* ---- slab ---- */
+struct kmem_cache;
+struct kmem_cache *kshim_kmem_cache_create(const char *name, size_t size, size_t align);
+void *kshim_kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp, const char *file, int line);
+void kshim_kmem_cache_free(struct kmem_cache *c, void *obj, const char *file, int line);
+void kshim_kmem_cache_destroy(struct kmem_cache *c, const char *file, int line);
+#define kmem_cache_create(name, size, align, flags, ctor) kshim_kmem_cache_create((name), (size), (align))
+#define kmem_cache_zalloc(c, gfp) kshim_kmem_cache_alloc((c), (gfp), __FILE__, __LINE__)
+#define kmem_cache_alloc(c, gfp) kshim_kmem_cache_alloc((c), (gfp), __FILE__, __LINE__)
+#define kmem_cache_free(c, obj) kshim_kmem_cache_free((c), (obj), __FILE__, __LINE__)
+#define kmem_cache_destroy(c) kshim_kmem_cache_destroy((c), __FILE__, __LINE__)
+void *kshim_kzalloc(size_t size);
+void kshim_kfree(const void *p);
+#define kzalloc(size, gfp) kshim_kzalloc(size)
+#define kmalloc(size, gfp) kshim_kzalloc(size)
+#define kfree(p) kshim_kfree(p)
+#define kmemleak_not_leak(p) ((void)(p))

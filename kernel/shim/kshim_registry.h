@@ -1,0 +1,36 @@
+/* z3fold-harden kernel shim: what the adapter's introspection reads about
+ * the shim's pages, slab objects, locks and work queues (quiescent only:
+ * no scheduled thread runs while these are called). */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kshim_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct kmem_cache;
+struct workqueue_struct;
+
+/* Start a run's kernel world with nr_cpus virtual CPUs (serials from 1). */
+void kshim_reset(int nr_cpus);
+/* data: a page's address (page_address); live = allocated and not freed. */
+int kshim_page_is_live(const void *data);
+/* The serial of the live page whose block holds addr, 0 if none. */
+uint32_t kshim_page_serial(const void *addr);
+/* Live pages' data addresses in allocation order; returns how many exist. */
+size_t kshim_live_pages(void *out_data[], size_t cap);
+/* A live slab object's serial (0 if obj is not a live object's start). */
+uint32_t kshim_slab_serial(const void *obj);
+size_t kshim_live_slab_objects(const struct kmem_cache *cache, void *out[], size_t cap);
+size_t kshim_slab_live_count(const struct kmem_cache *cache);
+int kshim_spin_is_locked(const spinlock_t *l);
+/* Main context only: run what is queued, inline, until empty. */
+void kshim_flush_workqueue(struct workqueue_struct *wq);
+int kshim_workqueue_idle(const struct workqueue_struct *wq);
+
+#ifdef __cplusplus
+}
+#endif
