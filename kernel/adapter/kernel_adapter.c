@@ -55,6 +55,8 @@ static int kz_evict_trampoline(struct z3fold_pool *pool, unsigned long handle) {
 
 static const struct z3fold_ops kz_ops = {.evict = kz_evict_trampoline};
 
+static struct list_head *kz_unbuddied(struct kz_pool *kz, int cpu) { return per_cpu_ptr(kz->pool->unbuddied, cpu); }
+
 const char *kz_source_path(void) { return KZ_STR(Z3FH_KERNEL_Z3FOLD_C); }
 
 struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
@@ -69,6 +71,14 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
         free(kz);
         g_kz = NULL;
         return NULL;
+    }
+    {
+        /* Which lock guards which list (the comments on struct z3fold_pool). */
+        int cpu, i;
+        kshim_guard_list(&kz->pool->lru, &kz->pool->lock);
+        kshim_guard_list(&kz->pool->stale, &kz->pool->stale_lock);
+        for (cpu = 0; cpu < kshim_nr_cpus(); cpu++)
+            for (i = 0; i < (int)NCHUNKS; i++) kshim_guard_list(&kz_unbuddied(kz, cpu)[i], &kz->pool->lock);
     }
     return kz;
 }
@@ -187,8 +197,6 @@ size_t kz_live_pages(struct kz_pool *kz) {
 size_t kz_live_slots(struct kz_pool *kz) { return kshim_slab_live_count(kz->pool->c_handle); }
 
 /* ---- introspection ---- */
-
-static struct list_head *kz_unbuddied(struct kz_pool *kz, int cpu) { return per_cpu_ptr(kz->pool->unbuddied, cpu); }
 
 static int kz_poisoned(const struct list_head *n) {
     return n == LIST_POISON1 || n == LIST_POISON2 || n == NULL;

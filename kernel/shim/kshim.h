@@ -193,40 +193,58 @@ int kshim_bitop(int op, long nr, volatile unsigned long *addr, const char *file,
 #define test_and_set_bit(nr, addr) kshim_bitop(KSHIM_BIT_TEST_SET, (nr), (addr), __FILE__, __LINE__)
 #define test_and_clear_bit(nr, addr) kshim_bitop(KSHIM_BIT_TEST_CLEAR, (nr), (addr), __FILE__, __LINE__)
 
-/* ---- list.h (the kernel's semantics, including poisoned links on list_del) ---- */
+/* ---- list.h (the kernel's semantics, including poisoned links on list_del) ----
+ * Every add and delete also goes through the shim's list-guard check: the
+ * adapter registers which lock guards each of the pool's list heads, nodes
+ * linked there are remembered, and an add or delete on such a list without
+ * its lock held is a finding (lockdep_assert_held, in effect). */
 #define LIST_POISON1 ((struct list_head *)0xdead000000000100UL)
 #define LIST_POISON2 ((struct list_head *)0xdead000000000122UL)
 #define LIST_HEAD_INIT(name) { &(name), &(name) }
+void kshim_list_added(const struct list_head *n, const struct list_head *prev, const struct list_head *next,
+                      const char *file, int line);
+void kshim_list_deleted(const struct list_head *entry, const char *file, int line);
+void kshim_list_forget(const struct list_head *entry);
 static inline void INIT_LIST_HEAD(struct list_head *list) {
+    kshim_list_forget(list);
     WRITE_ONCE(list->next, list);
     WRITE_ONCE(list->prev, list);
 }
-static inline void __list_add(struct list_head *n, struct list_head *prev, struct list_head *next) {
+static inline void kshim_list_add_between(struct list_head *n, struct list_head *prev, struct list_head *next,
+                                          const char *file, int line) {
+    kshim_list_added(n, prev, next, file, line);
     next->prev = n;
     n->next = next;
     n->prev = prev;
     WRITE_ONCE(prev->next, n);
 }
-static inline void list_add(struct list_head *n, struct list_head *head) { __list_add(n, head, head->next); }
-static inline void list_add_tail(struct list_head *n, struct list_head *head) { __list_add(n, head->prev, head); }
-static inline void __list_del(struct list_head *prev, struct list_head *next) {
+static inline void kshim_list_unlink(struct list_head *entry, const char *file, int line) {
+    struct list_head *prev = entry->prev, *next = entry->next;
+    kshim_list_deleted(entry, file, line);
     next->prev = prev;
     WRITE_ONCE(prev->next, next);
 }
-static inline void __list_del_entry(struct list_head *entry) { __list_del(entry->prev, entry->next); }
-static inline void list_del(struct list_head *entry) {
-    __list_del_entry(entry);
-    entry->next = LIST_POISON1;
-    entry->prev = LIST_POISON2;
-}
-static inline void list_del_init(struct list_head *entry) {
-    __list_del_entry(entry);
-    INIT_LIST_HEAD(entry);
-}
-static inline void list_move(struct list_head *list, struct list_head *head) {
-    __list_del_entry(list);
-    list_add(list, head);
-}
+#define list_add(n, head) kshim_list_add_between((n), (head), (head)->next, __FILE__, __LINE__)
+#define list_add_tail(n, head) kshim_list_add_between((n), (head)->prev, (head), __FILE__, __LINE__)
+#define list_del(entry)                                                                                        \
+    do {                                                                                                       \
+        struct list_head *kshim_e_ = (entry);                                                                  \
+        kshim_list_unlink(kshim_e_, __FILE__, __LINE__);                                                       \
+        kshim_e_->next = LIST_POISON1;                                                                         \
+        kshim_e_->prev = LIST_POISON2;                                                                         \
+    } while (0)
+#define list_del_init(entry)                                                                                   \
+    do {                                                                                                       \
+        struct list_head *kshim_e_ = (entry);                                                                  \
+        kshim_list_unlink(kshim_e_, __FILE__, __LINE__);                                                       \
+        INIT_LIST_HEAD(kshim_e_);                                                                              \
+    } while (0)
+#define list_move(entry, head)                                                                                 \
+    do {                                                                                                       \
+        struct list_head *kshim_e_ = (entry), *kshim_h_ = (head);                                              \
+        kshim_list_unlink(kshim_e_, __FILE__, __LINE__);                                                       \
+        kshim_list_add_between(kshim_e_, kshim_h_, kshim_h_->next, __FILE__, __LINE__);                        \
+    } while (0)
 static inline int list_empty(const struct list_head *head) {
     return __atomic_load_n(&head->next, __ATOMIC_RELAXED) == head;
 }

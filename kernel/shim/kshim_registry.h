@@ -27,6 +27,8 @@ uint32_t kshim_slab_serial(const void *obj);
 size_t kshim_live_slab_objects(const struct kmem_cache *cache, void *out[], size_t cap);
 size_t kshim_slab_live_count(const struct kmem_cache *cache);
 int kshim_spin_is_locked(const spinlock_t *l);
+/* The pool's list heads and the locks that guard them (kshim.h's list-guard check). */
+void kshim_guard_list(const struct list_head *head, const spinlock_t *lock);
 /* Main context only: run what is queued, inline, until empty. */
 void kshim_flush_workqueue(struct workqueue_struct *wq);
 int kshim_workqueue_idle(const struct workqueue_struct *wq);

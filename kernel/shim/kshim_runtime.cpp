@@ -54,6 +54,10 @@ struct World {
     uint32_t next_wq_serial = 1;
     std::map<uintptr_t, uint32_t> pages;      // block address -> serial (live pages)
     std::map<uintptr_t, SlabObject> objects;  // object address -> object (live slab objects)
+    // The list-guard check: registered heads and the nodes linked from them,
+    // each with the lock that must be held to add or delete it.
+    std::map<uintptr_t, const spinlock_t*> heads;
+    std::map<uintptr_t, const spinlock_t*> members;
     uint64_t pages_allocated = 0;
 };
 
@@ -146,6 +150,8 @@ void free_block(page* pg) {
     World& w = world();
     auto block = reinterpret_cast<uintptr_t>(pg) - kPageSize;
     w.pages.erase(block);
+    // Nodes in the freed block are no list's members any more.
+    w.members.erase(w.members.lower_bound(block), w.members.lower_bound(block + kBlockSize));
     pg->kshim_magic = 0;
     std::free(reinterpret_cast<void*>(block));
 }
@@ -170,6 +176,53 @@ extern "C" void kshim_reset(int nr_cpus) {
     // reports them); the registry forgets them so serials start afresh.
     w.pages.clear();
     w.objects.clear();
+    w.heads.clear();
+    w.members.clear();
+}
+
+extern "C" void kshim_guard_list(const list_head* head, const spinlock_t* lock) {
+    world().heads[reinterpret_cast<uintptr_t>(head)] = lock;
+}
+
+namespace {
+const spinlock_t* guard_of(const list_head* node) {
+    World& w = world();
+    auto a = reinterpret_cast<uintptr_t>(node);
+    auto h = w.heads.find(a);
+    if (h != w.heads.end()) return h->second;
+    auto m = w.members.find(a);
+    return m == w.members.end() ? nullptr : m->second;
+}
+void require_guard(const spinlock_t* lock, const list_head* node, const char* what, const char* file, int line) {
+    TsanHidden hidden;
+    if (lock->owner == current_token()) return;
+    ObjectId id = lock_id(lock);
+    uint32_t page = kshim_page_serial(node);
+    fatal(ErrorKind::lock_not_held, loc_of(file, line),
+          std::string(what) + (page ? " of page " + std::to_string(page) + "'s node" : std::string()) +
+              " on a list guarded by " + describe(id) + ", which this thread does not hold");
+}
+}  // namespace
+
+extern "C" void kshim_list_added(const list_head* n, const list_head* prev, const list_head* next, const char* file,
+                                 int line) {
+    const spinlock_t* g = guard_of(prev);
+    if (!g) g = guard_of(next);
+    if (!g) return;
+    require_guard(g, n, "list_add", file, line);
+    world().members[reinterpret_cast<uintptr_t>(n)] = g;
+}
+
+extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int line) {
+    const spinlock_t* g = guard_of(entry);
+    if (!g) return;
+    require_guard(g, entry, "list_del", file, line);
+    world().members.erase(reinterpret_cast<uintptr_t>(entry));
+}
+
+extern "C" void kshim_list_forget(const list_head* entry) {
+    // INIT_LIST_HEAD makes a node nobody's member (heads stay registered).
+    world().members.erase(reinterpret_cast<uintptr_t>(entry));
 }
 
 extern "C" int kshim_page_is_live(const void* data) {

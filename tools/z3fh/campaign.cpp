@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <optional>
 #include <set>
 
 #include "context.h"
@@ -72,12 +73,37 @@ int run_campaign(const CampaignOptions& o) {
         std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants)\n", o.mutant.c_str());
         return 2;
     }
+    const bool kernel = o.target.target == "kernel";
+    if (kernel && !o.mutant.empty()) {
+        std::fprintf(stderr, "z3fh: mutants are seeded in the port; for the kernel target give --kernel-patch FILE "
+                             "(./z3fh kernel-defect NAME writes the review defects as patches)\n");
+        return 2;
+    }
     const std::string preset = Context::fuzz_preset(o.sanitizer, !o.mutant.empty());
     double build_s = 0;
-    if (!o.no_build) std::fprintf(stderr, "z3fh: building %s (fuzz target and driver) ...\n", preset.c_str());
-    if (!o.no_build && !ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"}, &build_s)) return 2;
-    const std::string bin = ctx.build_dir(preset) + "/fuzz/z3fold_fuzz";
-    const std::string driver = ctx.build_dir(preset) + "/tools/run/z3fh-run";
+    std::optional<KernelFile> kfile;
+    if (kernel) {
+        auto tk = std::chrono::steady_clock::now();
+        kfile = prepare_kernel_file(o.target);
+        if (!kfile) return 2;
+        build_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - tk).count();
+    }
+    if (!o.no_build) std::fprintf(stderr, "z3fh: building %s (fuzz target and driver%s) ...\n", preset.c_str(),
+                                  kernel ? ", kernel target" : "");
+    if (!o.no_build && !kernel && !ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"}, &build_s)) return 2;
+    if (!o.no_build && kernel && !ensure_kernel_built(preset, *kfile, {"z3fold_fuzz_kernel", "z3fh-run-kernel"}, &build_s))
+        return 2;
+    const std::string bin = ctx.build_dir(preset) + (kernel ? "/kernel/z3fold_fuzz_kernel" : "/fuzz/z3fold_fuzz");
+    const std::string driver = ctx.build_dir(preset) + (kernel ? "/kernel/z3fh-run-kernel" : "/tools/run/z3fh-run");
+    // What a sidecar and the report say about the target.
+    json target_info = {{"target", o.target.target}};
+    if (kernel) {
+        target_info["kernel_version"] = kfile->version;
+        target_info["kernel_sha256"] = kfile->sha256;
+        target_info["kernel_known"] = kfile->known;
+        target_info["kernel_source"] = o.target.kernel_source.empty() ? "" : fs::absolute(o.target.kernel_source).string();
+        target_info["kernel_patch"] = kfile->patch;
+    }
 
     fs::path out = o.out.empty() ? fs::path(ctx.root()) / "campaigns" /
                                        (now_stamp() + (o.mutant.empty() ? "" : "-" + o.mutant))
@@ -151,8 +177,9 @@ int run_campaign(const CampaignOptions& o) {
             // needs no flags even if we die right now.
             json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
                          {"strategy", o.strategy},
-                         {"target", "port"}, {"engine", o.engine}, {"format_version", 1},
+                         {"engine", o.engine}, {"format_version", 1},
                          {"time_to_detect_s", t}, {"execs_at_detect", execs}};
+            side.update(target_info);
             write_file(p.string() + ".json", side.dump(2) + "\n");
         } else if (std::regex_search(line, m, status)) {
             execs = std::stoull(m[1].str());
@@ -198,11 +225,11 @@ int run_campaign(const CampaignOptions& o) {
                 c.execs = side.value("execs_at_detect", execs);
                 c.earlier = true;
             } catch (const std::exception&) {
-                write_file(p + ".json", json({{"mutant", o.mutant.empty() ? "none" : o.mutant},
-                                              {"sanitizer", o.sanitizer}, {"strategy", o.strategy},
-                                              {"target", "port"}, {"engine", o.engine},
-                                              {"format_version", 1}})
-                                            .dump(2) + "\n");
+                json fresh = {{"mutant", o.mutant.empty() ? "none" : o.mutant},
+                              {"sanitizer", o.sanitizer}, {"strategy", o.strategy},
+                              {"engine", o.engine}, {"format_version", 1}};
+                fresh.update(target_info);
+                write_file(p + ".json", fresh.dump(2) + "\n");
             }
             crashes.push_back(c);
         }
@@ -267,13 +294,14 @@ int run_campaign(const CampaignOptions& o) {
     double triage_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tt).count();
     double coverage_s = 0;
     json coverage = {{"edges", cov}};
-    if (o.coverage) coverage.update(measure_coverage((out / "corpus").string(), out.string(), &coverage_s));
+    // llvm-cov measures allocator/ (the port); the kernel target reports edges only.
+    if (o.coverage && !kernel) coverage.update(measure_coverage((out / "corpus").string(), out.string(), &coverage_s));
 
     json ts = json::array();
     for (const Sample& s : series)
         ts.push_back({{"t", s.t}, {"execs", s.execs}, {"coverage", s.cov}, {"corpus", s.corpus},
                       {"execs_per_s", s.t > 0 ? static_cast<double>(s.execs) / s.t : 0.0}});
-    json report = {{"target", "port"},
+    json report = {{"target", o.target.target},
                    {"engine", o.engine},
                    {"sanitizer", o.sanitizer},
                    {"strategy", o.strategy},
@@ -292,12 +320,15 @@ int run_campaign(const CampaignOptions& o) {
                    {"corpus_size", corpus_size},
                    {"timeseries", ts},
                    {"findings", findings}};
+    report.update(target_info);
     write_file((out / "report.json").string(), report.dump(2) + "\n");
 
     std::string md = fmt::format(
-        "# z3fold-harden campaign\n\n| | |\n|---|---|\n| target | port |\n| engine | {} |\n| sanitizer | {} |\n"
+        "# z3fold-harden campaign\n\n| | |\n|---|---|\n| target | {} |\n| engine | {} |\n| sanitizer | {} |\n"
         "| mutant | {} |\n| budget | {:.0f} s |\n| fuzzing time | {:.1f} s |\n| build / triage | {:.1f} s / {:.1f} s |\n"
         "| executions | {} ({:.0f}/s) |\n| coverage (edges) | {} |\n| corpus | {} |\n\n## Findings\n\n",
+        kernel ? "kernel mm/z3fold.c " + kfile->version + (kfile->patch.empty() ? "" : ", patched with " + kfile->patch)
+               : std::string("port"),
         o.engine, o.sanitizer, o.mutant.empty() ? "none" : o.mutant, o.budget_s, fuzz_s, build_s, triage_s, execs,
         fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0, cov, corpus_size);
     if (coverage.contains("lines_percent"))

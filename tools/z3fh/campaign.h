@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "kernel_source.h"
+
 namespace z3fh::tool {
 
 struct CampaignOptions {
@@ -20,6 +22,7 @@ struct CampaignOptions {
     int triage_runs = 5;
     bool no_build = false;
     bool coverage = true;  // llvm-cov of allocator/ from the corpus at the end
+    TargetChoice target;   // the port, or the kernel's own mm/z3fold.c
 };
 
 // Exit status: 0 no finding, 1 findings, 2 the tool failed.

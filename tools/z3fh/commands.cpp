@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "campaign.h"
 #include "context.h"
@@ -44,11 +45,15 @@ int cmd_bench(bool alloc) {
 
 namespace {
 
-// Mutant and sanitizer for an input: flags win, then the sidecar.
-bool resolve_build(const ToolInput& in, std::string* mutant, std::string* sanitizer, std::string* strategy) {
+// Mutant, sanitizer and target for an input: flags win, then the sidecar.
+bool resolve_build(const ToolInput& in, std::string* mutant, std::string* sanitizer, std::string* strategy,
+                   TargetChoice* target) {
     *mutant = in.mutant;
     *sanitizer = in.sanitizer;
     *strategy = "input";
+    target->target = in.target;
+    target->kernel_source = in.kernel_source;
+    target->kernel_patch = in.kernel_patch;
     std::string side = in.file + ".json";
     bool have_side = fs::exists(side);
     if (have_side) {
@@ -57,6 +62,11 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
             if (mutant->empty()) *mutant = j.value("mutant", "none");
             if (sanitizer->empty()) *sanitizer = j.value("sanitizer", "asan");
             *strategy = j.value("strategy", "input");
+            if (target->target.empty()) {
+                target->target = j.value("target", "port");
+                if (target->kernel_source.empty()) target->kernel_source = j.value("kernel_source", "");
+                if (target->kernel_patch.empty()) target->kernel_patch = j.value("kernel_patch", "");
+            }
         } catch (const std::exception& e) {
             std::fprintf(stderr, "z3fh: %s: unreadable sidecar: %s\n", side.c_str(), e.what());
             return false;
@@ -69,6 +79,15 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
     }
     if (mutant->empty()) *mutant = "none";
     if (sanitizer->empty()) *sanitizer = "asan";
+    if (target->target.empty()) target->target = "port";
+    if (target->target != "port" && target->target != "kernel") {
+        std::fprintf(stderr, "z3fh: unknown target '%s' (port or kernel)\n", target->target.c_str());
+        return false;
+    }
+    if (target->target == "kernel" && *mutant != "none") {
+        std::fprintf(stderr, "z3fh: mutants are the port's; the kernel target takes --kernel-patch\n");
+        return false;
+    }
     if (*sanitizer != "asan" && *sanitizer != "ubsan" && *sanitizer != "tsan") {
         std::fprintf(stderr, "z3fh: unknown sanitizer '%s' (asan, ubsan or tsan)\n", sanitizer->c_str());
         return false;
@@ -80,30 +99,50 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
     return true;
 }
 
-int hand_over(const ToolInput& in, std::vector<std::string> args) {
+// The input's own z3fh-run (built on demand) with its mutant, sanitizer
+// and target, ready to run `args`; nullopt after a message on error.
+struct DriverCall {
+    std::vector<std::string> argv;
+    std::map<std::string, std::string> env;
+};
+std::optional<DriverCall> prepare_driver(const ToolInput& in, const std::vector<std::string>& args) {
     struct stat st {};
     if (stat(in.file.c_str(), &st) != 0) {
         std::fprintf(stderr, "z3fh: %s: no such file\n", in.file.c_str());
-        return 2;
+        return std::nullopt;
     }
     if (S_ISDIR(st.st_mode)) {
         std::fprintf(stderr, "z3fh: %s: is a directory, not an input file\n", in.file.c_str());
-        return 2;
+        return std::nullopt;
     }
     std::string mutant, sanitizer, strategy;
-    if (!resolve_build(in, &mutant, &sanitizer, &strategy)) return 2;
+    TargetChoice target;
+    if (!resolve_build(in, &mutant, &sanitizer, &strategy, &target)) return std::nullopt;
     Context& ctx = Context::get();
     std::string preset = Context::fuzz_preset(sanitizer, mutant != "none");
-    if (!ctx.ensure_built(preset, {"z3fh-run"})) return 2;
-    std::vector<std::string> argv = {ctx.build_dir(preset) + "/tools/run/z3fh-run"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    if (mutant != "none") {
-        argv.push_back("--mutant");
-        argv.push_back(mutant);
+    DriverCall call;
+    if (target.target == "kernel") {
+        auto k = prepare_kernel_file(target);
+        if (!k || !ensure_kernel_built(preset, *k, {"z3fh-run-kernel"})) return std::nullopt;
+        call.argv = {ctx.build_dir(preset) + "/kernel/z3fh-run-kernel"};
+    } else {
+        if (!ctx.ensure_built(preset, {"z3fh-run"})) return std::nullopt;
+        call.argv = {ctx.build_dir(preset) + "/tools/run/z3fh-run"};
     }
-    std::map<std::string, std::string> env = ctx.sanitizer_env(sanitizer);
-    if (strategy != "input") env["Z3FH_STRATEGY"] = strategy;
-    return run_process(argv, env).exit_code;
+    call.argv.insert(call.argv.end(), args.begin(), args.end());
+    if (mutant != "none") {
+        call.argv.push_back("--mutant");
+        call.argv.push_back(mutant);
+    }
+    call.env = ctx.sanitizer_env(sanitizer);
+    if (strategy != "input") call.env["Z3FH_STRATEGY"] = strategy;
+    return call;
+}
+
+int hand_over(const ToolInput& in, const std::vector<std::string>& args) {
+    auto call = prepare_driver(in, args);
+    if (!call) return 2;
+    return run_process(call->argv, call->env).exit_code;
 }
 
 // rr needs hardware performance counters; say so plainly when there are none.
@@ -131,26 +170,20 @@ bool rr_can_record(std::string* why) {
 
 int cmd_replay(const ToolInput& in) {
     if (in.rr) {
+        auto call = prepare_driver(in, {"replay", in.file});
+        if (!call) return 2;
         std::string why;
         if (!rr_can_record(&why)) {
             std::printf("rr: cannot record here: %s; falling back to the deterministic schedule replay.\n", why.c_str());
-            std::printf("debugger: gdb --args <build>/tools/run/z3fh-run replay %s (break on __sanitizer::Die or abort)\n",
-                        in.file.c_str());
+            std::string cmd = "gdb -ex 'break __sanitizer::Die' -ex 'break abort' -ex run --args env";
+            for (const auto& [k, v] : call->env) cmd += " " + k + "='" + v + "'";
+            for (const std::string& a : call->argv) cmd += " '" + a + "'";
+            std::printf("debugger: %s\n", cmd.c_str());
         } else {
             std::printf("rr: recording; then run: rr replay\n");
-            std::string mutant, sanitizer, strategy;
-            if (!resolve_build(in, &mutant, &sanitizer, &strategy)) return 2;
-            std::string preset = Context::fuzz_preset(sanitizer, mutant != "none");
-            std::vector<std::string> argv = {"rr", "record",
-                                             Context::get().build_dir(preset) + "/tools/run/z3fh-run", "replay",
-                                             in.file};
-            if (mutant != "none") {
-                argv.push_back("--mutant");
-                argv.push_back(mutant);
-            }
-            std::map<std::string, std::string> env = Context::get().sanitizer_env(sanitizer);
-            if (strategy != "input") env["Z3FH_STRATEGY"] = strategy;
-            return run_process(argv, env).exit_code;
+            std::vector<std::string> argv = {"rr", "record"};
+            argv.insert(argv.end(), call->argv.begin(), call->argv.end());
+            return run_process(argv, call->env).exit_code;
         }
     }
     return hand_over(in, {"replay", in.file, fmt::format("--runs={}", in.runs)});

@@ -3,12 +3,17 @@
 #include <string>
 #include <vector>
 
+#include "kernel_source.h"
+
 namespace z3fh::tool {
 
 struct ToolInput {
     std::string file, out, mutant, sanitizer, name;
     int runs = 1;
     bool rr = false;
+    // --target / --kernel-source / --kernel-patch; empty target: the sidecar's.
+    std::string target;
+    std::string kernel_source, kernel_patch;
 };
 
 int cmd_test(bool long_run, const std::string& only);

@@ -75,7 +75,7 @@ std::string Context::fuzz_preset(const std::string& sanitizer, bool mutants) {
 }
 
 bool Context::ensure_built(const std::string& preset, const std::vector<std::string>& targets, double* seconds,
-                           bool quiet) const {
+                           bool quiet, const std::vector<std::string>& cache_args) const {
     auto t0 = std::chrono::steady_clock::now();
     std::vector<std::string> log;
     auto collect = [&](const std::string& l) { log.push_back(l); };
@@ -84,9 +84,11 @@ bool Context::ensure_built(const std::string& preset, const std::vector<std::str
     };
     std::function<void(const std::string&)> sink;
     if (quiet) sink = collect;
-    if (!fs::exists(build_dir(preset) + "/build.ninja")) {
-        std::fprintf(stderr, "z3fh: configuring %s ...\n", preset.c_str());
-        if (run_process({"cmake", "--preset", preset}, {}, sink, root_).exit_code != 0) {
+    if (!fs::exists(build_dir(preset) + "/build.ninja") || !cache_args.empty()) {
+        if (cache_args.empty()) std::fprintf(stderr, "z3fh: configuring %s ...\n", preset.c_str());
+        std::vector<std::string> cmd = {"cmake", "--preset", preset};
+        cmd.insert(cmd.end(), cache_args.begin(), cache_args.end());
+        if (run_process(cmd, {}, sink, root_).exit_code != 0) {
             show();
             std::fprintf(stderr, "z3fh: configuring preset %s failed\n", preset.c_str());
             return false;

@@ -26,9 +26,10 @@ public:
     static std::string fuzz_preset(const std::string& sanitizer, bool mutants);
     std::string build_dir(const std::string& preset) const { return root_ + "/build/" + preset; }
     // Configure and build `targets` of `preset`; false (with output shown)
-    // on failure. Seconds spent are added to *seconds if given.
+    // on failure. Seconds spent are added to *seconds if given. With
+    // cache_args (-DVAR=VALUE), the preset is configured again with them.
     bool ensure_built(const std::string& preset, const std::vector<std::string>& targets, double* seconds = nullptr,
-                      bool quiet = true) const;
+                      bool quiet = true, const std::vector<std::string>& cache_args = {}) const;
 
     // ASAN_OPTIONS etc. from sanitizer-configs/<name>.options (comments and
     // blank lines dropped, lines joined with ':').

@@ -41,6 +41,17 @@ int main(int argc, char** argv) {
     campaign->add_flag("--no-build", co.no_build, "use the build as it is (score builds once for all its runs)");
     bool no_coverage = false;
     campaign->add_flag("--no-coverage", no_coverage, "skip the llvm-cov coverage of allocator/ at the end");
+    auto add_target_flags = [](CLI::App* c, TargetChoice& t, bool campaign_default) {
+        auto* opt = c->add_option("--target", t.target,
+                                  campaign_default ? "port (the C++ port) or kernel (the kernel's own mm/z3fold.c)"
+                                                   : "port or kernel (default: the sidecar's)");
+        opt->check(CLI::IsMember({"port", "kernel"}));
+        if (campaign_default) opt->capture_default_str();
+        c->add_option("--kernel-source", t.kernel_source,
+                      "kernel tree holding mm/z3fold.c (default: Debian's linux-source-6.1, fetched if missing)");
+        c->add_option("--kernel-patch", t.kernel_patch, "unified diff applied to mm/z3fold.c before the build");
+    };
+    add_target_flags(campaign, co.target, true);
 
     ToolInput in;
     auto* replay = app.add_subcommand("replay", "replay a finding with its interleaving and print the reproducer");
@@ -54,10 +65,21 @@ int main(int argc, char** argv) {
     exp->add_option("file", in.file, "crash input")->required();
     exp->add_option("-o,--output", in.out, "test file (default tests/regress/<name>_test.cpp)");
     exp->add_option("--name", in.name, "test name");
+    TargetChoice in_target;
+    in_target.target.clear();
     for (CLI::App* c : {replay, minimize, exp}) {
         c->add_option("--mutant", in.mutant, "mutant (default: the sidecar's)");
         c->add_option("--sanitizer", in.sanitizer, "asan, ubsan or tsan (default: the sidecar's)");
+        add_target_flags(c, in_target, false);
     }
+    std::string defect_name, defect_out;
+    TargetChoice defect_target;
+    auto* defect = app.add_subcommand(
+        "kernel-defect", "write one of the four review defects as a patch of the kernel's mm/z3fold.c (prints its path)");
+    defect->add_option("name", defect_name, "release-unlinks, get-unless-zero, under-reclaim-bit or reclaim-put-then-lru")
+        ->required();
+    defect->add_option("-o,--output", defect_out, "patch file (default build/kernel-src/defects/NAME.diff)");
+    defect->add_option("--kernel-source", defect_target.kernel_source, "kernel tree holding mm/z3fold.c");
     auto* mutants = app.add_subcommand("mutants", "list the seeded defects: NAME<TAB>CLASS<TAB>description");
     ScoreOptions so;
     std::string score_budget = "60";
@@ -105,6 +127,10 @@ int main(int argc, char** argv) {
         co.coverage = !no_coverage;
         return run_campaign(co);
     }
+    in.target = in_target.target;
+    in.kernel_source = in_target.kernel_source;
+    in.kernel_patch = in_target.kernel_patch;
+    if (*defect) return cmd_kernel_defect(defect_name, defect_out, defect_target);
     if (*replay) return cmd_replay(in);
     if (*minimize) return cmd_minimize(in);
     if (*exp) return cmd_export_test(in);

@@ -1,0 +1,368 @@
+// z3fold-harden: the kernel target's source: extraction from Debian's
+// linux-source-6.1 (or a kernel tree), the sha256 check, patches, the
+// build, and the review defects re-created as edits of the user's file.
+#include "kernel_source.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <regex>
+#include <sstream>
+
+#include "context.h"
+#include "proc.h"
+
+namespace fs = std::filesystem;
+
+namespace z3fh::tool {
+
+namespace {
+
+constexpr const char* kPackage = "linux-source-6.1";
+constexpr const char* kTarball = "/usr/src/linux-source-6.1.tar.xz";
+
+// Run a command, collecting its output; the exit code.
+int run_collect(const std::vector<std::string>& argv, std::string* out, const std::string& cwd = "") {
+    std::string buf;
+    int rc = run_process(argv, {}, [&](const std::string& l) { buf += l + "\n"; }, cwd).exit_code;
+    if (out) *out = buf;
+    return rc;
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+    return s;
+}
+
+// The installed package's version, or empty.
+std::string installed_version() {
+    std::string out;
+    if (run_collect({"dpkg-query", "-W", "-f=${Status} ${Version}", kPackage}, &out) != 0) return "";
+    out = trim(out);
+    const std::string ok = "install ok installed ";
+    if (out.rfind(ok, 0) != 0) return "";
+    return out.substr(ok.size());
+}
+
+// Get the kernel tarball: the installed package, else apt-get (install as
+// root, download otherwise). Sets *tarball and *version.
+bool fetch_tarball(const std::string& cache, std::string* tarball, std::string* version) {
+    std::string v = installed_version();
+    if (!v.empty() && fs::exists(kTarball)) {
+        *tarball = kTarball;
+        *version = v;
+        return true;
+    }
+    fs::create_directories(cache);
+    // A .deb downloaded earlier into the cache.
+    auto cached_deb = [&]() -> std::string {
+        for (const auto& e : fs::directory_iterator(cache))
+            if (e.path().extension() == ".deb" && e.path().filename().string().rfind(kPackage, 0) == 0)
+                return e.path().string();
+        return "";
+    };
+    std::string deb = cached_deb();
+    std::string log;
+    if (deb.empty()) {
+        std::fprintf(stderr, "z3fh: fetching Debian's %s (about 140 MB) with apt ...\n", kPackage);
+        if (run_collect({"apt-get", "download", kPackage}, &log, cache) != 0) {
+            if (geteuid() == 0) (void)run_collect({"apt-get", "update", "-qq"}, nullptr);
+            if (run_collect({"apt-get", "download", kPackage}, &log, cache) != 0) {
+                std::fprintf(stderr, "%s", log.c_str());
+                std::fprintf(stderr,
+                             "z3fh: could not fetch %s with apt-get (a Debian 12 machine with its package lists is "
+                             "needed), or give --kernel-source DIR\n",
+                             kPackage);
+                return false;
+            }
+        }
+        deb = cached_deb();
+        if (deb.empty()) {
+            std::fprintf(stderr, "z3fh: apt-get download left no %s .deb in %s\n", kPackage, cache.c_str());
+            return false;
+        }
+    }
+    std::string out;
+    if (run_collect({"dpkg-deb", "-f", deb, "Version"}, &out) != 0) {
+        std::fprintf(stderr, "z3fh: %s is not a readable .deb\n", deb.c_str());
+        return false;
+    }
+    *version = trim(out);
+    std::string tb = cache + "/linux-source-6.1.tar.xz";
+    if (!fs::exists(tb)) {
+        std::string cmd = fmt::format("dpkg-deb --fsys-tarfile '{}' | tar -xO ./usr/src/linux-source-6.1.tar.xz > '{}.part' && mv '{}.part' '{}'",
+                                      deb, tb, tb, tb);
+        if (run_collect({"bash", "-c", cmd}, &log) != 0) {
+            std::fprintf(stderr, "%sz3fh: could not unpack %s\n", log.c_str(), deb.c_str());
+            return false;
+        }
+    }
+    *tarball = tb;
+    return true;
+}
+
+// Known versions of mm/z3fold.c: "sha256 version" lines.
+bool known_sha(const std::string& sha, std::string* name) {
+    std::istringstream in(read_file(Context::get().root() + "/kernel/known-z3fold.txt"));
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream ls(line);
+        std::string s, v;
+        ls >> s >> v;
+        if (s == sha) {
+            *name = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+std::string short_hash(const std::string& s) {
+    size_t h = std::hash<std::string>{}(s);
+    return fmt::format("{:012x}", h & 0xffffffffffffULL);
+}
+
+}  // namespace
+
+std::string sha256_file(const std::string& path) {
+    std::string out;
+    if (run_collect({"sha256sum", path}, &out) != 0) return "";
+    return out.substr(0, out.find(' '));
+}
+
+std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
+    Context& ctx = Context::get();
+    const std::string base = ctx.root() + "/build/kernel-src";
+    KernelFile k;
+    std::string pristine_dir;
+    if (!t.kernel_source.empty()) {
+        fs::path dir = fs::absolute(t.kernel_source);
+        fs::path file = dir / "mm" / "z3fold.c";
+        if (fs::is_regular_file(dir) && dir.filename() == "z3fold.c") file = dir;
+        if (!fs::is_regular_file(file)) {
+            std::fprintf(stderr, "z3fh: --kernel-source %s: no mm/z3fold.c there\n", t.kernel_source.c_str());
+            return std::nullopt;
+        }
+        k.pristine = file.string();
+        k.version = "kernel tree " + dir.string();
+    } else {
+        std::string tarball, version;
+        if (!fetch_tarball(base + "/debian", &tarball, &version)) return std::nullopt;
+        pristine_dir = base + "/debian-" + version;
+        k.pristine = pristine_dir + "/mm/z3fold.c";
+        k.version = version + " (Debian " + kPackage + ")";
+        if (!fs::exists(k.pristine)) {
+            std::fprintf(stderr, "z3fh: extracting mm/z3fold.c from %s ...\n", tarball.c_str());
+            fs::create_directories(pristine_dir + "/mm");
+            std::string log;
+            std::string cmd = fmt::format(
+                "tar -xJf '{}' -O linux-source-6.1/mm/z3fold.c > '{}.part' && mv '{}.part' '{}'", tarball, k.pristine,
+                k.pristine, k.pristine);
+            if (run_collect({"bash", "-c", cmd}, &log) != 0) {
+                std::fprintf(stderr, "%sz3fh: %s holds no linux-source-6.1/mm/z3fold.c\n", log.c_str(), tarball.c_str());
+                fs::remove(k.pristine + ".part");
+                return std::nullopt;
+            }
+        }
+    }
+    k.sha256 = sha256_file(k.pristine);
+    std::string known_as;
+    k.known = known_sha(k.sha256, &known_as);
+    if (!k.known)
+        std::fprintf(stderr,
+                     "z3fh: warning: mm/z3fold.c (sha256 %s) is not a version this harness was checked against "
+                     "(kernel/known-z3fold.txt); going on\n",
+                     k.sha256.c_str());
+    k.file = k.pristine;
+    if (t.kernel_patch.empty()) {
+        if (!t.kernel_source.empty()) {
+            // Compile a copy, so a later edit of the user's tree is picked up by sha.
+            std::string dir = base + "/tree-" + k.sha256.substr(0, 12);
+            fs::create_directories(dir + "/mm");
+            k.file = dir + "/mm/z3fold.c";
+            if (!fs::exists(k.file)) fs::copy_file(k.pristine, k.file, fs::copy_options::overwrite_existing);
+        }
+        return k;
+    }
+    // A patched copy, keyed by the file and the patch contents.
+    fs::path patch = fs::absolute(t.kernel_patch);
+    if (!fs::is_regular_file(patch)) {
+        std::fprintf(stderr, "z3fh: --kernel-patch %s: no such file\n", t.kernel_patch.c_str());
+        return std::nullopt;
+    }
+    std::string body = read_file(patch.string());
+    if (body.find("@@") == std::string::npos) {
+        std::fprintf(stderr, "z3fh: --kernel-patch %s is not a unified diff (no @@ hunk)\n", t.kernel_patch.c_str());
+        return std::nullopt;
+    }
+    std::string dir = base + "/patched-" + k.sha256.substr(0, 12) + "-" + short_hash(body);
+    fs::create_directories(dir + "/mm");
+    std::string target = dir + "/mm/z3fold.c";
+    fs::copy_file(k.pristine, target, fs::copy_options::overwrite_existing);
+    // -p1 against a tree holding mm/z3fold.c (git's a/ b/ names); else the
+    // file named directly, whatever the diff's header says.
+    std::string log;
+    bool ok = run_collect({"patch", "--batch", "--forward", "-s", "-p1", "-d", dir, "-i", patch.string()}, &log) == 0;
+    if (!ok) {
+        fs::copy_file(k.pristine, target, fs::copy_options::overwrite_existing);
+        ok = run_collect({"patch", "--batch", "--forward", "-s", target, "-i", patch.string()}, &log) == 0;
+    }
+    fs::remove(target + ".orig");
+    fs::remove(target + ".rej");
+    if (!ok) {
+        std::fprintf(stderr, "%s", log.c_str());
+        std::fprintf(stderr, "z3fh: --kernel-patch %s does not apply to mm/z3fold.c (%s)\n", t.kernel_patch.c_str(),
+                     k.version.c_str());
+        return std::nullopt;
+    }
+    k.file = target;
+    k.patch = patch.string();
+    return k;
+}
+
+bool ensure_kernel_built(const std::string& preset, const KernelFile& k, const std::vector<std::string>& targets,
+                         double* seconds) {
+    Context& ctx = Context::get();
+    std::string version = k.version.substr(0, k.version.find(' '));
+    return ctx.ensure_built(preset, targets, seconds, true,
+                            {"-DZ3FH_KERNEL_SOURCE=" + k.file, "-DZ3FH_KERNEL_VERSION=" + version});
+}
+
+// ---- the review defects, re-created in the user's 6.1 file ----
+
+namespace {
+
+struct Edit {
+    const char* function;  // the function whose body is edited
+    const char* pattern;   // ECMAScript regex; must match exactly once there
+    const char* replacement;
+};
+
+struct Defect {
+    const char* name;
+    const char* what;
+    std::vector<Edit> edits;
+};
+
+const std::vector<Defect>& defects() {
+    static const std::vector<Defect> d = {
+        {"release-unlinks",
+         "the kref release function unlinks the page from its lists without the pool lock (review #1)",
+         {{"release_z3fold_page_locked_list",
+           R"(spin_lock\(&pool->lock\);\s*list_del_init\(&zhdr->buddy\);\s*spin_unlock\(&pool->lock\);)",
+           "list_del_init(&zhdr->buddy); /* z3fh defect release-unlinks */"},
+          {"__release_z3fold_page",
+           R"(spin_lock\(&pool->lock\);\s*if \(!list_empty\(&page->lru\)\)\s*list_del_init\(&page->lru\);\s*spin_unlock\(&pool->lock\);)",
+           "if (!list_empty(&page->lru)) list_del_init(&page->lru); /* z3fh defect release-unlinks */"}}},
+        {"get-unless-zero",
+         "the unbuddied lookup takes its reference with kref_get_unless_zero under the pool lock, not under the "
+         "page lock (review #2)",
+         {{"__z3fold_alloc", R"(!z3fold_page_trylock\(zhdr\)\) \{)",
+           "!kref_get_unless_zero(&zhdr->refcount)) { /* z3fh defect get-unless-zero */"},
+          {"__z3fold_alloc", R"(zhdr->cpu = -1;\s*spin_unlock\(&pool->lock\);\s*page = virt_to_page\(zhdr\);)",
+           "zhdr->cpu = -1;\n\t\tspin_unlock(&pool->lock);\n\t\tz3fold_page_lock(zhdr); /* z3fh defect */\n\n\t\tpage = "
+           "virt_to_page(zhdr);"},
+          {"__z3fold_alloc", R"(z3fold_page_unlock\(zhdr\);\s*zhdr = NULL;\s*migrate_enable\(\);)",
+           "if (!kref_put(&zhdr->refcount, release_z3fold_page_locked)) /* z3fh defect */\n\t\t\t\t"
+           "z3fold_page_unlock(zhdr);\n\t\t\tzhdr = NULL;\n\t\t\tmigrate_enable();"},
+          {"__z3fold_alloc", R"(kref_get\(&zhdr->refcount\);\s*break;\s*\}\s*migrate_enable\(\);)",
+           "break; /* z3fh defect: the reference was taken above */\n\t}\n\tmigrate_enable();"}}},
+        {"under-reclaim-bit",
+         "free tests PAGE_CLAIMED and sets it later, so free and reclaim both believe they own the page (review #3)",
+         {{"z3fold_free", R"(page_claimed = test_and_set_bit\(PAGE_CLAIMED, &page->private\);)",
+           "page_claimed = test_bit(PAGE_CLAIMED, &page->private); /* z3fh defect under-reclaim-bit */\n\tif "
+           "(!page_claimed)\n\t\tset_bit(PAGE_CLAIMED, &page->private);"}}},
+        {"reclaim-put-then-lru",
+         "reclaim drops its reference, then puts the page back on the LRU (review #4)",
+         {{"z3fold_reclaim_page",
+           R"(if \(kref_put\(&zhdr->refcount,\s*release_z3fold_page_locked\)\) \{\s*kmem_cache_free\(pool->c_handle, slots\);)",
+           "if (kref_put(&zhdr->refcount, release_z3fold_page_locked)) {\n\t\t\t\tspin_lock(&pool->lock); /* z3fh "
+           "defect reclaim-put-then-lru */\n\t\t\t\tlist_add(&page->lru, &pool->lru);\n\t\t\t\t"
+           "spin_unlock(&pool->lock);\n\t\t\t\tkmem_cache_free(pool->c_handle, slots);"}}},
+    };
+    return d;
+}
+
+// The body of `name` in C text: from its definition's "{" to the matching "}".
+bool function_span(const std::string& text, const std::string& name, size_t* begin, size_t* end) {
+    std::regex def("\\b" + std::regex_replace(name, std::regex("_"), "_") + R"(\s*\([^;{()]*\)\s*\{)");
+    std::smatch m;
+    if (!std::regex_search(text, m, def)) return false;
+    size_t i = static_cast<size_t>(m.position(0) + m.length(0));
+    int depth = 1;
+    for (; i < text.size() && depth > 0; i++) {
+        if (text[i] == '{') depth++;
+        if (text[i] == '}') depth--;
+    }
+    *begin = static_cast<size_t>(m.position(0));
+    *end = i;
+    return depth == 0;
+}
+
+}  // namespace
+
+std::vector<std::string> kernel_defect_names() {
+    std::vector<std::string> out;
+    for (const Defect& d : defects()) out.push_back(d.name);
+    return out;
+}
+
+int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t) {
+    const Defect* d = nullptr;
+    for (const Defect& x : defects())
+        if (name == x.name) d = &x;
+    if (!d) {
+        std::string names;
+        for (const std::string& n : kernel_defect_names()) names += " " + n;
+        std::fprintf(stderr, "z3fh: unknown kernel defect '%s' (one of:%s)\n", name.c_str(), names.c_str());
+        return 2;
+    }
+    TargetChoice pristine = t;
+    pristine.kernel_patch.clear();
+    auto k = prepare_kernel_file(pristine);
+    if (!k) return 2;
+    std::string text = read_file(k->pristine);
+    for (const Edit& e : d->edits) {
+        size_t b = 0, en = 0;
+        if (!function_span(text, e.function, &b, &en)) {
+            std::fprintf(stderr, "z3fh: %s has no function %s: this edit is for Linux 6.1\n", k->pristine.c_str(),
+                         e.function);
+            return 2;
+        }
+        std::string body = text.substr(b, en - b);
+        std::regex re(e.pattern);
+        auto n = std::distance(std::sregex_iterator(body.begin(), body.end(), re), std::sregex_iterator());
+        if (n < 1) {
+            std::fprintf(stderr, "z3fh: %s: the code this defect edits is not in %s (an edit for Linux 6.1)\n",
+                         name.c_str(), e.function);
+            return 2;
+        }
+        body = std::regex_replace(body, re, e.replacement, std::regex_constants::format_first_only);
+        text = text.substr(0, b) + body + text.substr(en);
+    }
+    std::string dir = Context::get().root() + "/build/kernel-src/defects";
+    fs::create_directories(dir);
+    std::string edited = dir + "/" + name + ".z3fold.c";
+    write_file(edited, text);
+    std::string diff;
+    int rc = run_collect({"diff", "-u", "--label", "a/mm/z3fold.c", "--label", "b/mm/z3fold.c", k->pristine, edited},
+                         &diff);
+    if (rc != 1) {
+        std::fprintf(stderr, "z3fh: diff failed (%d)\n", rc);
+        return 2;
+    }
+    std::string path = out.empty() ? dir + "/" + name + ".diff" : out;
+    if (!write_file(path, diff)) {
+        std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
+        return 2;
+    }
+    std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), d->what);
+    std::printf("%s\n", path.c_str());
+    return 0;
+}
+
+}  // namespace z3fh::tool

@@ -1,0 +1,47 @@
+// z3fold-harden: the kernel target's source. mm/z3fold.c (and nothing
+// else) comes from Debian's linux-source-6.1 on this machine (fetched with
+// apt when missing) or from --kernel-source DIR; its sha256 is checked
+// against kernel/known-z3fold.txt (a warning, not an error, when unknown);
+// --kernel-patch FILE applies a unified diff to a copy. No kernel code is
+// kept in the repository: the file lives under build/kernel-src/.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace z3fh::tool {
+
+// Which allocator a command runs: the C++ port, or the kernel's z3fold.c.
+struct TargetChoice {
+    std::string target = "port";  // port | kernel
+    std::string kernel_source;    // a kernel tree (DIR/mm/z3fold.c); empty: Debian's package
+    std::string kernel_patch;     // a unified diff to apply first; empty: none
+};
+
+struct KernelFile {
+    std::string file;     // the (patched) mm/z3fold.c the build compiles
+    std::string pristine; // the unpatched file it came from
+    std::string version;  // e.g. "6.1.192-3 (Debian linux-source-6.1)"
+    std::string sha256;   // of the pristine file
+    bool known = false;   // sha256 in kernel/known-z3fold.txt
+    std::string patch;    // absolute path of the applied patch, or empty
+};
+
+// Extract, check and patch; messages on stderr; nullopt (after a clear
+// message) when the source cannot be had or the patch does not apply.
+std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t);
+
+// Configure `preset` for this kernel file and build `targets`.
+bool ensure_kernel_built(const std::string& preset, const KernelFile& k, const std::vector<std::string>& targets,
+                         double* seconds = nullptr);
+
+// sha256 of a file (hex), empty if unreadable.
+std::string sha256_file(const std::string& path);
+
+// `z3fh kernel-defect NAME [-o FILE]`: write one of the review defects as a
+// unified diff against the pristine 6.1 file, made by our own edits (no
+// kernel code is stored: the edits match identifiers in the user's file).
+int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t);
+std::vector<std::string> kernel_defect_names();
+
+}  // namespace z3fh::tool
