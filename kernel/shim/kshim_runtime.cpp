@@ -609,6 +609,7 @@ extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, con
 }
 
 extern "C" void kshim_kmem_cache_free(struct kmem_cache* cache, void* obj, const char* file, int line) {
+    if (!obj) return;  // kmem_cache_free(c, NULL) is a no-op
     World& w = world();
     auto it = w.objects.find(reinterpret_cast<uintptr_t>(obj));
     if (it == w.objects.end() || it->second.cache != reinterpret_cast<KmemCache*>(cache))

@@ -287,6 +287,87 @@ const std::vector<Defect>& defects() {
     return d;
 }
 
+// Our candidate fixes for what the kernel target found in 6.1 itself
+// (docs/findings.md, "The kernel's own z3fold.c"). A defect patch is made
+// on top of them, so what a campaign then finds is the defect, not these.
+const std::vector<Edit>& known_fixes() {
+    static const std::vector<Edit> f = {
+        // K1: migration copies page->private, PAGE_CLAIMED (isolation's) included,
+        // so the new page stays claimed for good: never compacted, listed or reclaimed.
+        {"z3fold_page_migrate", R"(set_bit\(NEEDS_COMPACTING, &newpage->private\);)",
+         "set_bit(NEEDS_COMPACTING, &newpage->private);\n\tclear_bit(PAGE_CLAIMED, &newpage->private); /* z3fh fix K1 */"},
+        // K2: an empty page (reclaim evicted everything; compaction work still holds
+        // a reference) is listed at unbuddied[NCHUNKS], one past the per-CPU array.
+        {"add_to_unbuddied", R"(int freechunks = num_free_chunks\(zhdr\);)",
+         "int freechunks = num_free_chunks(zhdr);\n\n\t\tif (freechunks >= NCHUNKS) /* z3fh fix K2 */\n\t\t\treturn;"},
+        // K3: a free while the page is claimed (reclaim, isolation) keeps the
+        // object's handle in the page's slots: a stale handle, and a slots object
+        // that is never freed once first_num moves the buddies away from it.
+        {"z3fold_free", R"(if \(!page_claimed\)\s*free_handle\(handle, zhdr\);)",
+         "free_handle(handle, zhdr); /* z3fh fix K3 */"},
+        // K3, and reclaim reads zhdr->slots under the page lock (a free may now
+        // free the slots object while reclaim holds the claim).
+        {"z3fold_reclaim_page",
+         R"(struct z3fold_buddy_slots \*slots = zhdr->slots;\s*z3fold_page_lock\(zhdr\);)",
+         "struct z3fold_buddy_slots *slots;\n\n\t\t\tz3fold_page_lock(zhdr);\n\t\t\tslots = zhdr->slots; /* z3fh fix K3 */"},
+        // K4: the LRU walk leaves zhdr set when it skips a headless page another
+        // reclaim has claimed; if no later page is taken, reclaim goes on with the
+        // skipped page and evicts (and frees) a page it never claimed.
+        {"z3fold_reclaim_page", R"(if \(test_and_set_bit\(PAGE_CLAIMED, &page->private\)\)\s*continue;)",
+         "if (test_and_set_bit(PAGE_CLAIMED, &page->private)) {\n\t\t\t\t\tzhdr = NULL; /* z3fh fix K4 */\n"
+         "\t\t\t\t\tcontinue;\n\t\t\t\t}"},
+        // K5: migration frees the old page while a handle lookup that found the
+        // old address before the handles moved may still hold its page lock and
+        // test its flags: wait for such a holder once before the page goes.
+        {"z3fold_page_migrate", R"(page->private = 0;\s*put_page\(page\);)",
+         "z3fold_page_lock(zhdr); /* z3fh fix K5 */\n\tz3fold_page_unlock(zhdr);\n\tpage->private = 0;\n\tput_page(page);"},
+        // K6: a headless page's owner frees it while reclaim holds the claim:
+        // free leaves it to reclaim, whose evict then fails and gives the page
+        // back, so the page lives on with no object. Free leaves a mark under the
+        // pool lock; reclaim checks it under the same lock before giving back.
+        {"z3fold_free",
+         R"((free_z3fold_page\(page, true\);\s*atomic64_dec\(&pool->pages_nr\);\s*\})\s*return;)",
+         "$1 else {\n\t\t\t/* z3fh fix K6: reclaim holds the page; tell it the object is gone */\n"
+         "\t\t\tspin_lock(&pool->lock);\n\t\t\tif (test_bit(PAGE_CLAIMED, &page->private)) {\n"
+         "\t\t\t\tset_bit(PAGE_MIGRATED + 1, &page->private);\n\t\t\t\tspin_unlock(&pool->lock);\n"
+         "\t\t\t} else {\n\t\t\t\tlist_del(&page->lru);\n\t\t\t\tspin_unlock(&pool->lock);\n"
+         "\t\t\t\tfree_z3fold_page(page, true);\n\t\t\t\tatomic64_dec(&pool->pages_nr);\n\t\t\t}\n\t\t}\n\t\treturn;"},
+        {"z3fold_reclaim_page",
+         R"(spin_lock\(&pool->lock\);\s*list_add\(&page->lru, &pool->lru\);\s*spin_unlock\(&pool->lock\);\s*clear_bit\(PAGE_CLAIMED, &page->private\);\s*\} else \{)",
+         "spin_lock(&pool->lock);\n\t\t\tif (test_bit(PAGE_MIGRATED + 1, &page->private)) { /* z3fh fix K6 */\n"
+         "\t\t\t\tspin_unlock(&pool->lock);\n\t\t\t\tfree_z3fold_page(page, true);\n"
+         "\t\t\t\tatomic64_dec(&pool->pages_nr);\n\t\t\t\treturn 0;\n\t\t\t}\n"
+         "\t\t\tlist_add(&page->lru, &pool->lru);\n\t\t\tclear_bit(PAGE_CLAIMED, &page->private);\n"
+         "\t\t\tspin_unlock(&pool->lock);\n\t\t} else {"},
+        // K7, K8: after compaction moves a page's single object to another page,
+        // the moved handle stays in the old page's slots object. The old page
+        // must let go of it (a free of the moved object frees it, and the old
+        // page, if it lives on, would allocate into freed memory); and the lookup
+        // may have given the new page a fresh slots object that nothing uses,
+        // which nobody frees when that page goes.
+        {"compact_single_buddy",
+         R"(write_unlock\(&zhdr->slots->lock\);\s*add_to_unbuddied\(pool, new_zhdr\);)",
+         "write_unlock(&zhdr->slots->lock);\n\t\tzhdr->slots = NULL; /* z3fh fix K7 */\n"
+         "\t\tif (new_zhdr->slots && !new_zhdr->slots->slot[0] && !new_zhdr->slots->slot[1] &&\n"
+         "\t\t    !new_zhdr->slots->slot[2] && !new_zhdr->slots->slot[3]) { /* z3fh fix K8 */\n"
+         "\t\t\tkmem_cache_free(pool->c_handle, new_zhdr->slots);\n\t\t\tnew_zhdr->slots = NULL;\n\t\t}\n"
+         "\t\tadd_to_unbuddied(pool, new_zhdr);"},
+        // K3, reclaim's side: evict frees through reclaim's stack-local handles, so
+        // when a later evict fails and the page lives on, free the page's own
+        // handles of what was evicted.
+        {"z3fold_reclaim_page",
+         R"((release_z3fold_page_locked\)\) \{\s*kmem_cache_free\(pool->c_handle, slots\);\s*return 0;\s*\}))",
+         "$1\n\t\t\t/* z3fh fix K3: the page's own handles of what evict freed */\n"
+         "\t\t\tif (first_handle && !zhdr->first_chunks && zhdr->slots && zhdr->slots->slot[__idx(zhdr, FIRST)])\n"
+         "\t\t\t\tfree_handle((unsigned long)&zhdr->slots->slot[__idx(zhdr, FIRST)], zhdr);\n"
+         "\t\t\tif (middle_handle && !zhdr->middle_chunks && zhdr->slots && zhdr->slots->slot[__idx(zhdr, MIDDLE)])\n"
+         "\t\t\t\tfree_handle((unsigned long)&zhdr->slots->slot[__idx(zhdr, MIDDLE)], zhdr);\n"
+         "\t\t\tif (last_handle && !zhdr->last_chunks && zhdr->slots && zhdr->slots->slot[__idx(zhdr, LAST)])\n"
+         "\t\t\t\tfree_handle((unsigned long)&zhdr->slots->slot[__idx(zhdr, LAST)], zhdr);"},
+    };
+    return f;
+}
+
 // The body of `name` in C text: from its definition's "{" to the matching "}".
 bool function_span(const std::string& text, const std::string& name, size_t* begin, size_t* end) {
     std::regex def("\\b" + std::regex_replace(name, std::regex("_"), "_") + R"(\s*\([^;{()]*\)\s*\{)");
@@ -315,10 +396,10 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     const Defect* d = nullptr;
     for (const Defect& x : defects())
         if (name == x.name) d = &x;
-    if (!d) {
+    if (!d && name != "fixes") {
         std::string names;
         for (const std::string& n : kernel_defect_names()) names += " " + n;
-        std::fprintf(stderr, "z3fh: unknown kernel defect '%s' (one of:%s)\n", name.c_str(), names.c_str());
+        std::fprintf(stderr, "z3fh: unknown kernel defect '%s' (one of:%s, or fixes)\n", name.c_str(), names.c_str());
         return 2;
     }
     TargetChoice pristine = t;
@@ -326,7 +407,9 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     auto k = prepare_kernel_file(pristine);
     if (!k) return 2;
     std::string text = read_file(k->pristine);
-    for (const Edit& e : d->edits) {
+    std::vector<Edit> edits = known_fixes();
+    if (d) edits.insert(edits.end(), d->edits.begin(), d->edits.end());
+    for (const Edit& e : edits) {
         size_t b = 0, en = 0;
         if (!function_span(text, e.function, &b, &en)) {
             std::fprintf(stderr, "z3fh: %s has no function %s: this edit is for Linux 6.1\n", k->pristine.c_str(),
@@ -335,9 +418,8 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
         }
         std::string body = text.substr(b, en - b);
         std::regex re(e.pattern);
-        auto n = std::distance(std::sregex_iterator(body.begin(), body.end(), re), std::sregex_iterator());
-        if (n < 1) {
-            std::fprintf(stderr, "z3fh: %s: the code this defect edits is not in %s (an edit for Linux 6.1)\n",
+        if (!std::regex_search(body, re)) {
+            std::fprintf(stderr, "z3fh: %s: the code this edit changes is not in %s (an edit for Linux 6.1)\n",
                          name.c_str(), e.function);
             return 2;
         }
@@ -360,7 +442,9 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
         std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
         return 2;
     }
-    std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), d->what);
+    std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(),
+                 d ? (std::string(d->what) + ", on top of the harness's fixes for 6.1's own findings").c_str()
+                   : "the harness's candidate fixes for what it found in 6.1 itself");
     std::printf("%s\n", path.c_str());
     return 0;
 }
