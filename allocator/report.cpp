@@ -22,6 +22,8 @@ const char* error_kind_name(ErrorKind k) {
     case ErrorKind::released_page_listed: return "released-page-listed";
     case ErrorKind::page_use_after_free: return "page-use-after-free";
     case ErrorKind::fault: return "fault";
+    case ErrorKind::might_sleep: return "might-sleep";
+    case ErrorKind::lock_held_at_return: return "lock-held-at-return";
     }
     return "unknown";
 }

@@ -16,6 +16,8 @@ enum class ErrorKind {
     released_page_listed,// a page reached refcount zero while still on a list
     page_use_after_free, // a freed page reached through a list or handle
     fault,               // allocation failure nobody handled
+    might_sleep,         // a blocking call where sleeping is forbidden (spinlock held)
+    lock_held_at_return, // an operation or work item returned with a lock still held
 };
 
 const char* error_kind_name(ErrorKind k);

@@ -42,6 +42,8 @@ static int kz_evict_trampoline(struct z3fold_pool *pool, unsigned long handle) {
     const void *slots = (const void *)(handle & ~(unsigned long)(SLOTS_ALIGN - 1));
     int i, slot = -1, ret;
     (void)pool;
+    /* zswap's writeback may sleep: the callback runs where sleeping is allowed. */
+    kshim_might_sleep("the zpool evict callback", __FILE__, __LINE__);
     for (i = 0; i < KZ_MAX_EVICTING; i++)
         if (!kz->evicting[i]) {
             kz->evicting[i] = slots;
@@ -86,17 +88,35 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
 void kz_destroy(struct kz_pool *kz) {
     if (!kz) return;
     z3fold_destroy_pool(kz->pool);
+    kshim_free_leftovers();
     if (g_kz == kz) g_kz = NULL;
     free(kz);
 }
 
+/* Each entry point returns with no lock held (lock-held-at-return). */
 int kz_alloc(struct kz_pool *kz, size_t size, unsigned long *handle) {
-    return z3fold_alloc(kz->pool, size, GFP_KERNEL, handle);
+    int rc = z3fold_alloc(kz->pool, size, GFP_KERNEL, handle);
+    kshim_check_returned("z3fold_alloc");
+    return rc;
 }
-void kz_free(struct kz_pool *kz, unsigned long handle) { z3fold_free(kz->pool, handle); }
-void *kz_map(struct kz_pool *kz, unsigned long handle) { return z3fold_map(kz->pool, handle); }
-void kz_unmap(struct kz_pool *kz, unsigned long handle) { z3fold_unmap(kz->pool, handle); }
-int kz_reclaim(struct kz_pool *kz, unsigned int retries) { return z3fold_reclaim_page(kz->pool, retries); }
+void kz_free(struct kz_pool *kz, unsigned long handle) {
+    z3fold_free(kz->pool, handle);
+    kshim_check_returned("z3fold_free");
+}
+void *kz_map(struct kz_pool *kz, unsigned long handle) {
+    void *p = z3fold_map(kz->pool, handle);
+    kshim_check_returned("z3fold_map");
+    return p;
+}
+void kz_unmap(struct kz_pool *kz, unsigned long handle) {
+    z3fold_unmap(kz->pool, handle);
+    kshim_check_returned("z3fold_unmap");
+}
+int kz_reclaim(struct kz_pool *kz, unsigned int retries) {
+    int rc = z3fold_reclaim_page(kz->pool, retries);
+    kshim_check_returned("z3fold_reclaim_page");
+    return rc;
+}
 
 void kz_compact_handle_page(struct kz_pool *kz, unsigned long handle) {
     /* z3fold_free's tail for a page it leaves in use, with the kernel's own
@@ -125,6 +145,7 @@ void kz_compact_handle_page(struct kz_pool *kz, unsigned long handle) {
     }
     queue_work_on(zhdr->cpu, kz->pool->compact_wq, &zhdr->work);
     z3fold_page_unlock(zhdr);
+    kshim_check_returned("compaction of a handle's page");
 }
 
 /* mm/migrate.c's sequence for one movable page (6.1): isolate_movable_page
@@ -175,6 +196,7 @@ int kz_migrate_handle_page(struct kz_pool *kz, unsigned long handle) {
     }
     if (newpage) put_page(newpage);
     put_page(page);
+    kshim_check_returned("migration of a handle's page");
     return rc;
 }
 

@@ -104,7 +104,7 @@ static inline int zpool_unregister_driver(struct zpool_driver *d) { (void)d; ret
 #define __GFP_HIGHMEM 0x02u
 #define __GFP_MOVABLE 0x08u
 #define __GFP_HIGH 0x20u
-#define __GFP_DIRECT_RECLAIM 0x400u
+#define __GFP_DIRECT_RECLAIM KSHIM_GFP_DIRECT_RECLAIM
 #define __GFP_KSWAPD_RECLAIM 0x800u
 #define __GFP_IO 0x40u
 #define __GFP_FS 0x80u
@@ -114,8 +114,12 @@ static inline bool gfpflags_allow_blocking(gfp_t gfp) { return !!(gfp & __GFP_DI
 
 /* ---- scheduling points without an object ---- */
 void kshim_yield(const char *file, int line);
-#define cond_resched() kshim_yield(__FILE__, __LINE__)
+void kshim_cond_resched(const char *file, int line);
+/* cond_resched may sleep (might_sleep); cpu_relax only lets others run. */
+#define cond_resched() kshim_cond_resched(__FILE__, __LINE__)
 #define cpu_relax() kshim_yield(__FILE__, __LINE__)
+void kshim_might_sleep(const char *what, const char *file, int line);
+#define might_sleep() kshim_might_sleep("might_sleep()", __FILE__, __LINE__)
 /* Virtual CPUs: a thread changes CPU only at an operation boundary (the
  * program's set-vcpu op), so migrate_disable and preemption control have
  * nothing to hold back; the per-CPU lists stay under pool->lock as in 6.1. */
@@ -335,9 +339,9 @@ void kshim_kmem_cache_destroy(struct kmem_cache *c, const char *file, int line);
 #define kmem_cache_alloc(c, gfp) kshim_kmem_cache_alloc((c), (gfp), __FILE__, __LINE__)
 #define kmem_cache_free(c, obj) kshim_kmem_cache_free((c), (obj), __FILE__, __LINE__)
 #define kmem_cache_destroy(c) kshim_kmem_cache_destroy((c), __FILE__, __LINE__)
-void *kshim_kzalloc(size_t size);
+void *kshim_kzalloc(size_t size, gfp_t gfp, const char *file, int line);
 void kshim_kfree(const void *p);
-#define kzalloc(size, gfp) kshim_kzalloc(size)
-#define kmalloc(size, gfp) kshim_kzalloc(size)
+#define kzalloc(size, gfp) kshim_kzalloc((size), (gfp), __FILE__, __LINE__)
+#define kmalloc(size, gfp) kshim_kzalloc((size), (gfp), __FILE__, __LINE__)
 #define kfree(p) kshim_kfree(p)
 #define kmemleak_not_leak(p) ((void)(p))

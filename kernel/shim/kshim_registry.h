@@ -29,6 +29,12 @@ size_t kshim_slab_live_count(const struct kmem_cache *cache);
 int kshim_spin_is_locked(const spinlock_t *l);
 /* The pool's list heads and the locks that guard them (kshim.h's list-guard check). */
 void kshim_guard_list(const struct list_head *head, const spinlock_t *lock);
+/* After the pool is destroyed: free what it left (the harness has already
+ * reported it as leak-at-teardown), so one run's leak is not the next one's. */
+void kshim_free_leftovers(void);
+/* After an operation returns (or a work item ends): no lock may be held. */
+void kshim_check_returned(const char *what);
+void kshim_might_sleep(const char *what, const char *file, int line);
 /* Main context only: run what is queued, inline, until empty. */
 void kshim_flush_workqueue(struct workqueue_struct *wq);
 int kshim_workqueue_idle(const struct workqueue_struct *wq);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "report.h"
 #include "sync/sync.h"
@@ -59,6 +60,17 @@ struct World {
     std::map<uintptr_t, const spinlock_t*> heads;
     std::map<uintptr_t, const spinlock_t*> members;
     uint64_t pages_allocated = 0;
+    std::vector<KmemCache*> zombie_caches;  // destroyed while objects were left
+    // Spinning locks (spinlock, rwlock) each thread holds, innermost last:
+    // the atomic context might_sleep checks, and what an operation must not
+    // return with.
+    struct HeldLock {
+        const void* lock;
+        ObjectId id;
+        SrcLoc loc;
+        bool spinning;  // spinlock/rwlock (atomic context); false: lock_page
+    };
+    std::map<int, std::vector<HeldLock>> atomic_locks;
 };
 
 World& world() {
@@ -143,6 +155,42 @@ void spin_unlock(spinlock_t* l, ObjectId id, SrcLoc loc) {
     }
 }
 
+
+// Atomic context: the spinning locks the running thread holds.
+void note_acquired(const void* lock, ObjectId id, SrcLoc loc, bool spinning = true) {
+    TsanHidden hidden;
+    world().atomic_locks[current_token()].push_back({lock, id, loc, spinning});
+}
+void note_released(const void* lock) {
+    TsanHidden hidden;
+    auto& v = world().atomic_locks[current_token()];
+    for (size_t i = v.size(); i-- > 0;)
+        if (v[i].lock == lock) {
+            v.erase(v.begin() + static_cast<long>(i));
+            return;
+        }
+}
+std::string held_text(const std::vector<World::HeldLock>& v) {
+    std::string out;
+    for (const World::HeldLock& h : v)
+        out += (out.empty() ? "" : ", ") + describe(h.id) + " (taken at " + h.loc.file + ":" + std::to_string(h.loc.line) + ")";
+    return out;
+}
+// might_sleep(): a blocking call with a spinning lock held.
+void might_sleep(const char* what, SrcLoc loc) {
+    TsanHidden hidden;
+    auto& w = world();
+    auto it = w.atomic_locks.find(current_token());
+    if (it == w.atomic_locks.end()) return;
+    std::vector<World::HeldLock> spinning;
+    for (const World::HeldLock& h : it->second)
+        if (h.spinning) spinning.push_back(h);
+    if (spinning.empty()) return;
+    fatal(ErrorKind::might_sleep, loc,
+          std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
+              std::to_string(spinning.size()) + " spinning lock(s) held: " + held_text(spinning));
+}
+
 ObjectId lock_id(const spinlock_t* l) { return object_of(l, static_cast<ObjClass>(l->cls)); }
 ObjectId rw_id(const rwlock_t* l) { return object_of(l, static_cast<ObjClass>(l->cls)); }
 
@@ -159,6 +207,7 @@ void free_block(page* pg) {
 void work_trampoline(WorkItem* item) {
     auto* w = reinterpret_cast<work_struct*>(item);
     w->func(w);
+    kshim_check_returned("a work item");
 }
 
 }  // namespace
@@ -178,6 +227,7 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.objects.clear();
     w.heads.clear();
     w.members.clear();
+    w.atomic_locks.clear();
 }
 
 extern "C" void kshim_guard_list(const list_head* head, const spinlock_t* lock) {
@@ -223,6 +273,17 @@ extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int
 extern "C" void kshim_list_forget(const list_head* entry) {
     // INIT_LIST_HEAD makes a node nobody's member (heads stay registered).
     world().members.erase(reinterpret_cast<uintptr_t>(entry));
+}
+
+extern "C" void kshim_free_leftovers(void) {
+    World& w = world();
+    for (auto& [addr, obj] : w.objects) std::free(reinterpret_cast<void*>(addr));
+    w.objects.clear();
+    for (KmemCache* c : w.zombie_caches) delete c;
+    w.zombie_caches.clear();
+    for (auto& [block, serial] : w.pages) std::free(reinterpret_cast<void*>(block));
+    w.pages.clear();
+    w.members.clear();
 }
 
 extern "C" int kshim_page_is_live(const void* data) {
@@ -293,6 +354,20 @@ extern "C" int kshim_workqueue_idle(const struct workqueue_struct* wq) {
 // ---- the kernel API ----
 
 extern "C" void kshim_yield(const char* file, int line) { point(Event::yield, ObjectId{}, loc_of(file, line)); }
+extern "C" void kshim_cond_resched(const char* file, int line) {
+    might_sleep("cond_resched", loc_of(file, line));
+    point(Event::yield, ObjectId{}, loc_of(file, line));
+}
+extern "C" void kshim_might_sleep(const char* what, const char* file, int line) { might_sleep(what, loc_of(file, line)); }
+extern "C" void kshim_check_returned(const char* what) {
+    TsanHidden hidden;
+    auto& w = world();
+    auto it = w.atomic_locks.find(current_token());
+    if (it == w.atomic_locks.end() || it->second.empty()) return;
+    const World::HeldLock& h = it->second.back();
+    fatal(ErrorKind::lock_held_at_return, h.loc,
+          std::string(what) + " returned holding " + held_text(it->second));
+}
 
 extern "C" void kshim_warn(const char* cond, const char* file, int line) {
     // panic_on_warn: a WARN is a finding, with the kernel's file and line.
@@ -331,12 +406,18 @@ extern "C" void kshim_spin_init(spinlock_t* l, const char* name) {
     l->owner = kNoThread;
     l->cls = lock_class(name, false);
 }
-extern "C" void kshim_spin_lock(spinlock_t* l, const char* file, int line) { spin_lock(l, lock_id(l), loc_of(file, line)); }
+extern "C" void kshim_spin_lock(spinlock_t* l, const char* file, int line) {
+    spin_lock(l, lock_id(l), loc_of(file, line));
+    note_acquired(l, lock_id(l), loc_of(file, line));
+}
 extern "C" int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
-    return spin_trylock(l, lock_id(l), loc_of(file, line)) ? 1 : 0;
+    if (!spin_trylock(l, lock_id(l), loc_of(file, line))) return 0;
+    note_acquired(l, lock_id(l), loc_of(file, line));
+    return 1;
 }
 extern "C" void kshim_spin_unlock(spinlock_t* l, const char* file, int line) {
     spin_unlock(l, lock_id(l), loc_of(file, line));
+    note_released(l);
 }
 
 extern "C" void kshim_rw_init(rwlock_t* l, const char* name) {
@@ -359,6 +440,7 @@ extern "C" void kshim_read_lock(rwlock_t* l, const char* file, int line) {
     }
     ++l->readers;
     Z3FH_HB_ACQUIRE(l);
+    note_acquired(l, id, loc);
 }
 
 extern "C" void kshim_read_unlock(rwlock_t* l, const char* file, int line) {
@@ -374,6 +456,7 @@ extern "C" void kshim_read_unlock(rwlock_t* l, const char* file, int line) {
         rt->on_release(l, id, loc);
         if (l->readers == 0) rt->wake(l);
     }
+    note_released(l);
 }
 
 extern "C" void kshim_write_lock(rwlock_t* l, const char* file, int line) {
@@ -391,6 +474,7 @@ extern "C" void kshim_write_lock(rwlock_t* l, const char* file, int line) {
         l->writer = kMainContext;
     }
     Z3FH_HB_ACQUIRE(l);
+    note_acquired(l, id, loc);
 }
 
 extern "C" void kshim_write_unlock(rwlock_t* l, const char* file, int line) {
@@ -406,6 +490,7 @@ extern "C" void kshim_write_unlock(rwlock_t* l, const char* file, int line) {
         rt->on_release(l, id, loc);
         rt->wake(l);
     }
+    note_released(l);
 }
 
 extern "C" long long kshim_atomic_op(void* counter, int width, int op, long long arg, const char* file, int line) {
@@ -516,6 +601,7 @@ extern "C" bool kshim_queue_work(int cpu, struct workqueue_struct* wq, struct wo
 }
 
 extern "C" bool kshim_cancel_work_sync(struct work_struct* w, const char* file, int line) {
+    might_sleep("cancel_work_sync", loc_of(file, line));
     void* wq;
     {
         TsanHidden hidden;
@@ -539,9 +625,7 @@ extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq) {
 }
 
 extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) {
-    (void)gfp;
-    (void)file;
-    (void)line;
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("alloc_page with a blocking gfp", loc_of(file, line));
     World& w = world();
     void* block = std::aligned_alloc(kBlockSize, kBlockSize);
     if (!block) return nullptr;
@@ -578,14 +662,22 @@ extern "C" void kshim_put_page(struct page* pg, const char* file, int line) {
     if (--pg->_refcount.counter == 0) free_block(pg);
 }
 
+// lock_page is a sleeping lock: it may not be taken in atomic context.
 extern "C" void kshim_lock_page(struct page* pg, const char* file, int line) {
-    spin_lock(&pg->kshim_lock, ObjectId{ObjClass::page_mutex, pg->kshim_serial}, loc_of(file, line));
+    might_sleep("lock_page", loc_of(file, line));
+    ObjectId id{ObjClass::page_mutex, pg->kshim_serial};
+    spin_lock(&pg->kshim_lock, id, loc_of(file, line));
+    note_acquired(&pg->kshim_lock, id, loc_of(file, line), false);
 }
 extern "C" int kshim_trylock_page(struct page* pg, const char* file, int line) {
-    return spin_trylock(&pg->kshim_lock, ObjectId{ObjClass::page_mutex, pg->kshim_serial}, loc_of(file, line)) ? 1 : 0;
+    ObjectId id{ObjClass::page_mutex, pg->kshim_serial};
+    if (!spin_trylock(&pg->kshim_lock, id, loc_of(file, line))) return 0;
+    note_acquired(&pg->kshim_lock, id, loc_of(file, line), false);
+    return 1;
 }
 extern "C" void kshim_unlock_page(struct page* pg, const char* file, int line) {
     spin_unlock(&pg->kshim_lock, ObjectId{ObjClass::page_mutex, pg->kshim_serial}, loc_of(file, line));
+    note_released(&pg->kshim_lock);
 }
 
 extern "C" struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t size, size_t align) {
@@ -594,9 +686,7 @@ extern "C" struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t s
 }
 
 extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, const char* file, int line) {
-    (void)gfp;
-    (void)file;
-    (void)line;
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("kmem_cache_alloc with a blocking gfp", loc_of(file, line));
     auto* c = reinterpret_cast<KmemCache*>(cache);
     size_t bytes = (c->size + c->align - 1) / c->align * c->align;
     void* obj = std::aligned_alloc(c->align, bytes);
@@ -627,9 +717,15 @@ extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* f
     // The kernel complains ("Slab cache still has objects") and keeps the
     // cache; so do we. The harness's teardown check has already reported
     // the objects (leak-at-teardown), and LeakSanitizer sees them.
-    if (c->live != 0) return;
+    if (c->live != 0) {
+        world().zombie_caches.push_back(c);
+        return;
+    }
     delete c;
 }
 
-extern "C" void* kshim_kzalloc(size_t size) { return std::calloc(1, size); }
+extern "C" void* kshim_kzalloc(size_t size, gfp_t gfp, const char* file, int line) {
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("kzalloc with a blocking gfp", loc_of(file, line));
+    return std::calloc(1, size);
+}
 extern "C" void kshim_kfree(const void* p) { std::free(const_cast<void*>(p)); }

@@ -11,6 +11,7 @@ extern "C" {
 #endif
 
 typedef unsigned int gfp_t;
+#define KSHIM_GFP_DIRECT_RECLAIM 0x400u /* __GFP_DIRECT_RECLAIM: the caller may sleep */
 
 /* The operations behind the atomic and bit macros of kshim.h. */
 enum { KSHIM_AT_READ, KSHIM_AT_SET, KSHIM_AT_ADD_RETURN };

@@ -142,7 +142,9 @@ int run_campaign(const CampaignOptions& o) {
                                      "-print_final_stats=1",
                                      "-max_len=1024",
                                      "-dict=" + ctx.root() + "/corpus/z3fold.dict"};
-    if (o.jobs > 1) {
+    if (o.jobs > 1 || o.keep_going) {
+        // Fork mode; with --keep-going a single job too, so a crash does not
+        // end the campaign (a kernel with known findings can be fuzzed past them).
         argv.push_back(fmt::format("-fork={}", o.jobs));
         argv.push_back("-ignore_crashes=1");
     }

@@ -23,6 +23,7 @@ struct CampaignOptions {
     bool no_build = false;
     bool coverage = true;  // llvm-cov of allocator/ from the corpus at the end
     TargetChoice target;   // the port, or the kernel's own mm/z3fold.c
+    bool keep_going = false;  // fuzz on after a crash (fork mode even with one job)
 };
 
 // Exit status: 0 no finding, 1 findings, 2 the tool failed.

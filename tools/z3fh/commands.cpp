@@ -280,6 +280,7 @@ int cmd_test(bool long_run, const std::string& only) {
         std::fprintf(stderr, "\n=== e2e: campaign killed after its first crash, then resumed (--out SAME) ===\n");
         check("kill-and-resume", check_kill_and_resume("reclaim-put-then-lru"));
     }
+    if (only.empty() || only == "kernel") failed += check_kernel_target(&summary, &passed);
     if (long_run) {
         for (const char* san : {"asan", "tsan"}) {
             CampaignOptions o;

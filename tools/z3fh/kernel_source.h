@@ -33,7 +33,12 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t);
 
 // Configure `preset` for this kernel file and build `targets`.
 bool ensure_kernel_built(const std::string& preset, const KernelFile& k, const std::vector<std::string>& targets,
-                         double* seconds = nullptr);
+                         double* seconds = nullptr, const std::vector<std::string>& extra_cache_args = {});
+
+// `z3fh test`'s kernel stage: the shim and adapter tests, then each review
+// defect found by a 60-second kernel campaign, its input clean without it.
+// Appends "name passed|FAILED (why)" lines; returns the failures.
+int check_kernel_target(std::vector<std::string>* summary, int* passed);
 
 // sha256 of a file (hex), empty if unreadable.
 std::string sha256_file(const std::string& path);

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     campaign->add_flag("--no-sched-feedback", no_feedback, "turn the interleaving counters off");
     campaign->add_option("--triage-runs", co.triage_runs, "replays per finding in triage")->check(CLI::Range(1, 1000))->capture_default_str();
     campaign->add_flag("--no-build", co.no_build, "use the build as it is (score builds once for all its runs)");
+    campaign->add_flag("--keep-going", co.keep_going, "fuzz on after a finding, for the whole budget (fork mode)");
     bool no_coverage = false;
     campaign->add_flag("--no-coverage", no_coverage, "skip the llvm-cov coverage of allocator/ at the end");
     auto add_target_flags = [](CLI::App* c, TargetChoice& t, bool campaign_default) {
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
     std::string only;
     auto* test = app.add_subcommand("test", "build every preset and run all fast test suites, then the e2e checks");
     test->add_flag("--long", long_run, "also run 10-minute campaigns (evidence, not CI)");
-    test->add_option("--only", only, "one stage: a preset (default, asan, ubsan, tsan, mutants), oss-fuzz or e2e");
+    test->add_option("--only", only, "one stage: a preset (default, asan, ubsan, tsan, mutants), oss-fuzz, e2e or kernel");
 
     try {
         app.parse(argc, argv);
