@@ -215,6 +215,7 @@ void work_trampoline(WorkItem* item) {
 // ---- the registry the adapter reads (kshim_registry.h) ----
 
 extern "C" void kshim_reset(int nr_cpus) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     World& w = world();
     w.nr_cpus = nr_cpus < 1 ? 1 : nr_cpus;
     w.next_page_serial = 1;
@@ -231,6 +232,7 @@ extern "C" void kshim_reset(int nr_cpus) {
 }
 
 extern "C" void kshim_guard_list(const list_head* head, const spinlock_t* lock) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     world().heads[reinterpret_cast<uintptr_t>(head)] = lock;
 }
 
@@ -256,6 +258,7 @@ void require_guard(const spinlock_t* lock, const list_head* node, const char* wh
 
 extern "C" void kshim_list_added(const list_head* n, const list_head* prev, const list_head* next, const char* file,
                                  int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     const spinlock_t* g = guard_of(prev);
     if (!g) g = guard_of(next);
     if (!g) return;
@@ -264,6 +267,7 @@ extern "C" void kshim_list_added(const list_head* n, const list_head* prev, cons
 }
 
 extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     const spinlock_t* g = guard_of(entry);
     if (!g) return;
     require_guard(g, entry, "list_del", file, line);
@@ -271,11 +275,13 @@ extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int
 }
 
 extern "C" void kshim_list_forget(const list_head* entry) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     // INIT_LIST_HEAD makes a node nobody's member (heads stay registered).
     world().members.erase(reinterpret_cast<uintptr_t>(entry));
 }
 
 extern "C" void kshim_free_leftovers(void) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     World& w = world();
     for (auto& [addr, obj] : w.objects) std::free(reinterpret_cast<void*>(addr));
     w.objects.clear();
@@ -287,17 +293,20 @@ extern "C" void kshim_free_leftovers(void) {
 }
 
 extern "C" int kshim_page_is_live(const void* data) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     auto a = reinterpret_cast<uintptr_t>(data);
     return (a & (kPageSize - 1)) == 0 && world().pages.count(a) != 0;
 }
 
 extern "C" uint32_t kshim_page_serial(const void* addr) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     World& w = world();
     auto p = w.pages.find(reinterpret_cast<uintptr_t>(addr) & ~(uintptr_t{kBlockSize} - 1));
     return p == w.pages.end() ? 0 : p->second;
 }
 
 extern "C" size_t kshim_live_pages(void* out_data[], size_t cap) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     // In serial order: the snapshot lists pages in allocation order.
     World& w = world();
     std::map<uint32_t, uintptr_t> by_serial;
@@ -311,12 +320,14 @@ extern "C" size_t kshim_live_pages(void* out_data[], size_t cap) {
 }
 
 extern "C" uint32_t kshim_slab_serial(const void* obj) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     World& w = world();
     auto o = w.objects.find(reinterpret_cast<uintptr_t>(obj));
     return o == w.objects.end() ? 0 : o->second.serial;
 }
 
 extern "C" size_t kshim_live_slab_objects(const struct kmem_cache* cache, void* out[], size_t cap) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     World& w = world();
     std::map<uint32_t, uintptr_t> by_serial;
     for (auto& [addr, obj] : w.objects)
@@ -330,6 +341,7 @@ extern "C" size_t kshim_live_slab_objects(const struct kmem_cache* cache, void* 
 }
 
 extern "C" size_t kshim_slab_live_count(const struct kmem_cache* cache) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     return cache ? reinterpret_cast<const KmemCache*>(cache)->live : 0;
 }
 
@@ -344,10 +356,12 @@ extern "C" bool kshim_work_pending(const work_struct* w) {
 }
 
 extern "C" void kshim_flush_workqueue(struct workqueue_struct* wq) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (wq) reinterpret_cast<KWorkQueue*>(wq)->q.flush();
 }
 
 extern "C" int kshim_workqueue_idle(const struct workqueue_struct* wq) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     return !wq || reinterpret_cast<const KWorkQueue*>(wq)->q.idle();
 }
 
@@ -355,6 +369,7 @@ extern "C" int kshim_workqueue_idle(const struct workqueue_struct* wq) {
 
 extern "C" void kshim_yield(const char* file, int line) { point(Event::yield, ObjectId{}, loc_of(file, line)); }
 extern "C" void kshim_cond_resched(const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     might_sleep("cond_resched", loc_of(file, line));
     point(Event::yield, ObjectId{}, loc_of(file, line));
 }
@@ -370,11 +385,13 @@ extern "C" void kshim_check_returned(const char* what) {
 }
 
 extern "C" void kshim_warn(const char* cond, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     // panic_on_warn: a WARN is a finding, with the kernel's file and line.
     fatal(ErrorKind::warn, loc_of(file, line), cond);
 }
 
 extern "C" void kshim_bug(const char* cond, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     fatal(ErrorKind::check, loc_of(file, line), cond);
 }
 
@@ -382,6 +399,7 @@ extern "C" int kshim_current_cpu(void) { return current_vcpu(); }
 extern "C" int kshim_nr_cpus(void) { return world().nr_cpus; }
 
 extern "C" void* kshim_alloc_percpu(size_t size, size_t align) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     size_t a = align < 16 ? 16 : align;
     size_t unit = (size + a - 1) / a * a;
     size_t total = 64 + unit * static_cast<size_t>(world().nr_cpus);
@@ -392,12 +410,14 @@ extern "C" void* kshim_alloc_percpu(size_t size, size_t align) {
 }
 
 extern "C" size_t kshim_percpu_unit(const void* p) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     size_t unit;
     std::memcpy(&unit, static_cast<const char*>(p) - 64, sizeof unit);
     return unit;
 }
 
 extern "C" void kshim_free_percpu(void* p) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (p) std::free(static_cast<char*>(p) - 64);
 }
 
@@ -407,15 +427,18 @@ extern "C" void kshim_spin_init(spinlock_t* l, const char* name) {
     l->cls = lock_class(name, false);
 }
 extern "C" void kshim_spin_lock(spinlock_t* l, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     spin_lock(l, lock_id(l), loc_of(file, line));
     note_acquired(l, lock_id(l), loc_of(file, line));
 }
 extern "C" int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (!spin_trylock(l, lock_id(l), loc_of(file, line))) return 0;
     note_acquired(l, lock_id(l), loc_of(file, line));
     return 1;
 }
 extern "C" void kshim_spin_unlock(spinlock_t* l, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     spin_unlock(l, lock_id(l), loc_of(file, line));
     note_released(l);
 }
@@ -543,9 +566,11 @@ int kref_rmw(struct kref* k, int delta, bool unless_zero, const char* file, int 
 
 extern "C" void kshim_kref_get(struct kref* k, const char* file, int line) { kref_rmw(k, 1, false, file, line); }
 extern "C" int kshim_kref_get_unless_zero(struct kref* k, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     return kref_rmw(k, 1, true, file, line) != 0;
 }
 extern "C" int kshim_kref_put(struct kref* k, void (*release)(struct kref*), const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (kref_rmw(k, -1, false, file, line) != 0) return 0;
     release(k);
     return 1;
@@ -601,10 +626,10 @@ extern "C" bool kshim_queue_work(int cpu, struct workqueue_struct* wq, struct wo
 }
 
 extern "C" bool kshim_cancel_work_sync(struct work_struct* w, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     might_sleep("cancel_work_sync", loc_of(file, line));
     void* wq;
     {
-        TsanHidden hidden;
         wq = w->kshim_wq;
     }
     if (!wq) {
@@ -615,16 +640,19 @@ extern "C" bool kshim_cancel_work_sync(struct work_struct* w, const char* file, 
 }
 
 extern "C" struct workqueue_struct* kshim_create_workqueue(const char* name) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     (void)name;
     auto* q = new KWorkQueue(ObjectId{ObjClass::work_queue, world().next_wq_serial++});
     return reinterpret_cast<struct workqueue_struct*>(q);
 }
 
 extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     delete reinterpret_cast<KWorkQueue*>(wq);  // drains first, like the kernel's
 }
 
 extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("alloc_page with a blocking gfp", loc_of(file, line));
     World& w = world();
     void* block = std::aligned_alloc(kBlockSize, kBlockSize);
@@ -664,28 +692,33 @@ extern "C" void kshim_put_page(struct page* pg, const char* file, int line) {
 
 // lock_page is a sleeping lock: it may not be taken in atomic context.
 extern "C" void kshim_lock_page(struct page* pg, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     might_sleep("lock_page", loc_of(file, line));
     ObjectId id{ObjClass::page_mutex, pg->kshim_serial};
     spin_lock(&pg->kshim_lock, id, loc_of(file, line));
     note_acquired(&pg->kshim_lock, id, loc_of(file, line), false);
 }
 extern "C" int kshim_trylock_page(struct page* pg, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     ObjectId id{ObjClass::page_mutex, pg->kshim_serial};
     if (!spin_trylock(&pg->kshim_lock, id, loc_of(file, line))) return 0;
     note_acquired(&pg->kshim_lock, id, loc_of(file, line), false);
     return 1;
 }
 extern "C" void kshim_unlock_page(struct page* pg, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     spin_unlock(&pg->kshim_lock, ObjectId{ObjClass::page_mutex, pg->kshim_serial}, loc_of(file, line));
     note_released(&pg->kshim_lock);
 }
 
 extern "C" struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t size, size_t align) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     auto* c = new KmemCache{name ? name : "", size, align < 8 ? 8 : align};
     return reinterpret_cast<struct kmem_cache*>(c);
 }
 
 extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("kmem_cache_alloc with a blocking gfp", loc_of(file, line));
     auto* c = reinterpret_cast<KmemCache*>(cache);
     size_t bytes = (c->size + c->align - 1) / c->align * c->align;
@@ -699,6 +732,7 @@ extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, con
 }
 
 extern "C" void kshim_kmem_cache_free(struct kmem_cache* cache, void* obj, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (!obj) return;  // kmem_cache_free(c, NULL) is a no-op
     World& w = world();
     auto it = w.objects.find(reinterpret_cast<uintptr_t>(obj));
@@ -710,6 +744,7 @@ extern "C" void kshim_kmem_cache_free(struct kmem_cache* cache, void* obj, const
 }
 
 extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (!cache) return;
     (void)file;
     (void)line;
@@ -725,6 +760,7 @@ extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* f
 }
 
 extern "C" void* kshim_kzalloc(size_t size, gfp_t gfp, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("kzalloc with a blocking gfp", loc_of(file, line));
     return std::calloc(1, size);
 }
