@@ -433,7 +433,13 @@ extern "C" void kshim_spin_lock(spinlock_t* l, const char* file, int line) {
 }
 extern "C" int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    if (!spin_trylock(l, lock_id(l), loc_of(file, line))) return 0;
+    if (!spin_trylock(l, lock_id(l), loc_of(file, line))) {
+        // A failed trylock is usually retried (z3fold's lookups loop on it
+        // without cpu_relax when they may not sleep); on real CPUs the holder
+        // runs meanwhile, so here another thread runs before the retry.
+        point(Event::yield, lock_id(l), loc_of(file, line));
+        return 0;
+    }
     note_acquired(l, lock_id(l), loc_of(file, line));
     return 1;
 }

@@ -91,10 +91,22 @@ int run_campaign(const CampaignOptions& o) {
     if (!o.no_build) std::fprintf(stderr, "z3fh: building %s (fuzz target and driver%s) ...\n", preset.c_str(),
                                   kernel ? ", kernel target" : "");
     if (!o.no_build && !kernel && !ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"}, &build_s)) return 2;
-    if (!o.no_build && kernel && !ensure_kernel_built(preset, *kfile, {"z3fold_fuzz_kernel", "z3fh-run-kernel"}, &build_s))
-        return 2;
-    const std::string bin = ctx.build_dir(preset) + (kernel ? "/kernel/z3fold_fuzz_kernel" : "/fuzz/z3fold_fuzz");
-    const std::string driver = ctx.build_dir(preset) + (kernel ? "/kernel/z3fh-run-kernel" : "/tools/run/z3fh-run");
+    std::string kdir;
+    if (kernel) {
+        kdir = ensure_kernel_built(preset, *kfile, {"z3fold_fuzz_kernel", "z3fh-run-kernel"}, &build_s);
+        if (kdir.empty()) return 2;
+    }
+    const std::string bin = kernel ? kdir + "/kernel/z3fold_fuzz_kernel" : ctx.build_dir(preset) + "/fuzz/z3fold_fuzz";
+    const std::string driver = kernel ? kdir + "/kernel/z3fh-run-kernel" : ctx.build_dir(preset) + "/tools/run/z3fh-run";
+    // With a kernel patch, triage replays each finding on the kernel without
+    // it too: a finding the unpatched kernel also has is not the patch's.
+    std::string base_driver;
+    if (kernel && !kfile->patch.empty()) {
+        auto base = prepare_kernel_file(without_patch(o.target));
+        std::string bdir = base ? ensure_kernel_built(preset, *base, {"z3fh-run-kernel"}, &build_s) : "";
+        if (bdir.empty()) return 2;
+        base_driver = bdir + "/kernel/z3fh-run-kernel";
+    }
     // What a sidecar and the report say about the target.
     json target_info = {{"target", o.target.target}};
     if (kernel) {
@@ -103,6 +115,7 @@ int run_campaign(const CampaignOptions& o) {
         target_info["kernel_known"] = kfile->known;
         target_info["kernel_source"] = o.target.kernel_source.empty() ? "" : fs::absolute(o.target.kernel_source).string();
         target_info["kernel_patch"] = kfile->patch;
+        target_info["kernel_fixes"] = o.target.kernel_fixes;
     }
 
     fs::path out = o.out.empty() ? fs::path(ctx.root()) / "campaigns" /
@@ -274,6 +287,11 @@ int run_campaign(const CampaignOptions& o) {
         }
         run_driver(driver, exp, denv, &code);
         if (code != 0) test_path.clear();
+        json without_patch = nullptr;
+        if (!base_driver.empty()) {
+            std::string base_out = run_driver(base_driver, {"replay", c.path}, denv, &code);
+            without_patch = base_out.find("signature: " + sig + "\n") != std::string::npos;
+        }
         std::string kind = sig.substr(0, sig.find(':'));
         std::string invariant = kind == "invariant" ? sig.substr(sig.find(':') + 1) : "";
         if (kind != "invariant" && kind != "sanitizer") kind = sig.substr(0, sig.find('@'));
@@ -290,6 +308,7 @@ int run_campaign(const CampaignOptions& o) {
                   {"reproducer", fs::relative(repro_path, out).string()},
                   {"exported_test", test_path.empty() ? "" : fs::relative(test_path, out).string()},
                   {"duplicates", json::array()}};
+        if (!without_patch.is_null()) f["reproduces_without_patch"] = without_patch;
         by_sig[sig] = findings.size();
         findings.push_back(f);
     }

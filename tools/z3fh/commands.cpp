@@ -54,6 +54,7 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
     target->target = in.target;
     target->kernel_source = in.kernel_source;
     target->kernel_patch = in.kernel_patch;
+    target->kernel_fixes = in.kernel_fixes;
     std::string side = in.file + ".json";
     bool have_side = fs::exists(side);
     if (have_side) {
@@ -66,6 +67,7 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
                 target->target = j.value("target", "port");
                 if (target->kernel_source.empty()) target->kernel_source = j.value("kernel_source", "");
                 if (target->kernel_patch.empty()) target->kernel_patch = j.value("kernel_patch", "");
+                target->kernel_fixes = target->kernel_fixes || j.value("kernel_fixes", false);
             }
         } catch (const std::exception& e) {
             std::fprintf(stderr, "z3fh: %s: unreadable sidecar: %s\n", side.c_str(), e.what());
@@ -79,6 +81,7 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
     }
     if (mutant->empty()) *mutant = "none";
     if (sanitizer->empty()) *sanitizer = "asan";
+    if (target->kernel_patch == "none") target->kernel_patch.clear();  // explicitly no patch
     if (target->target.empty()) target->target = "port";
     if (target->target != "port" && target->target != "kernel") {
         std::fprintf(stderr, "z3fh: unknown target '%s' (port or kernel)\n", target->target.c_str());
@@ -123,8 +126,9 @@ std::optional<DriverCall> prepare_driver(const ToolInput& in, const std::vector<
     DriverCall call;
     if (target.target == "kernel") {
         auto k = prepare_kernel_file(target);
-        if (!k || !ensure_kernel_built(preset, *k, {"z3fh-run-kernel"})) return std::nullopt;
-        call.argv = {ctx.build_dir(preset) + "/kernel/z3fh-run-kernel"};
+        std::string dir = k ? ensure_kernel_built(preset, *k, {"z3fh-run-kernel"}) : "";
+        if (dir.empty()) return std::nullopt;
+        call.argv = {dir + "/kernel/z3fh-run-kernel"};
     } else {
         if (!ctx.ensure_built(preset, {"z3fh-run"})) return std::nullopt;
         call.argv = {ctx.build_dir(preset) + "/tools/run/z3fh-run"};

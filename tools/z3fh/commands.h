@@ -14,6 +14,7 @@ struct ToolInput {
     // --target / --kernel-source / --kernel-patch; empty target: the sidecar's.
     std::string target;
     std::string kernel_source, kernel_patch;
+    bool kernel_fixes = false;
 };
 
 int cmd_test(bool long_run, const std::string& only);

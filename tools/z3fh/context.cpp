@@ -109,6 +109,42 @@ bool Context::ensure_built(const std::string& preset, const std::vector<std::str
     return true;
 }
 
+bool Context::ensure_built_in(const std::string& preset, const std::string& dir,
+                              const std::vector<std::string>& targets, double* seconds,
+                              const std::vector<std::string>& cache_args) const {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::string> log;
+    auto sink = [&](const std::string& l) { log.push_back(l); };
+    auto show = [&] {
+        for (const std::string& l : log) std::fprintf(stderr, "%s\n", l.c_str());
+    };
+    // ccache hits across build folders: paths relative to the repository.
+    std::map<std::string, std::string> env = {{"CCACHE_BASEDIR", root_}, {"CCACHE_NOHASHDIR", "true"}};
+    if (!fs::exists(dir + "/build.ninja")) {
+        std::fprintf(stderr, "z3fh: configuring %s in %s ...\n", preset.c_str(), dir.c_str());
+        std::vector<std::string> cmd = {"cmake", "--preset", preset, "-B", dir};
+        cmd.insert(cmd.end(), cache_args.begin(), cache_args.end());
+        if (run_process(cmd, env, sink, root_).exit_code != 0) {
+            show();
+            std::fprintf(stderr, "z3fh: configuring preset %s in %s failed\n", preset.c_str(), dir.c_str());
+            return false;
+        }
+    }
+    std::vector<std::string> cmd = {"cmake", "--build", dir};
+    if (!targets.empty()) {
+        cmd.push_back("--target");
+        for (const std::string& t : targets) cmd.push_back(t);
+    }
+    log.clear();
+    if (run_process(cmd, env, sink, root_).exit_code != 0) {
+        show();
+        std::fprintf(stderr, "z3fh: building %s failed\n", dir.c_str());
+        return false;
+    }
+    if (seconds) *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return true;
+}
+
 std::map<std::string, std::string> Context::sanitizer_env(const std::string& sanitizer) const {
     std::map<std::string, std::string> env;
     auto load = [&](const std::string& name, const std::string& var) {

@@ -31,6 +31,11 @@ public:
     bool ensure_built(const std::string& preset, const std::vector<std::string>& targets, double* seconds = nullptr,
                       bool quiet = true, const std::vector<std::string>& cache_args = {}) const;
 
+    // The same in a build folder of the caller's choosing, configured from
+    // the preset with cache_args (the kernel target: one folder per file).
+    bool ensure_built_in(const std::string& preset, const std::string& dir, const std::vector<std::string>& targets,
+                         double* seconds, const std::vector<std::string>& cache_args) const;
+
     // ASAN_OPTIONS etc. from sanitizer-configs/<name>.options (comments and
     // blank lines dropped, lines joined with ':').
     std::map<std::string, std::string> sanitizer_env(const std::string& sanitizer) const;

@@ -122,6 +122,14 @@ bool known_sha(const std::string& sha, std::string* name) {
     return false;
 }
 
+struct Edit {
+    const char* function;  // the function whose body is edited
+    const char* pattern;   // ECMAScript regex; must match there
+    const char* replacement;
+};
+const std::vector<Edit>& known_fixes();
+bool apply_edits(std::string* text, const std::vector<Edit>& edits, std::string* why);
+
 std::string short_hash(const std::string& s) {
     size_t h = std::hash<std::string>{}(s);
     return fmt::format("{:012x}", h & 0xffffffffffffULL);
@@ -179,16 +187,22 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
                      "(kernel/known-z3fold.txt); going on\n",
                      k.sha256.c_str());
     k.file = k.pristine;
-    if (t.kernel_patch.empty()) {
-        if (!t.kernel_source.empty()) {
-            // Compile a copy, so a later edit of the user's tree is picked up by sha.
-            std::string dir = base + "/tree-" + k.sha256.substr(0, 12);
-            fs::create_directories(dir + "/mm");
-            k.file = dir + "/mm/z3fold.c";
-            if (!fs::exists(k.file)) fs::copy_file(k.pristine, k.file, fs::copy_options::overwrite_existing);
+    k.base = k.pristine;
+    if (!t.kernel_source.empty() || t.kernel_fixes) {
+        // Compile a copy (a later edit of the user's tree is picked up by its
+        // sha), with the harness's fixes when asked.
+        std::string text = read_file(k.pristine), why;
+        if (t.kernel_fixes && !apply_edits(&text, known_fixes(), &why)) {
+            std::fprintf(stderr, "z3fh: --kernel-fixes: %s\n", why.c_str());
+            return std::nullopt;
         }
-        return k;
+        std::string dir = base + (t.kernel_fixes ? "/fixed-" : "/tree-") + k.sha256.substr(0, 12);
+        fs::create_directories(dir + "/mm");
+        k.base = dir + "/mm/z3fold.c";
+        if (read_file(k.base) != text) write_file(k.base, text);
+        k.file = k.base;
     }
+    if (t.kernel_patch.empty() || t.kernel_patch == "none") return k;
     // A patched copy, keyed by the file and the patch contents.
     fs::path patch = fs::absolute(t.kernel_patch);
     if (!fs::is_regular_file(patch)) {
@@ -200,16 +214,16 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
         std::fprintf(stderr, "z3fh: --kernel-patch %s is not a unified diff (no @@ hunk)\n", t.kernel_patch.c_str());
         return std::nullopt;
     }
-    std::string dir = base + "/patched-" + k.sha256.substr(0, 12) + "-" + short_hash(body);
+    std::string dir = base + "/patched-" + short_hash(read_file(k.base)) + "-" + short_hash(body);
     fs::create_directories(dir + "/mm");
     std::string target = dir + "/mm/z3fold.c";
-    fs::copy_file(k.pristine, target, fs::copy_options::overwrite_existing);
+    fs::copy_file(k.base, target, fs::copy_options::overwrite_existing);
     // -p1 against a tree holding mm/z3fold.c (git's a/ b/ names); else the
     // file named directly, whatever the diff's header says.
     std::string log;
     bool ok = run_collect({"patch", "--batch", "--forward", "-s", "-p1", "-d", dir, "-i", patch.string()}, &log) == 0;
     if (!ok) {
-        fs::copy_file(k.pristine, target, fs::copy_options::overwrite_existing);
+        fs::copy_file(k.base, target, fs::copy_options::overwrite_existing);
         ok = run_collect({"patch", "--batch", "--forward", "-s", target, "-i", patch.string()}, &log) == 0;
     }
     fs::remove(target + ".orig");
@@ -225,13 +239,20 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
     return k;
 }
 
-bool ensure_kernel_built(const std::string& preset, const KernelFile& k, const std::vector<std::string>& targets,
-                         double* seconds, const std::vector<std::string>& extra_cache_args) {
+std::string ensure_kernel_built(const std::string& preset, const KernelFile& k, const std::vector<std::string>& targets,
+                                double* seconds, const std::vector<std::string>& extra_cache_args) {
     Context& ctx = Context::get();
     std::string version = k.version.substr(0, k.version.find(' '));
+    std::string dir = ctx.root() + "/build/kernel/" + preset + "-" + sha256_file(k.file).substr(0, 12);
     std::vector<std::string> args = {"-DZ3FH_KERNEL_SOURCE=" + k.file, "-DZ3FH_KERNEL_VERSION=" + version};
     args.insert(args.end(), extra_cache_args.begin(), extra_cache_args.end());
-    return ctx.ensure_built(preset, targets, seconds, true, args);
+    return ctx.ensure_built_in(preset, dir, targets, seconds, args) ? dir : std::string();
+}
+
+TargetChoice without_patch(const TargetChoice& t) {
+    TargetChoice b = t;
+    b.kernel_patch.clear();
+    return b;
 }
 
 int check_kernel_target(std::vector<std::string>* summary, int* passed) {
@@ -244,34 +265,42 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
     };
     const std::string preset = "libfuzzer";
     std::fprintf(stderr, "\n=== kernel target: Debian's mm/z3fold.c, shim and adapter tests ===\n");
-    auto pristine = prepare_kernel_file(TargetChoice{"kernel", "", ""});
+    TargetChoice pristine_choice;
+    pristine_choice.target = "kernel";
+    auto pristine = prepare_kernel_file(pristine_choice);
     if (!pristine) {
         record("source", "could not get mm/z3fold.c");
         return failed;
     }
-    if (!ensure_kernel_built(preset, *pristine, {"kernel_tests", "z3fold_fuzz_kernel", "z3fh-run-kernel"}, nullptr,
-                             {"-DZ3FH_TESTS=ON"})) {
+    std::string dir = ensure_kernel_built(preset, *pristine, {"kernel_tests"}, nullptr, {"-DZ3FH_TESTS=ON"});
+    if (dir.empty()) {
         record("build", "the kernel target did not build");
         return failed;
     }
-    int rc = run_process({ctx.build_dir(preset) + "/kernel/kernel_tests"}, ctx.sanitizer_env("asan")).exit_code;
+    int rc = run_process({dir + "/kernel/kernel_tests"}, ctx.sanitizer_env("asan")).exit_code;
     record("shim-and-adapter-tests", rc == 0 ? "" : fmt::format("exit {}", rc));
 
-    // Each review defect, as a patch on top of the harness's fixes for 6.1's
-    // own findings: a campaign finds it, and the finding's input run on the
-    // fixes alone does not fail the same way.
-    std::string fixes = ctx.root() + "/build/kernel-src/defects/fixes.diff";
-    if (cmd_kernel_defect("fixes", fixes, TargetChoice{}) != 0) {
-        record("fixes-patch", "kernel-defect fixes failed");
-        return failed;
-    }
+    // A patch that is not a diff, or does not apply: exit 2 and one line.
+    std::string bad = ctx.root() + "/build/kernel-src/not-a-patch.diff";
+    write_file(bad, "this is not a unified diff\n");
+    std::string msg;
+    int brc = run_process({"/proc/self/exe", "campaign", "--target", "kernel", "--kernel-patch", bad, "--budget", "1"},
+                          {}, [&](const std::string& l) { msg += l + "\n"; })
+                  .exit_code;
+    record("bad-patch", brc == 2 && msg.find("not a unified diff") != std::string::npos ? "" : fmt::format("exit {}", brc));
+
+    // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign
+    // finds it, and triage shows its input does not fail the same way on the
+    // kernel without the patch.
     for (const std::string& d : kernel_defect_names()) {
         std::string patch = ctx.root() + "/build/kernel-src/defects/" + d + ".diff";
-        if (cmd_kernel_defect(d, patch, TargetChoice{}) != 0) {
+        TargetChoice none;
+        if (cmd_kernel_defect(d, patch, none) != 0) {
             record(d, "kernel-defect failed");
             continue;
         }
-        std::fprintf(stderr, "\n=== kernel: campaign --target kernel --kernel-patch %s.diff --budget 60 --jobs 1 ===\n",
+        std::fprintf(stderr,
+                     "\n=== kernel: campaign --target kernel --kernel-fixes --kernel-patch %s.diff --budget 60 ===\n",
                      d.c_str());
         CampaignOptions o;
         o.budget_s = 60;
@@ -279,7 +308,9 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         o.corpus = "none";
         o.triage_runs = 3;
         o.coverage = false;
-        o.target = TargetChoice{"kernel", "", patch};
+        o.target.target = "kernel";
+        o.target.kernel_fixes = true;
+        o.target.kernel_patch = patch;
         o.out = ctx.root() + "/build/e2e/kernel-" + d;
         std::error_code ec;
         fs::remove_all(o.out, ec);
@@ -289,20 +320,8 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
             continue;
         }
         std::string report = read_file(o.out + "/report.json");
-        std::smatch m;
-        std::string input, sig;
-        if (std::regex_search(report, m, std::regex(R"re("input": "([^"]+)")re"))) input = o.out + "/" + m[1].str();
-        if (std::regex_search(report, m, std::regex(R"re("signature": "([^"]+)")re"))) sig = m[1].str();
-        std::string out;
-        auto k = prepare_kernel_file(TargetChoice{"kernel", "", fixes});
-        if (!k || !ensure_kernel_built(preset, *k, {"z3fh-run-kernel"})) {
-            record(d, "the fixes-only kernel did not build");
-            continue;
-        }
-        run_process({ctx.build_dir(preset) + "/kernel/z3fh-run-kernel", "replay", input}, ctx.sanitizer_env("asan"),
-                    [&](const std::string& l) { out += l + "\n"; });
-        bool same = out.find("signature: " + sig) != std::string::npos;
-        record(d, same ? "the finding's input fails the same way without the defect" : "");
+        bool caused = report.find("\"reproduces_without_patch\": false") != std::string::npos;
+        record(d, caused ? "" : "the finding's input fails the same way without the defect");
     }
     return failed;
 }
@@ -310,12 +329,6 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
 // ---- the review defects, re-created in the user's 6.1 file ----
 
 namespace {
-
-struct Edit {
-    const char* function;  // the function whose body is edited
-    const char* pattern;   // ECMAScript regex; must match exactly once there
-    const char* replacement;
-};
 
 struct Defect {
     const char* name;
@@ -427,6 +440,14 @@ const std::vector<Edit>& known_fixes() {
          "\t\t    !new_zhdr->slots->slot[2] && !new_zhdr->slots->slot[3]) { /* z3fh fix K8 */\n"
          "\t\t\tkmem_cache_free(pool->c_handle, new_zhdr->slots);\n\t\t\tnew_zhdr->slots = NULL;\n\t\t}\n"
          "\t\tadd_to_unbuddied(pool, new_zhdr);"},
+        // K9: MIDDLE_CHUNK_MAPPED is one bit: zswap's writeback maps an object
+        // that its user still has mapped, and its unmap clears the bit, so
+        // compaction moves MIDDLE under the first user. Clear it when the
+        // page's last mapping goes.
+        {"z3fold_unmap",
+         R"(if \(buddy == MIDDLE\)\s*clear_bit\(MIDDLE_CHUNK_MAPPED, &page->private\);\s*zhdr->mapped_count--;)",
+         "zhdr->mapped_count--;\n\tif (zhdr->mapped_count == 0) /* z3fh fix K9 */\n\t\tclear_bit(MIDDLE_CHUNK_MAPPED, "
+         "&page->private);"},
         // K3, reclaim's side: evict frees through reclaim's stack-local handles, so
         // when a later evict fails and the page lives on, free the page's own
         // handles of what was evicted.
@@ -461,6 +482,27 @@ bool function_span(const std::string& text, const std::string& name, size_t* beg
 
 }  // namespace
 
+namespace {
+bool apply_edits(std::string* text, const std::vector<Edit>& edits, std::string* why) {
+    for (const Edit& e : edits) {
+        size_t b = 0, en = 0;
+        if (!function_span(*text, e.function, &b, &en)) {
+            *why = fmt::format("no function {} in the file (these edits are for Linux 6.1)", e.function);
+            return false;
+        }
+        std::string body = text->substr(b, en - b);
+        std::regex re(e.pattern);
+        if (!std::regex_search(body, re)) {
+            *why = fmt::format("the code an edit changes is not in {} (these edits are for Linux 6.1)", e.function);
+            return false;
+        }
+        body = std::regex_replace(body, re, e.replacement, std::regex_constants::format_first_only);
+        *text = text->substr(0, b) + body + text->substr(en);
+    }
+    return true;
+}
+}  // namespace
+
 std::vector<std::string> kernel_defect_names() {
     std::vector<std::string> out;
     for (const Defect& d : defects()) out.push_back(d.name);
@@ -479,34 +521,31 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     }
     TargetChoice pristine = t;
     pristine.kernel_patch.clear();
+    pristine.kernel_fixes = false;
     auto k = prepare_kernel_file(pristine);
     if (!k) return 2;
-    std::string text = read_file(k->pristine);
-    std::vector<Edit> edits = known_fixes();
-    if (d) edits.insert(edits.end(), d->edits.begin(), d->edits.end());
-    for (const Edit& e : edits) {
-        size_t b = 0, en = 0;
-        if (!function_span(text, e.function, &b, &en)) {
-            std::fprintf(stderr, "z3fh: %s has no function %s: this edit is for Linux 6.1\n", k->pristine.c_str(),
-                         e.function);
+    // "fixes": the fixes against the pristine file. A defect: its edits
+    // against the fixed file (use it with --kernel-fixes --kernel-patch).
+    std::string before = read_file(k->pristine), why;
+    std::string text = before;
+    if (!apply_edits(&text, known_fixes(), &why)) {
+        std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), why.c_str());
+        return 2;
+    }
+    if (d) {
+        before = text;
+        if (!apply_edits(&text, d->edits, &why)) {
+            std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), why.c_str());
             return 2;
         }
-        std::string body = text.substr(b, en - b);
-        std::regex re(e.pattern);
-        if (!std::regex_search(body, re)) {
-            std::fprintf(stderr, "z3fh: %s: the code this edit changes is not in %s (an edit for Linux 6.1)\n",
-                         name.c_str(), e.function);
-            return 2;
-        }
-        body = std::regex_replace(body, re, e.replacement, std::regex_constants::format_first_only);
-        text = text.substr(0, b) + body + text.substr(en);
     }
     std::string dir = Context::get().root() + "/build/kernel-src/defects";
     fs::create_directories(dir);
-    std::string edited = dir + "/" + name + ".z3fold.c";
+    std::string original = dir + "/" + name + ".orig.z3fold.c", edited = dir + "/" + name + ".z3fold.c";
+    write_file(original, before);
     write_file(edited, text);
     std::string diff;
-    int rc = run_collect({"diff", "-u", "--label", "a/mm/z3fold.c", "--label", "b/mm/z3fold.c", k->pristine, edited},
+    int rc = run_collect({"diff", "-u", "--label", "a/mm/z3fold.c", "--label", "b/mm/z3fold.c", original, edited},
                          &diff);
     if (rc != 1) {
         std::fprintf(stderr, "z3fh: diff failed (%d)\n", rc);
@@ -518,7 +557,7 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
         return 2;
     }
     std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(),
-                 d ? (std::string(d->what) + ", on top of the harness's fixes for 6.1's own findings").c_str()
+                 d ? (std::string(d->what) + "; a patch of the fixed file: use it with --kernel-fixes").c_str()
                    : "the harness's candidate fixes for what it found in 6.1 itself");
     std::printf("%s\n", path.c_str());
     return 0;

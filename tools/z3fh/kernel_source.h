@@ -16,11 +16,13 @@ struct TargetChoice {
     std::string target = "port";  // port | kernel
     std::string kernel_source;    // a kernel tree (DIR/mm/z3fold.c); empty: Debian's package
     std::string kernel_patch;     // a unified diff to apply first; empty: none
+    bool kernel_fixes = false;    // apply the harness's fixes for 6.1's findings before the patch
 };
 
 struct KernelFile {
     std::string file;     // the (patched) mm/z3fold.c the build compiles
     std::string pristine; // the unpatched file it came from
+    std::string base;     // the file the user's patch applies to (pristine, or with the fixes)
     std::string version;  // e.g. "6.1.192-3 (Debian linux-source-6.1)"
     std::string sha256;   // of the pristine file
     bool known = false;   // sha256 in kernel/known-z3fold.txt
@@ -31,9 +33,14 @@ struct KernelFile {
 // message) when the source cannot be had or the patch does not apply.
 std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t);
 
-// Configure `preset` for this kernel file and build `targets`.
-bool ensure_kernel_built(const std::string& preset, const KernelFile& k, const std::vector<std::string>& targets,
-                         double* seconds = nullptr, const std::vector<std::string>& extra_cache_args = {});
+// Build `targets` of `preset` for this kernel file, in a build folder of its
+// own (build/kernel/<preset>-<sha of the file>, so builds of different
+// patches never replace each other's binaries); the folder, or empty.
+std::string ensure_kernel_built(const std::string& preset, const KernelFile& k, const std::vector<std::string>& targets,
+                                double* seconds = nullptr, const std::vector<std::string>& extra_cache_args = {});
+
+// The same choice without the user's patch: what a finding is compared with.
+TargetChoice without_patch(const TargetChoice& t);
 
 // `z3fh test`'s kernel stage: the shim and adapter tests, then each review
 // defect found by a 60-second kernel campaign, its input clean without it.

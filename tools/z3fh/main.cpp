@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
         if (campaign_default) opt->capture_default_str();
         c->add_option("--kernel-source", t.kernel_source,
                       "kernel tree holding mm/z3fold.c (default: Debian's linux-source-6.1, fetched if missing)");
-        c->add_option("--kernel-patch", t.kernel_patch, "unified diff applied to mm/z3fold.c before the build");
+        c->add_option("--kernel-patch", t.kernel_patch, "unified diff applied to mm/z3fold.c before the build (none: no patch, whatever the sidecar says)");
+        c->add_flag("--kernel-fixes", t.kernel_fixes,
+                    "apply the harness's fixes for what it found in 6.1 first (./z3fh kernel-defect fixes shows them)");
     };
     add_target_flags(campaign, co.target, true);
 
@@ -77,7 +79,9 @@ int main(int argc, char** argv) {
     TargetChoice defect_target;
     auto* defect = app.add_subcommand(
         "kernel-defect", "write one of the four review defects as a patch of the kernel's mm/z3fold.c (prints its path)");
-    defect->add_option("name", defect_name, "release-unlinks, get-unless-zero, under-reclaim-bit or reclaim-put-then-lru")
+    defect->add_option("name", defect_name,
+                       "release-unlinks, get-unless-zero, under-reclaim-bit, reclaim-put-then-lru (a patch of the fixed "
+                       "file, for --kernel-fixes --kernel-patch), or fixes (the fixes, a patch of the pristine file)")
         ->required();
     defect->add_option("-o,--output", defect_out, "patch file (default build/kernel-src/defects/NAME.diff)");
     defect->add_option("--kernel-source", defect_target.kernel_source, "kernel tree holding mm/z3fold.c");
@@ -131,6 +135,7 @@ int main(int argc, char** argv) {
     in.target = in_target.target;
     in.kernel_source = in_target.kernel_source;
     in.kernel_patch = in_target.kernel_patch;
+    in.kernel_fixes = in_target.kernel_fixes;
     if (*defect) return cmd_kernel_defect(defect_name, defect_out, defect_target);
     if (*replay) return cmd_replay(in);
     if (*minimize) return cmd_minimize(in);
