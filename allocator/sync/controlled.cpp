@@ -69,6 +69,11 @@ void WorkQueue::run_one(WorkItem* w) {
         Z3FH_HB_ACQUIRE(w);
     }
     w->fn(w);
+    if (ControlledRuntime* rt = active_runtime(); rt && rt->held_count() > 0) {
+        SrcLoc at;
+        ObjectId held = rt->innermost_held(&at);
+        fatal_lock(ErrorKind::lock_held_at_return, held, at, "a work item returned holding");
+    }
     TsanHidden hidden;
     Z3FH_HB_RELEASE(w);
     running_ = nullptr;

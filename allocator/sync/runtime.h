@@ -40,6 +40,10 @@ public:
     // Lock bookkeeping for validation (held-lock sets, lock-order graph).
     virtual void on_acquire(const void* lock, ObjectId obj, SrcLoc loc) = 0;
     virtual void on_release(const void* lock, ObjectId obj, SrcLoc loc) = 0;
+    // Locks the current thread holds, and the innermost one (for reports of
+    // a lock held when an operation or work item returns).
+    virtual int held_count() const = 0;
+    virtual ObjectId innermost_held(SrcLoc* taken_at) const = 0;
 };
 
 // Installed by the harness for the lifetime of a run; nullptr otherwise.

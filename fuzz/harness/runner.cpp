@@ -314,6 +314,14 @@ void thread_body(void* arg) {
         sync::op_boundary(sync::Event::op_begin,
                           {sync::ObjClass::harness, static_cast<uint32_t>(c->thread << 8 | static_cast<int>(i))});
         run_op(*c->h, ops[i]);
+        // Every operation returns with no lock held.
+        if (c->h->rt->held_count() > 0) {
+            sync::SrcLoc at;
+            sync::ObjectId held = c->h->rt->innermost_held(&at);
+            report_fatal(ErrorKind::lock_held_at_return, at,
+                         fmt::format("{} returned holding {} {}", op_text(ops[i]), sync::obj_class_name(held.cls),
+                                     held.serial));
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "layout.h"
+#include "report.h"
 #include "sync/sync.h"
 
 namespace z3fh::sched {
@@ -146,6 +147,7 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
     step_++;
     record(cur, ev, obj, loc);
     cur->last_loc = loc;
+    cur->last_event = ev;
     if (starting_) {
         Fiber::switch_to(cur->fiber, Fiber::main_context());
         return;
@@ -287,7 +289,22 @@ int& Runtime::vcpu() {
 
 void Runtime::on_acquire(const void* lock, ObjectId obj, SrcLoc loc) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
-    if (current_) current_->held.push_back({lock, obj, loc});
+    if (!current_) return;
+    // Reused: this runs at every acquisition.
+    static thread_local std::vector<LockOrder::Held> held;
+    held.clear();
+    for (const Held& h : current_->held) held.push_back({h.obj, h.loc});
+    if (auto cycle = lock_order_.acquired(current_->id, held, obj, loc, current_->last_event == Event::trylock))
+        report_fatal(ErrorKind::lock_order, loc, *cycle);
+    current_->held.push_back({lock, obj, loc});
+}
+
+int Runtime::held_count() const { return current_ ? static_cast<int>(current_->held.size()) : 0; }
+
+ObjectId Runtime::innermost_held(SrcLoc* taken_at) const {
+    if (!current_ || current_->held.empty()) return ObjectId{};
+    if (taken_at) *taken_at = current_->held.back().loc;
+    return current_->held.back().obj;
 }
 
 void Runtime::on_release(const void* lock, ObjectId, SrcLoc) {

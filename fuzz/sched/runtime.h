@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sched/fiber.h"
+#include "sched/lockdep.h"
 #include "sched/schedule.h"
 #include "sched/strategy.h"
 #include "sched/trace.h"
@@ -75,6 +76,8 @@ public:
     int& vcpu() override;
     void on_acquire(const void* lock, sync::ObjectId obj, sync::SrcLoc loc) override;
     void on_release(const void* lock, sync::ObjectId obj, sync::SrcLoc loc) override;
+    int held_count() const override;
+    sync::ObjectId innermost_held(sync::SrcLoc* taken_at) const override;
 
 private:
     enum class State { runnable, blocked, idle, finished };
@@ -98,6 +101,7 @@ private:
         sync::ObjectId wait_obj{};
         sync::SrcLoc wait_loc{};
         sync::SrcLoc last_loc{};
+        sync::Event last_event = sync::Event::thread_start;  // the point before an acquire: a trylock?
         std::vector<Held> held;
     };
 
@@ -131,6 +135,7 @@ private:
     SwitchHook switch_hook_ = nullptr;
     void* switch_ctx_ = nullptr;
     int main_vcpu_ = 0;
+    LockOrder lock_order_;  // per run: the lock-order graph (sched/lockdep.h)
 };
 
 }  // namespace z3fh::sched
