@@ -7,12 +7,14 @@
 
 namespace z3fh {
 
-BuddySlots* SlotsCache::alloc(uintptr_t pool_word) {
+BuddySlots* SlotsCache::alloc(uintptr_t pool_word, sync::SrcLoc loc) {
     lock_.lock();
     bool fail = fail_always_;
-    if (fail_countdown_ > 0 && --fail_countdown_ == 0) fail = true;
+    bool injected = fail_countdown_ > 0 && --fail_countdown_ == 0;
+    fail = fail || injected;
     if (fail) {
         lock_.unlock();
+        if (injected) sync::op_boundary(sync::Event::fault_injected, {sync::ObjClass::slots_lock, 0}, loc);
         return nullptr;
     }
     void* mem = std::aligned_alloc(SLOTS_ALIGN, sizeof(BuddySlots));

@@ -32,7 +32,7 @@ inline bool handle_is_headless(Handle h) { return (h & 1U) != 0; }
 // The kmem_cache of slots objects (c_handle), with fault injection and a registry.
 class SlotsCache {
 public:
-    BuddySlots* alloc(uintptr_t pool_word);
+    BuddySlots* alloc(uintptr_t pool_word, sync::SrcLoc loc = sync::SrcLoc::here());
     void free(BuddySlots* s);
     void fail_nth(int n) { fail_countdown_ = n; }
     void fail_always(bool on) { fail_always_ = on; }

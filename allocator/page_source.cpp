@@ -31,13 +31,16 @@ bool built_with_sanitizer() {
 
 PageSource::~PageSource() = default;
 
-PageDesc* PageSource::alloc_page() {
+PageDesc* PageSource::alloc_page(sync::SrcLoc loc) {
     lock_.lock();
     bool fail = fail_always_;
-    if (fail_countdown_ > 0 && --fail_countdown_ == 0) fail = true;
+    bool injected = fail_countdown_ > 0 && --fail_countdown_ == 0;
+    fail = fail || injected;
     void* frame = fail ? nullptr : alloc_frame();
     if (!frame) {
         lock_.unlock();
+        // The trace shows which allocation the program made fail.
+        if (injected) sync::op_boundary(sync::Event::fault_injected, {sync::ObjClass::page_refs, 0}, loc);
         return nullptr;
     }
     // The descriptor is constructed in place; the data page is left as is

@@ -49,7 +49,7 @@ public:
     virtual ~PageSource();
 
     // alloc_page: nullptr when out of memory or when fault injection says so.
-    PageDesc* alloc_page();
+    PageDesc* alloc_page(sync::SrcLoc loc = sync::SrcLoc::here());
     // __free_page, after the last put_page.
     void free_page(PageDesc* page);
 

@@ -263,6 +263,10 @@ AllocResult Pool::alloc(size_t size, Gfp gfp) Z3FH_TSA_ESCAPE("page lock taken v
     if (!page) return {Errno::nomem, 0};
     zhdr = init_z3fold_page(page, bud == Buddy::HEADLESS);
     if (!zhdr) {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // fault: an error path nobody exercised -- the fresh page is not given back.
+        if (Z3FH_MUTANT_ON(enomem_leaks_page)) return {Errno::nomem, 0};
+#endif
         put_page(page);
         return {Errno::nomem, 0};
     }
@@ -489,6 +493,10 @@ void Pool::compact_handle_page(Handle handle) Z3FH_TSA_ESCAPE("page lock from ge
     PageDesc* page = virt_to_page(zhdr);
     if (page->flags.test(PAGE_HEADLESS)) return;
     if (page->flags.test_and_set(PAGE_CLAIMED)) {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // lockdep: an early return that forgets the page lock it holds.
+        if (Z3FH_MUTANT_ON(compact_claimed_keeps_lock)) return;
+#endif
         zhdr->page_lock.unlock();
         return;
     }

@@ -49,6 +49,7 @@ const char* event_name(Event e) {
     case Event::thread_start: return "thread_start";
     case Event::thread_end: return "thread_end";
     case Event::object_access: return "object_access";
+    case Event::fault_injected: return "fault_injected";
     }
     return "?";
 }

@@ -52,6 +52,7 @@ enum class Event : uint8_t {
     block,        // parked on a lock or a work item (recorded, not a choice)
     thread_start, thread_end,
     object_access,  // the harness reads or writes a mapped object: other CPUs run meanwhile
+    fault_injected, // an allocation the program said to fail, failed here (the caller's line)
 };
 
 const char* event_name(Event e);

@@ -49,6 +49,7 @@ public:
     Errno migrate_handle_page(Handle h) override { return t().migrate_handle_page(h); }
     int vcpus() const override { return const_cast<PortTargetHolder*>(this)->t().vcpus(); }
     void drain() override { t().drain(); }
+    void fail_nth(bool slots, int n) override { t().fail_nth(slots, n); }
     PoolSnapshot snapshot() override { return t().snapshot(); }
     void validate(std::vector<Violation>& out) override { t().validate(out); }
     bool resolve(Handle h, ResolvedHandle* out) override { return t().resolve(h, out); }

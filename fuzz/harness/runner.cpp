@@ -296,6 +296,7 @@ void run_op(Harness& h, const Op& op) {
     }
     case OpKind::set_vcpu: sync::set_current_vcpu(op.arg % pool.vcpus()); return;
     case OpKind::yield: sync::cond_resched(); return;
+    case OpKind::fail_alloc: pool.fail_nth((op.arg & 0x80) != 0, 1 + (op.arg & 31)); return;
     case OpKind::count: return;
     }
 }

@@ -50,6 +50,9 @@ public:
     virtual int vcpus() const = 0;
     // Main context: run queued background work to completion.
     virtual void drain() = 0;
+    // Fault injection (fail_nth): the n-th page (or slots-object) allocation
+    // from now fails, n >= 1.
+    virtual void fail_nth(bool slots, int n) = 0;
 
     // Introspection, quiescent only.
     virtual PoolSnapshot snapshot() = 0;
@@ -74,6 +77,10 @@ public:
     Errno migrate_handle_page(Handle h) override { return pool_.migrate_handle_page(h); }
     int vcpus() const override { return pool_.vcpus(); }
     void drain() override { pool_.drain(); }
+    void fail_nth(bool slots, int n) override {
+        if (slots) pool_.slots_cache().fail_nth(n);
+        else pool_.page_source().fail_nth(n);
+    }
     PoolSnapshot snapshot() override;
     void validate(std::vector<Violation>& out) override;
     bool resolve(Handle h, ResolvedHandle* out) override;

@@ -21,6 +21,7 @@ const char* op_name(OpKind k) {
     case OpKind::migrate: return "migrate";
     case OpKind::set_vcpu: return "set_vcpu";
     case OpKind::yield: return "yield";
+    case OpKind::fail_alloc: return "fail_alloc";
     case OpKind::count: break;
     }
     return "?";
@@ -176,12 +177,22 @@ std::vector<uint8_t> encode(const Program& p) {
     return out;
 }
 
+namespace {
+std::string ordinal(int n) {
+    const char* suffix = (n % 100 >= 11 && n % 100 <= 13) ? "th" : n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+    return std::to_string(n) + suffix;
+}
+}  // namespace
+
 std::string op_text(const Op& op) {
     switch (op.kind) {
     case OpKind::alloc: return fmt::format("alloc  slot {} size {}", op.slot(), op.size());
     case OpKind::reclaim: return fmt::format("reclaim retries {}", 1 + (op.arg & 7));
     case OpKind::set_vcpu: return fmt::format("set_vcpu {}", op.arg);
     case OpKind::yield: return "yield";
+    case OpKind::fail_alloc:
+        return fmt::format("fail_alloc the {} {} allocation from here", ordinal(1 + (op.arg & 31)),
+                           op.arg & 0x80 ? "slots-object" : "page");
     default: return fmt::format("{:<7}slot {}", op_name(op.kind), op.slot());
     }
 }

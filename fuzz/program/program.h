@@ -40,6 +40,7 @@ enum class OpKind : uint8_t {
     migrate,    // isolate + migrate the slot's page
     set_vcpu,   // arg: vCPU
     yield,
+    fail_alloc, // arg: bit 7: 0 a page, 1 a slots object; bits 0-4: fail the (n+1)th such allocation from here
     count
 };
 const char* op_name(OpKind k);

@@ -5,6 +5,7 @@
 
 #include "harness/target.h"
 #include "kernel_adapter.h"
+#include "kshim_registry.h"
 #include "sync/sync.h"
 
 #ifndef Z3FH_KERNEL_VERSION
@@ -53,6 +54,7 @@ public:
     Errno migrate_handle_page(Handle h) override { return to_errno(kz_migrate_handle_page(kz_, h)); }
     int vcpus() const override { return vcpus_; }
     void drain() override { kz_drain(kz_); }
+    void fail_nth(bool slots, int n) override { kshim_fail_nth(slots ? 1 : 0, n); }
 
     PoolSnapshot snapshot() override {
         sync::TsanHidden hidden;

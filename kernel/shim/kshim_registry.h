@@ -32,6 +32,9 @@ void kshim_guard_list(const struct list_head *head, const spinlock_t *lock);
 /* After the pool is destroyed: free what it left (the harness has already
  * reported it as leak-at-teardown), so one run's leak is not the next one's. */
 void kshim_free_leftovers(void);
+/* Fault injection: the n-th page (which 0) or slab-object (which 1)
+ * allocation from now fails (n >= 1; 0 cancels). */
+void kshim_fail_nth(int which, int n);
 /* After an operation returns (or a work item ends): no lock may be held. */
 void kshim_check_returned(const char *what);
 void kshim_might_sleep(const char *what, const char *file, int line);

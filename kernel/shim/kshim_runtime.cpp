@@ -71,6 +71,7 @@ struct World {
         bool spinning;  // spinlock/rwlock (atomic context); false: lock_page
     };
     std::map<int, std::vector<HeldLock>> atomic_locks;
+    int fail_countdown[2] = {0, 0};  // pages, slab objects
 };
 
 World& world() {
@@ -229,6 +230,7 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.heads.clear();
     w.members.clear();
     w.atomic_locks.clear();
+    w.fail_countdown[0] = w.fail_countdown[1] = 0;
 }
 
 extern "C" void kshim_guard_list(const list_head* head, const spinlock_t* lock) {
@@ -279,6 +281,21 @@ extern "C" void kshim_list_forget(const list_head* entry) {
     // INIT_LIST_HEAD makes a node nobody's member (heads stay registered).
     world().members.erase(reinterpret_cast<uintptr_t>(entry));
 }
+
+extern "C" void kshim_fail_nth(int which, int n) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    world().fail_countdown[which ? 1 : 0] = n;
+}
+
+namespace {
+// The program said this allocation fails: it does, and the trace says where.
+bool injected_failure(int which, SrcLoc loc) {
+    int& c = world().fail_countdown[which];
+    if (c <= 0 || --c != 0) return false;
+    point(Event::fault_injected, ObjectId{which ? ObjClass::slots_lock : ObjClass::page_refs, 0}, loc);
+    return true;
+}
+}  // namespace
 
 extern "C" void kshim_free_leftovers(void) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
@@ -660,6 +677,7 @@ extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq) {
 extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("alloc_page with a blocking gfp", loc_of(file, line));
+    if (injected_failure(0, loc_of(file, line))) return nullptr;
     World& w = world();
     void* block = std::aligned_alloc(kBlockSize, kBlockSize);
     if (!block) return nullptr;
@@ -726,6 +744,7 @@ extern "C" struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t s
 extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("kmem_cache_alloc with a blocking gfp", loc_of(file, line));
+    if (injected_failure(1, loc_of(file, line))) return nullptr;
     auto* c = reinterpret_cast<KmemCache*>(cache);
     size_t bytes = (c->size + c->align - 1) / c->align * c->align;
     void* obj = std::aligned_alloc(c->align, bytes);

@@ -285,5 +285,27 @@ TEST(KernelAdapter, SeedProgramsReplayIdentically) {
     EXPECT_GT(completed, 0);
 }
 
+
+TEST(KernelAdapter, FailAllocReachesTheKernelsEnomemPaths) {
+    for (bool slots : {false, true}) {
+        Program p;
+        p.threads = 1;
+        p.vcpus = 1;
+        p.ops = {{OpKind::fail_alloc, 0, static_cast<uint8_t>(slots ? 0x80 : 0x00)},
+                 {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 0)},
+                 {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 1)},
+                 {OpKind::write, 0, 1},
+                 {OpKind::verify, 0, 1}};
+        RunConfig c;
+        c.abort_on_finding = false;
+        c.trace_ring = 0;
+        Outcome o = run_program(p, c);
+        EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
+        // The kernel's own line of the failing allocation.
+        EXPECT_NE(o.trace.find("fault_injected"), std::string::npos);
+        EXPECT_NE(o.trace.find("z3fold.c"), std::string::npos);
+    }
+}
+
 }  // namespace
 }  // namespace z3fh::fuzz

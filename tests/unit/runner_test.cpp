@@ -113,5 +113,32 @@ TEST(Runner, SignaturesAreStable) {
     EXPECT_EQ(run::signature_of("==z3fold== ERROR: deadlock: every live thread is blocked"), "deadlock");
 }
 
+
+// Fault injection: the program names an allocation to fail; the operation
+// takes its -ENOMEM path, the model stays exact, and the trace says which
+// allocation failed and where.
+TEST(Runner, FailAllocTakesTheErrorPathAndTheTraceSaysWhere) {
+    for (bool slots : {false, true}) {
+        Program p;
+        p.threads = 1;
+        p.vcpus = 1;
+        // fail the 1st page (or slots object) allocation; alloc; alloc again (succeeds)
+        p.ops = {{OpKind::fail_alloc, 0, static_cast<uint8_t>(slots ? 0x80 : 0x00)},
+                 {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 0)},
+                 {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 1)},
+                 {OpKind::write, 0, 1},
+                 {OpKind::verify, 0, 1}};
+        RunConfig c = quiet();
+        c.trace_ring = 0;
+        Outcome o = run_program(p, c);
+        EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
+        EXPECT_EQ(o.status, sched::RunStatus::completed);
+        EXPECT_NE(o.trace.find("fault_injected"), std::string::npos) << o.trace;
+        EXPECT_NE(o.trace.find("pool.cpp"), std::string::npos) << "the failing allocation's caller";
+        EXPECT_NE(to_text(p).find(slots ? "fail_alloc the 1st slots-object allocation" : "fail_alloc the 1st page allocation"),
+                  std::string::npos);
+    }
+}
+
 }  // namespace
 }  // namespace z3fh::fuzz
