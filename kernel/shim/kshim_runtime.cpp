@@ -72,6 +72,7 @@ struct World {
     };
     std::map<int, std::vector<HeldLock>> atomic_locks;
     int fail_countdown[2] = {0, 0};  // pages, slab objects
+    std::map<int, bool> yield_after_unlock;  // a trylock failed under a spinning lock
 };
 
 World& world() {
@@ -231,6 +232,7 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.members.clear();
     w.atomic_locks.clear();
     w.fail_countdown[0] = w.fail_countdown[1] = 0;
+    w.yield_after_unlock.clear();
 }
 
 extern "C" void kshim_guard_list(const list_head* head, const spinlock_t* lock) {
@@ -452,9 +454,16 @@ extern "C" int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (!spin_trylock(l, lock_id(l), loc_of(file, line))) {
         // A failed trylock is usually retried (z3fold's lookups loop on it
-        // without cpu_relax when they may not sleep); on real CPUs the holder
-        // runs meanwhile, so here another thread runs before the retry.
-        point(Event::yield, lock_id(l), loc_of(file, line));
+        // under pool->lock, without cpu_relax when they may not sleep). On
+        // real CPUs the holder runs meanwhile and queued spinlocks are fair;
+        // here another thread runs before the retry: at once if this thread
+        // holds no spinning lock, else right after its next unlock (so the
+        // threads waiting for that lock get it before the retry takes it again).
+        auto& held = world().atomic_locks[current_token()];
+        bool spinning = false;
+        for (const World::HeldLock& h : held) spinning = spinning || h.spinning;
+        if (spinning) world().yield_after_unlock[current_token()] = true;
+        else point(Event::yield, lock_id(l), loc_of(file, line));
         return 0;
     }
     note_acquired(l, lock_id(l), loc_of(file, line));
@@ -464,6 +473,11 @@ extern "C" void kshim_spin_unlock(spinlock_t* l, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     spin_unlock(l, lock_id(l), loc_of(file, line));
     note_released(l);
+    auto it = world().yield_after_unlock.find(current_token());
+    if (it != world().yield_after_unlock.end() && it->second) {
+        it->second = false;
+        point(Event::yield, lock_id(l), loc_of(file, line));
+    }
 }
 
 extern "C" void kshim_rw_init(rwlock_t* l, const char* name) {
