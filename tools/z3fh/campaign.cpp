@@ -261,14 +261,18 @@ int run_campaign(const CampaignOptions& o) {
     int n = 0;
     for (const Crash& c : crashes) {
         int code = 0;
-        std::string rep = run_driver(driver, {"replay", c.path, fmt::format("--runs={}", o.triage_runs)}, denv, &code);
+        // One replay names the signature; only a new one is replayed N times
+        // (a --keep-going campaign can leave thousands of duplicates).
+        std::string rep = run_driver(driver, {"replay", c.path}, denv, &code);
         std::string sig = match1(rep, std::regex(R"(signature: (\S+))"));
-        std::string reproduced = match1(rep, std::regex(R"(reproduced (\d+/\d+))"));
         if (sig.empty()) sig = "not-reproduced";
         if (by_sig.count(sig)) {
             findings[by_sig[sig]]["duplicates"].push_back(fs::relative(c.path, out).string());
             continue;
         }
+        if (o.triage_runs > 1)
+            rep = run_driver(driver, {"replay", c.path, fmt::format("--runs={}", o.triage_runs)}, denv, &code);
+        std::string reproduced = match1(rep, std::regex(R"(reproduced (\d+/\d+))"));
         std::string base = fmt::format("finding-{}", ++n);
         fs::path dir = out / "findings";
         std::string min_path = (dir / (base + ".min.z3fp")).string();
