@@ -279,6 +279,31 @@ int cmd_test(bool long_run, const std::string& only) {
                                           err.empty() ? "" : " (" + err + ")"));
             (err.empty() ? passed : failed)++;
         };
+        // rr: these VMs cannot record (no hardware performance counters); the
+        // tool must say so in one line and fall back to the schedule replay
+        // with a ready gdb command. Where rr can record, it must record.
+        std::fprintf(stderr, "\n=== e2e: replay --rr (detection and fallback) ===\n");
+        {
+            std::string err;
+            json r = json::parse(read_file(ctx.root() + "/build/e2e/reclaim-put-then-lru/report.json"), nullptr, false);
+            std::string input = r.is_object() && !r["findings"].empty()
+                                    ? ctx.root() + "/build/e2e/reclaim-put-then-lru/" + r["findings"][0]["input"].get<std::string>()
+                                    : "";
+            std::string out;
+            int rc = input.empty() ? -1
+                                   : run_process({"/proc/self/exe", "replay", "--rr", input}, {},
+                                                 [&](const std::string& l) { out += l + "\n"; })
+                                         .exit_code;
+            std::string why;
+            bool can = rr_can_record(&why);
+            if (input.empty()) err = "no e2e finding to replay";
+            else if (rc != 1) err = fmt::format("exit {}", rc);
+            else if (can && out.find("rr: recording") == std::string::npos) err = "rr can record here but did not";
+            else if (!can && (out.find("rr: cannot record here: " + why) == std::string::npos ||
+                              out.find("debugger: gdb") == std::string::npos || out.find("reproduced 1/1") == std::string::npos))
+                err = "no one-line reason, gdb command and schedule replay";
+            check("replay-rr-fallback", err);
+        }
         std::fprintf(stderr, "\n=== e2e: report.html in headless chromium ===\n");
         check("report-in-browser", check_report_in_browser(ctx.root() + "/build/e2e/reclaim-put-then-lru"));
         std::fprintf(stderr, "\n=== e2e: campaign killed after its first crash, then resumed (--out SAME) ===\n");
