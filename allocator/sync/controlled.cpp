@@ -81,7 +81,18 @@ void WorkQueue::run_one(WorkItem* w) {
 }
 
 void WorkQueue::flush() {
-    // Main context only: nothing else runs, so run the queue inline.
+    if (ControlledRuntime* rt = active_runtime()) {
+        // A scheduled thread (a pool destroyed while its work is queued or
+        // running): wait for the worker, as destroy_workqueue does.
+        for (;;) {
+            {
+                TsanHidden hidden;
+                if (items_.empty() && running_ == nullptr) return;
+            }
+            rt->block(&running_, id_, worker_, SrcLoc::here());
+        }
+    }
+    // The main context: nothing else runs, so run the queue inline.
     for (;;) {
         WorkItem* w;
         {

@@ -2,6 +2,7 @@
 // kernel build links its own make_target (kernel/adapter/kernel_target.cpp)
 // ahead of this archive member, which is then never pulled in.
 #include <cstdlib>
+#include <optional>
 
 #include "harness/target.h"
 
@@ -18,21 +19,31 @@ protected:
 // The port with its own page source; the evict callback sees this target.
 class OwnedPortTarget final {
 public:
-    OwnedPortTarget(int vcpus, TargetEvictFn evict, void* ctx)
-        : evict_(evict), ctx_(ctx), pool_(PoolConfig{vcpus, &src_, evict ? &trampoline : nullptr, this}),
-          target_(pool_) {}
-    PortTarget& target() { return target_; }
+    OwnedPortTarget(int vcpus, TargetEvictFn evict, void* ctx) : evict_(evict), ctx_(ctx) {
+        pool_.emplace(PoolConfig{vcpus, &src_, evict ? &trampoline : nullptr, this});
+        target_.emplace(*pool_);
+    }
+    PortTarget& target() { return *target_; }
+    // z3fold_destroy_pool: drain the work (scheduled-aware), count, free.
+    TargetCounts destroy_now() {
+        pool_->drain();
+        TargetCounts c = target_->counts();
+        target_.reset();
+        pool_.reset();
+        c.live_pages = src_.live_pages();
+        return c;
+    }
 
 private:
     static int trampoline(Pool&, Handle h, void* self) {
         auto* t = static_cast<OwnedPortTarget*>(self);
-        return t->evict_(t->target_, h, t->ctx_);
+        return t->evict_(*t->target_, h, t->ctx_);
     }
     TargetEvictFn evict_;
     void* ctx_;
     HarnessPageSource src_;
-    Pool pool_;
-    PortTarget target_;
+    std::optional<Pool> pool_;  // after src_: destroyed before it
+    std::optional<PortTarget> target_;
 };
 
 // Owns the pool (declared after the source, destroyed before it).
@@ -50,6 +61,7 @@ public:
     int vcpus() const override { return const_cast<PortTargetHolder*>(this)->t().vcpus(); }
     void drain() override { t().drain(); }
     void fail_nth(bool slots, int n) override { t().fail_nth(slots, n); }
+    TargetCounts destroy_now() override { return impl_.destroy_now(); }
     PoolSnapshot snapshot() override { return t().snapshot(); }
     void validate(std::vector<Violation>& out) override { t().validate(out); }
     bool resolve(Handle h, ResolvedHandle* out) override { return t().resolve(h, out); }

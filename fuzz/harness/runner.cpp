@@ -52,6 +52,11 @@ struct Harness {
     bool abort_on_finding = true;
     Outcome* out = nullptr;
     bool in_check = false;
+    // Whole lifecycle: a thread's last op may destroy the pool.
+    int threads_done = 0;
+    bool destroy_claimed = false;
+    bool destroying = false;  // from the destroy's start: no more structural checks
+    TargetCounts after_destroy;
 };
 
 Harness* g_current = nullptr;  // for the fatal hook: what is running now
@@ -115,7 +120,7 @@ void asan_report(const char*) {
 void step_hook(void* ctx, sched::Runtime&) {
     sync::TsanHidden hidden;  // the oracle reads everything
     auto& h = *static_cast<Harness*>(ctx);
-    if (!h.check_every_step || h.in_check || h.out->found) return;
+    if (!h.check_every_step || h.in_check || h.out->found || h.destroying) return;
     h.in_check = true;
     std::vector<ShadowFinding> v = h.shadow->check_step();
     h.in_check = false;
@@ -297,6 +302,7 @@ void run_op(Harness& h, const Op& op) {
     case OpKind::set_vcpu: sync::set_current_vcpu(op.arg % pool.vcpus()); return;
     case OpKind::yield: sync::cond_resched(); return;
     case OpKind::fail_alloc: pool.fail_nth((op.arg & 0x80) != 0, 1 + (op.arg & 31)); return;
+    case OpKind::destroy: return;  // thread_body runs it
     case OpKind::count: return;
     }
 }
@@ -306,6 +312,34 @@ struct ThreadCtx {
     int thread;
 };
 
+// The pool's end of life from a program thread: once every other thread is
+// done, free what is live and destroy the pool here, while compaction or
+// release work may still be queued or running (z3fold_destroy_pool's own
+// ordering is under test). Then nothing may be left.
+void destroy_pool(Harness& h) {
+    for (;;) {
+        {
+            Hidden hidden;
+            if (h.threads_done >= h.prog->threads - 1) break;
+        }
+        sync::cond_resched();
+    }
+    TargetPool& pool = *h.pool;
+    for (SlotState& st : h.slots) {
+        if (!claim(st, S::live)) continue;
+        SlotState v = view(st);
+        pool.free(v.handle);
+        settle(st, SlotState{S::empty, 0, 0, v.gen, false});
+    }
+    {
+        Hidden hidden;
+        h.destroying = true;
+    }
+    TargetCounts c = pool.destroy_now();
+    Hidden hidden;
+    h.after_destroy = c;
+}
+
 void thread_body(void* arg) {
     auto* c = static_cast<ThreadCtx*>(arg);
     const std::vector<Op>& ops = c->h->ops[static_cast<size_t>(c->thread)];
@@ -314,6 +348,17 @@ void thread_body(void* arg) {
         // operation granularity too, and the trace names the operation.
         sync::op_boundary(sync::Event::op_begin,
                           {sync::ObjClass::harness, static_cast<uint32_t>(c->thread << 8 | static_cast<int>(i))});
+        if (ops[i].kind == OpKind::destroy) {
+            // Only as its thread's last op, and once a program.
+            bool mine = false;
+            {
+                Hidden hidden;
+                mine = i + 1 == ops.size() && !c->h->destroy_claimed;
+                if (mine) c->h->destroy_claimed = true;
+            }
+            if (mine) destroy_pool(*c->h);
+            continue;
+        }
         run_op(*c->h, ops[i]);
         // Every operation returns with no lock held.
         if (c->h->rt->held_count() > 0) {
@@ -324,6 +369,8 @@ void thread_body(void* arg) {
                                      held.serial));
         }
     }
+    Hidden hidden;
+    c->h->threads_done++;
 }
 
 }  // namespace
@@ -387,13 +434,22 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
         out.message = r.report;
         if (h.abort_on_finding && r.status != sched::RunStatus::stale_schedule) die_with_finding(h, out);
     }
-    if (!out.found) {
+    if (!out.found && h.destroying && r.status == sched::RunStatus::completed) {
+        const TargetCounts& c = h.after_destroy;
+        if (c.pages_nr != 0 || c.live_pages != 0 || c.live_slots != 0)
+            record_finding(h, "invariant",
+                           {"leak-at-destroy", 0,
+                            fmt::format("after the pool was destroyed: pages_nr {}, live pages {}, live slots objects {}",
+                                        c.pages_nr, c.live_pages, c.live_slots)});
+    } else if (!out.found) {
         std::vector<ShadowFinding> v = h.shadow->check_at_rest();
         if (!v.empty()) record_finding(h, "invariant", v[0]);
     }
     out.trace = rt.trace().format_tail(cfg.trace_ring ? cfg.trace_ring : 1u << 30);
 
-    if (r.status == sched::RunStatus::completed) {
+    if (r.status == sched::RunStatus::completed && h.destroying) {
+        h.pool.reset();  // destroyed by the program already: what is left goes
+    } else if (r.status == sched::RunStatus::completed) {
         // Teardown in the main context: free every object, drain, destroy.
         for (SlotState& st : h.slots)
             if (st.state == SlotState::State::live) h.pool->free(st.handle);

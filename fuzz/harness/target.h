@@ -53,6 +53,10 @@ public:
     // Fault injection (fail_nth): the n-th page (or slots-object) allocation
     // from now fails, n >= 1.
     virtual void fail_nth(bool slots, int n) = 0;
+    // Destroy the pool now, from the running (scheduled) thread, waiting for
+    // its background work as the kernel's destroy does; what it left behind.
+    // After this only counts() and the destructor may be called.
+    virtual TargetCounts destroy_now() = 0;
 
     // Introspection, quiescent only.
     virtual PoolSnapshot snapshot() = 0;
@@ -80,6 +84,12 @@ public:
     void fail_nth(bool slots, int n) override {
         if (slots) pool_.slots_cache().fail_nth(n);
         else pool_.page_source().fail_nth(n);
+    }
+    // A view cannot end the life of a pool someone else owns: it drains the
+    // work and counts (the owner frees the pool).
+    TargetCounts destroy_now() override {
+        pool_.drain();
+        return counts();
     }
     PoolSnapshot snapshot() override;
     void validate(std::vector<Violation>& out) override;

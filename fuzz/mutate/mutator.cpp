@@ -15,7 +15,7 @@ Op random_op(std::mt19937& rng, int threads) {
     static const OpKind weights[] = {OpKind::alloc,   OpKind::alloc,   OpKind::alloc,  OpKind::free,
                                      OpKind::free,    OpKind::write,   OpKind::write,  OpKind::verify,
                                      OpKind::reclaim, OpKind::reclaim, OpKind::compact, OpKind::migrate,
-                                     OpKind::set_vcpu, OpKind::yield,   OpKind::fail_alloc};
+                                     OpKind::set_vcpu, OpKind::yield,   OpKind::fail_alloc, OpKind::destroy};
     op.kind = weights[rng() % (sizeof weights / sizeof weights[0])];
     op.arg = static_cast<uint8_t>(rng());
     // Fault injection counts allocations from here: the next few are the ones

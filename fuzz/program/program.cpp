@@ -22,6 +22,7 @@ const char* op_name(OpKind k) {
     case OpKind::set_vcpu: return "set_vcpu";
     case OpKind::yield: return "yield";
     case OpKind::fail_alloc: return "fail_alloc";
+    case OpKind::destroy: return "destroy";
     case OpKind::count: break;
     }
     return "?";
@@ -193,6 +194,7 @@ std::string op_text(const Op& op) {
     case OpKind::fail_alloc:
         return fmt::format("fail_alloc the {} {} allocation from here", ordinal(1 + (op.arg & 31)),
                            op.arg & 0x80 ? "slots-object" : "page");
+    case OpKind::destroy: return "destroy the pool (last op of its thread: once the others are done)";
     default: return fmt::format("{:<7}slot {}", op_name(op.kind), op.slot());
     }
 }

@@ -41,6 +41,8 @@ enum class OpKind : uint8_t {
     set_vcpu,   // arg: vCPU
     yield,
     fail_alloc, // arg: bit 7: 0 a page, 1 a slots object; bits 0-4: fail the (n+1)th such allocation from here
+    destroy,    // as its thread's last op: once the other threads are done, free what is live and
+                // destroy the pool from this thread (background work may still be queued or running)
     count
 };
 const char* op_name(OpKind k);

@@ -31,6 +31,7 @@ const std::vector<InvariantInfo>& invariant_catalogue() {
         {"slots-accounting", "rest", "at rest, live slots objects are exactly those live handles use"},
         {"foreign-handles", "rest", "foreign_handles counts the objects whose handles live in other slots"},
         {"leak-at-teardown", "teardown", "after every object is freed and work drained, no page or slots object is left"},
+        {"leak-at-destroy", "teardown", "a pool destroyed from a program thread (work maybe still queued) leaves no page or slots object"},
     };
     return v;
 }

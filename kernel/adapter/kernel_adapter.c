@@ -85,9 +85,14 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
     return kz;
 }
 
+void kz_destroy_pool(struct kz_pool *kz) {
+    z3fold_destroy_pool(kz->pool);
+    kz->pool = NULL;
+}
+
 void kz_destroy(struct kz_pool *kz) {
     if (!kz) return;
-    z3fold_destroy_pool(kz->pool);
+    if (kz->pool) z3fold_destroy_pool(kz->pool);
     kshim_free_leftovers();
     if (g_kz == kz) g_kz = NULL;
     free(kz);

@@ -15,6 +15,9 @@ typedef int (*kz_evict_fn)(void *ctx, unsigned long handle);
 /* One pool at a time per process (the shim's world is global). */
 struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx);
 void kz_destroy(struct kz_pool *kz);
+/* z3fold_destroy_pool, from the running thread; kz_destroy then only frees
+ * what is left. */
+void kz_destroy_pool(struct kz_pool *kz);
 
 /* Returns 0 or a negative errno, as z3fold_alloc does. */
 int kz_alloc(struct kz_pool *kz, size_t size, unsigned long *handle);

@@ -55,6 +55,12 @@ public:
     int vcpus() const override { return vcpus_; }
     void drain() override { kz_drain(kz_); }
     void fail_nth(bool slots, int n) override { kshim_fail_nth(slots ? 1 : 0, n); }
+    TargetCounts destroy_now() override {
+        kz_destroy_pool(kz_);
+        destroyed_ = true;
+        sync::TsanHidden hidden;
+        return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total()};
+    }
 
     PoolSnapshot snapshot() override {
         sync::TsanHidden hidden;
@@ -129,6 +135,7 @@ public:
 
     TargetCounts counts() override {
         sync::TsanHidden hidden;
+        if (destroyed_) return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total()};
         return TargetCounts{kz_pages_nr(kz_), kz_live_pages(kz_), kz_live_slots(kz_)};
     }
 
@@ -152,6 +159,7 @@ private:
 
     kz_pool* kz_ = nullptr;
     int vcpus_ = 1;
+    bool destroyed_ = false;
     TargetEvictFn evict_;
     void* ctx_;
 };

@@ -26,6 +26,8 @@ size_t kshim_live_pages(void *out_data[], size_t cap);
 uint32_t kshim_slab_serial(const void *obj);
 size_t kshim_live_slab_objects(const struct kmem_cache *cache, void *out[], size_t cap);
 size_t kshim_slab_live_count(const struct kmem_cache *cache);
+/* Every live slab object, of any cache (after a pool's caches are gone). */
+size_t kshim_slab_objects_total(void);
 int kshim_spin_is_locked(const spinlock_t *l);
 /* The pool's list heads and the locks that guard them (kshim.h's list-guard check). */
 void kshim_guard_list(const struct list_head *head, const spinlock_t *lock);

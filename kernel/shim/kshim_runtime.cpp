@@ -359,6 +359,11 @@ extern "C" size_t kshim_live_slab_objects(const struct kmem_cache* cache, void* 
     return n;
 }
 
+extern "C" size_t kshim_slab_objects_total(void) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    return world().objects.size();
+}
+
 extern "C" size_t kshim_slab_live_count(const struct kmem_cache* cache) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     return cache ? reinterpret_cast<const KmemCache*>(cache)->live : 0;

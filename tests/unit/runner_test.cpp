@@ -140,5 +140,29 @@ TEST(Runner, FailAllocTakesTheErrorPathAndTheTraceSaysWhere) {
     }
 }
 
+
+// Whole lifecycle: a thread destroys the pool while the compaction work its
+// frees queued may still be pending; nothing may be left, and the run ends.
+TEST(Runner, DestroyFromAThreadLeavesNothing) {
+    int destroyed_runs = 0;
+    for (uint64_t seed = 0; seed < 8; seed++) {
+        Program p;
+        p.threads = 2;
+        p.vcpus = 2;
+        p.ops = {{OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 0)}, {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 1)},
+                 {OpKind::alloc, 0, static_cast<uint8_t>((9 << 3) | 2)}, {OpKind::write, 0, 1},
+                 {OpKind::free, 1, 0},  // queues compaction of the shared page
+                 {OpKind::destroy, 1, 0}};
+        p.schedule = {static_cast<uint8_t>(seed), 1};
+        RunConfig c = quiet();
+        c.trace_ring = 0;
+        Outcome o = run_program(p, c);
+        EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message << "\n" << o.trace;
+        EXPECT_EQ(o.status, sched::RunStatus::completed);
+        destroyed_runs += o.trace.find("destroy") != std::string::npos || o.trace.find("T1") != std::string::npos;
+    }
+    EXPECT_GT(destroyed_runs, 0);
+}
+
 }  // namespace
 }  // namespace z3fh::fuzz
