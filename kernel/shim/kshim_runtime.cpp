@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <set>
 #include <vector>
 
 #include "report.h"
@@ -48,6 +49,8 @@ struct SlabObject {
 
 // One run's kernel world. Serials are handed out in allocation order, so
 // nothing an address decides reaches a trace or a scheduling decision.
+struct KWorkQueue;
+
 struct World {
     int nr_cpus = 1;
     uint32_t next_page_serial = 1;
@@ -73,6 +76,10 @@ struct World {
     std::map<int, std::vector<HeldLock>> atomic_locks;
     int fail_countdown[2] = {0, 0};  // pages, slab objects
     std::map<int, bool> yield_after_unlock;  // a trylock failed under a spinning lock
+    std::set<const void*> workqueues;         // live ones (a work item may outlive its queue)
+    // Destroyed ones, kept until the run's end: as the kernel's worker pools
+    // outlive a workqueue, a cancel_work_sync on one of its items stays safe.
+    std::vector<KWorkQueue*> dead_workqueues;
 };
 
 World& world() {
@@ -305,6 +312,8 @@ extern "C" void kshim_free_leftovers(void) {
     for (auto& [addr, obj] : w.objects) std::free(reinterpret_cast<void*>(addr));
     w.objects.clear();
     for (KmemCache* c : w.zombie_caches) delete c;
+    for (KWorkQueue* q : w.dead_workqueues) delete q;
+    w.dead_workqueues.clear();
     w.zombie_caches.clear();
     for (auto& [block, serial] : w.pages) std::free(reinterpret_cast<void*>(block));
     w.pages.clear();
@@ -661,6 +670,9 @@ extern "C" void kshim_init_work(struct work_struct* w, work_func_t fn) {
 extern "C" bool kshim_queue_work(int cpu, struct workqueue_struct* wq, struct work_struct* w, const char* file, int line) {
     {
         TsanHidden hidden;
+        // Nothing may be queued on a destroyed workqueue (the pool is gone).
+        if (!world().workqueues.count(wq))
+            fatal(ErrorKind::check, loc_of(file, line), "queue_work on a destroyed workqueue");
         w->kshim_wq = wq;
     }
     return reinterpret_cast<KWorkQueue*>(wq)->q.queue(reinterpret_cast<WorkItem*>(w), cpu < 0 ? 0 : cpu,
@@ -674,7 +686,9 @@ extern "C" bool kshim_cancel_work_sync(struct work_struct* w, const char* file, 
     {
         wq = w->kshim_wq;
     }
-    if (!wq) {
+    // Never queued, or its queue is destroyed (drained, so the item is idle:
+    // the kernel's cancel_work_sync finds it so through work->data).
+    if (!wq || !world().workqueues.count(wq)) {
         point(Event::work_cancel, ObjectId{ObjClass::work_item, 0}, loc_of(file, line));
         return false;
     }
@@ -685,12 +699,16 @@ extern "C" struct workqueue_struct* kshim_create_workqueue(const char* name) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     (void)name;
     auto* q = new KWorkQueue(ObjectId{ObjClass::work_queue, world().next_wq_serial++});
+    world().workqueues.insert(q);
     return reinterpret_cast<struct workqueue_struct*>(q);
 }
 
 extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    delete reinterpret_cast<KWorkQueue*>(wq);  // drains first, like the kernel's
+    auto* q = reinterpret_cast<KWorkQueue*>(wq);
+    q->q.flush();  // drains first, like the kernel's (waiting for the worker when scheduled)
+    world().workqueues.erase(wq);
+    world().dead_workqueues.push_back(q);
 }
 
 extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) {
