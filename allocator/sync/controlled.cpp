@@ -76,6 +76,7 @@ void WorkQueue::run_one(WorkItem* w) {
     }
     TsanHidden hidden;
     Z3FH_HB_RELEASE(w);
+    Z3FH_HB_RELEASE(this);  // a flush that waited for this item comes after it
     running_ = nullptr;
     if (ControlledRuntime* rt = runtime()) rt->wake(&running_);
 }
@@ -87,7 +88,10 @@ void WorkQueue::flush() {
         for (;;) {
             {
                 TsanHidden hidden;
-                if (items_.empty() && running_ == nullptr) return;
+                if (items_.empty() && running_ == nullptr) {
+                    Z3FH_HB_ACQUIRE(this);  // flush_workqueue: the items' work happens before us
+                    return;
+                }
             }
             rt->block(&running_, id_, worker_, SrcLoc::here());
         }

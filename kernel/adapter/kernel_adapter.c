@@ -44,14 +44,18 @@ static int kz_evict_trampoline(struct z3fold_pool *pool, unsigned long handle) {
     (void)pool;
     /* zswap's writeback may sleep: the callback runs where sleeping is allowed. */
     kshim_might_sleep("the zpool evict callback", __FILE__, __LINE__);
+    kshim_tsan_hide();
     for (i = 0; i < KZ_MAX_EVICTING; i++)
         if (!kz->evicting[i]) {
             kz->evicting[i] = slots;
             slot = i;
             break;
         }
+    kshim_tsan_unhide();
     ret = kz->evict(kz->ctx, handle);
+    kshim_tsan_hide();
     if (slot >= 0) kz->evicting[slot] = NULL;
+    kshim_tsan_unhide();
     return ret;
 }
 

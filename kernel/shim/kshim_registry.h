@@ -37,6 +37,10 @@ void kshim_free_leftovers(void);
 /* Fault injection: the n-th page (which 0) or slab-object (which 1)
  * allocation from now fails (n >= 1; 0 cancels). */
 void kshim_fail_nth(int which, int n);
+/* The harness's own bookkeeping in C (the adapter's): serialised by the
+ * scheduler, hidden from TSan like the C++ side's (sync::TsanHidden). */
+void kshim_tsan_hide(void);
+void kshim_tsan_unhide(void);
 /* After an operation returns (or a work item ends): no lock may be held. */
 void kshim_check_returned(const char *what);
 void kshim_might_sleep(const char *what, const char *file, int line);

@@ -291,6 +291,9 @@ extern "C" void kshim_list_forget(const list_head* entry) {
     world().members.erase(reinterpret_cast<uintptr_t>(entry));
 }
 
+extern "C" void kshim_tsan_hide(void) { tsan_hide(); }
+extern "C" void kshim_tsan_unhide(void) { tsan_unhide(); }
+
 extern "C" void kshim_fail_nth(int which, int n) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     world().fail_countdown[which ? 1 : 0] = n;
