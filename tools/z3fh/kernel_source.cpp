@@ -448,6 +448,11 @@ const std::vector<Edit>& known_fixes() {
          R"(if \(buddy == MIDDLE\)\s*clear_bit\(MIDDLE_CHUNK_MAPPED, &page->private\);\s*zhdr->mapped_count--;)",
          "zhdr->mapped_count--;\n\tif (zhdr->mapped_count == 0) /* z3fh fix K9 */\n\t\tclear_bit(MIDDLE_CHUNK_MAPPED, "
          "&page->private);"},
+        // K10: migration reads new_zhdr->cpu for queue_work_on after it has
+        // unlocked the new page; reclaim, walking the LRU, may have claimed the
+        // page and set cpu = -1 under that lock meanwhile (a data race; TSan).
+        {"z3fold_page_migrate", R"(queue_work_on\(new_zhdr->cpu, pool->compact_wq, &new_zhdr->work\);)",
+         "queue_work_on(smp_processor_id(), pool->compact_wq, &new_zhdr->work); /* z3fh fix K10 */"},
         // K3, reclaim's side: evict frees through reclaim's stack-local handles, so
         // when a later evict fails and the page lives on, free the page's own
         // handles of what was evicted.
