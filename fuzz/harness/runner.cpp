@@ -106,7 +106,7 @@ void fatal_hook(ErrorKind, const std::string&) {
     if (g_current) print_context(*g_current);
 }
 
-#if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK)
+#if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK) && !defined(Z3FH_TSAN)
 void sanitizer_death() {
     if (g_current) print_context(*g_current);
 }
@@ -403,7 +403,11 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     h.rt = &rt;
     g_current = &h;
     set_fatal_hook(&fatal_hook);
-#if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK)
+#if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK) && !defined(Z3FH_TSAN)
+    // Not under TSan: its Die() runs the callback with the runtime's own
+    // locks held, and the context print allocates: a deadlock inside TSan
+    // (seen on kernel-target races). A TSan report names the race's stacks;
+    // the steps come from replaying the input under ASan.
     if (cfg.sanitizer_death_callback) __sanitizer_set_death_callback(&sanitizer_death);
 #endif
 #if defined(Z3FH_HAVE_ASAN_REPORT_CALLBACK)
