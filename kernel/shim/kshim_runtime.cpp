@@ -94,6 +94,16 @@ struct KWorkQueue {
 
 SrcLoc loc_of(const char* file, int line) { return SrcLoc{file, line}; }
 
+// Inside the shim's hidden scopes, the heap calls themselves stay visible to
+// TSan: its allocator resets a block's history at malloc and records the
+// free, or a reused block would carry the last owner's accesses.
+struct TsanVisible {
+    TsanVisible() { tsan_unhide(); }
+    ~TsanVisible() { tsan_hide(); }
+    TsanVisible(const TsanVisible&) = delete;
+    TsanVisible& operator=(const TsanVisible&) = delete;
+};
+
 // The page or slab object an address lies in, as an object id of class `cls`.
 ObjectId object_of(const void* addr, ObjClass cls) {
     World& w = world();
@@ -210,6 +220,7 @@ void free_block(page* pg) {
     // Nodes in the freed block are no list's members any more.
     w.members.erase(w.members.lower_bound(block), w.members.lower_bound(block + kBlockSize));
     pg->kshim_magic = 0;
+    TsanVisible visible;
     std::free(reinterpret_cast<void*>(block));
 }
 
@@ -435,7 +446,6 @@ extern "C" int kshim_current_cpu(void) { return current_vcpu(); }
 extern "C" int kshim_nr_cpus(void) { return world().nr_cpus; }
 
 extern "C" void* kshim_alloc_percpu(size_t size, size_t align) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     size_t a = align < 16 ? 16 : align;
     size_t unit = (size + a - 1) / a * a;
     size_t total = 64 + unit * static_cast<size_t>(world().nr_cpus);
@@ -453,7 +463,6 @@ extern "C" size_t kshim_percpu_unit(const void* p) {
 }
 
 extern "C" void kshim_free_percpu(void* p) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (p) std::free(static_cast<char*>(p) - 64);
 }
 
@@ -719,10 +728,14 @@ extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) 
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("alloc_page with a blocking gfp", loc_of(file, line));
     if (injected_failure(0, loc_of(file, line))) return nullptr;
     World& w = world();
-    void* block = std::aligned_alloc(kBlockSize, kBlockSize);
+    void* block;
+    {
+        TsanVisible visible;
+        block = std::aligned_alloc(kBlockSize, kBlockSize);
+        // A fixed fill, so a read of a fresh page is the same in every run.
+        if (block) std::memset(block, 0x6b, kPageSize);
+    }
     if (!block) return nullptr;
-    // A fixed fill, so a read of a fresh page is the same in every run.
-    std::memset(block, 0x6b, kPageSize);
     auto* pg = reinterpret_cast<page*>(static_cast<char*>(block) + kPageSize);
     std::memset(pg, 0, sizeof *pg);
     pg->lru.next = pg->lru.prev = &pg->lru;
@@ -787,9 +800,13 @@ extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, con
     if (injected_failure(1, loc_of(file, line))) return nullptr;
     auto* c = reinterpret_cast<KmemCache*>(cache);
     size_t bytes = (c->size + c->align - 1) / c->align * c->align;
-    void* obj = std::aligned_alloc(c->align, bytes);
+    void* obj;
+    {
+        TsanVisible visible;
+        obj = std::aligned_alloc(c->align, bytes);
+        if (obj) std::memset(obj, 0, bytes);  // kmem_cache_zalloc
+    }
     if (!obj) return nullptr;
-    std::memset(obj, 0, bytes);
     World& w = world();
     w.objects.emplace(reinterpret_cast<uintptr_t>(obj), SlabObject{c, w.next_slab_serial++, bytes});
     c->live++;
@@ -805,6 +822,7 @@ extern "C" void kshim_kmem_cache_free(struct kmem_cache* cache, void* obj, const
         fatal(ErrorKind::check, loc_of(file, line), "kmem_cache_free of an object this cache does not hold (double free?)");
     w.objects.erase(it);
     reinterpret_cast<KmemCache*>(cache)->live--;
+    TsanVisible visible;
     std::free(obj);
 }
 
@@ -825,7 +843,6 @@ extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* f
 }
 
 extern "C" void* kshim_kzalloc(size_t size, gfp_t gfp, const char* file, int line) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("kzalloc with a blocking gfp", loc_of(file, line));
     return std::calloc(1, size);
 }
