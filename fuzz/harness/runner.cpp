@@ -175,12 +175,14 @@ int evict(TargetPool& pool, Handle handle, void* ctx) {
         for (int s = 0; s < kSlots; s++) {
             if (s == victim || !claim(h.slots[s], SlotState::State::live)) continue;
             SlotState v = view(h.slots[s]);
+            sync::hb_consume(&h.slots[s]);  // a user frees an object after its last use, in order
             pool.free(v.handle);
             settle(h.slots[s], SlotState{SlotState::State::empty, 0, 0, v.gen, false});
             return;
         }
     };
     auto free_victim = [&] {
+        sync::hb_consume(&h.slots[victim]);  // the victim's last use happened before
         pool.free(handle);  // the handle given (zpool's contract)
         settle(h.slots[victim], SlotState{SlotState::State::empty, 0, 0, view(h.slots[victim]).gen, false});
         return 0;
@@ -238,6 +240,7 @@ void run_op(Harness& h, const Op& op) {
     case OpKind::free: {
         if (!claim(st, S::live)) return;
         SlotState v = view(st);
+        sync::hb_consume(&st);  // a user frees an object after its last use, in order
         pool.free(v.handle);
         settle(st, SlotState{S::empty, 0, 0, v.gen, false});
         return;
@@ -328,6 +331,7 @@ void destroy_pool(Harness& h) {
     for (SlotState& st : h.slots) {
         if (!claim(st, S::live)) continue;
         SlotState v = view(st);
+        sync::hb_consume(&st);  // a user frees an object after its last use, in order
         pool.free(v.handle);
         settle(st, SlotState{S::empty, 0, 0, v.gen, false});
     }

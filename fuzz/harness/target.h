@@ -82,6 +82,7 @@ public:
     int vcpus() const override { return pool_.vcpus(); }
     void drain() override { pool_.drain(); }
     void fail_nth(bool slots, int n) override {
+        sync::TsanHidden hidden;  // fault-injection bookkeeping, serialised by the scheduler
         if (slots) pool_.slots_cache().fail_nth(n);
         else pool_.page_source().fail_nth(n);
     }
