@@ -327,6 +327,7 @@ void destroy_pool(Harness& h) {
         }
         sync::cond_resched();
     }
+    sync::hb_consume(&h.threads_done);  // as a join: their work happened before the destroy
     TargetPool& pool = *h.pool;
     for (SlotState& st : h.slots) {
         if (!claim(st, S::live)) continue;
@@ -373,6 +374,7 @@ void thread_body(void* arg) {
                                      held.serial));
         }
     }
+    sync::hb_publish(&c->h->threads_done);  // a destroyer joins the threads that are done
     Hidden hidden;
     c->h->threads_done++;
 }
