@@ -232,6 +232,7 @@ void run_op(Harness& h, const Op& op) {
     case OpKind::alloc: {
         if (!claim(st, S::empty)) return;
         AllocResult r = pool.alloc(op.size());
+        sync::hb_publish(&st);  // the new object is handed on through the slot, as a user's would be
         uint32_t gen = view(st).gen;
         settle(st, r.err == Errno::ok ? SlotState{S::live, r.handle, op.size(), gen + 1, false}
                                       : SlotState{S::empty, 0, 0, gen, false});
