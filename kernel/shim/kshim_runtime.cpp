@@ -755,6 +755,7 @@ extern "C" void kshim_get_page(struct page* pg, const char* file, int line) {
     ObjectId id = ObjectId{ObjClass::page_refs, pg->kshim_serial};
     point(Event::atomic_rmw, id, loc);
     if (pg->_refcount.counter <= 0) fatal(ErrorKind::refcount, loc, "get_page on a page with no reference: " + describe(id));
+    Z3FH_HB_ACQUIRE(&pg->_refcount);
     pg->_refcount.counter++;
 }
 
@@ -764,7 +765,13 @@ extern "C" void kshim_put_page(struct page* pg, const char* file, int line) {
     ObjectId id = ObjectId{ObjClass::page_refs, pg->kshim_serial};
     point(Event::atomic_rmw, id, loc);
     if (pg->_refcount.counter <= 0) fatal(ErrorKind::refcount, loc, "put_page below zero: " + describe(id));
-    if (--pg->_refcount.counter == 0) free_block(pg);
+    // put_page's atomic_dec_and_test is fully ordered: every holder's use of
+    // the page happens before the last put frees it.
+    Z3FH_HB_RELEASE(&pg->_refcount);
+    if (--pg->_refcount.counter == 0) {
+        Z3FH_HB_ACQUIRE(&pg->_refcount);
+        free_block(pg);
+    }
 }
 
 // lock_page is a sleeping lock: it may not be taken in atomic context.
