@@ -324,9 +324,10 @@ static inline void kshim_clear_page_movable(struct page *page, const char *file,
         kshim_bug("VM_BUG_ON_PAGE(!PageMovable(page)) in __ClearPageMovable", file, line);
     page->mops = NULL;
 }
-#define PageIsolated(page) (((page)->flags & KSHIM_PG_isolated) != 0)
-#define SetPageIsolated(page) ((page)->flags |= KSHIM_PG_isolated)
-#define ClearPageIsolated(page) ((page)->flags &= ~KSHIM_PG_isolated)
+/* page->flags bits are atomic bit operations in the kernel. */
+#define PageIsolated(page) ((__atomic_load_n(&(page)->flags, __ATOMIC_RELAXED) & KSHIM_PG_isolated) != 0)
+#define SetPageIsolated(page) ((void)__atomic_fetch_or(&(page)->flags, KSHIM_PG_isolated, __ATOMIC_RELAXED))
+#define ClearPageIsolated(page) ((void)__atomic_fetch_and(&(page)->flags, ~KSHIM_PG_isolated, __ATOMIC_RELAXED))
 
 /* ---- slab ---- */
 struct kmem_cache;
