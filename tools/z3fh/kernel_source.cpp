@@ -453,6 +453,13 @@ const std::vector<Edit>& known_fixes() {
         // page and set cpu = -1 under that lock meanwhile (a data race; TSan).
         {"z3fold_page_migrate", R"(queue_work_on\(new_zhdr->cpu, pool->compact_wq, &new_zhdr->work\);)",
          "queue_work_on(smp_processor_id(), pool->compact_wq, &new_zhdr->work); /* z3fh fix K10 */"},
+        // K11: migration refusing a mapped page clears PAGE_CLAIMED while the
+        // page is still isolated: a free's compaction re-lists it, and putback
+        // then unlinks it from an unbuddied list without pool->lock (and puts
+        // it on the LRU twice). The claim stays until putback, which clears it.
+        {"z3fold_page_migrate",
+         R"((if \(zhdr->mapped_count != 0 \|\| zhdr->foreign_handles != 0\) \{)\s*clear_bit\(PAGE_CLAIMED, &page->private\);)",
+         "$1 /* z3fh fix K11: keep the claim until putback */"},
         // K3, reclaim's side: evict frees through reclaim's stack-local handles, so
         // when a later evict fails and the page lives on, free the page's own
         // handles of what was evicted.
