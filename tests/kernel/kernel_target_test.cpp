@@ -289,14 +289,7 @@ TEST(KernelAdapter, SeedProgramsReplayIdentically) {
 
 TEST(KernelAdapter, FailAllocReachesTheKernelsEnomemPaths) {
     for (bool slots : {false, true}) {
-        Program p;
-        p.threads = 1;
-        p.vcpus = 1;
-        p.ops = {{OpKind::fail_alloc, 0, static_cast<uint8_t>(slots ? 0x80 : 0x00)},
-                 {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 0)},
-                 {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 1)},
-                 {OpKind::write, 0, 1},
-                 {OpKind::verify, 0, 1}};
+        Program p = run::fault_injection_program(slots);
         RunConfig c;
         c.abort_on_finding = false;
         c.trace_ring = 0;

@@ -119,15 +119,7 @@ TEST(Runner, SignaturesAreStable) {
 // allocation failed and where.
 TEST(Runner, FailAllocTakesTheErrorPathAndTheTraceSaysWhere) {
     for (bool slots : {false, true}) {
-        Program p;
-        p.threads = 1;
-        p.vcpus = 1;
-        // fail the 1st page (or slots object) allocation; alloc; alloc again (succeeds)
-        p.ops = {{OpKind::fail_alloc, 0, static_cast<uint8_t>(slots ? 0x80 : 0x00)},
-                 {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 0)},
-                 {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 1)},
-                 {OpKind::write, 0, 1},
-                 {OpKind::verify, 0, 1}};
+        Program p = run::fault_injection_program(slots);
         RunConfig c = quiet();
         c.trace_ring = 0;
         Outcome o = run_program(p, c);

@@ -336,6 +336,18 @@ int cmd_export_test(const std::string& file, const std::string& out, const std::
     return 0;
 }
 
+Program fault_injection_program(bool slots) {
+    Program p;
+    p.threads = 1;
+    p.vcpus = 1;
+    p.ops = {{OpKind::fail_alloc, 0, static_cast<uint8_t>(slots ? 0x80 : 0x00)},
+             {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 0)},
+             {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 1)},
+             {OpKind::write, 0, 1},
+             {OpKind::verify, 0, 1}};
+    return p;
+}
+
 std::vector<Program> seed_programs(int count) {
     std::vector<Program> out;
     // Hand-shaped seeds first: each exercises one path the review cares about.

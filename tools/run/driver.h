@@ -37,5 +37,8 @@ int cmd_list_mutants();
 std::string export_test_source(const fuzz::Program& prog, const std::string& test_name, const std::string& mutant,
                                const std::string& signature);
 std::vector<fuzz::Program> seed_programs(int count);
+// One thread: fail the next page (or slots-object) allocation, allocate (it
+// fails), allocate again, write and verify: the -ENOMEM path and recovery.
+fuzz::Program fault_injection_program(bool slots);
 
 }  // namespace z3fh::run
