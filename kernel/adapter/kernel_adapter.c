@@ -401,14 +401,11 @@ size_t kz_snapshot_slots(struct kz_pool *kz, struct kz_slot_info *out, size_t ca
 }
 
 void kz_pool_info(struct kz_pool *kz, struct kz_pool_info *out) {
-    int cpu, idx;
     memset(out, 0, sizeof(*out));
     out->pages_nr = kz->pool->pages_nr.counter;
     out->lru_length = kz_walk(&kz->pool->lru, "the LRU", kz_lru_data, kz_count, NULL, NULL, NULL);
     out->stale_length = kz_walk(&kz->pool->stale, "the stale list", kz_buddy_data, kz_count, NULL, NULL, NULL);
     out->slots_objects = kshim_slab_live_count(kz->pool->c_handle);
-    (void)cpu;
-    (void)idx;
 }
 
 /* ---- the structural validator (the port's ids) ---- */

@@ -24,7 +24,7 @@ Errno to_errno(int rc) {
     case 16: return Errno::busy;
     case 22: return Errno::inval;
     case 28: return Errno::nospc;
-    default: return rc == 0 ? Errno::ok : Errno::inval;
+    default: return Errno::inval;
     }
 }
 

@@ -62,7 +62,6 @@ struct World {
     // each with the lock that must be held to add or delete it.
     std::map<uintptr_t, const spinlock_t*> heads;
     std::map<uintptr_t, const spinlock_t*> members;
-    uint64_t pages_allocated = 0;
     std::vector<KmemCache*> zombie_caches;  // destroyed while objects were left
     // Spinning locks (spinlock, rwlock) each thread holds, innermost last:
     // the atomic context might_sleep checks, and what an operation must not
@@ -241,7 +240,6 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.next_page_serial = 1;
     w.next_slab_serial = 1;
     w.next_wq_serial = 1;
-    w.pages_allocated = 0;
     // Pages and objects a finished run leaked stay allocated (LeakSanitizer
     // reports them); the registry forgets them so serials start afresh.
     w.pages.clear();
@@ -649,11 +647,7 @@ extern "C" int kshim_bitop(int op, long nr, volatile unsigned long* addr, const 
     const void* a = const_cast<const unsigned long*>(addr);
     // page->private holds z3fold's page flags; other words (the slots
     // object's pool link) carry no class of their own.
-    ObjClass cls = ObjClass::none;
-    if (uint32_t serial = kshim_page_serial(a)) {
-        (void)serial;
-        cls = ObjClass::page_flags;
-    }
+    ObjClass cls = kshim_page_serial(a) ? ObjClass::page_flags : ObjClass::none;
     static constexpr Event kEvents[] = {Event::bit_test, Event::bit_set, Event::bit_clear, Event::bit_test_and_set,
                                         Event::bit_test_and_clear};
     point(kEvents[op], object_of(a, cls), loc);
@@ -745,7 +739,6 @@ extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) 
     pg->kshim_serial = w.next_page_serial++;
     pg->kshim_magic = KSHIM_PAGE_MAGIC;
     w.pages.emplace(reinterpret_cast<uintptr_t>(block), pg->kshim_serial);
-    w.pages_allocated++;
     return pg;
 }
 

@@ -47,12 +47,9 @@ void on_sigint(int) { interrupt_child(); }
 // Run z3fh-run in the same build and collect its output.
 std::string run_driver(const std::string& driver, const std::vector<std::string>& args,
                        const std::map<std::string, std::string>& env, int* code) {
-    std::string out;
     std::vector<std::string> argv = {driver};
     argv.insert(argv.end(), args.begin(), args.end());
-    ProcResult r = run_process(argv, env, [&](const std::string& l) { out += l + "\n"; });
-    if (code) *code = r.exit_code;
-    return out;
+    return run_capture(argv, env, code);
 }
 
 std::string match1(const std::string& s, const std::regex& re) {

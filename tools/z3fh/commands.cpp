@@ -289,11 +289,8 @@ int cmd_test(bool long_run, const std::string& only) {
             std::string input = r.is_object() && !r["findings"].empty()
                                     ? ctx.root() + "/build/e2e/reclaim-put-then-lru/" + r["findings"][0]["input"].get<std::string>()
                                     : "";
-            std::string out;
-            int rc = input.empty() ? -1
-                                   : run_process({"/proc/self/exe", "replay", "--rr", input}, {},
-                                                 [&](const std::string& l) { out += l + "\n"; })
-                                         .exit_code;
+            int rc = -1;
+            std::string out = input.empty() ? "" : run_capture({"/proc/self/exe", "replay", "--rr", input}, {}, &rc);
             std::string why;
             bool can = rr_can_record(&why);
             if (input.empty()) err = "no e2e finding to replay";

@@ -74,39 +74,9 @@ std::string Context::fuzz_preset(const std::string& sanitizer, bool mutants) {
     return p;
 }
 
-bool Context::ensure_built(const std::string& preset, const std::vector<std::string>& targets, double* seconds,
-                           bool quiet, const std::vector<std::string>& cache_args) const {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::string> log;
-    auto collect = [&](const std::string& l) { log.push_back(l); };
-    auto show = [&] {
-        for (const std::string& l : log) std::fprintf(stderr, "%s\n", l.c_str());
-    };
-    std::function<void(const std::string&)> sink;
-    if (quiet) sink = collect;
-    if (!fs::exists(build_dir(preset) + "/build.ninja") || !cache_args.empty()) {
-        if (cache_args.empty()) std::fprintf(stderr, "z3fh: configuring %s ...\n", preset.c_str());
-        std::vector<std::string> cmd = {"cmake", "--preset", preset};
-        cmd.insert(cmd.end(), cache_args.begin(), cache_args.end());
-        if (run_process(cmd, {}, sink, root_).exit_code != 0) {
-            show();
-            std::fprintf(stderr, "z3fh: configuring preset %s failed\n", preset.c_str());
-            return false;
-        }
-    }
-    std::vector<std::string> cmd = {"cmake", "--build", "--preset", preset};
-    if (!targets.empty()) {
-        cmd.push_back("--target");
-        for (const std::string& t : targets) cmd.push_back(t);
-    }
-    log.clear();
-    if (run_process(cmd, {}, sink, root_).exit_code != 0) {
-        show();
-        std::fprintf(stderr, "z3fh: building preset %s failed\n", preset.c_str());
-        return false;
-    }
-    if (seconds) *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return true;
+bool Context::ensure_built(const std::string& preset, const std::vector<std::string>& targets,
+                           double* seconds) const {
+    return ensure_built_in(preset, build_dir(preset), targets, seconds, {});
 }
 
 bool Context::ensure_built_in(const std::string& preset, const std::string& dir,

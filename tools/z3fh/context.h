@@ -26,10 +26,9 @@ public:
     static std::string fuzz_preset(const std::string& sanitizer, bool mutants);
     std::string build_dir(const std::string& preset) const { return root_ + "/build/" + preset; }
     // Configure and build `targets` of `preset`; false (with output shown)
-    // on failure. Seconds spent are added to *seconds if given. With
-    // cache_args (-DVAR=VALUE), the preset is configured again with them.
-    bool ensure_built(const std::string& preset, const std::vector<std::string>& targets, double* seconds = nullptr,
-                      bool quiet = true, const std::vector<std::string>& cache_args = {}) const;
+    // on failure. Seconds spent are added to *seconds if given.
+    bool ensure_built(const std::string& preset, const std::vector<std::string>& targets,
+                      double* seconds = nullptr) const;
 
     // The same in a build folder of the caller's choosing, configured from
     // the preset with cache_args (the kernel target: one folder per file).

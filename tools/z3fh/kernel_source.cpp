@@ -25,11 +25,11 @@ namespace {
 constexpr const char* kPackage = "linux-source-6.1";
 constexpr const char* kTarball = "/usr/src/linux-source-6.1.tar.xz";
 
-// Run a command, collecting its output; the exit code.
+// A command's exit code, its output in *out.
 int run_collect(const std::vector<std::string>& argv, std::string* out, const std::string& cwd = "") {
-    std::string buf;
-    int rc = run_process(argv, {}, [&](const std::string& l) { buf += l + "\n"; }, cwd).exit_code;
-    if (out) *out = buf;
+    int rc = 0;
+    std::string o = run_capture(argv, {}, &rc, cwd);
+    if (out) *out = o;
     return rc;
 }
 
@@ -283,10 +283,9 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
     // A patch that is not a diff, or does not apply: exit 2 and one line.
     std::string bad = ctx.root() + "/build/kernel-src/not-a-patch.diff";
     write_file(bad, "this is not a unified diff\n");
-    std::string msg;
-    int brc = run_process({"/proc/self/exe", "campaign", "--target", "kernel", "--kernel-patch", bad, "--budget", "1"},
-                          {}, [&](const std::string& l) { msg += l + "\n"; })
-                  .exit_code;
+    int brc = 0;
+    std::string msg =
+        run_capture({"/proc/self/exe", "campaign", "--target", "kernel", "--kernel-patch", bad, "--budget", "1"}, {}, &brc);
     record("bad-patch", brc == 2 && msg.find("not a unified diff") != std::string::npos ? "" : fmt::format("exit {}", brc));
 
     // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign

@@ -87,4 +87,12 @@ ProcResult run_process(const std::vector<std::string>& argv, const std::map<std:
     return r;
 }
 
+std::string run_capture(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                        int* code, const std::string& cwd) {
+    std::string out;
+    int rc = run_process(argv, env, [&](const std::string& l) { out += l + "\n"; }, cwd).exit_code;
+    if (code) *code = rc;
+    return out;
+}
+
 }  // namespace z3fh::tool

@@ -20,6 +20,10 @@ ProcResult run_process(const std::vector<std::string>& argv, const std::map<std:
                        const std::function<void(const std::string&)>& on_line = {}, const std::string& cwd = "",
                        unsigned timeout_s = 0);
 
+// run_process collecting the combined output; the exit code in *code.
+std::string run_capture(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                        int* code = nullptr, const std::string& cwd = "");
+
 // Send SIGINT to every running child (Ctrl-C handling).
 void interrupt_child();
 
