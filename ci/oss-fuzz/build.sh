@@ -9,6 +9,9 @@ set -euo pipefail  # also when run as `bash build.sh`
 src="${Z3FH_SRC:-$SRC/z3fold-harden}"
 build="$WORK/z3fh-build-$SANITIZER-$FUZZING_ENGINE"
 fmt_args=()
+# AFL++ reads only its own map: the interleaving feedback goes there too.
+afl_args=()
+[ "$FUZZING_ENGINE" = afl ] && afl_args=(-DZ3FH_AFL_FEEDBACK=ON)
 # The OSS-Fuzz image has no fmt package new enough; the Dockerfile clones it.
 [ -d "$SRC/fmt/include" ] && fmt_args=(-DZ3FH_FMT_INCLUDE_DIR="$SRC/fmt/include")
 
@@ -19,7 +22,7 @@ cmake -S "$src" -B "$build" -G Ninja \
   -DCMAKE_ASM_COMPILER="$CC" \
   -DCMAKE_ASM_FLAGS="$CFLAGS" \
   -DZ3FH_FUZZING_ENGINE="$LIB_FUZZING_ENGINE" \
-  -DZ3FH_FMT_HEADER_ONLY=ON "${fmt_args[@]}" \
+  -DZ3FH_FMT_HEADER_ONLY=ON "${fmt_args[@]}" "${afl_args[@]}" \
   -DZ3FH_TESTS=OFF -DZ3FH_BENCH=OFF -DZ3FH_TOOLS=OFF -DZ3FH_WERROR=OFF
 cmake --build "$build" --target z3fold_fuzz
 

@@ -1,7 +1,9 @@
 // z3fold-harden: the libFuzzer target. An input is a program plus its
 // interleaving; a finding (invariant, deadlock, hang, sanitizer report) ends
-// the process, so libFuzzer saves the input. Interleaving feedback goes to
-// libFuzzer through extra counters.
+// the process, so the engine saves the input. Interleaving feedback goes to
+// libFuzzer through extra counters, and to AFL++ (built with
+// Z3FH_AFL_FEEDBACK, linked with libAFLDriver: persistent mode, test cases
+// in shared memory) through extra slots in its coverage map.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -18,10 +20,21 @@ constexpr size_t kCounters = 1 << 12;
 // next site) pair or a lock class newly contended is new "coverage".
 __attribute__((section("__libfuzzer_extra_counters"), used)) uint8_t g_sched_counters[kCounters];
 
+#ifdef Z3FH_AFL_FEEDBACK
+// AFL++ reads only its shared map. Its pc-guard runtime hands each guard a
+// map slot when registered; these guards are registered before the fork
+// server starts (LLVMFuzzerInitialize runs first), so the map is sized for
+// them, and hitting one is an edge like any other.
+extern "C" void __sanitizer_cov_trace_pc_guard_init(uint32_t* start, uint32_t* stop);
+extern "C" void __sanitizer_cov_trace_pc_guard(uint32_t* guard);
+uint32_t g_sched_guards[kCounters];
+void bump(size_t i) { __sanitizer_cov_trace_pc_guard(&g_sched_guards[i % kCounters]); }
+#else
 void bump(size_t i) {
     uint8_t& c = g_sched_counters[i % kCounters];
     if (c != 255) c++;
 }
+#endif
 Z3FH_INTENTIONAL_WRAP void on_switch(uint64_t from, uint64_t to) { bump(static_cast<size_t>((from * 0x9e3779b97f4a7c15ULL) ^ to) % (kCounters - 64)); }
 void on_block(uint8_t cls) { bump(kCounters - 64 + cls); }
 
@@ -33,7 +46,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     // Z3FH_NO_SCHED_FEEDBACK=1 turns the interleaving counters off (for
     // measuring what they buy; docs/performance.md).
     const char* off = std::getenv("Z3FH_NO_SCHED_FEEDBACK");
-    if (!off || std::strcmp(off, "1") != 0) z3fh::fuzz::set_feedback({&on_switch, &on_block});
+    if (!off || std::strcmp(off, "1") != 0) {
+#ifdef Z3FH_AFL_FEEDBACK
+        __sanitizer_cov_trace_pc_guard_init(g_sched_guards, g_sched_guards + kCounters);
+#endif
+        z3fh::fuzz::set_feedback({&on_switch, &on_block});
+    }
     return 0;
 }
 

@@ -458,12 +458,15 @@ std::vector<Program> seed_programs(int count) {
     return out;
 }
 
-int cmd_seeds(const std::string& dir, int count) {
+int cmd_seeds(const std::string& dir, int count, bool empty) {
     mkdir(dir.c_str(), 0755);
     int i = 0;
-    for (const Program& p : seed_programs(count)) {
+    // --empty: one program with no operations, the start of a campaign with
+    // no corpus for an engine that needs at least one input (AFL++).
+    for (const Program& p : empty ? std::vector<Program>(1) : seed_programs(count)) {
         std::vector<uint8_t> enc = fuzz::encode(p);
-        std::string path = fmt::format("{}/seed-{:03d}.z3fp", dir, i++);
+        std::string path = empty ? dir + "/empty.z3fp" : fmt::format("{}/seed-{:03d}.z3fp", dir, i);
+        i++;
         std::ofstream f(path, std::ios::binary);
         if (!f) {
             std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
@@ -472,6 +475,30 @@ int cmd_seeds(const std::string& dir, int count) {
         f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
     }
     std::printf("wrote %d seeds to %s\n", i, dir.c_str());
+    return 0;
+}
+
+int cmd_canonical(const std::string& file, const std::string& out) {
+    std::ifstream f(file, std::ios::binary);
+    if (!f) {
+        std::fprintf(stderr, "z3fh: cannot read %s\n", file.c_str());
+        return 2;
+    }
+    std::vector<uint8_t> raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    Program p;
+    if (!fuzz::decode_lenient(raw.data(), raw.size(), &p)) {
+        std::fprintf(stderr, "z3fh: %s: not a z3fh program (bad magic or version)\n", file.c_str());
+        return 2;
+    }
+    // The fuzz target runs what decode_lenient makes of the bytes, so the
+    // re-encoded program runs the same, step for step.
+    std::vector<uint8_t> enc = fuzz::encode(p);
+    std::ofstream o(out, std::ios::binary);
+    o.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
+    if (!o) {
+        std::fprintf(stderr, "z3fh: cannot write %s\n", out.c_str());
+        return 2;
+    }
     return 0;
 }
 

@@ -31,7 +31,11 @@ int cmd_replay(const std::string& file, int runs);
 int cmd_minimize(const std::string& file, const std::string& out);
 int cmd_export_test(const std::string& file, const std::string& out, const std::string& name,
                     const std::string& mutant);
-int cmd_seeds(const std::string& dir, int count);
+int cmd_seeds(const std::string& dir, int count, bool empty);
+// Write FILE as the program the fuzz target runs (decoded leniently, then
+// encoded): byte-level engines (AFL++'s havoc, CMPLOG) leave inputs the
+// strict replay tools would reject.
+int cmd_canonical(const std::string& file, const std::string& out);
 int cmd_list_mutants();
 
 std::string export_test_source(const fuzz::Program& prog, const std::string& test_name, const std::string& mutant,

@@ -5,7 +5,8 @@
 //   z3fh-run replay FILE [--runs N] [--mutant NAME]
 //   z3fh-run minimize FILE -o OUT [--mutant NAME]
 //   z3fh-run export-test FILE -o PATH [--name NAME] [--mutant NAME]
-//   z3fh-run seeds DIR [--count N]
+//   z3fh-run seeds DIR [--count N | --empty]
+//   z3fh-run canonical FILE -o OUT
 //   z3fh-run list-mutants
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -40,6 +41,11 @@ int main(int argc, char** argv) {
     auto* seeds = app.add_subcommand("seeds", "write the generated seed corpus into DIR");
     seeds->add_option("dir", out, "directory")->required();
     seeds->add_option("--count", count, "how many seeds")->check(CLI::Range(1, 100000));
+    bool empty = false;
+    seeds->add_flag("--empty", empty, "write one program with no operations instead");
+    auto* canon = app.add_subcommand("canonical", "write FILE as the program the fuzz target runs (strictly decodable)");
+    canon->add_option("file", file, "input file")->required();
+    canon->add_option("-o,--output", out, "where to write it")->required();
     auto* list = app.add_subcommand("list-mutants", "NAME<TAB>CLASS<TAB>description, one a line");
     (void)list;
 
@@ -59,6 +65,7 @@ int main(int argc, char** argv) {
     if (*replay) return cmd_replay(file, runs);
     if (*minimize) return cmd_minimize(file, out);
     if (*exp) return cmd_export_test(file, out, name, mutant);
-    if (*seeds) return cmd_seeds(out, count);
+    if (*seeds) return cmd_seeds(out, count, empty);
+    if (*canon) return cmd_canonical(file, out);
     return cmd_list_mutants();
 }

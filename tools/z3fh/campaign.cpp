@@ -8,14 +8,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <optional>
+#include <mutex>
 #include <set>
+#include <thread>
 
+#include "afl_engine.h"
 #include "context.h"
 #include "coverage.h"
 #include "proc.h"
@@ -59,13 +63,34 @@ std::string match1(const std::string& s, const std::regex& re) {
 
 }  // namespace
 
+EngineBinaries engine_binaries(const std::string& sanitizer, bool mutants) {
+    Context& ctx = Context::get();
+    const std::string lf = ctx.build_dir(Context::fuzz_preset(sanitizer, mutants));
+    const std::string m = mutants ? "-mutants" : "";
+    return {lf + "/fuzz/z3fold_fuzz", lf + "/tools/run/z3fh-run", ctx.build_dir("afl" + m) + "/fuzz/z3fold_fuzz_afl",
+            ctx.build_dir("afl-cmplog" + m) + "/fuzz/z3fold_fuzz_afl",
+            ctx.build_dir("default") + "/fuzz/libz3fh_afl_mutator.so"};
+}
+
+bool build_engines(const std::string& engine, const std::string& sanitizer, bool mutants, double* seconds) {
+    Context& ctx = Context::get();
+    const std::string m = mutants ? "-mutants" : "";
+    // The libFuzzer tree always: its z3fh-run replays and shrinks for both engines.
+    std::vector<std::string> lf_targets = {"z3fh-run"};
+    if (engine != "afl") lf_targets.push_back("z3fold_fuzz");
+    if (!ctx.ensure_built(Context::fuzz_preset(sanitizer, mutants), lf_targets, seconds)) return false;
+    if (engine == "libfuzzer") return true;
+    if (!afl_available()) {
+        std::fprintf(stderr, "z3fh: afl-fuzz and afl-clang-fast++ are not installed (Debian package afl++)\n");
+        return false;
+    }
+    return ctx.ensure_built("afl" + m, {"z3fold_fuzz_afl"}, seconds) &&
+           ctx.ensure_built("afl-cmplog" + m, {"z3fold_fuzz_afl"}, seconds) &&
+           ctx.ensure_built("default", {"z3fh_afl_mutator"}, seconds);
+}
+
 int run_campaign(const CampaignOptions& o) {
     Context& ctx = Context::get();
-    if (o.engine != "libfuzzer") {
-        std::fprintf(stderr, "z3fh: engine '%s' is not available yet (libfuzzer only; AFL++ is issue 7)\n",
-                     o.engine.c_str());
-        return 2;
-    }
     if (!o.mutant.empty() && !ctx.is_mutant(o.mutant)) {
         std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants)\n", o.mutant.c_str());
         return 2;
@@ -74,6 +99,11 @@ int run_campaign(const CampaignOptions& o) {
     if (kernel && !o.mutant.empty()) {
         std::fprintf(stderr, "z3fh: mutants are seeded in the port; for the kernel target give --kernel-patch FILE "
                              "(./z3fh kernel-defect NAME writes the review defects as patches)\n");
+        return 2;
+    }
+    if (o.engine != "libfuzzer" && (kernel || o.sanitizer != "asan")) {
+        std::fprintf(stderr, "z3fh: --engine %s fuzzes the port with ASan+UBSan (--sanitizer asan); TSan, UBSan-only "
+                             "and kernel-target campaigns run with --engine libfuzzer\n", o.engine.c_str());
         return 2;
     }
     const std::string preset = Context::fuzz_preset(o.sanitizer, !o.mutant.empty());
@@ -87,14 +117,15 @@ int run_campaign(const CampaignOptions& o) {
     }
     if (!o.no_build) std::fprintf(stderr, "z3fh: building %s (fuzz target and driver%s) ...\n", preset.c_str(),
                                   kernel ? ", kernel target" : "");
-    if (!o.no_build && !kernel && !ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"}, &build_s)) return 2;
+    if (!o.no_build && !kernel && !build_engines(o.engine, o.sanitizer, !o.mutant.empty(), &build_s)) return 2;
+    const EngineBinaries bins = engine_binaries(o.sanitizer, !o.mutant.empty());
     std::string kdir;
     if (kernel) {
         kdir = ensure_kernel_built(preset, *kfile, {"z3fold_fuzz_kernel", "z3fh-run-kernel"}, &build_s);
         if (kdir.empty()) return 2;
     }
-    const std::string bin = kernel ? kdir + "/kernel/z3fold_fuzz_kernel" : ctx.build_dir(preset) + "/fuzz/z3fold_fuzz";
-    const std::string driver = kernel ? kdir + "/kernel/z3fh-run-kernel" : ctx.build_dir(preset) + "/tools/run/z3fh-run";
+    const std::string bin = kernel ? kdir + "/kernel/z3fold_fuzz_kernel" : bins.libfuzzer;
+    const std::string driver = kernel ? kdir + "/kernel/z3fh-run-kernel" : bins.driver;
     // With a kernel patch, triage replays each finding on the kernel without
     // it too: a finding the unpatched kernel also has is not the patch's.
     std::string base_driver;
@@ -144,29 +175,52 @@ int run_campaign(const CampaignOptions& o) {
     if (!o.sched_feedback) env["Z3FH_NO_SCHED_FEEDBACK"] = "1";
     if (o.strategy != "input") env["Z3FH_STRATEGY"] = o.strategy;
 
+    // Processes per engine: `both` splits --jobs (at least one each).
+    const bool use_lf = o.engine != "afl", use_afl = o.engine != "libfuzzer";
+    const int lf_jobs = !use_lf ? 0 : use_afl ? std::max(1, o.jobs / 2) : o.jobs;
+    const int afl_jobs = !use_afl ? 0 : use_lf ? std::max(1, o.jobs - lf_jobs) : o.jobs;
+    // One process stops at its first finding (unless --keep-going); several
+    // fuzz the whole budget, as libFuzzer's fork mode does.
+    const bool stop_at_first = !o.keep_going && lf_jobs + afl_jobs == 1;
+    const std::string dict = fs::exists(ctx.root() + "/corpus/z3fold.dict") ? ctx.root() + "/corpus/z3fold.dict" : "";
+
     std::vector<std::string> argv = {bin,
                                      (out / "corpus").string(),
                                      "-artifact_prefix=" + (out / "crashes").string() + "/",
                                      fmt::format("-max_total_time={}", static_cast<long>(o.budget_s + 0.5)),
                                      fmt::format("-seed={}", o.seed),
                                      "-print_final_stats=1",
-                                     "-max_len=1024",
-                                     "-dict=" + ctx.root() + "/corpus/z3fold.dict"};
-    if (o.jobs > 1 || o.keep_going) {
-        // Fork mode; with --keep-going a single job too, so a crash does not
-        // end the campaign (a kernel with known findings can be fuzzed past them).
-        argv.push_back(fmt::format("-fork={}", o.jobs));
+                                     "-max_len=1024"};
+    if (!dict.empty()) argv.push_back("-dict=" + dict);
+    if (lf_jobs > 1 || o.keep_going || use_afl) {
+        // Fork mode; with --keep-going (or beside AFL++) a single job too, so
+        // a crash does not end the campaign (a kernel with known findings
+        // can be fuzzed past them).
+        argv.push_back(fmt::format("-fork={}", lf_jobs));
         argv.push_back("-ignore_crashes=1");
     }
-    if (!fs::exists(ctx.root() + "/corpus/z3fold.dict")) argv.pop_back();
 
+    // Live state: libFuzzer's output is parsed on its own thread, AFL++'s
+    // folders are read by the loop below; one lock for both.
+    std::mutex mu;
     std::vector<Sample> series;
     std::vector<Crash> crashes;
-    uint64_t execs = 0, cov = 0, corpus_size = 0, final_execs = 0;
+    uint64_t lf_execs = 0, lf_cov = 0, lf_corpus = 0, final_execs = 0;
+    AflFigures afl_fig;
     const bool tty = isatty(2);
     auto t0 = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-    double last_print = -100;
+    // The input is on disk; its sidecar follows at once, so replay needs no
+    // flags even if we die right now.
+    auto record_crash = [&](const std::string& path, double t, uint64_t at_execs, const std::string& engine) {
+        crashes.push_back({path, t, at_execs, false});
+        json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
+                     {"strategy", o.strategy},
+                     {"engine", engine}, {"format_version", 1},
+                     {"time_to_detect_s", t}, {"execs_at_detect", at_execs}};
+        side.update(target_info);
+        write_file(path + ".json", side.dump(2) + "\n");
+    };
     // "#N NEW cov: C ft: F corp: K/..." (TSan builds have no cov:, only ft:).
     static const std::regex status(R"(^#(\d+)[:\s].*?(?:cov|ft): (\d+).*?corp: (\d+))");
     static const std::regex written(R"(Test unit written to (\S+))");
@@ -176,49 +230,118 @@ int run_campaign(const CampaignOptions& o) {
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, nullptr);
 
-    std::fprintf(stderr, "z3fh: fuzzing for %.0fs with %d job(s), sanitizer %s%s -> %s\n", o.budget_s, o.jobs,
+    std::fprintf(stderr, "z3fh: fuzzing for %.0fs with %s, sanitizer %s%s -> %s\n", o.budget_s,
+                 use_lf && use_afl ? fmt::format("{} libFuzzer job(s) and {} AFL++ instance(s)", lf_jobs, afl_jobs).c_str()
+                 : use_afl         ? fmt::format("{} AFL++ instance(s)", afl_jobs).c_str()
+                                   : fmt::format("{} libFuzzer job(s)", lf_jobs).c_str(),
                  o.sanitizer.c_str(), o.mutant.empty() ? "" : (", mutant " + o.mutant).c_str(), out.c_str());
-    ProcResult pr = run_process(argv, env, [&](const std::string& line) {
-        log += line + "\n";
-        std::smatch m;
-        double t = elapsed();
-        if (std::regex_search(line, m, written)) {
-            fs::path p = fs::absolute(m[1].str());
-            crashes.push_back({p.string(), t, execs, false});
-            // The input is on disk; its sidecar follows at once, so replay
-            // needs no flags even if we die right now.
-            json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
-                         {"strategy", o.strategy},
-                         {"engine", o.engine}, {"format_version", 1},
-                         {"time_to_detect_s", t}, {"execs_at_detect", execs}};
-            side.update(target_info);
-            write_file(p.string() + ".json", side.dump(2) + "\n");
-        } else if (std::regex_search(line, m, status)) {
-            execs = std::stoull(m[1].str());
-            cov = std::stoull(m[2].str());
-            corpus_size = std::stoull(m[3].str());
-            if (series.empty() || t - series.back().t >= 1.0) series.push_back({t, execs, cov, corpus_size});
-        } else if (std::regex_search(line, m, final_re)) {
-            final_execs = std::stoull(m[1].str());
+    AflEngine afl;
+    if (use_afl) {
+        std::string warn = afl_core_pattern_warning();
+        if (!warn.empty()) std::fprintf(stderr, "z3fh: note: %s\n", warn.c_str());
+        AflSetup as;
+        as.target = bins.afl;
+        as.cmplog_target = bins.afl_cmplog;
+        as.mutator_lib = bins.afl_mutator;
+        as.dict = dict;
+        as.seeds = (out / "corpus").string();
+        // AFL++ needs one input to start from: with no corpus, the empty program.
+        if (fs::is_empty(out / "corpus", ec)) run_driver(driver, {"seeds", (out / "corpus").string(), "--empty"}, {}, nullptr);
+        as.sync_dir = (out / "afl").string();
+        if (use_lf) as.foreign.push_back((out / "corpus").string());  // libFuzzer's finds flow into AFL++
+        as.instances = afl_jobs;
+        as.budget_s = o.budget_s;
+        as.seed = o.seed;
+        as.env = env;
+        if (!afl.start(as)) return 2;
+    }
+    std::atomic<bool> lf_live{use_lf};
+    int lf_code = 0;
+    std::thread lf_thread;
+    if (use_lf) {
+        lf_thread = std::thread([&] {
+            lf_code = run_process(argv, env, [&](const std::string& line) {
+                          std::lock_guard<std::mutex> g(mu);
+                          log += line + "\n";
+                          std::smatch m;
+                          if (std::regex_search(line, m, written)) {
+                              record_crash(fs::absolute(m[1].str()).string(), elapsed(), lf_execs + afl_fig.execs,
+                                           "libfuzzer");
+                          } else if (std::regex_search(line, m, status)) {
+                              lf_execs = std::stoull(m[1].str());
+                              lf_cov = std::stoull(m[2].str());
+                              lf_corpus = std::stoull(m[3].str());
+                          } else if (std::regex_search(line, m, final_re)) {
+                              final_execs = std::stoull(m[1].str());
+                          }
+                      }).exit_code;
+            lf_live = false;
+        });
+    }
+    // The loop: AFL++'s crashes and figures, the series, the status line;
+    // the first finding ends a one-process campaign, the budget (and a
+    // minute's grace for the engines to wind down) ends all.
+    uint64_t execs = 0, cov = 0, corpus_size = 0;
+    double last_print = -100;
+    bool stopping = false;
+    while (lf_live || afl.running()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        const double t = elapsed();
+        std::lock_guard<std::mutex> g(mu);
+        if (use_afl) {
+            afl_fig = afl.figures();
+            for (const AflCrash& c : afl.new_crashes()) {
+                // AFL++'s byte-level stages leave inputs only the lenient
+                // decoder reads: the campaign keeps the program as it ran.
+                std::string dest = (out / "crashes" / fmt::format("afl-{}-{}", c.instance, c.id)).string();
+                int code = 0;
+                run_driver(driver, {"canonical", c.path, "-o", dest}, {}, &code);
+                if (code != 0) fs::copy_file(c.path, dest, fs::copy_options::overwrite_existing, ec);
+                record_crash(dest, t, lf_execs + afl_fig.execs, "afl");
+            }
+        }
+        execs = lf_execs + afl_fig.execs;
+        cov = use_lf ? lf_cov : afl_fig.edges;
+        corpus_size = std::max(lf_corpus, afl_fig.corpus);
+        if (series.empty() || t - series.back().t >= 1.0) series.push_back({t, execs, cov, corpus_size});
+        if (!stopping && ((stop_at_first && !crashes.empty()) || t > o.budget_s + 60)) {
+            stopping = true;
+            interrupt_child();
         }
         if (t - last_print >= (tty ? 0.5 : 10.0)) {
             last_print = t;
             double rate = t > 0 ? static_cast<double>(execs) / t : 0;
-            std::fprintf(stderr, "%s[%5.0fs/%.0fs] execs %llu (%.0f/s)  cov %llu  corpus %llu  findings %zu%s",
-                         tty ? "\r" : "", t, o.budget_s, static_cast<unsigned long long>(execs), rate,
-                         static_cast<unsigned long long>(cov), static_cast<unsigned long long>(corpus_size),
-                         crashes.size(), tty ? "  " : "\n");
+            std::string covs = use_lf && use_afl ? fmt::format("cov {} (libFuzzer) {} (AFL++ edges)", lf_cov, afl_fig.edges)
+                                                 : fmt::format("cov {}", cov);
+            std::fprintf(stderr, "%s[%5.0fs/%.0fs] execs %llu (%.0f/s)  %s  corpus %llu  findings %zu%s",
+                         tty ? "\r" : "", t, o.budget_s, static_cast<unsigned long long>(execs), rate, covs.c_str(),
+                         static_cast<unsigned long long>(corpus_size), crashes.size(), tty ? "  " : "\n");
         }
-    });
+    }
+    if (lf_thread.joinable()) lf_thread.join();
+    std::vector<int> afl_bad = afl.join();
     double fuzz_s = elapsed();
     if (tty) std::fprintf(stderr, "\n");
     signal(SIGINT, SIG_DFL);
     write_file((out / "fuzzer.log").string(), log);
-    if (pr.exit_code < 0 || pr.exit_code == 127) {
+    if (use_lf && (lf_code < 0 || lf_code == 127)) {
         std::fprintf(stderr, "z3fh: could not run %s\n", bin.c_str());
         return 2;
     }
-    if (final_execs) execs = final_execs;
+    if (use_afl) {
+        afl_fig = afl.figures();
+        if (!afl_bad.empty() && afl_fig.execs == 0) {
+            std::fprintf(stderr, "z3fh: afl-fuzz failed (exit %d); its log: %s/afl/main.log\n", afl_bad[0], out.c_str());
+            return 2;
+        }
+        // AFL++'s queue joins the campaign corpus: coverage, and a later
+        // campaign of either engine, start from it.
+        afl.export_queue((out / "corpus").string());
+        execs = lf_execs + afl_fig.execs;
+        if (!use_lf) cov = afl_fig.edges;
+        corpus_size = std::max(lf_corpus, afl_fig.corpus);
+    }
+    if (final_execs) execs = final_execs + afl_fig.execs;
     // Crashes libFuzzer wrote that we did not see announced (fork mode).
     std::set<std::string> seen;
     for (const Crash& c : crashes) seen.insert(c.path);

@@ -26,6 +26,18 @@ struct CampaignOptions {
     bool keep_going = false;  // fuzz on after a crash (fork mode even with one job)
 };
 
+// The programs a campaign runs for a sanitizer and mutant choice.
+struct EngineBinaries {
+    std::string libfuzzer;   // the libFuzzer target
+    std::string driver;      // z3fh-run of the same tree: replay, minimise, export for either engine
+    std::string afl;         // the AFL++ target (afl presets)
+    std::string afl_cmplog;  // the same with CMPLOG (afl-cmplog presets)
+    std::string afl_mutator; // our mutator as an AFL++ custom mutator library
+};
+EngineBinaries engine_binaries(const std::string& sanitizer, bool mutants);
+// Build what `engine` (libfuzzer, afl, both) needs; false (output shown) on failure.
+bool build_engines(const std::string& engine, const std::string& sanitizer, bool mutants, double* seconds = nullptr);
+
 // Exit status: 0 no finding, 1 findings, 2 the tool failed.
 int run_campaign(const CampaignOptions& opts);
 
