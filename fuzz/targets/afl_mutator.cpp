@@ -21,6 +21,47 @@ struct MutatorState {
 // Programs are small (9-byte header, 3 bytes an op, at most 96 ops).
 constexpr size_t kMaxInput = 1024;
 
+// The byte-level edits the structural mutator applies to schedule bytes
+// (libFuzzer lends it LLVMFuzzerMutate; AFL++ has no such entry point):
+// a few of havoc's, on one (delay, target) stream.
+std::mt19937 g_bytes_rng;
+size_t mutate_schedule_bytes(uint8_t* data, size_t size, size_t max_size) {
+    std::mt19937& rng = g_bytes_rng;
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int i = 0; i < edits; i++) {
+        switch (rng() % 6) {
+        case 0:  // a random byte
+            if (size) data[rng() % size] = static_cast<uint8_t>(rng());
+            break;
+        case 1:  // a small step: a little earlier or later, the neighbour thread
+            if (size) data[rng() % size] = static_cast<uint8_t>(data[rng() % size] + (rng() % 2 ? 1 : 255));
+            break;
+        case 2:  // flip a bit
+            if (size) data[rng() % size] ^= static_cast<uint8_t>(1u << (rng() % 8));
+            break;
+        case 3:  // insert a byte
+            if (size < max_size) {
+                size_t at = rng() % (size + 1);
+                std::memmove(data + at + 1, data + at, size - at);
+                data[at] = static_cast<uint8_t>(rng() % 48);
+                size++;
+            }
+            break;
+        case 4:  // erase a byte
+            if (size) {
+                size_t at = rng() % size;
+                std::memmove(data + at, data + at + 1, size - at - 1);
+                size--;
+            }
+            break;
+        case 5:  // copy one byte over another (repeat a preemption)
+            if (size >= 2) data[rng() % size] = data[rng() % size];
+            break;
+        }
+    }
+    return size;
+}
+
 }  // namespace
 
 extern "C" {
@@ -28,6 +69,7 @@ extern "C" {
 void* afl_custom_init(void* /*afl*/, unsigned int seed) {
     auto* st = new MutatorState;
     st->rng.seed(seed);
+    g_bytes_rng.seed(seed ^ 0x5a5a5a5au);
     st->buf.resize(kMaxInput);
     return st;
 }
@@ -44,7 +86,7 @@ size_t afl_custom_fuzz(void* data, uint8_t* buf, size_t buf_size, uint8_t** out_
     } else {
         size_t len = std::min(buf_size, cap);
         std::memcpy(st->buf.data(), buf, len);
-        n = z3fh::fuzz::mutate_buffer(st->buf.data(), len, cap, st->rng(), nullptr);
+        n = z3fh::fuzz::mutate_buffer(st->buf.data(), len, cap, st->rng(), &mutate_schedule_bytes);
     }
     if (n == 0) {  // nothing fitted: hand the input back unchanged
         n = std::min(buf_size, cap);

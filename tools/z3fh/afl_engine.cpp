@@ -49,6 +49,25 @@ uint64_t number(const std::map<std::string, std::string>& kv, const std::string&
     }
 }
 
+// afl-fuzz processes already running on this machine (each holds a core).
+int running_afl_instances() {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/proc", ec)) {
+        std::ifstream f(e.path() / "comm");
+        std::string comm;
+        if (f && std::getline(f, comm) && comm == "afl-fuzz") n++;
+    }
+    return n;
+}
+
+// -M for the first of several instances, -S for the rest. A lone instance
+// is a secondary too (unless it imports a foreign corpus, which only a main
+// may): a main walks its queue in order (-M implies -Z), so each generation
+// of a race waits a whole queue cycle; weighted random choice found
+// get-unless-zero twice as fast (docs/performance.md).
+const char* role(int i, int instances, bool foreign) { return i == 0 && (instances > 1 || foreign) ? "-M" : "-S"; }
+
 // The last row of plot_data, split at commas.
 std::vector<std::string> last_plot_row(const fs::path& p) {
     std::ifstream f(p);
@@ -127,15 +146,18 @@ bool AflEngine::start(const AflSetup& s) {
     env["AFL_AUTORESUME"] = "1";   // an existing sync folder is a resumed campaign
     env["AFL_CUSTOM_MUTATOR_LIBRARY"] = s.mutator_lib;
     env["AFL_IMPORT_FIRST"] = "1";  // take the other instances' finds before fuzzing on
-    if (s.instances > static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))
-        env["AFL_NO_AFFINITY"] = "1";  // more instances than cores: binding one a core would fail
+    env["AFL_SYNC_TIME"] = "1";     // sync every minute, not every 30: campaigns here last minutes
+    // More instances (ours and other campaigns') than cores: afl-fuzz would
+    // fail to bind one to a free core.
+    if (s.instances + running_afl_instances() > static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))
+        env["AFL_NO_AFFINITY"] = "1";
     if (!afl_core_pattern_warning().empty()) env["AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES"] = "1";
 
     codes_.assign(static_cast<size_t>(s.instances), 0);
     for (int i = 0; i < s.instances; i++) {
         std::string name = i == 0 ? "main" : fmt::format("s{}", i);
         names_.push_back(name);
-        std::vector<std::string> argv = {"afl-fuzz", "-i", s.seeds, "-o", s.sync_dir, i == 0 ? "-M" : "-S", name,
+        std::vector<std::string> argv = {"afl-fuzz", "-i", s.seeds, "-o", s.sync_dir, role(i, s.instances, !s.foreign.empty()), name,
                                          "-m", "none",
                                          // Our own watchdog reports a stuck run as a finding; this is the backstop.
                                          "-t", "5000",

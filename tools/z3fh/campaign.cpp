@@ -332,7 +332,8 @@ int run_campaign(const CampaignOptions& o) {
         afl_fig = afl.figures();
         if (!afl_bad.empty() && afl_fig.execs == 0) {
             std::fprintf(stderr, "z3fh: afl-fuzz failed (exit %d); its log: %s/afl/main.log\n", afl_bad[0], out.c_str());
-            return 2;
+            // Beside libFuzzer the campaign still has findings to triage.
+            if (!use_lf) return 2;
         }
         // AFL++'s queue joins the campaign corpus: coverage, and a later
         // campaign of either engine, start from it.
@@ -466,6 +467,15 @@ int run_campaign(const CampaignOptions& o) {
                    {"timeseries", ts},
                    {"findings", findings}};
     report.update(target_info);
+    // Each engine's own figures (their coverage counts are not comparable:
+    // libFuzzer's features vs AFL++'s map edges).
+    if (use_lf)
+        report["engines"]["libfuzzer"] = {{"jobs", lf_jobs}, {"execs", final_execs ? final_execs : lf_execs},
+                                          {"coverage", lf_cov}, {"corpus", lf_corpus}};
+    if (use_afl)
+        report["engines"]["afl"] = {{"jobs", afl_jobs}, {"execs", afl_fig.execs}, {"coverage", afl_fig.edges},
+                                    {"corpus", afl_fig.corpus}, {"hangs", afl_fig.hangs},
+                                    {"sync_dir", "afl"}};
     write_file((out / "report.json").string(), report.dump(2) + "\n");
 
     std::string md = fmt::format(

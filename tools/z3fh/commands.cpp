@@ -244,19 +244,24 @@ int cmd_test(bool long_run, const std::string& only) {
         // the finding's input runs clean with no mutant selected.
         const std::vector<std::string> review = {"release-unlinks", "get-unless-zero", "under-reclaim-bit",
                                                  "reclaim-put-then-lru"};
-        for (const std::string& m : review) {
+        // A short campaign on mutant m must find it (and with `both`, both
+        // engines must have run); its input must run clean with no mutant.
+        auto e2e_mutant = [&](const std::string& label, const std::string& m, const std::string& engine, int jobs,
+                              double budget) {
             CampaignOptions o;
-            o.budget_s = 60;
-            o.jobs = 1;
+            o.budget_s = budget;
+            o.jobs = jobs;
+            o.engine = engine;
             o.mutant = m;
             o.corpus = "none";
             o.triage_runs = 3;
             // One of them also measures llvm-cov coverage (the browser check reads it).
-            o.coverage = m == "reclaim-put-then-lru";
-            o.out = ctx.root() + "/build/e2e/" + m;
+            o.coverage = label == "reclaim-put-then-lru";
+            o.out = ctx.root() + "/build/e2e/" + label;
             std::error_code ec;
             fs::remove_all(o.out, ec);
-            std::fprintf(stderr, "\n=== e2e: campaign --mutant %s --budget 60 --jobs 1 --corpus none ===\n", m.c_str());
+            std::fprintf(stderr, "\n=== e2e: campaign --engine %s --mutant %s --budget %.0f --jobs %d --corpus none ===\n",
+                         engine.c_str(), m.c_str(), budget, jobs);
             int rc = run_campaign(o);
             bool ok = rc == 1;
             std::string why = rc == 1 ? "" : fmt::format(" (campaign exit {})", rc);
@@ -266,14 +271,31 @@ int cmd_test(bool long_run, const std::string& only) {
                 std::string drv = ctx.build_dir(Context::fuzz_preset("asan", true)) + "/tools/run/z3fh-run";
                 int clean = run_process({drv, "replay", input}, ctx.sanitizer_env("asan"),
                                         [](const std::string&) {}).exit_code;
+                json side = json::parse(read_file(input + ".json"), nullptr, false);
                 if (clean != 0) {
                     ok = false;
                     why = " (the input also fails with no mutant selected)";
+                } else if (engine != "both" && (!side.is_object() || side.value("engine", "") != engine)) {
+                    ok = false;
+                    why = " (the finding's sidecar does not name engine " + engine + ")";
+                }
+                for (const char* e : {"libfuzzer", "afl"}) {
+                    bool want = engine == "both" || engine == e;
+                    if (want && (!r.contains("engines") || !r["engines"].contains(e) ||
+                                 r["engines"][e]["execs"].get<uint64_t>() == 0)) {
+                        ok = false;
+                        why = fmt::format(" (engine {} ran no executions)", e);
+                    }
                 }
             }
-            summary.push_back(fmt::format("e2e {:<22} {}{}", m, ok ? "passed" : "FAILED", why));
+            summary.push_back(fmt::format("e2e {:<22} {}{}", label, ok ? "passed" : "FAILED", why));
             (ok ? passed : failed)++;
-        }
+        };
+        for (const std::string& m : review) e2e_mutant(m, m, "libfuzzer", 1, 60);
+        // AFL++: one instance stops at its finding; both engines side by side
+        // fuzz the whole (short) budget.
+        e2e_mutant("afl-release-unlinks", "release-unlinks", "afl", 1, 60);
+        e2e_mutant("both-reclaim-put", "reclaim-put-then-lru", "both", 2, 30);
         auto check = [&](const std::string& what, const std::string& err) {
             summary.push_back(fmt::format("e2e {:<22} {}{}", what, err.empty() ? "passed" : "FAILED",
                                           err.empty() ? "" : " (" + err + ")"));

@@ -107,6 +107,8 @@ Outcome run_harness(const ScoreOptions& so, const std::string& mutant, int seed,
                                      fmt::format("--seed={}", seed),
                                      "--sanitizer",
                                      so.sanitizer,
+                                     "--engine",
+                                     so.engine,
                                      "--out",
                                      dir,
                                      "--triage-runs=1",
@@ -177,9 +179,9 @@ double median_found(const json& rows, size_t first) {
 
 int cmd_score(const ScoreOptions& so) {
     Context& ctx = Context::get();
-    if (so.engine != "libfuzzer") {
-        std::fprintf(stderr, "z3fh: score --engine %s is not available (libfuzzer only; AFL++ is issue 7)\n",
-                     so.engine.c_str());
+    if (so.engine != "libfuzzer" && so.sanitizer != "asan") {
+        std::fprintf(stderr, "z3fh: score --engine %s runs with --sanitizer asan (ASan+UBSan); TSan and UBSan-only "
+                             "scores run with --engine libfuzzer\n", so.engine.c_str());
         return 2;
     }
     std::vector<MutantEntry> mutants = ctx.mutants();
@@ -205,9 +207,9 @@ int cmd_score(const ScoreOptions& so) {
     std::vector<bool> builds = {true};
     if (so.baseline) builds.push_back(false);  // the control row fuzzes the correct allocator
     for (bool with_mutants : builds) {
-        const std::string preset = Context::fuzz_preset(so.sanitizer, with_mutants);
-        std::fprintf(stderr, "z3fh: building %s ...\n", preset.c_str());
-        if (!ctx.ensure_built(preset, {"z3fold_fuzz", "z3fh-run"})) return 2;
+        std::fprintf(stderr, "z3fh: building the %s targets%s ...\n", so.engine.c_str(),
+                     with_mutants ? " with the mutants" : "");
+        if (!build_engines(so.engine, so.sanitizer, with_mutants)) return 2;
     }
     const std::vector<std::string> baselines = so.baseline ? std::vector<std::string>{"asan", "tsan"}
                                                            : std::vector<std::string>{};
