@@ -46,7 +46,18 @@ struct Crash {
     bool earlier = false;  // found by an earlier run into the same folder
 };
 
-void on_sigint(int) { interrupt_child(); }
+// The first Ctrl-C stops the engines (SIGINT reaches them through us) and
+// triage follows, as when the budget ends; a second one stops triage too
+// (the rest listed untriaged). The report is written either way.
+std::atomic<int> g_interrupts{0};
+void on_sigint(int) {
+    static const char first[] = "\nz3fh: stopping the engines; triage and the report follow (Ctrl-C again to skip triage)\n";
+    static const char again[] = "\nz3fh: skipping the rest of triage; writing the report\n";
+    int n = ++g_interrupts;
+    ssize_t ignored = n == 1 ? write(2, first, sizeof first - 1) : write(2, again, sizeof again - 1);
+    (void)ignored;
+    signal_children(SIGINT);
+}
 
 // Run z3fh-run in the same build and collect its output.
 std::string run_driver(const std::string& driver, const std::vector<std::string>& args,
@@ -212,7 +223,12 @@ int run_campaign(const CampaignOptions& o) {
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     // The input is on disk; its sidecar follows at once, so replay needs no
     // flags even if we die right now.
+    // Crash files already here are an earlier run's (resume after a kill):
+    // the scan after fuzzing lists them as such.
+    std::set<std::string> recorded;
+    for (const auto& e : fs::directory_iterator(out / "crashes", ec)) recorded.insert(e.path().string());
     auto record_crash = [&](const std::string& path, double t, uint64_t at_execs, const std::string& engine) {
+        if (!recorded.insert(path).second) return;
         crashes.push_back({path, t, at_execs, false});
         json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
                      {"strategy", o.strategy},
@@ -282,7 +298,7 @@ int run_campaign(const CampaignOptions& o) {
     // the first finding ends a one-process campaign, the budget (and a
     // minute's grace for the engines to wind down) ends all.
     uint64_t execs = 0, cov = 0, corpus_size = 0;
-    double last_print = -100;
+    double last_print = -100, stop_t = 0;
     bool stopping = false;
     while (lf_live || afl.running()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -300,14 +316,30 @@ int run_campaign(const CampaignOptions& o) {
                 record_crash(dest, t, lf_execs + afl_fig.execs, "afl");
             }
         }
+        if (use_lf) {
+            // libFuzzer's fork mode writes crash files without announcing
+            // them: every new one gets its sidecar here, at once.
+            for (const auto& e : fs::directory_iterator(out / "crashes", ec)) {
+                const std::string p = e.path().string();
+                const std::string fn = e.path().filename().string();
+                if (fn.rfind("crash-", 0) == 0 && fn.find('.') == std::string::npos && !recorded.count(p) &&
+                    !fs::exists(p + ".json"))
+                    record_crash(p, t, lf_execs + afl_fig.execs, "libfuzzer");
+            }
+        }
         execs = lf_execs + afl_fig.execs;
         cov = use_lf ? lf_cov : afl_fig.edges;
         corpus_size = std::max(lf_corpus, afl_fig.corpus);
         if (series.empty() || t - series.back().t >= 1.0) series.push_back({t, execs, cov, corpus_size});
-        if (!stopping && ((stop_at_first && !crashes.empty()) || t > o.budget_s + 60)) {
+        if (!stopping && ((stop_at_first && !crashes.empty()) || t > o.budget_s + 60 || g_interrupts > 0)) {
             stopping = true;
-            interrupt_child();
+            stop_t = t;
+            signal_children(SIGINT);
         }
+        // An engine that ignores SIGINT (libFuzzer's fork mode waits for its
+        // jobs) gets SIGTERM after 5 s, SIGKILL after 15.
+        if (stopping && t - stop_t > 5 && t - stop_t < 5.3) signal_children(SIGTERM);
+        if (stopping && t - stop_t > 15 && t - stop_t < 15.3) signal_children(SIGKILL);
         if (t - last_print >= (tty ? 0.5 : 10.0)) {
             last_print = t;
             double rate = t > 0 ? static_cast<double>(execs) / t : 0;
@@ -322,7 +354,6 @@ int run_campaign(const CampaignOptions& o) {
     std::vector<int> afl_bad = afl.join();
     double fuzz_s = elapsed();
     if (tty) std::fprintf(stderr, "\n");
-    signal(SIGINT, SIG_DFL);
     write_file((out / "fuzzer.log").string(), log);
     if (use_lf && (lf_code < 0 || lf_code == 127)) {
         std::fprintf(stderr, "z3fh: could not run %s\n", bin.c_str());
@@ -380,11 +411,23 @@ int run_campaign(const CampaignOptions& o) {
     json findings = json::array();
     std::map<std::string, size_t> by_sig;
     int n = 0;
+    // Interrupted twice: the rest are listed untriaged; their inputs and
+    // sidecars are on disk for replay.
+    json untriaged = json::array();
+    const bool interrupted_fuzzing = g_interrupts > 0;
     for (const Crash& c : crashes) {
+        if (g_interrupts > 1) {
+            untriaged.push_back(fs::relative(c.path, out).string());
+            continue;
+        }
         int code = 0;
         // One replay names the signature; only a new one is replayed N times
         // (a --keep-going campaign can leave thousands of duplicates).
         std::string rep = run_driver(driver, {"replay", c.path}, denv, &code);
+        if (g_interrupts > 1) {
+            untriaged.push_back(fs::relative(c.path, out).string());
+            continue;
+        }
         std::string sig = match1(rep, std::regex(R"(signature: (\S+))"));
         if (sig.empty()) sig = "not-reproduced";
         if (by_sig.count(sig)) {
@@ -441,7 +484,7 @@ int run_campaign(const CampaignOptions& o) {
     double coverage_s = 0;
     json coverage = {{"edges", cov}};
     // llvm-cov measures allocator/ (the port); the kernel target reports edges only.
-    if (o.coverage && !kernel) coverage.update(measure_coverage((out / "corpus").string(), out.string(), &coverage_s));
+    if (o.coverage && !kernel && g_interrupts == 0) coverage.update(measure_coverage((out / "corpus").string(), out.string(), &coverage_s));
 
     json ts = json::array();
     for (const Sample& s : series)
@@ -465,7 +508,9 @@ int run_campaign(const CampaignOptions& o) {
                    {"coverage", coverage},
                    {"corpus_size", corpus_size},
                    {"timeseries", ts},
-                   {"findings", findings}};
+                   {"interrupted", interrupted_fuzzing || g_interrupts > 0},
+                   {"findings", findings},
+                   {"untriaged", untriaged}};
     report.update(target_info);
     // Each engine's own figures (their coverage counts are not comparable:
     // libFuzzer's features vs AFL++'s map edges).
@@ -511,7 +556,11 @@ int run_campaign(const CampaignOptions& o) {
         std::printf("  %s after %.2fs, reproduced %s, reproducer %s\n", f["signature"].get<std::string>().c_str(),
                     f["time_to_detect_s"].get<double>(), f["replays"].get<std::string>().c_str(),
                     (out / f["reproducer"].get<std::string>()).c_str());
-    return findings.empty() ? 0 : 1;
+    signal(SIGINT, SIG_DFL);
+    if (!untriaged.empty())
+        std::printf("  %zu crash input(s) left untriaged (report.json \"untriaged\"; replay each)\n", untriaged.size());
+    if (g_interrupts > 0) std::printf("interrupted: the report covers what ran until then\n");
+    return findings.empty() && untriaged.empty() ? 0 : 1;
 }
 
 }  // namespace z3fh::tool

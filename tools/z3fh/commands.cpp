@@ -327,6 +327,8 @@ int cmd_test(bool long_run, const std::string& only) {
         check("report-in-browser", check_report_in_browser(ctx.root() + "/build/e2e/reclaim-put-then-lru"));
         std::fprintf(stderr, "\n=== e2e: campaign killed after its first crash, then resumed (--out SAME) ===\n");
         check("kill-and-resume", check_kill_and_resume("reclaim-put-then-lru"));
+        std::fprintf(stderr, "\n=== e2e: Ctrl-C mid-campaign still writes the report ===\n");
+        check("interrupt-writes-report", check_interrupt_writes_report("reclaim-put-then-lru"));
     }
     if (only.empty() || only == "kernel") failed += check_kernel_target(&summary, &passed);
     if (long_run) {

@@ -57,6 +57,46 @@ bool has_crash_file(const fs::path& dir) {
 
 }  // namespace
 
+std::string check_interrupt_writes_report(const std::string& mutant) {
+    Context& ctx = Context::get();
+    const fs::path out = fs::path(ctx.root()) / "build/e2e/interrupt";
+    std::error_code ec;
+    fs::remove_all(out, ec);
+    // Ctrl-C (SIGINT to the tool only, as a terminal would send it to the
+    // foreground job) a few seconds after the first crash input is on disk,
+    // mid-fuzzing: --keep-going would otherwise fuzz for the whole budget.
+    std::atomic<pid_t> pid{0};
+    std::atomic<bool> stop{false}, sent{false};
+    std::thread watcher([&] {
+        for (int i = 0; i < 1200 && !stop; i++) {
+            if (has_crash_file(out / "crashes")) {
+                std::this_thread::sleep_for(std::chrono::seconds(3));
+                if (pid > 0 && kill(pid, SIGINT) == 0) sent = true;
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    ProcResult r = run_process({self_exe(), "campaign", "--mutant", mutant, "--budget=120", "--jobs=1", "--keep-going",
+                                "--corpus", "none", "--out", out.string(), "--no-build", "--no-coverage",
+                                "--triage-runs=1"},
+                               {}, [](const std::string&) {}, "", 0, &pid);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stop = true;
+    watcher.join();
+    if (!sent) return fmt::format("no crash input appeared (campaign exit {})", r.exit_code);
+    if (r.exit_code != 1) return fmt::format("the interrupted campaign exited {} (expected 1: findings)", r.exit_code);
+    if (took > 100) return fmt::format("the campaign ran {:.0f} s after Ctrl-C (budget 120 s)", took);
+    json rep = json::parse(read_file((out / "report.json").string()), nullptr, false);
+    if (!rep.is_object()) return "no readable report.json after Ctrl-C";
+    if (!rep.value("interrupted", false)) return "report.json does not say interrupted";
+    if (rep["findings"].empty()) return "the report lists no finding";
+    for (const char* f : {"report.md", "report.html"})
+        if (!fs::exists(out / f)) return std::string("no ") + f + " after Ctrl-C";
+    return "";
+}
+
 std::string check_kill_and_resume(const std::string& mutant) {
     Context& ctx = Context::get();
     const fs::path out = fs::path(ctx.root()) / "build/e2e/kill-resume";

@@ -8,6 +8,9 @@ namespace z3fh::tool {
 // A campaign on `mutant` is SIGKILLed once its first crash input is on disk;
 // `campaign --out SAME` must then report that finding.
 std::string check_kill_and_resume(const std::string& mutant);
+// Ctrl-C mid-campaign: the tool stops its engines, triages, and still
+// writes report.json (interrupted: true), report.md and report.html.
+std::string check_interrupt_writes_report(const std::string& mutant);
 // Headless chromium renders the campaign's report.html: plot and findings
 // table present in the DOM, and a non-blank screenshot (report.png).
 std::string check_report_in_browser(const std::string& campaign_dir);

@@ -26,16 +26,17 @@ void track(pid_t pid, pid_t expect) {
 }
 }  // namespace
 
-void interrupt_child() {
+void signal_children(int sig) {
     for (auto& c : g_children) {
         pid_t pid = c.load();
-        if (pid > 0) kill(-pid, SIGINT);
+        if (pid > 0) kill(-pid, sig);
     }
 }
 
+
 ProcResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                        const std::function<void(const std::string&)>& on_line, const std::string& cwd,
-                       unsigned timeout_s) {
+                       unsigned timeout_s, std::atomic<pid_t>* started) {
     ProcResult r;
     int fds[2] = {-1, -1};
     // Close-on-exec: a child started meanwhile by another thread must not
@@ -61,6 +62,7 @@ ProcResult run_process(const std::vector<std::string>& argv, const std::map<std:
         _exit(127);
     }
     track(pid, 0);
+    if (started) *started = pid;
     if (on_line) {
         close(fds[1]);
         std::string buf;

@@ -1,6 +1,9 @@
 // z3fold-harden: running subprocesses (the one place the tool forks), with
 // their output streamed line by line.
 #pragma once
+#include <sys/types.h>
+
+#include <atomic>
 #include <functional>
 #include <map>
 #include <string>
@@ -15,16 +18,17 @@ struct ProcResult {
 // Run argv with extra environment, calling on_line for each line of
 // combined stdout+stderr (or inheriting the terminal if on_line is empty).
 // A child still running after timeout_s (if non-zero) gets SIGALRM (exit
-// code 128+14). Safe to call from several threads at once.
+// code 128+14). The child's pid goes to *started (if given) once it runs.
+// Safe to call from several threads at once.
 ProcResult run_process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                        const std::function<void(const std::string&)>& on_line = {}, const std::string& cwd = "",
-                       unsigned timeout_s = 0);
+                       unsigned timeout_s = 0, std::atomic<pid_t>* started = nullptr);
 
 // run_process collecting the combined output; the exit code in *code.
 std::string run_capture(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                         int* code = nullptr, const std::string& cwd = "");
 
-// Send SIGINT to every running child (Ctrl-C handling).
-void interrupt_child();
+// Send sig to every running child's process group (async-signal-safe).
+void signal_children(int sig);
 
 }  // namespace z3fh::tool
