@@ -187,6 +187,14 @@ std::vector<Violation> PoolInspector::validate(Pool& pool) {
                       &out);
         }
     }
+    // Isolation claims the page before it marks it isolated, and migration
+    // and putback unmark it before they unclaim it: an isolated page is
+    // always claimed. An unclaimed one is fair game to compaction and alloc,
+    // which re-list a page the migration caller will put back itself.
+    for (PageDesc* page : pool.src_->live_pages_ordered())
+        if (page->isolated && !((page->flags.peek() >> PAGE_CLAIMED) & 1UL))
+            out.push_back({"isolated-page-unclaimed", page->serial,
+                           fmt::format("page {} is isolated for migration but not claimed", page->serial)});
     walk_list(pool, &pool.stale_, "the stale list", buddy_data,
               [&](ListNode* n) {
                   PageDesc* page = virt_to_page(buddy_data(n));
@@ -261,6 +269,10 @@ void PoolInspector::move_to_wrong_unbuddied_for_test(Pool& pool, uint32_t serial
 
 void PoolInspector::set_flag_for_test(Pool& pool, uint32_t serial, int bit) {
     if (PageDesc* p = find_page(pool, serial)) p->flags.init(p->flags.peek() | (1UL << bit), p->flags.id());
+}
+
+void PoolInspector::clear_flag_for_test(Pool& pool, uint32_t serial, int bit) {
+    if (PageDesc* p = find_page(pool, serial)) p->flags.init(p->flags.peek() & ~(1UL << bit), p->flags.id());
 }
 
 void PoolInspector::set_field_for_test(Pool& pool, uint32_t serial, Field f, int value) {

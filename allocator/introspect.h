@@ -69,6 +69,7 @@ public:
     static void set_claimed_for_test(Pool& pool, uint32_t page_serial);
     static void move_to_wrong_unbuddied_for_test(Pool& pool, uint32_t page_serial);
     static void set_flag_for_test(Pool& pool, uint32_t page_serial, int bit);
+    static void clear_flag_for_test(Pool& pool, uint32_t page_serial, int bit);
     enum class Field { foreign_handles, mapped_count, cpu };
     static void set_field_for_test(Pool& pool, uint32_t page_serial, Field f, int value);
     static void unlink_lru_for_test(Pool& pool, uint32_t page_serial);

@@ -47,6 +47,20 @@ TEST(Validate, ClaimedPageOnUnbuddiedListIsReported) {
     p.abandon();
 }
 
+TEST(Validate, IsolatedPageThatLostItsClaimIsReported) {
+    TestPool p;
+    Handle a = p.alloc_ok(300);
+    PageDesc* page = virt_to_page(reinterpret_cast<void*>(*reinterpret_cast<uintptr_t*>(a) & PAGE_MASK));
+    ASSERT_TRUE(p->isolate_page(page));
+    EXPECT_FALSE(has(PoolInspector::validate(*p), "isolated-page-unclaimed"));  // isolation claims it
+    PoolInspector::clear_flag_for_test(*p, page->serial, PAGE_CLAIMED);
+    EXPECT_TRUE(has(PoolInspector::validate(*p), "isolated-page-unclaimed"));
+    PoolInspector::set_claimed_for_test(*p, page->serial);
+    p->putback_page(page);
+    EXPECT_FALSE(has(PoolInspector::validate(*p), "isolated-page-unclaimed"));
+    p->free(a);
+}
+
 TEST(Validate, FreedPageStillLinkedIsReportedWithoutTouchingIt) {
     TestPool p;
     Handle a = p.alloc_ok(100);
