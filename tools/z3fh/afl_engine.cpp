@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,6 +145,20 @@ bool AflEngine::start(const AflSetup& s) {
     for (const char* var : {"ASAN_OPTIONS", "UBSAN_OPTIONS"})
         if (env.count(var)) env[var] += ":symbolize=0:abort_on_error=1:halt_on_error=1";
     env["AFL_NO_UI"] = "1";  // the campaign prints the status line
+    // Live figures: afl-fuzz sends StatsD gauges every second; its files
+    // lag by up to a minute. No socket, no live figures: the files remain.
+    statsd_fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (statsd_fd_ >= 0 && bind(statsd_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        getsockname(statsd_fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+        env["AFL_STATSD"] = "1";
+        env["AFL_STATSD_HOST"] = "127.0.0.1";
+        env["AFL_STATSD_PORT"] = std::to_string(ntohs(addr.sin_port));
+        env["AFL_STATSD_TAGS_FLAVOR"] = "dogstatsd";  // tags name the instance (its -T banner)
+    }
     env["AFL_SKIP_CPUFREQ"] = "1";  // VMs have no cpufreq governor to check
     env["AFL_AUTORESUME"] = "1";   // an existing sync folder is a resumed campaign
     env["AFL_CUSTOM_MUTATOR_LIBRARY"] = s.mutator_lib;
@@ -162,7 +179,8 @@ bool AflEngine::start(const AflSetup& s) {
                                          // Our own watchdog reports a stuck run as a finding; this is the backstop.
                                          "-t", "5000",
                                          "-V", fmt::format("{}", static_cast<long>(s.budget_s + 0.5)),
-                                         "-s", fmt::format("{}", s.seed + static_cast<uint64_t>(i))};
+                                         "-s", fmt::format("{}", s.seed + static_cast<uint64_t>(i)),
+                                         "-T", name};
         if (!s.dict.empty()) {
             argv.push_back("-x");
             argv.push_back(s.dict);
@@ -221,7 +239,27 @@ std::vector<AflCrash> AflEngine::new_crashes() {
     return out;
 }
 
-AflFigures AflEngine::figures() const {
+AflEngine::~AflEngine() {
+    if (statsd_fd_ >= 0) close(statsd_fd_);
+}
+
+AflFigures AflEngine::figures() {
+    // "fuzzing.execs_done:123|g|#banner:main,afl_version:++4.04c", a line each.
+    static const std::regex gauge(R"(^fuzzing\.(\w+):(\d+)(?:\.\d+)?\|g\|#banner:([^,]+))");
+    char buf[65536];
+    ssize_t n;
+    while (statsd_fd_ >= 0 && (n = recv(statsd_fd_, buf, sizeof buf, 0)) > 0) {
+        std::string packet(buf, static_cast<size_t>(n)), line;
+        size_t pos = 0;
+        while (pos < packet.size()) {
+            size_t end = packet.find('\n', pos);
+            if (end == std::string::npos) end = packet.size();
+            line = packet.substr(pos, end - pos);
+            pos = end + 1;
+            std::smatch m;
+            if (std::regex_search(line, m, gauge)) statsd_[m[3].str()][m[1].str()] = std::stoull(m[2].str());
+        }
+    }
     AflFigures f;
     for (const std::string& name : names_) {
         const fs::path dir = fs::path(setup_.sync_dir) / name;
@@ -241,6 +279,13 @@ AflFigures AflEngine::figures() const {
                 corpus = num(col[3]);
                 hangs = num(col[8]);
             }
+        }
+        auto live = statsd_.find(name);
+        if (live != statsd_.end() && live->second["execs_done"] > execs) {
+            execs = live->second["execs_done"];
+            edges = live->second["edges_found"];
+            corpus = live->second["corpus_count"];
+            hangs = live->second["saved_hangs"];
         }
         f.execs += execs;
         f.edges = std::max(f.edges, edges);

@@ -57,7 +57,9 @@ public:
     // Crash files saved since the last call. Those present when start() ran
     // (an earlier run of the same folder) are never reported.
     std::vector<AflCrash> new_crashes();
-    AflFigures figures() const;
+    // Live from the instances' StatsD packets (one a second each), else
+    // from their fuzzer_stats and plot_data (rewritten every 5-60 s).
+    AflFigures figures();
     bool running() const;
     // Wait for every instance to end; the exit codes that were not a clean
     // end (0, or SIGINT's) are returned.
@@ -73,6 +75,10 @@ private:
     std::vector<int> codes_;
     std::atomic<int> live_{0};  // instances still running
     std::set<std::string> seen_;
+    int statsd_fd_ = -1;  // UDP socket on 127.0.0.1 the instances report to
+    std::map<std::string, std::map<std::string, uint64_t>> statsd_;  // instance -> metric -> value
+public:
+    ~AflEngine();
 };
 
 }  // namespace z3fh::tool
