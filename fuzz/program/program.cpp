@@ -108,6 +108,20 @@ bool force_schedule_kind(Program& p, const std::string& strategy) {
     return true;
 }
 
+std::vector<uint8_t> preemptions(const std::vector<Preempt>& steps) {
+    std::vector<uint8_t> out;
+    for (const Preempt& s : steps) {
+        out.push_back(s.after);
+        out.push_back(s.to);
+    }
+    return out;
+}
+
+std::vector<uint8_t> seeded_schedule(uint8_t depth_byte, uint32_t seed) {
+    return {depth_byte, static_cast<uint8_t>(seed), static_cast<uint8_t>(seed >> 8), static_cast<uint8_t>(seed >> 16),
+            static_cast<uint8_t>(seed >> 24)};
+}
+
 PctParams Program::pct_params() const {
     PctParams pp{1, 0, 0};
     if (!schedule.empty()) pp.depth = 1 + schedule[0] % 3;

@@ -90,6 +90,19 @@ struct Program {
     bool operator==(const Program&) const = default;
 };
 
+// Readable spellings of schedule bytes, for exported tests. A pair
+// schedule is a list of preemptions: keep the running thread for `after`
+// more scheduling decisions, then switch to runnable thread #`to` (modulo
+// how many are runnable then).
+struct Preempt {
+    uint8_t after;
+    uint8_t to;
+};
+std::vector<uint8_t> preemptions(const std::vector<Preempt>& steps);
+// A PCT or random-walk schedule: the depth byte (depth = 1 + byte % 3) and
+// the 32-bit seed.
+std::vector<uint8_t> seeded_schedule(uint8_t depth_byte, uint32_t seed);
+
 // The campaign's --strategy: "pct" or "random" make every input's schedule
 // bytes that kind's parameters ("input" or "" leaves inputs as they are);
 // false for an unknown name.

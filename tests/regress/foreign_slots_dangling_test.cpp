@@ -2,9 +2,8 @@
 // Finding 5 in docs/findings.md: a page kept a pointer to the slots object a
 // foreign handle's free freed (heap-use-after-free before the fix).
 // Found (before the fix): sanitizer:heap-use-after-free@z3fh::sync::RwLock::write_lock
-// The program runs under the input strategy: each schedule pair
-// (delay, target) keeps the current thread for `delay` decisions, then
-// switches to runnable thread #target.
+// Each thread runs its operations in order; the schedule says where the
+// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
 #include "regress/regress.h"
 
 namespace {
@@ -53,7 +52,17 @@ z3fh::fuzz::Program program() {
         {OpKind::write, 1, 0xbd},  // T1: write  slot 5
         {OpKind::alloc, 2, 0x32},  // T2: alloc  slot 2 size 200
     };
-    p.schedule = {8, 14, 15, 22, 17, 21, 0, 0, 0, 109, 21, 21, 46, 159, 0, 4, 195, 21};
+    p.schedule = z3fh::fuzz::preemptions({
+        {.after = 8, .to = 14},  // keep the running thread 8 more decisions, then runnable #14
+        {.after = 15, .to = 22},  // keep the running thread 15 more decisions, then runnable #22
+        {.after = 17, .to = 21},  // keep the running thread 17 more decisions, then runnable #21
+        {.after = 0, .to = 0},  // keep the running thread 0 more decisions, then runnable #0
+        {.after = 0, .to = 109},  // keep the running thread 0 more decisions, then runnable #109
+        {.after = 21, .to = 21},  // keep the running thread 21 more decisions, then runnable #21
+        {.after = 46, .to = 159},  // keep the running thread 46 more decisions, then runnable #159
+        {.after = 0, .to = 4},  // keep the running thread 0 more decisions, then runnable #4
+        {.after = 195, .to = 21},  // keep the running thread 195 more decisions, then runnable #21
+    });
     return p;
 }
 

@@ -1,8 +1,7 @@
 // Regression test exported by `z3fh export-test`.
 // Found: refcount@pool.cpp:376 with mutant get-unless-zero
-// The program runs under the input strategy: each schedule pair
-// (delay, target) keeps the current thread for `delay` decisions, then
-// switches to runnable thread #target.
+// Each thread runs its operations in order; the schedule says where the
+// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
 #include "regress/regress.h"
 
 namespace {
@@ -21,7 +20,9 @@ z3fh::fuzz::Program program() {
         {OpKind::alloc, 1, 0xe6},  // T1: alloc  slot 6 size 1984
         {OpKind::free, 2, 0x12},  // T2: free   slot 2
     };
-    p.schedule = {19, 22};
+    p.schedule = z3fh::fuzz::preemptions({
+        {.after = 19, .to = 22},  // keep the running thread 19 more decisions, then runnable #22
+    });
     return p;
 }
 

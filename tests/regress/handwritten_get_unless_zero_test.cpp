@@ -3,9 +3,8 @@
 // T0 frees the only object of a page and is preempted at the pool lock its
 // last put takes; T1's lookup takes a reference under the pool lock alone.
 // Found: refcount@pool.cpp:376 with mutant get-unless-zero
-// The program runs under the input strategy: each schedule pair
-// (delay, target) keeps the current thread for `delay` decisions, then
-// switches to runnable thread #target.
+// Each thread runs its operations in order; the schedule says where the
+// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
 #include "regress/regress.h"
 
 namespace {
@@ -22,7 +21,9 @@ z3fh::fuzz::Program program() {
         {OpKind::free, 0, 0x00},  // T0: free   slot 0
         {OpKind::alloc, 1, 0x11},  // T1: alloc  slot 1 size 64
     };
-    p.schedule = {27, 1};
+    p.schedule = z3fh::fuzz::preemptions({
+        {.after = 27, .to = 1},  // keep the running thread 27 more decisions, then runnable #1
+    });
     return p;
 }
 

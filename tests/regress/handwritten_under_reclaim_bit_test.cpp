@@ -2,9 +2,8 @@
 // Hand-written (tests/regress/handwritten-under-reclaim-bit.z3fp): the shortest program for review #3:
 // T0 frees while T1's reclaim sets PAGE_CLAIMED under the pool lock.
 // Found: refcount@reclaim.cpp:62 with mutant under-reclaim-bit
-// The program runs under the input strategy: each schedule pair
-// (delay, target) keeps the current thread for `delay` decisions, then
-// switches to runnable thread #target.
+// Each thread runs its operations in order; the schedule says where the
+// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
 #include "regress/regress.h"
 
 namespace {
@@ -21,7 +20,9 @@ z3fh::fuzz::Program program() {
         {OpKind::free, 0, 0x00},  // T0: free   slot 0
         {OpKind::reclaim, 1, 0x00},  // T1: reclaim retries 1
     };
-    p.schedule = {14, 1};
+    p.schedule = z3fh::fuzz::preemptions({
+        {.after = 14, .to = 1},  // keep the running thread 14 more decisions, then runnable #1
+    });
     return p;
 }
 

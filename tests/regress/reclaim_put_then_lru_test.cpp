@@ -1,8 +1,7 @@
 // Regression test exported by `z3fh export-test`.
 // Found: invariant:listed-page-zero-ref with mutant reclaim-put-then-lru
-// The program runs under the input strategy: each schedule pair
-// (delay, target) keeps the current thread for `delay` decisions, then
-// switches to runnable thread #target.
+// Each thread runs its operations in order; the schedule says where the
+// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
 #include "regress/regress.h"
 
 namespace {
@@ -18,7 +17,8 @@ z3fh::fuzz::Program program() {
         {OpKind::alloc, 0, 0xe6},  // T0: alloc  slot 6 size 1984
         {OpKind::reclaim, 0, 0x04},  // T0: reclaim retries 5
     };
-    p.schedule = {};
+    p.schedule = z3fh::fuzz::preemptions({
+    });
     return p;
 }
 

@@ -1,8 +1,7 @@
 // Regression test exported by `z3fh export-test`.
 // Found: lock-not-held@lifetime.cpp:66 with mutant release-unlinks
-// The program runs under the input strategy: each schedule pair
-// (delay, target) keeps the current thread for `delay` decisions, then
-// switches to runnable thread #target.
+// Each thread runs its operations in order; the schedule says where the
+// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
 #include "regress/regress.h"
 
 namespace {
@@ -17,7 +16,8 @@ z3fh::fuzz::Program program() {
     p.ops = {
         {OpKind::alloc, 0, 0x1b},  // T0: alloc  slot 3 size 65
     };
-    p.schedule = {};
+    p.schedule = z3fh::fuzz::preemptions({
+    });
     return p;
 }
 

@@ -1,8 +1,7 @@
 // Regression test exported by `z3fh export-test`.
 // Found: refcount@reclaim.cpp:62 with mutant under-reclaim-bit
-// The program runs under the input strategy: each schedule pair
-// (delay, target) keeps the current thread for `delay` decisions, then
-// switches to runnable thread #target.
+// Each thread runs its operations in order; the schedule says where the
+// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
 #include "regress/regress.h"
 
 namespace {
@@ -20,7 +19,9 @@ z3fh::fuzz::Program program() {
         {OpKind::write, 1, 0x5e},  // T1: write  slot 6
         {OpKind::reclaim, 2, 0x10},  // T2: reclaim retries 1
     };
-    p.schedule = {14, 14};
+    p.schedule = z3fh::fuzz::preemptions({
+        {.after = 14, .to = 14},  // keep the running thread 14 more decisions, then runnable #14
+    });
     return p;
 }
 

@@ -101,6 +101,20 @@ TEST(Runner, ExportedTestSpellsTheProgram) {
     EXPECT_NE(src.find("OpKind::reclaim"), std::string::npos);
     EXPECT_NE(src.find("// T1: reclaim retries"), std::string::npos);
     EXPECT_EQ(src.find("0x5a, 0x33"), std::string::npos) << "no byte array";
+    EXPECT_EQ(src.find("p.schedule = {"), std::string::npos) << "no schedule byte array";
+    EXPECT_NE(src.find("{.after = 2, .to = 1},  // keep the running thread 2 more decisions, then runnable #1"),
+              std::string::npos);
+}
+
+TEST(Runner, ExportedScheduleStepsRebuildTheSameBytes) {
+    EXPECT_EQ(fuzz::preemptions({{2, 1}, {3, 0}}), (std::vector<uint8_t>{2, 1, 3, 0}));
+    EXPECT_EQ(fuzz::seeded_schedule(7, 0x04030201), (std::vector<uint8_t>{7, 1, 2, 3, 4}));
+    Program p = run::seed_programs(2)[1];
+    p.schedule_kind = fuzz::ScheduleKind::random;
+    p.schedule = {7, 1, 2, 3, 4};
+    std::string src = run::export_test_source(p, "Sample", "none", "invariant:x");
+    EXPECT_NE(src.find("ScheduleKind::random"), std::string::npos);
+    EXPECT_NE(src.find("seeded_schedule(/* depth 2 */ 7, /* seed */ 0x04030201)"), std::string::npos);
 }
 
 TEST(Runner, SignaturesAreStable) {

@@ -276,13 +276,27 @@ std::string export_test_source(const Program& p, const std::string& test_name, c
             ops += fmt::format("        {{OpKind::{}, {}, {:#04x}}},  // T{}: {}\n", fuzz::op_name(op.kind), op.thread,
                                op.arg, t, fuzz::op_text(op));
     }
+    // The schedule as named steps, never a byte array. A pair schedule's
+    // odd last byte is never read (a preemption needs both), so it is left out.
     std::string sched;
-    for (size_t i = 0; i < p.schedule.size(); i++) sched += fmt::format("{}{}", i ? ", " : "", p.schedule[i]);
+    if (p.schedule_kind == ScheduleKind::pairs) {
+        sched = "z3fh::fuzz::preemptions({\n";
+        for (size_t i = 0; i + 1 < p.schedule.size(); i += 2)
+            sched += fmt::format("        {{.after = {}, .to = {}}},  // keep the running thread {} more decision{}, then "
+                                 "runnable #{}\n",
+                                 p.schedule[i], p.schedule[i + 1], p.schedule[i], p.schedule[i] == 1 ? "" : "s",
+                                 p.schedule[i + 1]);
+        sched += "    })";
+    } else {
+        fuzz::PctParams pp = p.pct_params();
+        uint8_t depth_byte = p.schedule.empty() ? 0 : p.schedule[0];
+        sched = fmt::format("z3fh::fuzz::seeded_schedule(/* depth {} */ {}, /* seed */ {:#010x})", pp.depth, depth_byte,
+                            static_cast<uint32_t>(pp.seed));
+    }
     return fmt::format(R"(// Regression test exported by `z3fh export-test`.
 // Found: {sig}{mut_note}
-// The program runs under the input strategy: each schedule pair
-// (delay, target) keeps the current thread for `delay` decisions, then
-// switches to runnable thread #target.
+// Each thread runs its operations in order; the schedule says where the
+// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
 #include "regress/regress.h"
 
 namespace {{
@@ -296,7 +310,7 @@ z3fh::fuzz::Program program() {{
     p.evict_policy = {evict:#04x};
     p.ops = {{
 {ops}    }};
-    p.schedule = {{{sched}}};{kind}
+    p.schedule = {sched};{kind}
     return p;
 }}
 
@@ -307,8 +321,9 @@ Z3FH_REGRESSION({name}, "{mutant}")
                        fmt::arg("sig", signature), fmt::arg("threads", p.threads), fmt::arg("vcpus", p.vcpus),
                        fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops), fmt::arg("sched", sched),
                        fmt::arg("kind", p.schedule_kind == ScheduleKind::pct
-                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::pct;  // depth, seed: "
-                                              "a PCT interleaving"
+                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::pct;  // a PCT interleaving"
+                                        : p.schedule_kind == ScheduleKind::random
+                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::random;  // a seeded random walk"
                                             : ""),
                        fmt::arg("name", test_name), fmt::arg("mutant", mutant.empty() ? "none" : mutant),
                        fmt::arg("mut_note", mutant.empty() ? std::string() : " with mutant " + mutant));
