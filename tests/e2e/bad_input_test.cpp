@@ -2,8 +2,10 @@
 // stderr, never a signal; a real finding replays 20/20.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -21,8 +23,8 @@ struct Result {
     std::string err;
 };
 
-Result run(const std::string& args) {
-    std::string cmd = std::string(Z3FH_RUN_BIN) + " " + args + " 2>&1 1>/dev/null";
+Result run_tool(const std::string& bin, const std::string& args) {
+    std::string cmd = bin + " " + args + " 2>&1 1>/dev/null";
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];
@@ -31,6 +33,8 @@ Result run(const std::string& args) {
     int st = pclose(p);
     return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
 }
+
+Result run(const std::string& args) { return run_tool(Z3FH_RUN_BIN, args); }
 
 fs::path dir() {
     fs::path d = fs::temp_directory_path() / "z3fh-bad-input";
@@ -45,10 +49,18 @@ std::string put(const std::string& name, const std::vector<uint8_t>& bytes) {
     return p.string();
 }
 
-void expect_rejected(const std::string& args) {
-    Result r = run(args);
+void expect_rejected(const std::string& args, const std::string& bin = Z3FH_RUN_BIN) {
+    Result r = run_tool(bin, args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
     EXPECT_FALSE(r.err.empty()) << args;
+}
+
+// Root reads a file whatever its mode: the unreadable case runs the tool
+// as nobody (setpriv, util-linux) when the test runs as root.
+std::string as_reader(const std::string& bin) {
+    if (getuid() != 0) return bin;
+    if (std::system("setpriv --version >/dev/null 2>&1") != 0) return "";
+    return "setpriv --reuid=65534 --regid=65534 --clear-groups " + bin;
 }
 
 std::vector<uint8_t> valid_program() {
@@ -75,9 +87,6 @@ TEST(BadInput, EachKindIsExit2WithAMessage) {
     expect_rejected("replay " + put("bad-version", bad_version));
     expect_rejected("replay " + (dir() / "missing").string());
     expect_rejected("replay " + dir().string());
-    fs::path unreadable = put("unreadable", good);
-    fs::permissions(unreadable, fs::perms::none);
-    if (getuid() != 0) expect_rejected("replay " + unreadable.string());  // root reads anyway
     expect_rejected("minimize " + put("garbage2", {1, 2, 3}) + " -o " + (dir() / "out").string());
     expect_rejected("export-test " + put("empty2", {}) + " -o " + (dir() / "out.cpp").string());
     expect_rejected("replay " + put("good", good) + " --no-such-flag");
@@ -86,7 +95,49 @@ TEST(BadInput, EachKindIsExit2WithAMessage) {
     expect_rejected("no-such-command");
     expect_rejected("");
     EXPECT_EQ(run("--help").status, 0);
+    fs::path unreadable = put("unreadable", good);
+    fs::permissions(unreadable, fs::perms::none);
+    fs::permissions(dir(), fs::perms::all);  // nobody may look inside, not read the file
+    std::string reader = as_reader(Z3FH_RUN_BIN);
+    if (reader.empty()) GTEST_SKIP() << "running as root without setpriv: cannot make a file unreadable";
+    expect_rejected("replay " + unreadable.string(), reader);
 }
+
+#ifdef Z3FH_TOOL_BIN
+// The front end, ./z3fh's binary: the same promise, for what it checks
+// before it builds anything (flags, files, sidecars, names).
+TEST(BadInput, FrontEndIsExit2WithAMessage) {
+    setenv("Z3FH_ROOT", Z3FH_SOURCE_ROOT, 1);
+    const std::string z3fh = Z3FH_TOOL_BIN;
+    std::string garbage = put("fe-garbage", {'h', 'e', 'l', 'l', 'o'});
+    expect_rejected("replay " + garbage, z3fh);  // no sidecar, no flags
+    expect_rejected("minimize " + garbage, z3fh);
+    expect_rejected("export-test " + garbage, z3fh);
+    expect_rejected("replay " + (dir() / "fe-missing").string(), z3fh);
+    expect_rejected("replay " + dir().string(), z3fh);
+    std::string bad_sidecar = put("fe-bad-sidecar", valid_program());
+    { std::ofstream(bad_sidecar + ".json") << "{{"; }
+    expect_rejected("replay " + bad_sidecar, z3fh);
+    std::string wrong_type = put("fe-wrong-type", valid_program());
+    { std::ofstream(wrong_type + ".json") << R"({"mutant": 5})"; }
+    expect_rejected("replay " + wrong_type, z3fh);
+    std::string unknown = put("fe-unknown-mutant", valid_program());
+    { std::ofstream(unknown + ".json") << R"({"mutant": "no-such-mutant", "sanitizer": "asan"})"; }
+    expect_rejected("replay " + unknown, z3fh);
+    expect_rejected("replay " + garbage + " --sanitizer msan --mutant none", z3fh);
+    expect_rejected("campaign --budget 5x", z3fh);
+    expect_rejected("campaign --jobs 0", z3fh);
+    expect_rejected("campaign --engine foo", z3fh);
+    expect_rejected("campaign --mutant no-such-mutant", z3fh);
+    expect_rejected("campaign --engine afl --sanitizer tsan", z3fh);
+    expect_rejected("score --mutant no-such-mutant", z3fh);
+    expect_rejected("kernel-defect no-such-defect", z3fh);
+    expect_rejected("no-such-command", z3fh);
+    expect_rejected("", z3fh);
+    EXPECT_EQ(run_tool(z3fh, "--help").status, 0);
+    EXPECT_EQ(run_tool(z3fh, "campaign --help").status, 0);
+}
+#endif
 
 TEST(BadInput, ValidProgramRunsCleanAndSaysSo) {
     Result r = run("replay " + put("good4", valid_program()) + " --runs 3");
