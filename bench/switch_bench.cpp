@@ -3,6 +3,8 @@
 //                    (decision, trace and schedule recording included)
 //   bare_switch_ns   the switch primitive alone (z3fh_fiber_switch)
 //   thread_baton_ns  an OS-thread baton (mutex + condition variable)
+//   boost_fcontext_switch_ns  Boost.Context's jump_fcontext, the alternative
+//                    primitive (same ping-pong as the bare switch)
 // The last line is one JSON object (./z3fh bench prints it).
 #include <fmt/format.h>
 
@@ -13,6 +15,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <boost/context/detail/fcontext.hpp>
 
 #include "sched/fiber.h"
 #include "sched/runtime.h"
@@ -82,6 +86,22 @@ double sched_switch_ns() {
     return ns / static_cast<double>(std::max(1, r.preemptions));
 }
 
+// Boost.Context's low-level switch: main and one context hand control back
+// and forth, two switches a round.
+namespace bctx = boost::context::detail;
+void fcontext_pong(bctx::transfer_t t) {
+    for (;;) t = bctx::jump_fcontext(t.fctx, nullptr);
+}
+
+double boost_fcontext_switch_ns() {
+    std::vector<char> stack(64 * 1024);
+    bctx::fcontext_t ctx = bctx::make_fcontext(stack.data() + stack.size(), stack.size(), &fcontext_pong);
+    bctx::transfer_t t{ctx, nullptr};
+    auto t0 = Clock::now();
+    for (int i = 0; i < kSwitches / 2; i++) t = bctx::jump_fcontext(t.fctx, nullptr);
+    return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / kSwitches;
+}
+
 double thread_baton_ns() {
     std::mutex m;
     std::condition_variable cv;
@@ -109,19 +129,21 @@ double thread_baton_ns() {
 }  // namespace
 
 int main() {
-    std::vector<double> s, b, t;
+    std::vector<double> s, b, t, f;
     for (int i = 0; i < 7; i++) {
         s.push_back(sched_switch_ns());
         b.push_back(bare_switch_ns());
         t.push_back(thread_baton_ns());
+        f.push_back(boost_fcontext_switch_ns());
     }
-    double sm = median(s), bm = median(b), tm = median(t);
+    double sm = median(s), bm = median(b), tm = median(t), fm = median(f);
     std::printf("scheduler switch (point + decision + trace): %.1f ns\n", sm);
     std::printf("bare switch primitive:                       %.1f ns\n", bm);
     std::printf("OS-thread baton (mutex + condvar):           %.1f ns\n", tm);
+    std::printf("Boost.Context jump_fcontext (alternative):   %.1f ns\n", fm);
     std::printf("ratios: scheduler/bare %.2f (target <= 2), baton/scheduler %.0f (target >= 100)\n", sm / bm, tm / sm);
-    std::printf("%s\n", fmt::format(R"J({{"sched_switch_ns": {:.1f}, "bare_switch_ns": {:.1f}, "thread_baton_ns": {:.1f}, "switch_primitive": "z3fh_fiber_switch (x86-64 asm)"}})J",
-                                    sm, bm, tm)
+    std::printf("%s\n", fmt::format(R"J({{"sched_switch_ns": {:.1f}, "bare_switch_ns": {:.1f}, "thread_baton_ns": {:.1f}, "boost_fcontext_switch_ns": {:.1f}, "switch_primitive": "z3fh_fiber_switch (x86-64 asm)"}})J",
+                                    sm, bm, tm, fm)
                             .c_str());
     return 0;
 }
