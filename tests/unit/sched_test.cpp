@@ -213,12 +213,23 @@ TEST(Pct, FindsADepthTwoBugAtItsBound) {
         pct.next_run();
         hits += bug;
     }
-    // Bound: p >= 1/(n k^(d-1)) with n = 2 threads, k decisions.
+    // Bound: p >= 1/(n k^(d-1)) with n = 2 threads, k decisions. If PCT
+    // meets it, hits is at least Binomial(runs, p); the exact lower
+    // confidence bound: the largest h with P(X < h) <= 1e-6 under that law.
+    // Fewer hits than h would mean PCT misses its bound (with fixed seeds
+    // the run is deterministic, so this is not flaky either way).
     double p = 1.0 / (2.0 * static_cast<double>(k));
-    double mean = runs * p;
-    double lower = mean - 4.0 * std::sqrt(runs * p * (1 - p));  // ~4 sigma: fixed seeds, not flaky
+    auto log_pmf = [&](int x) {
+        return std::lgamma(runs + 1.0) - std::lgamma(x + 1.0) - std::lgamma(runs - x + 1.0) + x * std::log(p) +
+               (runs - x) * std::log1p(-p);
+    };
+    int lower = 0;
+    double below = 0;  // P(X < lower)
+    while (below + std::exp(log_pmf(lower)) <= 1e-6) below += std::exp(log_pmf(lower++));
     RecordProperty("hits", hits);
-    EXPECT_GE(hits, lower) << "k=" << k << " bound p=" << p;
+    RecordProperty("binomial_lower_bound", lower);
+    EXPECT_GE(hits, lower) << "k=" << k << " bound p=" << p << " expected >= " << runs * p;
+    EXPECT_GT(lower, 0) << "the bound must say something at this many runs";
 }
 
 TEST(Deadlock, AbbaIsReportedWithItsCycle) {
