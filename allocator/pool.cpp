@@ -164,6 +164,11 @@ lookup:
             }
 #endif
             if (!zhdr->page_lock.try_lock()) {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+                // might-sleep: "back off before letting go" -- cond_resched may
+                // sleep, and the pool lock spins.
+                if (Z3FH_MUTANT_ON(resched_under_pool_lock) && can_sleep) sync::cond_resched();
+#endif
                 lock_.unlock();
                 // Upstream spins here (cond_resched only if it may sleep); a
                 // yield lets whoever holds the page lock finish.
@@ -259,6 +264,9 @@ AllocResult Pool::alloc(size_t size, Gfp gfp) Z3FH_TSA_ESCAPE("page lock taken v
         bud = Buddy::FIRST;
     }
 
+    // alloc_page and the slots object's kmem_cache_alloc take the caller's
+    // gfp: with a blocking one they may sleep.
+    if (gfp.can_sleep) sync::might_sleep("page allocation with a blocking gfp");
     page = src_->alloc_page();
     if (!page) return {Errno::nomem, 0};
     zhdr = init_z3fold_page(page, bud == Buddy::HEADLESS);

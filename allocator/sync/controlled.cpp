@@ -12,6 +12,17 @@ int g_main_vcpu = 0;
     report_fatal(kind, loc, std::string(what) + " " + obj_class_name(id.cls) + " " + std::to_string(id.serial));
 }
 
+void might_sleep(const char* what, SrcLoc loc) {
+    ControlledRuntime* rt = active_runtime();
+    if (!rt || rt->held_count() == 0) return;
+    SrcLoc at;
+    ObjectId held = rt->innermost_held(&at);
+    report_fatal(ErrorKind::might_sleep, loc,
+                 std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
+                     std::to_string(rt->held_count()) + " spinning lock(s) held, innermost " + obj_class_name(held.cls) +
+                     " " + std::to_string(held.serial) + " (taken at " + at.file + ":" + std::to_string(at.line) + ")");
+}
+
 int current_vcpu() {
     ControlledRuntime* rt = active_runtime();
     return rt ? rt->vcpu() : g_main_vcpu;
@@ -45,6 +56,7 @@ bool WorkQueue::queue(WorkItem* w, int, SrcLoc loc) {
 }
 
 bool WorkQueue::cancel_sync(WorkItem* w, SrcLoc loc) {
+    might_sleep("cancel_work_sync", loc);  // waits for a running item
     point(Event::work_cancel, id_, loc);
     TsanHidden hidden;
     Z3FH_HB_ACQUIRE(w);  // cancel_work_sync: the item's work happens before us
@@ -82,6 +94,7 @@ void WorkQueue::run_one(WorkItem* w) {
 }
 
 void WorkQueue::flush() {
+    might_sleep("flush_workqueue");  // waits for the worker
     if (ControlledRuntime* rt = active_runtime()) {
         // A scheduled thread (a pool destroyed while its work is queued or
         // running): wait for the worker, as destroy_workqueue does.

@@ -369,7 +369,13 @@ private:
 int current_vcpu();
 void set_current_vcpu(int vcpu);
 inline void cpu_relax(SrcLoc loc = SrcLoc::here()) { point(Event::yield, ObjectId{}, loc); }
-inline void cond_resched(SrcLoc loc = SrcLoc::here()) { point(Event::yield, ObjectId{}, loc); }
+// might_sleep(): `what` may block; every lock of the port spins (spinlock_t,
+// rwlock_t), so holding any is the kernel's atomic context and a finding.
+void might_sleep(const char* what, SrcLoc loc = SrcLoc::here());
+inline void cond_resched(SrcLoc loc = SrcLoc::here()) {
+    might_sleep("cond_resched", loc);
+    point(Event::yield, ObjectId{}, loc);
+}
 inline void op_boundary(Event ev, ObjectId id, SrcLoc loc = SrcLoc::here()) { point(ev, id, loc); }
 
 }  // namespace z3fh::sync

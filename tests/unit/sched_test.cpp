@@ -298,6 +298,34 @@ TEST(LockOrder, InversionIsReportedWithoutADeadlock) {
         "took page lock at .*sched_test.cpp.* holding pool lock");
 }
 
+// might_sleep: a call that may block with a spinning lock held is a
+// finding, named with the lock and where it was taken; without one, none.
+TEST(MightSleep, BlockingCallUnderASpinlockIsReported) {
+    sync::SpinLock a;
+    a.init({ObjClass::pool_lock, 0});
+    Toy clean;
+    clean.bodies.push_back([&] {
+        a.lock();
+        a.unlock();
+        sync::cond_resched();
+    });
+    InputStrategy in(nullptr, 0);
+    EXPECT_EQ(run_toy(in, clean).status, RunStatus::completed);
+    Toy toy;
+    toy.bodies.push_back([&] {
+        a.lock();
+        sync::cond_resched();
+        a.unlock();
+    });
+    EXPECT_DEATH(
+        {
+            InputStrategy in2(nullptr, 0);
+            run_toy(in2, toy);
+        },
+        "might-sleep: BUG: sleeping function called from invalid context: cond_resched with 1 spinning lock\\(s\\) "
+        "held, innermost pool lock 0 \\(taken at .*sched_test.cpp");
+}
+
 // A trylock cannot block: it adds no edge (z3fold's lookups trylock a page
 // lock under the pool lock, and free takes the pool lock under a page lock).
 TEST(LockOrder, TrylockAddsNoEdge) {
