@@ -59,6 +59,17 @@ Pool::Pool(const PoolConfig& cfg)
 Pool::~Pool() { drain(); }
 
 void Pool::drain() {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // lifecycle (upstream before "z3fold: fix z3fold_destroy_pool() ordering",
+    // 2019): release work first; compaction that runs after it can free a
+    // page and queue release work again, left queued at destroy.
+    if (Z3FH_MUTANT_ON(destroy_release_first)) {
+        release_wq_.flush();
+        compact_wq_.flush();
+        return;
+    }
+#endif
+    // Compaction can queue release work (a page it empties): compaction first.
     compact_wq_.flush();
     release_wq_.flush();
 }
