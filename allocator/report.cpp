@@ -25,6 +25,7 @@ const char* error_kind_name(ErrorKind k) {
     case ErrorKind::might_sleep: return "might-sleep";
     case ErrorKind::lock_held_at_return: return "lock-held-at-return";
     case ErrorKind::lock_order: return "lock-order";
+    case ErrorKind::potential_deadlock: return "potential-deadlock";
     }
     return "unknown";
 }

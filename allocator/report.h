@@ -19,6 +19,7 @@ enum class ErrorKind {
     might_sleep,         // a blocking call where sleeping is forbidden (spinlock held)
     lock_held_at_return, // an operation or work item returned with a lock still held
     lock_order,          // two lock classes taken in both orders (a deadlock some interleaving can reach)
+    potential_deadlock,  // the same across runs: one run took A then B, another B then A
 };
 
 const char* error_kind_name(ErrorKind k);

@@ -384,6 +384,58 @@ void thread_body(void* arg) {
 
 void set_feedback(const Feedback& fb) { g_feedback = fb; }
 
+namespace {
+
+sched::CrossRunLockOrder g_cross_run;
+std::vector<std::vector<uint8_t>> g_cross_run_inputs;  // run id -> its program, encoded
+
+uint64_t fnv1a(const std::vector<uint8_t>& bytes) {
+    uint64_t h = 1469598103934665603ULL;
+    for (uint8_t b : bytes) h = (h ^ b) * 1099511628211ULL;
+    return h;
+}
+
+// After a clean run: merge its lock-order edges into the process-wide
+// graph; a cycle they close with other runs' edges is a finding.
+void cross_run_check(Harness& h, const Program& prog, const sched::LockOrder& order, Outcome* out) {
+    if (!g_cross_run.adds_edges(order)) return;  // nothing new: not kept as a witness either
+    const int run = static_cast<int>(g_cross_run_inputs.size());
+    std::optional<sched::CrossRunLockOrder::Cycle> cycle = g_cross_run.merge(order, run);
+    g_cross_run_inputs.push_back(encode(prog));
+    if (!cycle) return;
+    const char* dir = std::getenv("Z3FH_WITNESS_DIR");
+    std::string message = cycle->report;
+    int k = 0;
+    for (int w : cycle->runs) {
+        std::string path = std::string(dir && *dir ? dir : ".") + "/" + witness_file_name(prog, k++);
+        if (FILE* f = std::fopen(path.c_str(), "wb")) {
+            const std::vector<uint8_t>& b = g_cross_run_inputs[static_cast<size_t>(w)];
+            std::fwrite(b.data(), 1, b.size(), f);
+            std::fclose(f);
+        }
+        message += fmt::format(" witness (run {}): {}", w, path);
+    }
+    out->found = true;
+    out->kind = "potential-deadlock";
+    out->message = message;
+    if (h.abort_on_finding) report_fatal(ErrorKind::potential_deadlock, cycle->at, message);
+}
+
+}  // namespace
+
+std::string witness_file_name(const Program& prog, int k) {
+    return fmt::format("witness-for-{:016x}-{}.z3fp", fnv1a(encode(prog)), k);
+}
+
+void run_witnesses_first(const std::vector<Program>& witnesses) {
+    for (const Program& w : witnesses) {
+        RunConfig cfg;
+        cfg.abort_on_finding = false;
+        cfg.cross_run_lockdep = true;
+        (void)run_program(w, cfg);
+    }
+}
+
 Outcome run_program(const Program& prog, const RunConfig& cfg) {
     Outcome out;
     Harness h;
@@ -456,6 +508,8 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
         std::vector<ShadowFinding> v = h.shadow->check_at_rest();
         if (!v.empty()) record_finding(h, "invariant", v[0]);
     }
+    if (cfg.cross_run_lockdep && !out.found && r.status == sched::RunStatus::completed)
+        cross_run_check(h, prog, rt.lock_order(), &out);
     out.trace = rt.trace().format_tail(cfg.trace_ring ? cfg.trace_ring : 1u << 30);
 
     if (r.status == sched::RunStatus::completed && h.destroying) {

@@ -22,7 +22,19 @@ struct RunConfig {
     // under libFuzzer: its own death callback is what saves the crash input,
     // and a sanitizer keeps only one (so the target leaves this off).
     bool sanitizer_death_callback = false;
+    // Keep every run's lock-order edges in one process-wide graph: an edge
+    // that closes a cycle with other runs' edges is a potential-deadlock
+    // finding; the other runs' programs are written as witnesses
+    // (witness_file_name) into $Z3FH_WITNESS_DIR (default: the working folder).
+    bool cross_run_lockdep = false;
 };
+
+// Where a potential deadlock's k-th witness for `prog` goes: the name ties
+// it to the crash input (the program, encoded), so replay finds it beside it.
+std::string witness_file_name(const Program& prog, int k);
+// Programs whose lock-order edges are merged first (replay of a
+// potential-deadlock finding: its witnesses, then the finding).
+void run_witnesses_first(const std::vector<Program>& witnesses);
 
 struct Outcome {
     bool found = false;

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace z3fh::sched {
 
 void LockOrder::reset() { edges_ = {}; }
@@ -55,6 +57,44 @@ std::optional<std::string> LockOrder::acquired(int thread, const std::vector<Hel
             return out;
         }
         edges_[a][b] = Edge{true, h.loc, loc, thread};
+    }
+    return std::nullopt;
+}
+
+bool CrossRunLockOrder::adds_edges(const LockOrder& g) const {
+    for (size_t a = 1; a < LockOrder::kClasses; a++)
+        for (size_t b = 1; b < LockOrder::kClasses; b++)
+            if (g.edge(a, b).present && !graph_.edge(a, b).present) return true;
+    return false;
+}
+
+std::optional<CrossRunLockOrder::Cycle> CrossRunLockOrder::merge(const LockOrder& g, int run) {
+    auto name = [](size_t c) { return std::string(sync::obj_class_name(static_cast<sync::ObjClass>(c))); };
+    for (size_t a = 1; a < LockOrder::kClasses; a++) {
+        for (size_t b = 1; b < LockOrder::kClasses; b++) {
+            const LockOrder::Edge& e = g.edge(a, b);
+            if (!e.present || graph_.edge(a, b).present) continue;
+            std::vector<size_t> path;
+            if (graph_.reaches(b, a, &path)) {
+                Cycle c;
+                c.at = e.taken_at;
+                c.report = fmt::format(
+                    "possible circular locking dependency across runs: this run takes {} at {}:{} while holding {} "
+                    "(taken at {}:{}), and other runs took the opposite order:",
+                    name(b), e.taken_at.file, e.taken_at.line, name(a), e.held_at.file, e.held_at.line);
+                for (size_t i = 0; i + 1 < path.size(); i++) {
+                    const LockOrder::Edge& o = graph_.edge(path[i], path[i + 1]);
+                    c.report += fmt::format(" run {} took {} at {}:{} holding {} (taken at {}:{});", o.run,
+                                            name(path[i + 1]), o.taken_at.file, o.taken_at.line, name(path[i]),
+                                            o.held_at.file, o.held_at.line);
+                    if (std::find(c.runs.begin(), c.runs.end(), o.run) == c.runs.end()) c.runs.push_back(o.run);
+                }
+                return c;
+            }
+            LockOrder::Edge kept = e;
+            kept.run = run;
+            graph_.add(a, b, kept);
+        }
     }
     return std::nullopt;
 }

@@ -31,15 +31,43 @@ public:
                                         bool trylock);
     void reset();
 
-private:
     static constexpr size_t kClasses = 32;
     struct Edge {
         bool present = false;
         sync::SrcLoc held_at, taken_at;  // first witness
         int thread = -1;
+        int run = -1;  // the run that recorded it (CrossRunLockOrder)
     };
+    const Edge& edge(size_t from, size_t to) const { return edges_[from][to]; }
     bool reaches(size_t from, size_t to, std::vector<size_t>* path) const;
+    // Add an edge another graph recorded; no check.
+    void add(size_t from, size_t to, const Edge& e) { edges_[from][to] = e; }
+
+private:
     std::array<std::array<Edge, kClasses>, kClasses> edges_{};
+};
+
+// Lockdep's graph lives for the whole boot, not one test: an order taken in
+// one run and its opposite in another is the same deadlock waiting for an
+// interleaving that runs both paths at once. This graph collects the edges
+// of every run in a process (a fuzzing process, or a replay of a pair); an
+// edge that closes a cycle with edges of other runs is a potential deadlock,
+// witnessed by those runs' inputs.
+class CrossRunLockOrder {
+public:
+    struct Cycle {
+        std::string report;
+        sync::SrcLoc at;        // where this run took the lock that closes it
+        std::vector<int> runs;  // the other runs whose edges close it
+    };
+    // Merge the edges of run `run`; the first cycle it closes, if any.
+    std::optional<Cycle> merge(const LockOrder& graph, int run);
+    // Whether merging `graph` would add an edge (so the run is worth keeping as a witness).
+    bool adds_edges(const LockOrder& graph) const;
+    void reset() { graph_.reset(); }
+
+private:
+    LockOrder graph_;
 };
 
 }  // namespace z3fh::sched

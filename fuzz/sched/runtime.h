@@ -77,6 +77,7 @@ public:
     void on_acquire(const void* lock, sync::ObjectId obj, sync::SrcLoc loc) override;
     void on_release(const void* lock, sync::ObjectId obj, sync::SrcLoc loc) override;
     int held_count() const override;
+    const LockOrder& lock_order() const { return lock_order_; }
     sync::ObjectId innermost_held(sync::SrcLoc* taken_at) const override;
 
 private:

@@ -326,6 +326,43 @@ TEST(MightSleep, BlockingCallUnderASpinlockIsReported) {
         "held, innermost pool lock 0 \\(taken at .*sched_test.cpp");
 }
 
+// Lockdep's graph spans runs: one run takes A then B, another B then A;
+// neither run has a cycle, the two together do (a potential deadlock,
+// witnessed by the first run).
+TEST(LockOrder, OppositeOrdersInTwoRunsAreAPotentialDeadlock) {
+    sync::SpinLock a, b;
+    a.init({ObjClass::pool_lock, 0});
+    b.init({ObjClass::page_lock, 3});
+    Toy first;
+    first.bodies.push_back([&] {
+        a.lock();
+        b.lock();
+        b.unlock();
+        a.unlock();
+    });
+    Toy second;
+    second.bodies.push_back([&] {
+        b.lock();
+        a.lock();
+        a.unlock();
+        b.unlock();
+    });
+    CrossRunLockOrder cross;
+    Runtime* rt = nullptr;
+    InputStrategy in1(nullptr, 0);
+    ASSERT_EQ(run_toy(in1, first, {}, &rt).status, RunStatus::completed);
+    EXPECT_TRUE(cross.adds_edges(rt->lock_order()));
+    EXPECT_FALSE(cross.merge(rt->lock_order(), 0).has_value());
+    EXPECT_FALSE(cross.adds_edges(rt->lock_order())) << "the same run again adds nothing";
+    InputStrategy in2(nullptr, 0);
+    ASSERT_EQ(run_toy(in2, second, {}, &rt).status, RunStatus::completed);  // alone: clean
+    auto cycle = cross.merge(rt->lock_order(), 1);
+    ASSERT_TRUE(cycle.has_value());
+    EXPECT_EQ(cycle->runs, std::vector<int>{0});
+    EXPECT_NE(cycle->report.find("across runs: this run takes pool lock"), std::string::npos) << cycle->report;
+    EXPECT_NE(cycle->report.find("run 0 took page lock"), std::string::npos) << cycle->report;
+}
+
 // A trylock cannot block: it adds no edge (z3fold's lookups trylock a page
 // lock under the pool lock, and free takes the pool lock under a page lock).
 TEST(LockOrder, TrylockAddsNoEdge) {

@@ -95,6 +95,37 @@ std::string signature_of(const std::string& out) {
     return out.find("deadly signal") != std::string::npos || !out.empty() ? "crash" : "";
 }
 
+namespace {
+std::vector<Program> g_witnesses;
+}  // namespace
+
+bool load_witnesses(const std::string& input, const Program& prog, const std::vector<std::string>& explicit_files) {
+    std::vector<std::string> files = explicit_files;
+    const std::string dir = input.find('/') == std::string::npos ? "." : input.substr(0, input.find_last_of('/'));
+    for (int k = 0;; k++) {
+        std::string f = dir + "/" + fuzz::witness_file_name(prog, k);
+        if (access(f.c_str(), F_OK) != 0) break;
+        files.push_back(f);
+    }
+    for (const std::string& f : files) {
+        Program w;
+        std::vector<uint8_t> bytes;
+        if (!load_input(f, &w, &bytes)) return false;
+        g_witnesses.push_back(w);
+    }
+    if (!files.empty()) std::printf("with %zu potential-deadlock witness run(s) first\n", files.size());
+    return true;
+}
+
+void save_witnesses_for(const Program& prog, const std::string& out) {
+    const std::string dir = out.find('/') == std::string::npos ? "." : out.substr(0, out.find_last_of('/'));
+    for (size_t k = 0; k < g_witnesses.size(); k++) {
+        std::vector<uint8_t> enc = fuzz::encode(g_witnesses[k]);
+        std::ofstream f(dir + "/" + fuzz::witness_file_name(prog, static_cast<int>(k)), std::ios::binary);
+        f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
+    }
+}
+
 ChildResult run_child(const Program& prog) {
     ChildResult r;
     int fds[2];
@@ -108,6 +139,10 @@ ChildResult run_child(const Program& prog) {
         fuzz::RunConfig cfg;
         cfg.trace_ring = 0;
         cfg.sanitizer_death_callback = true;  // no libFuzzer here
+        // As in the fuzzing process: the lock-order graph spans runs (the
+        // witnesses', if any, then this one).
+        cfg.cross_run_lockdep = true;
+        fuzz::run_witnesses_first(g_witnesses);
         fuzz::Outcome o = fuzz::run_program(prog, cfg);
         std::fflush(stderr);
         _exit(o.found ? 1 : 0);
@@ -260,6 +295,7 @@ int cmd_minimize(const std::string& file, const std::string& out) {
         return 2;
     }
     f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
+    save_witnesses_for(small, out);
     std::printf("signature: %s\n", base.signature.c_str());
     std::printf("before: %zu ops, %d threads, %zu preemptions, %zu bytes\n", prog.ops.size(), prog.threads,
                 preemptions(prog), bytes.size());

@@ -20,8 +20,15 @@ struct ChildResult {
     std::string signature;     // stable failure signature ("" if none)
     std::string output;        // everything the child wrote to stderr
 };
-// Run one program in a forked child with the full trace on failure.
+// Run one program in a forked child with the full trace on failure; the
+// potential-deadlock witnesses (set_witnesses) run first in the same child.
 ChildResult run_child(const fuzz::Program& prog);
+// A potential-deadlock finding replays as a pair: its witnesses' lock-order
+// edges first. `explicit_files` (--witness) and the witness files saved
+// beside `input` for it (witness_file_name); false after printing an error.
+bool load_witnesses(const std::string& input, const fuzz::Program& prog, const std::vector<std::string>& explicit_files);
+// Copy the loaded witnesses beside `out`, named for `prog` (a minimised input keeps its pair).
+void save_witnesses_for(const fuzz::Program& prog, const std::string& out);
 // "invariant:unbuddied-index", "asan:heap-use-after-free@Pool::reclaim_page", ...
 std::string signature_of(const std::string& output);
 

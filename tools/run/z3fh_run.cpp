@@ -23,7 +23,12 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::string file, out, name, mutant;
     int runs = 1, count = 64;
-    auto add_mutant = [&](CLI::App* c) { c->add_option("--mutant", mutant, "seeded defect to enable (mutant builds)"); };
+    std::vector<std::string> witnesses;
+    auto add_mutant = [&](CLI::App* c) {
+        c->add_option("--mutant", mutant, "seeded defect to enable (mutant builds)");
+        c->add_option("--witness", witnesses, "a potential-deadlock witness input to run first (repeatable; "
+                                              "those saved beside FILE are found without it)");
+    };
 
     auto* replay = app.add_subcommand("replay", "run FILE with its recorded interleaving and print the reproducer");
     replay->add_option("file", file, "input file")->required();
@@ -61,6 +66,12 @@ int main(int argc, char** argv) {
     if (!mutant.empty() && !select_mutant(mutant)) {
         std::fprintf(stderr, "z3fh-run: unknown mutant '%s' (or this build has no mutants)\n", mutant.c_str());
         return 2;
+    }
+    if (*replay || *minimize || *exp) {
+        z3fh::fuzz::Program prog;
+        std::vector<uint8_t> bytes;
+        if (!load_input(file, &prog, &bytes)) return 2;
+        if (!load_witnesses(file, prog, witnesses)) return 2;
     }
     if (*replay) return cmd_replay(file, runs);
     if (*minimize) return cmd_minimize(file, out);

@@ -185,6 +185,8 @@ int run_campaign(const CampaignOptions& o) {
     if (!o.mutant.empty()) env["Z3FH_MUTANT"] = o.mutant;
     if (!o.sched_feedback) env["Z3FH_NO_SCHED_FEEDBACK"] = "1";
     if (o.strategy != "input") env["Z3FH_STRATEGY"] = o.strategy;
+    // A potential-deadlock finding's witness inputs go beside the crash inputs.
+    env["Z3FH_WITNESS_DIR"] = (out / "crashes").string();
 
     // Processes per engine: `both` splits --jobs (at least one each).
     const bool use_lf = o.engine != "afl", use_afl = o.engine != "libfuzzer";
