@@ -22,13 +22,18 @@ __attribute__((section("__libfuzzer_extra_counters"), used)) uint8_t g_sched_cou
 
 #ifdef Z3FH_AFL_FEEDBACK
 // AFL++ reads only its shared map. Its pc-guard runtime hands each guard a
-// map slot when registered; these guards are registered before the fork
-// server starts (LLVMFuzzerInitialize runs first), so the map is sized for
-// them, and hitting one is an edge like any other.
+// map slot when registered, and refuses guards registered once its fork
+// server is up (run outside afl-fuzz, the driver starts it before
+// LLVMFuzzerInitialize). So they are registered as the compiler registers
+// the instrumented code's own: from a constructor at the instrumentation's
+// priority (2), before anything starts; hitting one is an edge like any other.
 extern "C" void __sanitizer_cov_trace_pc_guard_init(uint32_t* start, uint32_t* stop);
 extern "C" void __sanitizer_cov_trace_pc_guard(uint32_t* guard);
 uint32_t g_sched_guards[kCounters];
 void bump(size_t i) { __sanitizer_cov_trace_pc_guard(&g_sched_guards[i % kCounters]); }
+__attribute__((constructor(2))) void register_sched_guards() {  // 2: reserved, the instrumentation's, on purpose
+    __sanitizer_cov_trace_pc_guard_init(g_sched_guards, g_sched_guards + kCounters);
+}
 #else
 void bump(size_t i) {
     uint8_t& c = g_sched_counters[i % kCounters];
@@ -46,12 +51,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     // Z3FH_NO_SCHED_FEEDBACK=1 turns the interleaving counters off (for
     // measuring what they buy; docs/performance.md).
     const char* off = std::getenv("Z3FH_NO_SCHED_FEEDBACK");
-    if (!off || std::strcmp(off, "1") != 0) {
-#ifdef Z3FH_AFL_FEEDBACK
-        __sanitizer_cov_trace_pc_guard_init(g_sched_guards, g_sched_guards + kCounters);
-#endif
-        z3fh::fuzz::set_feedback({&on_switch, &on_block});
-    }
+    if (!off || std::strcmp(off, "1") != 0) z3fh::fuzz::set_feedback({&on_switch, &on_block});
     return 0;
 }
 
