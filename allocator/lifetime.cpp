@@ -109,6 +109,7 @@ void Pool::free_pages_work(sync::WorkItem* w) {
         Z3FH_CHECK_KIND(ErrorKind::warn, page->flags.test(PAGE_STALE), "page {} on the stale list is not stale",
                         page->serial);
         pool->stale_lock_.unlock();
+        sync::might_sleep("cancel_work_sync");  // waits for a running item
         pool->compact_wq_.cancel_sync(&zhdr->work);
         pool->free_z3fold_page(page, false);
         sync::cond_resched();

@@ -59,6 +59,7 @@ Pool::Pool(const PoolConfig& cfg)
 Pool::~Pool() { drain(); }
 
 void Pool::drain() {
+    sync::might_sleep("flush_workqueue");  // waits for the workers
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
     // lifecycle (upstream before "z3fold: fix z3fold_destroy_pool() ordering",
     // 2019): release work first; compaction that runs after it can free a

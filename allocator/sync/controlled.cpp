@@ -56,7 +56,6 @@ bool WorkQueue::queue(WorkItem* w, int, SrcLoc loc) {
 }
 
 bool WorkQueue::cancel_sync(WorkItem* w, SrcLoc loc) {
-    might_sleep("cancel_work_sync", loc);  // waits for a running item
     point(Event::work_cancel, id_, loc);
     TsanHidden hidden;
     Z3FH_HB_ACQUIRE(w);  // cancel_work_sync: the item's work happens before us
@@ -94,7 +93,6 @@ void WorkQueue::run_one(WorkItem* w) {
 }
 
 void WorkQueue::flush() {
-    might_sleep("flush_workqueue");  // waits for the worker
     if (ControlledRuntime* rt = active_runtime()) {
         // A scheduled thread (a pool destroyed while its work is queued or
         // running): wait for the worker, as destroy_workqueue does.

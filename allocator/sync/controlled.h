@@ -371,6 +371,8 @@ void set_current_vcpu(int vcpu);
 inline void cpu_relax(SrcLoc loc = SrcLoc::here()) { point(Event::yield, ObjectId{}, loc); }
 // might_sleep(): `what` may block; every lock of the port spins (spinlock_t,
 // rwlock_t), so holding any is the kernel's atomic context and a finding.
+// The port's callers say it (the kernel shim checks its own, knowing which
+// of its locks spin).
 void might_sleep(const char* what, SrcLoc loc = SrcLoc::here());
 inline void cond_resched(SrcLoc loc = SrcLoc::here()) {
     might_sleep("cond_resched", loc);

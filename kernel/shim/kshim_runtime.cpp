@@ -194,8 +194,8 @@ std::string held_text(const std::vector<World::HeldLock>& v) {
         out += (out.empty() ? "" : ", ") + describe(h.id) + " (taken at " + h.loc.file + ":" + std::to_string(h.loc.line) + ")";
     return out;
 }
-// might_sleep(): a blocking call with a spinning lock held.
-void might_sleep(const char* what, SrcLoc loc) {
+// shim_might_sleep(): a blocking call with a spinning lock held.
+void shim_might_sleep(const char* what, SrcLoc loc) {
     TsanHidden hidden;
     auto& w = world();
     auto it = w.atomic_locks.find(current_token());
@@ -415,10 +415,10 @@ extern "C" int kshim_workqueue_idle(const struct workqueue_struct* wq) {
 extern "C" void kshim_yield(const char* file, int line) { point(Event::yield, ObjectId{}, loc_of(file, line)); }
 extern "C" void kshim_cond_resched(const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    might_sleep("cond_resched", loc_of(file, line));
+    shim_might_sleep("cond_resched", loc_of(file, line));
     point(Event::yield, ObjectId{}, loc_of(file, line));
 }
-extern "C" void kshim_might_sleep(const char* what, const char* file, int line) { might_sleep(what, loc_of(file, line)); }
+extern "C" void kshim_might_sleep(const char* what, const char* file, int line) { shim_might_sleep(what, loc_of(file, line)); }
 extern "C" void kshim_check_returned(const char* what) {
     TsanHidden hidden;
     auto& w = world();
@@ -687,7 +687,7 @@ extern "C" bool kshim_queue_work(int cpu, struct workqueue_struct* wq, struct wo
 
 extern "C" bool kshim_cancel_work_sync(struct work_struct* w, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    might_sleep("cancel_work_sync", loc_of(file, line));
+    shim_might_sleep("cancel_work_sync", loc_of(file, line));
     void* wq;
     {
         wq = w->kshim_wq;
@@ -719,7 +719,7 @@ extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq) {
 
 extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("alloc_page with a blocking gfp", loc_of(file, line));
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) shim_might_sleep("alloc_page with a blocking gfp", loc_of(file, line));
     if (injected_failure(0, loc_of(file, line))) return nullptr;
     World& w = world();
     void* block;
@@ -770,7 +770,7 @@ extern "C" void kshim_put_page(struct page* pg, const char* file, int line) {
 // lock_page is a sleeping lock: it may not be taken in atomic context.
 extern "C" void kshim_lock_page(struct page* pg, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    might_sleep("lock_page", loc_of(file, line));
+    shim_might_sleep("lock_page", loc_of(file, line));
     ObjectId id{ObjClass::page_mutex, pg->kshim_serial};
     spin_lock(&pg->kshim_lock, id, loc_of(file, line));
     note_acquired(&pg->kshim_lock, id, loc_of(file, line), false);
@@ -796,7 +796,7 @@ extern "C" struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t s
 
 extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("kmem_cache_alloc with a blocking gfp", loc_of(file, line));
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) shim_might_sleep("kmem_cache_alloc with a blocking gfp", loc_of(file, line));
     if (injected_failure(1, loc_of(file, line))) return nullptr;
     auto* c = reinterpret_cast<KmemCache*>(cache);
     size_t bytes = (c->size + c->align - 1) / c->align * c->align;
@@ -843,7 +843,7 @@ extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* f
 }
 
 extern "C" void* kshim_kzalloc(size_t size, gfp_t gfp, const char* file, int line) {
-    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep("kzalloc with a blocking gfp", loc_of(file, line));
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) shim_might_sleep("kzalloc with a blocking gfp", loc_of(file, line));
     return std::calloc(1, size);
 }
 extern "C" void kshim_kfree(const void* p) { std::free(const_cast<void*>(p)); }
