@@ -191,10 +191,23 @@ std::vector<Violation> PoolInspector::validate(Pool& pool) {
     // and putback unmark it before they unclaim it: an isolated page is
     // always claimed. An unclaimed one is fair game to compaction and alloc,
     // which re-list a page the migration caller will put back itself.
-    for (PageDesc* page : pool.src_->live_pages_ordered())
-        if (page->isolated && !((page->flags.peek() >> PAGE_CLAIMED) & 1UL))
+    for (PageDesc* page : pool.src_->live_pages_ordered()) {
+        const unsigned long flags = page->flags.peek();
+        if (page->isolated && !((flags >> PAGE_CLAIMED) & 1UL))
             out.push_back({"isolated-page-unclaimed", page->serial,
                            fmt::format("page {} is isolated for migration but not claimed", page->serial)});
+        // MIDDLE_CHUNK_MAPPED tells compaction not to move MIDDLE: under the
+        // page lock it changes with the count of live MIDDLE mappings, so
+        // whenever the lock is free the two agree.
+        if ((flags >> PAGE_HEADLESS) & 1UL) continue;
+        Z3foldHeader* z = page_header(page);
+        if (z->pool != &pool || z->page_lock.is_locked()) continue;  // no header yet, or mid-update
+        const bool flag = (flags >> MIDDLE_CHUNK_MAPPED) & 1UL;
+        if (flag != (z->middle_mapped > 0))
+            out.push_back({"middle-mapped-flag", page->serial,
+                           fmt::format("page {} has {} live MIDDLE mapping(s) but MIDDLE_CHUNK_MAPPED is {}",
+                                       page->serial, z->middle_mapped, flag ? "set" : "clear")});
+    }
     walk_list(pool, &pool.stale_, "the stale list", buddy_data,
               [&](ListNode* n) {
                   PageDesc* page = virt_to_page(buddy_data(n));

@@ -17,6 +17,7 @@ const std::vector<InvariantInfo>& invariant_catalogue() {
         {"listed-page-stale", "step", "a released page is on no unbuddied list or LRU"},
         {"headless-on-unbuddied", "step", "headless pages are never on an unbuddied list"},
         {"claimed-page-listed", "step", "a claimed page is on no unbuddied list (unless its claimer holds its lock)"},
+        {"middle-mapped-flag", "step", "whenever a page's lock is free, MIDDLE_CHUNK_MAPPED is set exactly while a MIDDLE mapping is live (port)"},
         {"isolated-page-unclaimed", "step", "a page isolated for migration stays claimed until migration or putback ends (port)"},
         {"page-on-two-lists", "step", "a page's buddy link is on one list at most"},
         {"stale-page-state", "step", "pages on the stale list are released (STALE, refcount 0)"},

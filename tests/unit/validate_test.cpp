@@ -61,6 +61,25 @@ TEST(Validate, IsolatedPageThatLostItsClaimIsReported) {
     p->free(a);
 }
 
+TEST(Validate, MiddleMappedFlagAgreesWithTheMappingCount) {
+    TestPool p;
+    Handle a = p.alloc_ok(300);
+    Handle b = p.alloc_ok(300);
+    Handle c = p.alloc_ok(300);  // three in one page: one of them is MIDDLE
+    for (Handle h : {a, b, c}) {
+        (void)p->map(h);
+        EXPECT_FALSE(has(PoolInspector::validate(*p), "middle-mapped-flag"));
+        p->unmap(h);
+    }
+    EXPECT_FALSE(has(PoolInspector::validate(*p), "middle-mapped-flag"));
+    PoolInspector::set_flag_for_test(*p, p.page_of(a), MIDDLE_CHUNK_MAPPED);  // set with no mapping
+    EXPECT_TRUE(has(PoolInspector::validate(*p), "middle-mapped-flag"));
+    PoolInspector::clear_flag_for_test(*p, p.page_of(a), MIDDLE_CHUNK_MAPPED);
+    p->free(a);
+    p->free(b);
+    p->free(c);
+}
+
 TEST(Validate, FreedPageStillLinkedIsReportedWithoutTouchingIt) {
     TestPool p;
     Handle a = p.alloc_ok(100);
