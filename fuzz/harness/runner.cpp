@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "harness/target.h"
+#include "layout.h"
 #include "pool.h"
 #include "report.h"
 #include "shadow/shadow.h"
@@ -389,7 +390,7 @@ namespace {
 sched::CrossRunLockOrder g_cross_run;
 std::vector<std::vector<uint8_t>> g_cross_run_inputs;  // run id -> its program, encoded
 
-uint64_t fnv1a(const std::vector<uint8_t>& bytes) {
+Z3FH_INTENTIONAL_WRAP uint64_t fnv1a(const std::vector<uint8_t>& bytes) {  // FNV-1a multiplies modulo 2^64
     uint64_t h = 1469598103934665603ULL;
     for (uint8_t b : bytes) h = (h ^ b) * 1099511628211ULL;
     return h;

@@ -149,7 +149,7 @@ TEST(KernelShim, SpinlockExcludesAndWorkRunsOnAWorkerFiber) {
                     g_in_section++;
                     g_max_in_section = std::max(g_max_in_section, g_in_section);
                 }
-                sync::cond_resched();  // another thread may run here, but not enter
+                sync::cpu_relax();  // another thread may run here, but not enter
                 {
                     sync::TsanHidden hidden;
                     g_in_section--;
