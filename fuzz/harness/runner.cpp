@@ -61,9 +61,20 @@ struct Harness {
 };
 
 Harness* g_current = nullptr;  // for the fatal hook: what is running now
+std::string g_schedule_path;   // record_schedule_on_exit
+
+void write_schedule(const sched::Runtime& rt) {
+    if (g_schedule_path.empty()) return;
+    std::vector<uint8_t> bytes = rt.schedule().serialize();
+    if (FILE* f = std::fopen(g_schedule_path.c_str(), "wb")) {
+        std::fwrite(bytes.data(), 1, bytes.size(), f);
+        std::fclose(f);
+    }
+}
 
 void print_context(Harness& h) {
     if (!h.rt) return;
+    write_schedule(*h.rt);  // a finding ends the process: its decisions go to disk first
     // Z3FH_TRACE_TAIL=N prints more of the trace (replay uses the whole one).
     size_t tail = 32;
     if (const char* env = std::getenv("Z3FH_TRACE_TAIL")) tail = std::strtoul(env, nullptr, 10);
@@ -424,6 +435,8 @@ void cross_run_check(Harness& h, const Program& prog, const sched::LockOrder& or
 
 }  // namespace
 
+void record_schedule_on_exit(const std::string& path) { g_schedule_path = path; }
+
 std::string witness_file_name(const Program& prog, int k) {
     return fmt::format("witness-for-{:016x}-{}.z3fp", fnv1a(encode(prog)), k);
 }
@@ -491,6 +504,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     out.steps = r.steps;
     out.preemptions = r.preemptions;
     out.schedule = rt.schedule();
+    write_schedule(rt);
 
     if (!out.found && r.status != sched::RunStatus::completed) {
         out.found = true;

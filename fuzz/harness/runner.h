@@ -29,6 +29,11 @@ struct RunConfig {
     bool cross_run_lockdep = false;
 };
 
+// Write the scheduling decisions of every following run (the last one wins;
+// a finding writes them before the process dies) to `path`, as a
+// sched::Schedule that replay can check step by step.
+void record_schedule_on_exit(const std::string& path);
+
 // Where a potential deadlock's k-th witness for `prog` goes: the name ties
 // it to the crash input (the program, encoded), so replay finds it beside it.
 std::string witness_file_name(const Program& prog, int k);

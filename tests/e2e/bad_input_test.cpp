@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -23,8 +24,13 @@ struct Result {
     std::string err;
 };
 
-Result run_tool(const std::string& bin, const std::string& args) {
-    std::string cmd = bin + " " + args + " 2>&1 1>/dev/null";
+// A shell command's exit status and its stdout.
+Result run_shell(const std::string& cmd);
+
+// The tool's exit status and what it wrote to stderr.
+Result run_tool(const std::string& bin, const std::string& args) { return run_shell(bin + " " + args + " 2>&1 1>/dev/null"); }
+
+Result run_shell(const std::string& cmd) {
     FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];
@@ -142,6 +148,29 @@ TEST(BadInput, FrontEndIsExit2WithAMessage) {
 TEST(BadInput, ValidProgramRunsCleanAndSaysSo) {
     Result r = run("replay " + put("good4", valid_program()) + " --runs 3");
     EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// Replay of recorded decisions: the same build replays them exactly; a
+// schedule that no longer fits says where (and is not a reproduction).
+TEST(Replay, RecordedScheduleReplaysAndAStaleOneSaysWhere) {
+    std::string good = put("sched-good", valid_program());
+    std::string sched = (dir() / "sched-good.sched").string();
+    auto both = [](const std::string& args) { return run_shell(std::string(Z3FH_RUN_BIN) + " " + args + " 2>&1"); };
+    ASSERT_EQ(run("replay " + good + " --record-schedule " + sched).status, 0);
+    Result same = both("replay " + good + " --schedule " + sched);
+    EXPECT_EQ(same.status, 0);
+    EXPECT_EQ(same.err.find("stale"), std::string::npos) << same.err;
+    // Change one recorded step's event: the replay must stop there and say so.
+    std::ifstream in(sched, std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_GT(bytes.size(), 16u);
+    bytes[bytes.size() - 6] ^= 0x01;
+    std::string stale = put("sched-stale.sched", bytes);
+    Result r = both("replay " + good + " --schedule " + stale);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("schedule stale at decision"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("reproduced 0/1"), std::string::npos) << r.err;
+    expect_rejected("replay " + good + " --schedule " + put("sched-garbage", {1, 2, 3}));
 }
 
 // The decoders under the tools: random and truncated bytes never crash them.

@@ -97,7 +97,27 @@ std::string signature_of(const std::string& out) {
 
 namespace {
 std::vector<Program> g_witnesses;
+sched::Schedule g_schedule;      // use_schedule
+bool g_use_schedule = false;
+std::string g_record_schedule;   // record_schedule_to
+constexpr int kStaleExit = 3;    // the child's exit status for a stale schedule
 }  // namespace
+
+bool use_schedule(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::vector<uint8_t> raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::string why;
+    if (!f.good() && raw.empty()) why = "cannot read it";
+    else if (!sched::Schedule::deserialize(raw.data(), raw.size(), &g_schedule, &why)) {
+    } else {
+        g_use_schedule = true;
+        return true;
+    }
+    std::fprintf(stderr, "z3fh: %s: not a recorded schedule: %s\n", path.c_str(), why.c_str());
+    return false;
+}
+
+void record_schedule_to(const std::string& path) { g_record_schedule = path; }
 
 bool load_witnesses(const std::string& input, const Program& prog, const std::vector<std::string>& explicit_files) {
     std::vector<std::string> files = explicit_files;
@@ -142,8 +162,23 @@ ChildResult run_child(const Program& prog) {
         // As in the fuzzing process: the lock-order graph spans runs (the
         // witnesses', if any, then this one).
         cfg.cross_run_lockdep = true;
+        if (g_use_schedule) {
+            cfg.strategy = "replay";
+            cfg.replay = &g_schedule;
+            cfg.abort_on_finding = true;  // a stale schedule returns; a finding still aborts
+        }
         fuzz::run_witnesses_first(g_witnesses);
+        if (!g_record_schedule.empty()) {
+            // The decisions are known only once the run ends; a finding ends
+            // it in the fatal hook, so they are written from there too.
+            fuzz::record_schedule_on_exit(g_record_schedule);
+        }
         fuzz::Outcome o = fuzz::run_program(prog, cfg);
+        if (o.status == sched::RunStatus::stale_schedule) {
+            std::fprintf(stderr, "==z3fold== STALE SCHEDULE: %s\n", o.message.c_str());
+            std::fflush(stderr);
+            _exit(kStaleExit);
+        }
         std::fflush(stderr);
         _exit(o.found ? 1 : 0);
     }
@@ -154,6 +189,8 @@ ChildResult run_child(const Program& prog) {
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
+    r.stale = WIFEXITED(status) && WEXITSTATUS(status) == kStaleExit;
+    if (r.stale) return r;
     r.found = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (r.found) r.signature = signature_of(r.output);
     return r;
@@ -169,6 +206,13 @@ int cmd_replay(const std::string& file, int runs) {
     for (int i = 0; i < runs; i++) {
         ChildResult r = run_child(prog);
         if (i == 0) first_output = r.output;
+        if (r.stale) {
+            std::printf("%s", r.output.c_str());
+            std::printf("schedule stale: the recorded decisions no longer fit this build (the allocator or the "
+                        "harness changed since it was recorded); replay without --schedule runs the input's own "
+                        "schedule bytes\nreproduced 0/%d\n", runs);
+            return 0;
+        }
         if (!r.found) continue;
         reproduced++;
         if (first_sig.empty()) first_sig = r.signature;

@@ -17,9 +17,18 @@ bool load_input(const std::string& path, fuzz::Program* prog, std::vector<uint8_
 
 struct ChildResult {
     bool found = false;        // the child reported a finding (crashed)
+    bool stale = false;        // the recorded schedule no longer fits the code (use_schedule)
     std::string signature;     // stable failure signature ("" if none)
     std::string output;        // everything the child wrote to stderr
 };
+// Replay with recorded decisions instead of the input's schedule bytes: each
+// step's thread, event and object are checked, so a schedule recorded on
+// other code says where it went stale instead of running something else.
+// false (printed) if the file is not a schedule.
+bool use_schedule(const std::string& path);
+// Write the decisions the next run_child takes to `path` (triage records
+// them beside a finding's input).
+void record_schedule_to(const std::string& path);
 // Run one program in a forked child with the full trace on failure; the
 // potential-deadlock witnesses (set_witnesses) run first in the same child.
 ChildResult run_child(const fuzz::Program& prog);

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
     auto* replay = app.add_subcommand("replay", "run FILE with its recorded interleaving and print the reproducer");
     replay->add_option("file", file, "input file")->required();
     replay->add_option("--runs", runs, "replay N times and report reproduced K/N")->check(CLI::Range(1, 100000));
+    std::string schedule, record;
+    replay->add_option("--schedule", schedule, "replay these recorded decisions (checked step by step; stale says where)");
+    replay->add_option("--record-schedule", record, "write the decisions the replay took to this file");
     add_mutant(replay);
     auto* minimize = app.add_subcommand("minimize", "shrink FILE keeping its failure signature");
     minimize->add_option("file", file, "input file")->required();
@@ -73,6 +76,8 @@ int main(int argc, char** argv) {
         if (!load_input(file, &prog, &bytes)) return 2;
         if (!load_witnesses(file, prog, witnesses)) return 2;
     }
+    if (!schedule.empty() && !use_schedule(schedule)) return 2;
+    if (!record.empty()) record_schedule_to(record);
     if (*replay) return cmd_replay(file, runs);
     if (*minimize) return cmd_minimize(file, out);
     if (*exp) return cmd_export_test(file, out, name, mutant);

@@ -425,7 +425,9 @@ int run_campaign(const CampaignOptions& o) {
         int code = 0;
         // One replay names the signature; only a new one is replayed N times
         // (a --keep-going campaign can leave thousands of duplicates).
-        std::string rep = run_driver(driver, {"replay", c.path}, denv, &code);
+        // ... and records the decisions it took beside the input (replay
+        // checks them step by step later).
+        std::string rep = run_driver(driver, {"replay", c.path, "--record-schedule", c.path + ".sched"}, denv, &code);
         if (g_interrupts > 1) {
             untriaged.push_back(fs::relative(c.path, out).string());
             continue;

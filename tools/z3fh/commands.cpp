@@ -190,7 +190,15 @@ int cmd_replay(const ToolInput& in) {
             return run_process(argv, call->env).exit_code;
         }
     }
-    return hand_over(in, {"replay", in.file, fmt::format("--runs={}", in.runs)});
+    // The decisions recorded when the finding was triaged: replayed step by
+    // step, so a build that changed under the finding says where the
+    // schedule went stale instead of quietly running something else.
+    std::vector<std::string> args = {"replay", in.file, fmt::format("--runs={}", in.runs)};
+    if (fs::exists(in.file + ".sched")) {
+        args.push_back("--schedule");
+        args.push_back(in.file + ".sched");
+    }
+    return hand_over(in, args);
 }
 
 int cmd_minimize(const ToolInput& in) {
