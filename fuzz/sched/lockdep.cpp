@@ -34,6 +34,23 @@ bool LockOrder::reaches(size_t from, size_t to, std::vector<size_t>* path) const
     return false;
 }
 
+namespace {
+std::string class_name(size_t c) { return sync::obj_class_name(static_cast<sync::ObjClass>(c)); }
+}  // namespace
+
+// The recorded edges along `path`, each with who took it (a thread, or a
+// run for the cross-run graph) and where.
+std::string LockOrder::path_text(const std::vector<size_t>& path, bool by_run) const {
+    std::string out;
+    for (size_t i = 0; i + 1 < path.size(); i++) {
+        const Edge& e = edges_[path[i]][path[i + 1]];
+        out += fmt::format(" {}{} took {} at {}:{} holding {} (taken at {}:{});", by_run ? "run " : "T",
+                           by_run ? e.run : e.thread, class_name(path[i + 1]), e.taken_at.file, e.taken_at.line,
+                           class_name(path[i]), e.held_at.file, e.held_at.line);
+    }
+    return out;
+}
+
 std::optional<std::string> LockOrder::acquired(int thread, const std::vector<Held>& held, sync::ObjectId obj,
                                                sync::SrcLoc loc, bool trylock) {
     if (trylock) return std::nullopt;
@@ -43,19 +60,13 @@ std::optional<std::string> LockOrder::acquired(int thread, const std::vector<Hel
         const size_t a = static_cast<size_t>(h.obj.cls);
         if (a == 0 || a >= kClasses || a == b || edges_[a][b].present) continue;
         std::vector<size_t> path;
-        if (reaches(b, a, &path)) {
-            auto name = [](size_t c) { return std::string(sync::obj_class_name(static_cast<sync::ObjClass>(c))); };
-            std::string out = fmt::format(
-                "possible circular locking dependency: T{} takes {} {} at {}:{} while holding {} {} (taken at {}:{}), "
-                "but the opposite order was seen:",
-                thread, name(b), obj.serial, loc.file, loc.line, name(a), h.obj.serial, h.loc.file, h.loc.line);
-            for (size_t i = 0; i + 1 < path.size(); i++) {
-                const Edge& e = edges_[path[i]][path[i + 1]];
-                out += fmt::format(" T{} took {} at {}:{} holding {} (taken at {}:{});", e.thread, name(path[i + 1]),
-                                   e.taken_at.file, e.taken_at.line, name(path[i]), e.held_at.file, e.held_at.line);
-            }
-            return out;
-        }
+        if (reaches(b, a, &path))
+            return fmt::format(
+                       "possible circular locking dependency: T{} takes {} {} at {}:{} while holding {} {} (taken at "
+                       "{}:{}), but the opposite order was seen:",
+                       thread, class_name(b), obj.serial, loc.file, loc.line, class_name(a), h.obj.serial, h.loc.file,
+                       h.loc.line) +
+                   path_text(path, false);
         edges_[a][b] = Edge{true, h.loc, loc, thread};
     }
     return std::nullopt;
@@ -69,7 +80,6 @@ bool CrossRunLockOrder::adds_edges(const LockOrder& g) const {
 }
 
 std::optional<CrossRunLockOrder::Cycle> CrossRunLockOrder::merge(const LockOrder& g, int run) {
-    auto name = [](size_t c) { return std::string(sync::obj_class_name(static_cast<sync::ObjClass>(c))); };
     for (size_t a = 1; a < LockOrder::kClasses; a++) {
         for (size_t b = 1; b < LockOrder::kClasses; b++) {
             const LockOrder::Edge& e = g.edge(a, b);
@@ -79,15 +89,14 @@ std::optional<CrossRunLockOrder::Cycle> CrossRunLockOrder::merge(const LockOrder
                 Cycle c;
                 c.at = e.taken_at;
                 c.report = fmt::format(
-                    "possible circular locking dependency across runs: this run takes {} at {}:{} while holding {} "
-                    "(taken at {}:{}), and other runs took the opposite order:",
-                    name(b), e.taken_at.file, e.taken_at.line, name(a), e.held_at.file, e.held_at.line);
+                               "possible circular locking dependency across runs: this run takes {} at {}:{} while "
+                               "holding {} (taken at {}:{}), and other runs took the opposite order:",
+                               class_name(b), e.taken_at.file, e.taken_at.line, class_name(a), e.held_at.file,
+                               e.held_at.line) +
+                           graph_.path_text(path, true);
                 for (size_t i = 0; i + 1 < path.size(); i++) {
-                    const LockOrder::Edge& o = graph_.edge(path[i], path[i + 1]);
-                    c.report += fmt::format(" run {} took {} at {}:{} holding {} (taken at {}:{});", o.run,
-                                            name(path[i + 1]), o.taken_at.file, o.taken_at.line, name(path[i]),
-                                            o.held_at.file, o.held_at.line);
-                    if (std::find(c.runs.begin(), c.runs.end(), o.run) == c.runs.end()) c.runs.push_back(o.run);
+                    const int other = graph_.edge(path[i], path[i + 1]).run;
+                    if (std::find(c.runs.begin(), c.runs.end(), other) == c.runs.end()) c.runs.push_back(other);
                 }
                 return c;
             }

@@ -40,6 +40,7 @@ public:
     };
     const Edge& edge(size_t from, size_t to) const { return edges_[from][to]; }
     bool reaches(size_t from, size_t to, std::vector<size_t>* path) const;
+    std::string path_text(const std::vector<size_t>& path, bool by_run) const;
     // Add an edge another graph recorded; no check.
     void add(size_t from, size_t to, const Edge& e) { edges_[from][to] = e; }
 

@@ -33,6 +33,16 @@ RunResult run_toy(Strategy& s, Toy& toy, RunOptions opts = {}, Runtime** out_rt 
     return r;
 }
 
+// One side of an ABBA pair: take `outer`, then `inner`, release both.
+std::function<void()> nested(sync::SpinLock& outer, sync::SpinLock& inner) {
+    return [&outer, &inner] {
+        outer.lock();
+        inner.lock();
+        inner.unlock();
+        outer.unlock();
+    };
+}
+
 // Order of the atomic operations in one run, as a string: "AABB".
 struct OrderLog {
     std::string order;
@@ -239,18 +249,8 @@ TEST(Deadlock, AbbaIsReportedWithItsCycle) {
     a.init({ObjClass::page_lock, 1});
     b.init({ObjClass::page_lock, 3});
     Toy toy;
-    toy.bodies.push_back([&] {
-        a.lock();
-        b.lock();
-        b.unlock();
-        a.unlock();
-    });
-    toy.bodies.push_back([&] {
-        b.lock();
-        a.lock();
-        a.unlock();
-        b.unlock();
-    });
+    toy.bodies.push_back(nested(a, b));
+    toy.bodies.push_back(nested(b, a));
     // Search for the deadlocking schedule.
     ExhaustiveStrategy s(2);
     bool found = false;
@@ -277,18 +277,8 @@ TEST(LockOrder, InversionIsReportedWithoutADeadlock) {
     a.init({ObjClass::pool_lock, 0});
     b.init({ObjClass::page_lock, 3});
     Toy toy;
-    toy.bodies.push_back([&] {
-        a.lock();
-        b.lock();
-        b.unlock();
-        a.unlock();
-    });
-    toy.bodies.push_back([&] {
-        b.lock();
-        a.lock();
-        a.unlock();
-        b.unlock();
-    });
+    toy.bodies.push_back(nested(a, b));
+    toy.bodies.push_back(nested(b, a));
     EXPECT_DEATH(
         {
             ExhaustiveStrategy s(0);  // no preemption: T0 to the end, then T1
@@ -334,19 +324,9 @@ TEST(LockOrder, OppositeOrdersInTwoRunsAreAPotentialDeadlock) {
     a.init({ObjClass::pool_lock, 0});
     b.init({ObjClass::page_lock, 3});
     Toy first;
-    first.bodies.push_back([&] {
-        a.lock();
-        b.lock();
-        b.unlock();
-        a.unlock();
-    });
+    first.bodies.push_back(nested(a, b));
     Toy second;
-    second.bodies.push_back([&] {
-        b.lock();
-        a.lock();
-        a.unlock();
-        b.unlock();
-    });
+    second.bodies.push_back(nested(b, a));
     CrossRunLockOrder cross;
     Runtime* rt = nullptr;
     InputStrategy in1(nullptr, 0);
@@ -375,12 +355,7 @@ TEST(LockOrder, TrylockAddsNoEdge) {
         if (b.try_lock()) b.unlock();
         a.unlock();
     });
-    toy.bodies.push_back([&] {
-        b.lock();
-        a.lock();
-        a.unlock();
-        b.unlock();
-    });
+    toy.bodies.push_back(nested(b, a));
     ExhaustiveStrategy s(2);
     do {
         a.init(a.id());

@@ -33,7 +33,11 @@ bool select_mutant(const std::string& name) {
 #endif
 }
 
-bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* bytes) {
+namespace {
+
+// A file's bytes, or false after one line saying why (missing, a folder,
+// too large, unreadable, empty).
+bool read_input_file(const std::string& path, std::vector<uint8_t>* bytes) {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) {
         std::fprintf(stderr, "z3fh: %s: %s\n", path.c_str(), std::strerror(errno));
@@ -58,6 +62,27 @@ bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* by
         std::fprintf(stderr, "z3fh: %s: empty file\n", path.c_str());
         return false;
     }
+    return true;
+}
+
+// An encoded program to a file; false after saying why.
+bool write_program(const std::string& path, const Program& p) {
+    std::vector<uint8_t> enc = fuzz::encode(p);
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
+    if (!f) std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
+    return static_cast<bool>(f);
+}
+
+// The folder a path names a file in ("." for a bare name).
+std::string dir_of(const std::string& path) {
+    return path.find('/') == std::string::npos ? "." : path.substr(0, path.find_last_of('/'));
+}
+
+}  // namespace
+
+bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* bytes) {
+    if (!read_input_file(path, bytes)) return false;
     std::string why;
     fuzz::DecodeError e = fuzz::decode_strict(bytes->data(), bytes->size(), prog, &why);
     if (e != fuzz::DecodeError::ok) {
@@ -104,24 +129,22 @@ constexpr int kStaleExit = 3;    // the child's exit status for a stale schedule
 }  // namespace
 
 bool use_schedule(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::vector<uint8_t> raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> raw;
+    if (!read_input_file(path, &raw)) return false;
     std::string why;
-    if (!f.good() && raw.empty()) why = "cannot read it";
-    else if (!sched::Schedule::deserialize(raw.data(), raw.size(), &g_schedule, &why)) {
-    } else {
-        g_use_schedule = true;
-        return true;
+    if (!sched::Schedule::deserialize(raw.data(), raw.size(), &g_schedule, &why)) {
+        std::fprintf(stderr, "z3fh: %s: not a recorded schedule: %s\n", path.c_str(), why.c_str());
+        return false;
     }
-    std::fprintf(stderr, "z3fh: %s: not a recorded schedule: %s\n", path.c_str(), why.c_str());
-    return false;
+    g_use_schedule = true;
+    return true;
 }
 
 void record_schedule_to(const std::string& path) { g_record_schedule = path; }
 
 bool load_witnesses(const std::string& input, const Program& prog, const std::vector<std::string>& explicit_files) {
     std::vector<std::string> files = explicit_files;
-    const std::string dir = input.find('/') == std::string::npos ? "." : input.substr(0, input.find_last_of('/'));
+    const std::string dir = dir_of(input);
     for (int k = 0;; k++) {
         std::string f = dir + "/" + fuzz::witness_file_name(prog, k);
         if (access(f.c_str(), F_OK) != 0) break;
@@ -138,12 +161,8 @@ bool load_witnesses(const std::string& input, const Program& prog, const std::ve
 }
 
 void save_witnesses_for(const Program& prog, const std::string& out) {
-    const std::string dir = out.find('/') == std::string::npos ? "." : out.substr(0, out.find_last_of('/'));
-    for (size_t k = 0; k < g_witnesses.size(); k++) {
-        std::vector<uint8_t> enc = fuzz::encode(g_witnesses[k]);
-        std::ofstream f(dir + "/" + fuzz::witness_file_name(prog, static_cast<int>(k)), std::ios::binary);
-        f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
-    }
+    for (size_t k = 0; k < g_witnesses.size(); k++)
+        (void)write_program(dir_of(out) + "/" + fuzz::witness_file_name(prog, static_cast<int>(k)), g_witnesses[k]);
 }
 
 ChildResult run_child(const Program& prog) {
@@ -332,19 +351,13 @@ int cmd_minimize(const std::string& file, const std::string& out) {
     }
     int runs = 0;
     Program small = minimize(prog, base.signature, &runs);
-    std::vector<uint8_t> enc = fuzz::encode(small);
-    std::ofstream f(out, std::ios::binary);
-    if (!f) {
-        std::fprintf(stderr, "z3fh: cannot write %s\n", out.c_str());
-        return 2;
-    }
-    f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
+    if (!write_program(out, small)) return 2;
     save_witnesses_for(small, out);
     std::printf("signature: %s\n", base.signature.c_str());
     std::printf("before: %zu ops, %d threads, %zu preemptions, %zu bytes\n", prog.ops.size(), prog.threads,
                 preemptions(prog), bytes.size());
     std::printf("after:  %zu ops, %d threads, %zu preemptions, %zu bytes (%d candidate runs)\n", small.ops.size(),
-                small.threads, preemptions(small), enc.size(), runs);
+                small.threads, preemptions(small), fuzz::encode(small).size(), runs);
     return 0;
 }
 
@@ -559,27 +572,17 @@ int cmd_seeds(const std::string& dir, int count, bool empty) {
     // --empty: one program with no operations, the start of a campaign with
     // no corpus for an engine that needs at least one input (AFL++).
     for (const Program& p : empty ? std::vector<Program>(1) : seed_programs(count)) {
-        std::vector<uint8_t> enc = fuzz::encode(p);
         std::string path = empty ? dir + "/empty.z3fp" : fmt::format("{}/seed-{:03d}.z3fp", dir, i);
         i++;
-        std::ofstream f(path, std::ios::binary);
-        if (!f) {
-            std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
-            return 2;
-        }
-        f.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
+        if (!write_program(path, p)) return 2;
     }
     std::printf("wrote %d seeds to %s\n", i, dir.c_str());
     return 0;
 }
 
 int cmd_canonical(const std::string& file, const std::string& out) {
-    std::ifstream f(file, std::ios::binary);
-    if (!f) {
-        std::fprintf(stderr, "z3fh: cannot read %s\n", file.c_str());
-        return 2;
-    }
-    std::vector<uint8_t> raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> raw;
+    if (!read_input_file(file, &raw)) return 2;
     Program p;
     if (!fuzz::decode_lenient(raw.data(), raw.size(), &p)) {
         std::fprintf(stderr, "z3fh: %s: not a z3fh program (bad magic or version)\n", file.c_str());
@@ -587,14 +590,7 @@ int cmd_canonical(const std::string& file, const std::string& out) {
     }
     // The fuzz target runs what decode_lenient makes of the bytes, so the
     // re-encoded program runs the same, step for step.
-    std::vector<uint8_t> enc = fuzz::encode(p);
-    std::ofstream o(out, std::ios::binary);
-    o.write(reinterpret_cast<const char*>(enc.data()), static_cast<long>(enc.size()));
-    if (!o) {
-        std::fprintf(stderr, "z3fh: cannot write %s\n", out.c_str());
-        return 2;
-    }
-    return 0;
+    return write_program(out, p) ? 0 : 2;
 }
 
 int cmd_list_mutants() {

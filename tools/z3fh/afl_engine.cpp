@@ -95,21 +95,7 @@ bool is_saved_input(const fs::path& p) { return p.filename().string().rfind("id:
 
 }  // namespace
 
-bool afl_available() {
-    const char* path = std::getenv("PATH");
-    auto found = [&](const std::string& exe) {
-        std::string dirs = path ? path : "/usr/bin:/bin";
-        size_t pos = 0;
-        while (pos <= dirs.size()) {
-            size_t end = dirs.find(':', pos);
-            if (end == std::string::npos) end = dirs.size();
-            if (access((dirs.substr(pos, end - pos) + "/" + exe).c_str(), X_OK) == 0) return true;
-            pos = end + 1;
-        }
-        return false;
-    };
-    return found("afl-fuzz") && found("afl-clang-fast++");
-}
+bool afl_available() { return on_path("afl-fuzz") && on_path("afl-clang-fast++"); }
 
 std::string afl_core_pattern_warning() {
     std::ifstream f("/proc/sys/kernel/core_pattern");

@@ -302,6 +302,11 @@ int run_campaign(const CampaignOptions& o) {
     uint64_t execs = 0, cov = 0, corpus_size = 0;
     double last_print = -100, stop_t = 0;
     bool stopping = false;
+    struct Escalation {
+        double after;
+        int sig;
+        bool sent;
+    } escalation[] = {{5, SIGTERM, false}, {15, SIGKILL, false}};
     while (lf_live || afl.running()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
         const double t = elapsed();
@@ -324,8 +329,7 @@ int run_campaign(const CampaignOptions& o) {
             for (const auto& e : fs::directory_iterator(out / "crashes", ec)) {
                 const std::string p = e.path().string();
                 const std::string fn = e.path().filename().string();
-                if (fn.rfind("crash-", 0) == 0 && fn.find('.') == std::string::npos && !recorded.count(p) &&
-                    !fs::exists(p + ".json"))
+                if (fn.rfind("crash-", 0) == 0 && fn.find('.') == std::string::npos && !recorded.count(p))
                     record_crash(p, t, lf_execs + afl_fig.execs, "libfuzzer");
             }
         }
@@ -340,8 +344,11 @@ int run_campaign(const CampaignOptions& o) {
         }
         // An engine that ignores SIGINT (libFuzzer's fork mode waits for its
         // jobs) gets SIGTERM after 5 s, SIGKILL after 15.
-        if (stopping && t - stop_t > 5 && t - stop_t < 5.3) signal_children(SIGTERM);
-        if (stopping && t - stop_t > 15 && t - stop_t < 15.3) signal_children(SIGKILL);
+        for (auto& [after, sig, sent] : escalation)
+            if (stopping && !sent && t - stop_t > after) {
+                signal_children(sig);
+                sent = true;
+            }
         if (t - last_print >= (tty ? 0.5 : 10.0)) {
             last_print = t;
             double rate = t > 0 ? static_cast<double>(execs) / t : 0;

@@ -151,7 +151,7 @@ int hand_over(const ToolInput& in, const std::vector<std::string>& args) {
 
 // rr needs hardware performance counters; say so plainly when there are none.
 bool rr_can_record(std::string* why) {
-    if (system("command -v rr >/dev/null 2>&1") != 0) {
+    if (!on_path("rr")) {
         *why = "rr is not installed (apt-get install rr)";
         return false;
     }

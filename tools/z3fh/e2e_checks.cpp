@@ -163,8 +163,7 @@ std::string check_report_in_browser(const std::string& campaign_dir) {
     if (!fs::exists(html)) return "no report.html in " + dir.string();
     std::string browser;
     for (const char* b : {"chromium", "chromium-browser", "google-chrome"}) {
-        if (run_process({"sh", "-c", fmt::format("command -v {} >/dev/null", b)}, {}, [](const std::string&) {})
-                .exit_code == 0) {
+        if (on_path(b)) {
             browser = b;
             break;
         }

@@ -26,6 +26,18 @@ void track(pid_t pid, pid_t expect) {
 }
 }  // namespace
 
+bool on_path(const std::string& exe) {
+    const char* path = std::getenv("PATH");
+    const std::string dirs = path ? path : "/usr/bin:/bin";
+    for (size_t pos = 0; pos <= dirs.size();) {
+        size_t end = dirs.find(':', pos);
+        if (end == std::string::npos) end = dirs.size();
+        if (access((dirs.substr(pos, end - pos) + "/" + exe).c_str(), X_OK) == 0) return true;
+        pos = end + 1;
+    }
+    return false;
+}
+
 void signal_children(int sig) {
     for (auto& c : g_children) {
         pid_t pid = c.load();

@@ -28,6 +28,9 @@ ProcResult run_process(const std::vector<std::string>& argv, const std::map<std:
 std::string run_capture(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                         int* code = nullptr, const std::string& cwd = "");
 
+// Whether `exe` is an executable in one of $PATH's folders.
+bool on_path(const std::string& exe);
+
 // Send sig to every running child's process group (async-signal-safe).
 void signal_children(int sig);
 
