@@ -3,11 +3,10 @@
 
 namespace z3fh::sync {
 
-namespace {
+namespace detail {
 ControlledRuntime* g_runtime = nullptr;
 }
 
-void install_runtime(ControlledRuntime* rt) { g_runtime = rt; }
-ControlledRuntime* runtime() { return g_runtime; }
+void install_runtime(ControlledRuntime* rt) { detail::g_runtime = rt; }
 
 }  // namespace z3fh::sync

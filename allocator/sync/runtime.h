@@ -15,7 +15,8 @@ public:
 
     // True while a scheduled thread runs; false in the main context (pool
     // creation and teardown by the harness), where sync operations are plain.
-    virtual bool in_thread() const = 0;
+    // A field, not a virtual call: every sync operation asks.
+    bool in_thread() const { return in_thread_; }
     virtual int current_thread() const = 0;
 
     // A scheduling point before `ev` on `obj`: the runtime may switch to any
@@ -44,10 +45,17 @@ public:
     // a lock held when an operation or work item returns).
     virtual int held_count() const = 0;
     virtual ObjectId innermost_held(SrcLoc* taken_at) const = 0;
+
+protected:
+    bool in_thread_ = false;  // kept by the implementation
 };
 
 // Installed by the harness for the lifetime of a run; nullptr otherwise.
+// Read inline: every lock, unlock and atomic asks for it.
 void install_runtime(ControlledRuntime* rt);
-ControlledRuntime* runtime();
+namespace detail {
+extern ControlledRuntime* g_runtime;
+}
+inline ControlledRuntime* runtime() { return detail::g_runtime; }
 
 }  // namespace z3fh::sync

@@ -59,6 +59,7 @@ int Runtime::spawn(std::string name, void (*fn)(void*), void* arg, int vcpu) {
     t->vcpu = vcpu;
     t->fiber = Fiber::create(&Runtime::thread_main, t.get());
     threads_.push_back(std::move(t));
+    runnable_stale_ = true;
     return threads_.back()->id;
 }
 
@@ -73,7 +74,7 @@ void Runtime::retire_worker(int thread) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     if (thread < 0 || thread >= static_cast<int>(threads_.size())) return;
     Thread* t = threads_[static_cast<size_t>(thread)].get();
-    t->state = State::finished;
+    set_state(t, State::finished);
     Fiber::destroy(t->fiber);  // parked in idle_wait forever: its stack is free to reuse
     t->fiber = nullptr;
 }
@@ -90,17 +91,13 @@ void Runtime::thread_main(void* arg) {
     {
         sync::TsanHidden hidden;
         rt->record(t, Event::thread_end, {}, SrcLoc::here());
-        t->state = State::finished;
+        rt->set_state(t, State::finished);
     }
     // Not hidden across the final switch: a fiber must not end with TSan's
     // ignores still on (leave hides its own bookkeeping).
     rt->leave(t, true);
 }
 
-void Runtime::record(Thread* t, Event ev, ObjectId obj, SrcLoc loc) {
-    trace_.append({static_cast<uint32_t>(step_), static_cast<int8_t>(t ? t->id : -1), ev, obj.cls, false,
-                   obj.serial, loc.file, loc.line});
-}
 
 RunResult Runtime::run() {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
@@ -109,6 +106,7 @@ RunResult Runtime::run() {
     starting_ = true;
     step_ = 0;
     preemptions_ = 0;
+    runnable_stale_ = true;
     result_ = {};
     trace_.clear();
     schedule_.steps.clear();
@@ -119,14 +117,14 @@ RunResult Runtime::run() {
     for (auto& t : threads_) {
         if (t->started || t->state != State::runnable || !t->fiber) continue;
         t->started = true;
-        current_ = t.get();
+        set_current(t.get());
         Fiber::switch_to(main, t->fiber);
     }
     starting_ = false;
-    current_ = nullptr;
+    set_current(nullptr);
     Thread* first = decide(nullptr, true, Event::thread_start, {});
     if (first) {
-        current_ = first;
+        set_current(first);
         Fiber::switch_to(main, first->fiber);
     } else {
         bool done = std::all_of(threads_.begin(), threads_.end(),
@@ -135,7 +133,7 @@ RunResult Runtime::run() {
         if (!done) result_.report = deadlock_report();
     }
     running_ = false;
-    current_ = nullptr;
+    set_current(nullptr);
     result_.steps = step_;
     result_.preemptions = preemptions_;
     return result_;
@@ -159,8 +157,8 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
     }
     if (hook_) hook_(hook_ctx_, *this);
     Thread* next = decide(cur, false, ev, obj);
-    if (const char* stale = strategy_.stale_reason()) {
-        result_.report = stale;
+    if (strategy_.went_stale()) {
+        result_.report = strategy_.stale_reason();
         end_run(RunStatus::stale_schedule, false);
     }
     if (next != cur) {
@@ -174,21 +172,29 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
 }
 
 Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId obj) {
-    runnable_.clear();
-    for (auto& t : threads_)
-        if (t->state == State::runnable && t->fiber) runnable_.push_back(t->id);
-    if (runnable_.empty()) return nullptr;
-    if (!forced && ev == Event::yield && runnable_.size() > 1) {
+    // The runnable set changes only when a thread's state does: rebuilt then,
+    // not at every point.
+    if (runnable_stale_) {
+        runnable_.clear();
+        for (auto& t : threads_)
+            if (t->state == State::runnable && t->fiber) runnable_.push_back(t->id);
+        runnable_stale_ = false;
+    }
+    const std::vector<int>* choices = &runnable_;
+    if (choices->empty()) return nullptr;
+    if (!forced && ev == Event::yield && choices->size() > 1) {
         // A yield (cpu_relax, cond_resched) lets another thread run: without
         // this a trylock loop could spin forever under an unlucky schedule.
-        runnable_.erase(std::find(runnable_.begin(), runnable_.end(), cur->id));
+        others_.assign(runnable_.begin(), runnable_.end());
+        others_.erase(std::find(others_.begin(), others_.end(), cur->id));
+        choices = &others_;
         forced = true;
     }
-    if (runnable_.size() == 1) return threads_[static_cast<size_t>(runnable_[0])].get();
-    DecisionPoint dp{forced ? -1 : cur->id, cur ? cur->id : -1, &runnable_, ev, obj, step_};
+    if (choices->size() == 1) return threads_[static_cast<size_t>((*choices)[0])].get();
+    DecisionPoint dp{forced ? -1 : cur->id, cur ? cur->id : -1, choices, ev, obj, step_};
     size_t idx = strategy_.choose(dp);
-    if (idx >= runnable_.size()) idx = 0;
-    int chosen = runnable_[idx];
+    if (idx >= choices->size()) idx = 0;
+    int chosen = (*choices)[idx];
     schedule_.steps.push_back({static_cast<uint8_t>(chosen), static_cast<int8_t>(dp.current),
                                static_cast<uint8_t>(ev), static_cast<uint8_t>(obj.cls), obj.serial});
     return threads_[static_cast<size_t>(chosen)].get();
@@ -197,12 +203,12 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
 void Runtime::switch_from(Thread* cur, Thread* next, bool exiting) {
     {
         sync::TsanHidden hidden;
-        current_ = next;
+        set_current(next);
     }
     if (exiting) Fiber::exit_to(cur->fiber, next->fiber);
     Fiber::switch_to(cur->fiber, next->fiber);
     sync::TsanHidden hidden;
-    current_ = cur;
+    set_current(cur);
 }
 
 void Runtime::leave(Thread* cur, bool exiting) {
@@ -213,8 +219,8 @@ void Runtime::leave(Thread* cur, bool exiting) {
         sync::TsanHidden hidden;  // scheduler bookkeeping
         if (!starting_) {
             next = decide(cur, true, Event::block, {});
-            if (const char* stale = strategy_.stale_reason()) {
-                result_.report = stale;
+            if (strategy_.went_stale()) {
+                result_.report = strategy_.stale_reason();
                 end = RunStatus::stale_schedule;
                 ending = true;
             } else if (!next) {
@@ -242,7 +248,7 @@ void Runtime::end_run(RunStatus status, bool exiting) {
         sync::TsanHidden hidden;
         result_.status = status;
         cur = current_;
-        current_ = nullptr;
+        set_current(nullptr);
     }
     if (exiting) Fiber::exit_to(cur->fiber, Fiber::main_context());
     Fiber::switch_to(cur->fiber, Fiber::main_context());
@@ -254,7 +260,7 @@ void Runtime::block(const void* key, ObjectId obj, int holder, SrcLoc loc) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     Thread* cur = current_;
     record(cur, Event::block, obj, loc);
-    cur->state = State::blocked;
+    set_state(cur, State::blocked);
     cur->wait_key = key;
     cur->holder = holder;
     cur->wait_obj = obj;
@@ -265,7 +271,7 @@ void Runtime::block(const void* key, ObjectId obj, int holder, SrcLoc loc) {
 void Runtime::idle_wait(const void* key, ObjectId obj) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     Thread* cur = current_;
-    cur->state = State::idle;
+    set_state(cur, State::idle);
     cur->wait_key = key;
     cur->holder = sync::kNoThread;
     cur->wait_obj = obj;
@@ -276,7 +282,7 @@ void Runtime::wake(const void* key) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     for (auto& t : threads_) {
         if ((t->state == State::blocked || t->state == State::idle) && t->wait_key == key) {
-            t->state = State::runnable;
+            set_state(t.get(), State::runnable);
             t->wait_key = nullptr;
         }
     }

@@ -65,7 +65,6 @@ public:
     }
 
     // sync::ControlledRuntime
-    bool in_thread() const override { return current_ != nullptr && running_; }
     int current_thread() const override { return current_ ? current_->id : sync::kMainContext; }
     void point(sync::Event ev, sync::ObjectId obj, sync::SrcLoc loc) override;
     void block(const void* key, sync::ObjectId obj, int holder, sync::SrcLoc loc) override;
@@ -107,7 +106,10 @@ private:
     };
 
     static void thread_main(void* arg);
-    void record(Thread* t, sync::Event ev, sync::ObjectId obj, sync::SrcLoc loc);
+    void record(Thread* t, sync::Event ev, sync::ObjectId obj, sync::SrcLoc loc) {
+        trace_.append({static_cast<uint32_t>(step_), static_cast<int8_t>(t ? t->id : -1), ev, obj.cls, false,
+                       obj.serial, loc.file, loc.line});
+    }
     // Pick the next thread; current may not be an option (forced).
     Thread* decide(Thread* cur, bool forced, sync::Event ev, sync::ObjectId obj);
     // The current thread cannot continue: go to the next, or end the run.
@@ -118,11 +120,21 @@ private:
     [[noreturn]] void end_run(RunStatus status, bool exiting);
     std::string deadlock_report() const;
     void switch_from(Thread* cur, Thread* next, bool exiting);
+    void set_current(Thread* t) {
+        current_ = t;
+        in_thread_ = t != nullptr && running_;
+    }
+    void set_state(Thread* t, State s) {
+        t->state = s;
+        runnable_stale_ = true;
+    }
 
     Strategy& strategy_;
     RunOptions opts_;
     std::vector<std::unique_ptr<Thread>> threads_;
-    std::vector<int> runnable_;
+    std::vector<int> runnable_;      // threads that can run, in id order
+    bool runnable_stale_ = true;     // a state changed since runnable_ was built
+    std::vector<int> others_;        // runnable_ without a yielding thread
     Thread* current_ = nullptr;
     bool running_ = false;
     bool starting_ = false;

@@ -41,7 +41,8 @@ size_t InputStrategy::choose(const DecisionPoint& dp) {
         return cur;
     }
     delay_ = -1;
-    return target_ % dp.runnable->size();
+    size_t n = dp.runnable->size();
+    return target_ < n ? target_ : target_ % n;  // no division in the common case
 }
 
 size_t RandomStrategy::choose(const DecisionPoint& dp) {
@@ -152,6 +153,7 @@ size_t ReplayStrategy::choose(const DecisionPoint& dp) {
     if (pos_ >= sched_.steps.size()) {
         // Past the recorded end: the run continues as the recorder's default did.
         stale_ = "schedule stale at decision " + std::to_string(pos_) + ": the run has more decisions than recorded";
+        went_stale_ = true;
         return 0;
     }
     const ScheduleStep& s = sched_.steps[pos_];
@@ -163,6 +165,7 @@ size_t ReplayStrategy::choose(const DecisionPoint& dp) {
                  sync::obj_class_name(static_cast<sync::ObjClass>(s.obj_cls)) + " " + std::to_string(s.obj_serial) +
                  ", got thread " + std::to_string(dp.current) + " at " + sync::event_name(dp.event) + " on " +
                  sync::obj_class_name(dp.obj.cls) + " " + std::to_string(dp.obj.serial);
+        went_stale_ = true;
         return 0;
     }
     pos_++;
@@ -170,6 +173,7 @@ size_t ReplayStrategy::choose(const DecisionPoint& dp) {
     if (i >= dp.runnable->size()) {
         stale_ = "schedule stale at decision " + std::to_string(pos_ - 1) + ": thread " + std::to_string(s.chosen) +
                  " is not runnable";
+        went_stale_ = true;
         return 0;
     }
     return i;

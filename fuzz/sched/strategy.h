@@ -32,9 +32,14 @@ public:
     virtual size_t choose(const DecisionPoint& dp) = 0;
     // After a run: true if the strategy wants another run (exhaustive search).
     virtual bool next_run() { return false; }
-    // Replay only: the run diverged from the recorded schedule.
+    // Replay only: the run diverged from the recorded schedule. The flag is
+    // read inline at every decision; the reason only when it is set.
+    bool went_stale() const { return went_stale_; }
     virtual const char* stale_reason() const { return nullptr; }
     virtual std::string name() const = 0;
+
+protected:
+    bool went_stale_ = false;
 };
 
 // Choices read from the fuzz input: pairs (delay, target). Stay on the current
@@ -130,6 +135,7 @@ public:
     void begin_run() override {
         pos_ = 0;
         stale_.clear();
+        went_stale_ = false;
     }
     size_t choose(const DecisionPoint& dp) override;
     const char* stale_reason() const override { return stale_.empty() ? nullptr : stale_.c_str(); }

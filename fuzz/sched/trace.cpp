@@ -7,11 +7,29 @@
 
 namespace z3fh::sched {
 
+void Trace::make_room() {
+    size_t used = static_cast<size_t>(next_ - buf_.data());
+    if (ring_) {
+        if (buf_.size() < ring_) {
+            buf_.resize(ring_);
+        } else {
+            wraps_++;
+            used = 0;
+        }
+        next_ = buf_.data() + used;
+        end_ = buf_.data() + ring_;
+        return;
+    }
+    buf_.resize(std::max<size_t>(1024, 2 * buf_.size()));
+    next_ = buf_.data() + used;
+    end_ = buf_.data() + buf_.size();
+}
+
 std::vector<TraceEvent> Trace::events() const {
-    if (ring_ == 0 || events_.size() < ring_) return events_;
+    const TraceEvent* begin = buf_.data();
     std::vector<TraceEvent> out;
-    out.reserve(ring_);
-    for (size_t i = 0; i < ring_; i++) out.push_back(events_[(head_ + i) % ring_]);
+    if (wraps_) out.assign(static_cast<const TraceEvent*>(next_), begin + ring_);  // the older part of a full ring
+    out.insert(out.end(), begin, static_cast<const TraceEvent*>(next_));
     return out;
 }
 

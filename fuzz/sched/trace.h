@@ -2,6 +2,7 @@
 // scheduling point (a few words an event), formatted only when a person reads
 // it. Optionally a ring of the last N events, for the cost of the fuzz loop.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,40 +25,40 @@ struct TraceEvent {
 
 class Trace {
 public:
-    explicit Trace(size_t ring = 0) : ring_(ring) {
-        if (ring_) events_.reserve(ring_);
-    }
+    explicit Trace(size_t ring = 0) : ring_(ring) {}
+    Trace(const Trace&) = delete;
+    Trace& operator=(const Trace&) = delete;
     void clear() {
-        events_.clear();
-        head_ = 0;
-        total_ = 0;
+        next_ = buf_.data();
+        end_ = buf_.data() + (ring_ ? std::min(ring_, buf_.size()) : buf_.size());
+        wraps_ = 0;
     }
+    // One compare and one store at every scheduling point; growing the
+    // buffer or wrapping the ring is the rare path.
     void append(const TraceEvent& e) {
-        total_++;
-        if (ring_ == 0 || events_.size() < ring_) {
-            events_.push_back(e);
-        } else {
-            events_[head_] = e;
-            head_ = (head_ + 1) % ring_;
-        }
+        if (next_ == end_) [[unlikely]]
+            make_room();
+        *next_++ = e;
     }
     void mark_preempted() {
-        if (events_.empty()) return;
-        size_t last = (ring_ == 0 || events_.size() < ring_) ? events_.size() - 1 : (head_ + ring_ - 1) % ring_;
-        events_[last].preempted = true;
+        if (next_ != buf_.data()) next_[-1].preempted = true;
+        else if (wraps_) end_[-1].preempted = true;
     }
     // Events oldest first.
     std::vector<TraceEvent> events() const;
-    uint64_t total() const { return total_; }
+    uint64_t total() const { return wraps_ * ring_ + static_cast<uint64_t>(next_ - buf_.data()); }
     // "step 12  T1  lock        page lock 3      pool.cpp:140   <- preempted"
     static std::string format(const TraceEvent& e);
     std::string format_tail(size_t n) const;
 
 private:
-    size_t ring_;
-    std::vector<TraceEvent> events_;
-    size_t head_ = 0;
-    uint64_t total_ = 0;
+    void make_room();
+
+    size_t ring_;                  // 0: keep every event; N: the last N
+    std::vector<TraceEvent> buf_;  // storage; its size is the capacity in use
+    TraceEvent* next_ = nullptr;   // where the next event goes
+    TraceEvent* end_ = nullptr;
+    uint64_t wraps_ = 0;           // times the ring wrapped
 };
 
 }  // namespace z3fh::sched
