@@ -41,16 +41,15 @@ void SlotsCache::free(BuddySlots* s) {
 
 bool SlotsCache::is_live(const BuddySlots* s) const {
     lock_.lock();
-    bool live = live_.count(const_cast<BuddySlots*>(s)) != 0;
+    bool live = live_.contains(const_cast<BuddySlots*>(s));
     lock_.unlock();
     return live;
 }
 
 std::vector<BuddySlots*> SlotsCache::live_ordered() const {
     lock_.lock();
-    std::vector<BuddySlots*> out(live_.begin(), live_.end());
+    std::vector<BuddySlots*> out = live_.in_order();
     lock_.unlock();
-    std::sort(out.begin(), out.end(), [](BuddySlots* a, BuddySlots* b) { return a->serial < b->serial; });
     return out;
 }
 

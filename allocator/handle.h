@@ -4,10 +4,10 @@
 // (<< BUDDY_SHIFT). A headless handle is the page address with bit 0 set.
 #pragma once
 #include <cstdint>
-#include <unordered_set>
 #include <vector>
 
 #include "layout.h"
+#include "live_registry.h"
 #include "sync/sync.h"
 
 namespace z3fh {
@@ -42,7 +42,7 @@ public:
 
 private:
     mutable sync::RawLock lock_;
-    std::unordered_set<BuddySlots*> live_;
+    LiveRegistry<BuddySlots> live_;
     uint32_t next_serial_ = 1;
     int fail_countdown_ = 0;
     bool fail_always_ = false;

@@ -72,18 +72,22 @@ void PageSource::forget_for_test(PageDesc* page) {
 
 bool PageSource::is_live(const void* data) const {
     lock_.lock();
-    bool live = live_.count(data) != 0;
+    bool live = live_.contains(data);
     lock_.unlock();
     return live;
 }
 
 std::vector<PageDesc*> PageSource::live_pages_ordered() const {
     std::vector<PageDesc*> out;
-    lock_.lock();
-    for (const void* d : live_) out.push_back(virt_to_page(d));
-    lock_.unlock();
-    std::sort(out.begin(), out.end(), [](PageDesc* a, PageDesc* b) { return a->serial < b->serial; });
+    live_pages_ordered(out);
     return out;
+}
+
+void PageSource::live_pages_ordered(std::vector<PageDesc*>& out) const {
+    out.clear();
+    lock_.lock();
+    for (const void* d : live_.in_order()) out.push_back(virt_to_page(d));
+    lock_.unlock();
 }
 
 void* HeapPageSource::alloc_frame() { return std::aligned_alloc(kFrameSize, kFrameSize); }

@@ -5,11 +5,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <unordered_set>
 #include <vector>
 
 #include "layout.h"
 #include "list.h"
+#include "live_registry.h"
 #include "sync/sync.h"
 
 namespace z3fh {
@@ -63,6 +63,9 @@ public:
     bool is_live(const void* data) const;
     // Live pages in allocation order (for the introspection snapshot).
     std::vector<PageDesc*> live_pages_ordered() const;
+    // The same into a caller's vector, reused: the validator runs at every
+    // scheduling point, where an allocation costs more than its checks.
+    void live_pages_ordered(std::vector<PageDesc*>& out) const;
     // Test-only: drop a page from the registry without freeing its memory.
     void forget_for_test(PageDesc* page);
 
@@ -72,7 +75,7 @@ protected:
 
 private:
     mutable sync::RawLock lock_;
-    std::unordered_set<const void*> live_;
+    LiveRegistry<const void> live_;  // data addresses
     uint32_t next_serial_ = 1;
     int fail_countdown_ = 0;
     bool fail_always_ = false;

@@ -12,9 +12,15 @@ int g_main_vcpu = 0;
     report_fatal(kind, loc, std::string(what) + " " + obj_class_name(id.cls) + " " + std::to_string(id.serial));
 }
 
+namespace {
+bool g_might_sleep_checks = true;
+}
+
+void set_might_sleep_checks(bool on) { g_might_sleep_checks = on; }
+
 void might_sleep(const char* what, SrcLoc loc) {
     ControlledRuntime* rt = active_runtime();
-    if (!rt || rt->held_count() == 0) return;
+    if (!g_might_sleep_checks || !rt || rt->held_count() == 0) return;
     SrcLoc at;
     ObjectId held = rt->innermost_held(&at);
     report_fatal(ErrorKind::might_sleep, loc,

@@ -374,6 +374,8 @@ inline void cpu_relax(SrcLoc loc = SrcLoc::here()) { point(Event::yield, ObjectI
 // The port's callers say it (the kernel shim checks its own, knowing which
 // of its locks spin).
 void might_sleep(const char* what, SrcLoc loc = SrcLoc::here());
+// On by default; off only to measure what the check costs.
+void set_might_sleep_checks(bool on);
 inline void cond_resched(SrcLoc loc = SrcLoc::here()) {
     might_sleep("cond_resched", loc);
     point(Event::yield, ObjectId{}, loc);

@@ -27,7 +27,17 @@ struct RunConfig {
     // finding; the other runs' programs are written as witnesses
     // (witness_file_name) into $Z3FH_WITNESS_DIR (default: the working folder).
     bool cross_run_lockdep = false;
+    // The other checkers, each on by default (off only to measure its cost:
+    // Z3FH_CHECKS_OFF in the fuzz target; docs/invariants.md).
+    bool lock_order = true;      // lockdep within a run (cross-run needs it)
+    bool held_at_return = true;  // no operation returns holding a lock
+    bool might_sleep = true;     // nothing that may block runs under a spinning lock
 };
+
+// Turn checkers off by name, from a comma-separated list: step,
+// lock-order, potential-deadlock, held-at-return, might-sleep. Returns an
+// error naming an unknown one, else "".
+std::string turn_checks_off(const std::string& names, RunConfig* cfg);
 
 // Write the scheduling decisions of every following run (the last one wins;
 // a finding writes them before the process dies) to `path`, as a

@@ -206,9 +206,8 @@ void Runtime::switch_from(Thread* cur, Thread* next, bool exiting) {
         set_current(next);
     }
     if (exiting) Fiber::exit_to(cur->fiber, next->fiber);
+    // Whoever resumes this fiber has already made it current.
     Fiber::switch_to(cur->fiber, next->fiber);
-    sync::TsanHidden hidden;
-    set_current(cur);
 }
 
 void Runtime::leave(Thread* cur, bool exiting) {
@@ -296,12 +295,14 @@ int& Runtime::vcpu() {
 void Runtime::on_acquire(const void* lock, ObjectId obj, SrcLoc loc) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     if (!current_) return;
-    // Reused: this runs at every acquisition.
-    static thread_local std::vector<LockOrder::Held> held;
-    held.clear();
-    for (const Held& h : current_->held) held.push_back({h.obj, h.loc});
-    if (auto cycle = lock_order_.acquired(current_->id, held, obj, loc, current_->last_event == Event::trylock))
-        report_fatal(ErrorKind::lock_order, loc, *cycle);
+    if (opts_.lock_order) {
+        // Reused: this runs at every acquisition.
+        static thread_local std::vector<LockOrder::Held> held;
+        held.clear();
+        for (const Held& h : current_->held) held.push_back({h.obj, h.loc});
+        if (auto cycle = lock_order_.acquired(current_->id, held, obj, loc, current_->last_event == Event::trylock))
+            report_fatal(ErrorKind::lock_order, loc, *cycle);
+    }
     current_->held.push_back({lock, obj, loc});
 }
 

@@ -19,6 +19,7 @@ namespace z3fh::sched {
 struct RunOptions {
     uint64_t max_steps = 50000;  // beyond this the run is a hang
     size_t trace_ring = 0;       // 0: keep the whole trace; N: the last N events
+    bool lock_order = true;      // keep the lock-order graph (lockdep) and check each acquisition
 };
 
 enum class RunStatus { completed, deadlock, hang, stale_schedule };

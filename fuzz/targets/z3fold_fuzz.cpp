@@ -5,8 +5,10 @@
 // Z3FH_AFL_FEEDBACK, linked with libAFLDriver: persistent mode, test cases
 // in shared memory) through extra slots in its coverage map.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "harness/runner.h"
 #include "layout.h"
@@ -43,6 +45,15 @@ void bump(size_t i) {
 Z3FH_INTENTIONAL_WRAP void on_switch(uint64_t from, uint64_t to) { bump(static_cast<size_t>((from * 0x9e3779b97f4a7c15ULL) ^ to) % (kCounters - 64)); }
 void on_block(uint8_t cls) { bump(kCounters - 64 + cls); }
 
+// Every run's configuration. Lockdep's graph outlives one run: orders seen
+// in different inputs of this process that form a cycle are a
+// potential-deadlock finding.
+z3fh::fuzz::RunConfig g_config = [] {
+    z3fh::fuzz::RunConfig cfg;
+    cfg.cross_run_lockdep = true;
+    return cfg;
+}();
+
 }  // namespace
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
@@ -52,6 +63,15 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     // measuring what they buy; docs/performance.md).
     const char* off = std::getenv("Z3FH_NO_SCHED_FEEDBACK");
     if (!off || std::strcmp(off, "1") != 0) z3fh::fuzz::set_feedback({&on_switch, &on_block});
+    // Z3FH_CHECKS_OFF=step,lock-order,... turns checkers off, to measure
+    // what each costs (docs/invariants.md); never in a campaign.
+    if (const char* checks_off = std::getenv("Z3FH_CHECKS_OFF")) {
+        std::string error = z3fh::fuzz::turn_checks_off(checks_off, &g_config);
+        if (!error.empty()) {
+            std::fprintf(stderr, "z3fold_fuzz: Z3FH_CHECKS_OFF: %s\n", error.c_str());
+            std::exit(2);
+        }
+    }
     return 0;
 }
 
@@ -61,11 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The campaign's --strategy (replay applies the same from the sidecar).
     static const std::string strategy = getenv("Z3FH_STRATEGY") ? getenv("Z3FH_STRATEGY") : "";
     z3fh::fuzz::force_schedule_kind(prog, strategy);
-    z3fh::fuzz::RunConfig cfg;
-    // Lockdep's graph outlives one run: orders seen in different inputs of
-    // this process that form a cycle are a potential-deadlock finding.
-    cfg.cross_run_lockdep = true;
-    (void)z3fh::fuzz::run_program(prog, cfg);
+    (void)z3fh::fuzz::run_program(prog, g_config);
     return 0;
 }
 

@@ -170,5 +170,22 @@ TEST(Runner, DestroyFromAThreadLeavesNothing) {
     EXPECT_GT(destroyed_runs, 0);
 }
 
+TEST(Runner, CheckersTurnOffByNameAndUnknownNamesAreRefused) {
+    RunConfig cfg;
+    cfg.cross_run_lockdep = true;
+    EXPECT_EQ(turn_checks_off("step,might-sleep", &cfg), "");
+    EXPECT_FALSE(cfg.check_every_step);
+    EXPECT_FALSE(cfg.might_sleep);
+    EXPECT_TRUE(cfg.lock_order);
+    EXPECT_TRUE(cfg.held_at_return);
+    EXPECT_TRUE(cfg.cross_run_lockdep);
+    EXPECT_EQ(turn_checks_off("lock-order,held-at-return,", &cfg), "");
+    EXPECT_FALSE(cfg.lock_order);
+    EXPECT_FALSE(cfg.cross_run_lockdep) << "the cross-run graph is built from the per-run one";
+    EXPECT_FALSE(cfg.held_at_return);
+    std::string error = turn_checks_off("step,lockdep", &cfg);
+    EXPECT_NE(error.find("unknown checker 'lockdep'"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace z3fh::fuzz

@@ -288,6 +288,20 @@ TEST(LockOrder, InversionIsReportedWithoutADeadlock) {
         "took page lock at .*sched_test.cpp.* holding pool lock");
 }
 
+// Switched off (only to measure its cost), the same inversion runs clean.
+TEST(LockOrder, SwitchedOffReportsNothing) {
+    sync::SpinLock a, b;
+    a.init({ObjClass::pool_lock, 0});
+    b.init({ObjClass::page_lock, 3});
+    Toy toy;
+    toy.bodies.push_back(nested(a, b));
+    toy.bodies.push_back(nested(b, a));
+    ExhaustiveStrategy s(0);
+    RunOptions opts;
+    opts.lock_order = false;
+    EXPECT_EQ(run_toy(s, toy, opts).status, RunStatus::completed);
+}
+
 // might_sleep: a call that may block with a spinning lock held is a
 // finding, named with the lock and where it was taken; without one, none.
 TEST(MightSleep, BlockingCallUnderASpinlockIsReported) {
@@ -314,6 +328,22 @@ TEST(MightSleep, BlockingCallUnderASpinlockIsReported) {
         },
         "might-sleep: BUG: sleeping function called from invalid context: cond_resched with 1 spinning lock\\(s\\) "
         "held, innermost pool lock 0 \\(taken at .*sched_test.cpp");
+}
+
+TEST(MightSleep, SwitchedOffReportsNothing) {
+    sync::SpinLock a;
+    a.init({ObjClass::pool_lock, 0});
+    Toy toy;
+    toy.bodies.push_back([&] {
+        a.lock();
+        sync::cond_resched();
+        a.unlock();
+    });
+    sync::set_might_sleep_checks(false);
+    InputStrategy in(nullptr, 0);
+    RunStatus status = run_toy(in, toy).status;
+    sync::set_might_sleep_checks(true);
+    EXPECT_EQ(status, RunStatus::completed);
 }
 
 // Lockdep's graph spans runs: one run takes A then B, another B then A;
