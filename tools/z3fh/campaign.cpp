@@ -102,10 +102,14 @@ bool build_engines(const std::string& engine, const std::string& sanitizer, bool
 
 int run_campaign(const CampaignOptions& o) {
     Context& ctx = Context::get();
-    if (!o.mutant.empty() && !ctx.is_mutant(o.mutant)) {
-        std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants)\n", o.mutant.c_str());
+    if (!o.mutant.empty() && o.mutant != "none" && !ctx.is_mutant(o.mutant)) {
+        std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants; 'none' = the mutant build, none selected)\n",
+                     o.mutant.c_str());
         return 2;
     }
+    // --mutant none: the mutant build with no mutant selected (its code paths
+    // compiled in, all off), to show they change nothing when off.
+    const bool mutant_build = !o.mutant.empty();
     const bool kernel = o.target.target == "kernel";
     if (kernel && !o.mutant.empty()) {
         std::fprintf(stderr, "z3fh: mutants are seeded in the port; for the kernel target give --kernel-patch FILE "
@@ -117,7 +121,7 @@ int run_campaign(const CampaignOptions& o) {
                              "and kernel-target campaigns run with --engine libfuzzer\n", o.engine.c_str());
         return 2;
     }
-    const std::string preset = Context::fuzz_preset(o.sanitizer, !o.mutant.empty());
+    const std::string preset = Context::fuzz_preset(o.sanitizer, mutant_build);
     double build_s = 0;
     std::optional<KernelFile> kfile;
     if (kernel) {
@@ -128,8 +132,8 @@ int run_campaign(const CampaignOptions& o) {
     }
     if (!o.no_build) std::fprintf(stderr, "z3fh: building %s (fuzz target and driver%s) ...\n", preset.c_str(),
                                   kernel ? ", kernel target" : "");
-    if (!o.no_build && !kernel && !build_engines(o.engine, o.sanitizer, !o.mutant.empty(), &build_s)) return 2;
-    const EngineBinaries bins = engine_binaries(o.sanitizer, !o.mutant.empty());
+    if (!o.no_build && !kernel && !build_engines(o.engine, o.sanitizer, mutant_build, &build_s)) return 2;
+    const EngineBinaries bins = engine_binaries(o.sanitizer, mutant_build);
     std::string kdir;
     if (kernel) {
         kdir = ensure_kernel_built(preset, *kfile, {"z3fold_fuzz_kernel", "z3fh-run-kernel"}, &build_s);
@@ -506,6 +510,7 @@ int run_campaign(const CampaignOptions& o) {
                    {"sanitizer", o.sanitizer},
                    {"strategy", o.strategy},
                    {"mutant", o.mutant.empty() ? "none" : o.mutant},
+                   {"mutant_build", mutant_build},
                    {"budget_s", o.budget_s},
                    {"elapsed_s", fuzz_s},
                    {"build_s", build_s},

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -32,7 +34,78 @@ int cmd_mutants() {
     return 0;
 }
 
-int cmd_bench(bool alloc) {
+namespace {
+
+// What each checker costs: the libFuzzer target (ASan + UBSan) runs the seed
+// corpus, repeated, with every checker on and with each turned off
+// (Z3FH_CHECKS_OFF), the settings interleaved over rounds; the figure is the
+// median (and the best) of executions per CPU second of the target: its own
+// CPU time, so a busy second core matters less than to wall time. On these
+// VMs one setting's runs still spread by up to 1.5x: differences below
+// that are noise, which the best figure shows least.
+int bench_checkers() {
+    Context& ctx = Context::get();
+    const std::string preset = Context::fuzz_preset("asan", false);
+    if (!ctx.ensure_built(preset, {"z3fold_fuzz"})) return 2;
+    std::vector<std::string> seeds;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(ctx.root()) / "corpus", ec))
+        if (e.path().extension() == ".z3fp") seeds.push_back(e.path().string());
+    if (seeds.empty()) {
+        std::fprintf(stderr, "z3fh: bench --checkers: no seed programs in %s/corpus\n", ctx.root().c_str());
+        return 2;
+    }
+    std::sort(seeds.begin(), seeds.end());
+    constexpr int kRepeats = 50, kRounds = 7;  // 7 rounds: each setting first once
+    std::vector<std::string> argv{ctx.build_dir(preset) + "/fuzz/z3fold_fuzz"};
+    for (int i = 0; i < kRepeats; i++) argv.insert(argv.end(), seeds.begin(), seeds.end());
+    const size_t runs = argv.size() - 1;
+    const std::vector<std::string> off{"",           "step",           "lock-order", "potential-deadlock",
+                                       "held-at-return", "might-sleep", "step,lock-order,held-at-return,might-sleep"};
+    std::vector<std::vector<double>> rates(off.size());
+    for (int round = 0; round < kRounds; round++) {
+        // Each round starts at another setting: whichever runs first in a
+        // round measured slower, whatever it was.
+        for (size_t k = 0; k < off.size(); k++) {
+            const size_t c = (k + static_cast<size_t>(round)) % off.size();
+            auto env = ctx.sanitizer_env("asan");
+            env["Z3FH_CHECKS_OFF"] = off[c];
+            ProcResult r = run_process(argv, env, [](const std::string&) {});
+            if (r.exit_code != 0 || r.cpu_s <= 0) {
+                std::fprintf(stderr, "z3fh: bench --checkers: the target exited %d with Z3FH_CHECKS_OFF=%s\n",
+                             r.exit_code, off[c].c_str());
+                return 2;
+            }
+            rates[c].push_back(static_cast<double>(runs) / r.cpu_s);
+        }
+    }
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    const double all_on = median(rates[0]);
+    const double all_on_best = *std::max_element(rates[0].begin(), rates[0].end());
+    std::printf("%-46s %16s %10s %10s %10s\n", "turned off", "median execs/s", "vs all on", "best", "vs all on");
+    json figures = json::object();
+    for (size_t c = 0; c < off.size(); c++) {
+        double m = median(rates[c]);
+        double best = *std::max_element(rates[c].begin(), rates[c].end());
+        std::printf("%-46s %16.0f %9.2fx %10.0f %9.2fx\n",
+                    off[c].empty() ? "(nothing: every checker on)" : off[c].c_str(), m, m / all_on, best,
+                    best / all_on_best);
+        figures[off[c].empty() ? "all_on" : off[c]] = {{"median", std::lround(m)}, {"best", std::lround(best)}};
+    }
+    std::printf("%s\n", json{{"checker_cost_execs_per_cpu_s", figures}, {"runs_per_setting", runs},
+                             {"rounds", kRounds}, {"preset", preset}}
+                             .dump()
+                             .c_str());
+    return 0;
+}
+
+}  // namespace
+
+int cmd_bench(bool alloc, bool checkers) {
+    if (checkers) return bench_checkers();
     Context& ctx = Context::get();
     if (!ctx.ensure_built("default", {"switch_bench", "alloc_bench"})) return 2;
     if (alloc) {

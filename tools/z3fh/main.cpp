@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
     campaign->add_option("--sanitizer", co.sanitizer, "asan (ASan+UBSan), ubsan or tsan")
         ->check(CLI::IsMember({"asan", "ubsan", "tsan"}))
         ->capture_default_str();
-    campaign->add_option("--mutant", co.mutant, "fuzz the mutant build with this seeded defect");
+    campaign->add_option("--mutant", co.mutant,
+                         "fuzz the mutant build with this seeded defect (none: the mutant build, none selected)");
     campaign->add_option("--strategy", co.strategy, "scheduler strategy: input, pct or random")
         ->check(CLI::IsMember({"input", "pct", "random"}))
         ->capture_default_str();
@@ -105,6 +106,9 @@ int main(int argc, char** argv) {
     bool bench_alloc = false;
     auto* bench = app.add_subcommand("bench", "print the switch-cost figures (last line: one JSON object)");
     bench->add_flag("--alloc", bench_alloc, "also run the allocator benchmarks first");
+    bool bench_checkers = false;
+    bench->add_flag("--checkers", bench_checkers,
+                    "instead: what each checker costs, in executions per CPU second of the ASan fuzz target");
     bool long_run = false;
     std::string only;
     auto* test = app.add_subcommand("test", "build every preset and run all fast test suites, then the e2e checks");
@@ -141,7 +145,7 @@ int main(int argc, char** argv) {
     if (*minimize) return cmd_minimize(in);
     if (*exp) return cmd_export_test(in);
     if (*mutants) return cmd_mutants();
-    if (*bench) return cmd_bench(bench_alloc);
+    if (*bench) return cmd_bench(bench_alloc, bench_checkers);
     if (*score) {
         auto b = parse_duration(score_budget);
         if (!b || *b <= 0) {

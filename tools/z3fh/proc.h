@@ -13,6 +13,7 @@ namespace z3fh::tool {
 
 struct ProcResult {
     int exit_code = -1;  // -1: could not start; 128+N: killed by signal N
+    double cpu_s = 0;    // the child's user + system time
 };
 
 // Run argv with extra environment, calling on_line for each line of
