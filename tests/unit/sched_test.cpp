@@ -346,6 +346,72 @@ TEST(MightSleep, SwitchedOffReportsNothing) {
     EXPECT_EQ(status, RunStatus::completed);
 }
 
+// The other lock rules, each on a one-line violation in a scheduled thread:
+// the finding names the rule, the lock and where.
+TEST(LockRules, RecursiveAcquireIsReported) {
+    sync::SpinLock a;
+    a.init({ObjClass::pool_lock, 0});
+    Toy toy;
+    toy.bodies.push_back([&] {
+        a.lock();
+        a.lock();
+    });
+    EXPECT_DEATH(
+        {
+            InputStrategy in(nullptr, 0);
+            run_toy(in, toy);
+        },
+        "recursive acquire of pool lock 0");
+}
+
+TEST(LockRules, UnlockOfALockNotHeldIsReported) {
+    sync::SpinLock a;
+    a.init({ObjClass::page_lock, 4});
+    Toy toy;
+    toy.bodies.push_back([&] { a.unlock(); });
+    EXPECT_DEATH(
+        {
+            InputStrategy in(nullptr, 0);
+            run_toy(in, toy);
+        },
+        "lock-not-held.*unlock of a lock not held: page lock 4");
+}
+
+// What a `_locked` function asserts on entry (release_z3fold_page_locked:
+// the page lock held): entered without it, the run stops there.
+TEST(LockRules, LockedVariantEnteredWithoutItsLockIsReported) {
+    sync::SpinLock a;
+    a.init({ObjClass::page_lock, 5});
+    Toy toy;
+    toy.bodies.push_back([&] { a.assert_held(); });
+    EXPECT_DEATH(
+        {
+            InputStrategy in(nullptr, 0);
+            run_toy(in, toy);
+        },
+        "lock-not-held.*must be held here: page lock 5");
+}
+
+sync::SpinLock* g_item_lock;
+TEST(LockRules, WorkItemReturningWithALockHeldIsReported) {
+    sync::SpinLock a;
+    a.init({ObjClass::stale_lock, 0});
+    g_item_lock = &a;
+    Toy toy;
+    toy.bodies.push_back([&] {
+        static sync::WorkQueue queue({ObjClass::work_queue, 1});
+        static sync::WorkItem item;
+        item.init([](sync::WorkItem*) { g_item_lock->lock(); });
+        queue.queue(&item, 0);
+    });
+    EXPECT_DEATH(
+        {
+            InputStrategy in(nullptr, 0);
+            run_toy(in, toy);
+        },
+        "lock-held-at-return.*a work item returned holding stale lock 0");
+}
+
 // Lockdep's graph spans runs: one run takes A then B, another B then A;
 // neither run has a cycle, the two together do (a potential deadlock,
 // witnessed by the first run).
