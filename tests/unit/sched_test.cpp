@@ -79,6 +79,29 @@ uint64_t count_exhaustive(int threads, int steps, int bound, std::set<std::strin
     return s.schedules_explored();
 }
 
+// Two threads taking two locks in opposite orders (ABBA).
+struct Abba {
+    sync::SpinLock a, b;
+    Toy toy;
+    Abba(sync::ObjectId first, sync::ObjectId second) {
+        a.init(first);
+        b.init(second);
+        toy.bodies.push_back(nested(a, b));
+        toy.bodies.push_back(nested(b, a));
+    }
+};
+
+// Runs the toy on the input strategy's default schedule (no bytes): the run
+// must stop with a finding whose report matches `pattern`.
+void expect_run_dies(Toy& toy, const char* pattern) {
+    EXPECT_DEATH(
+        {
+            InputStrategy in(nullptr, 0);
+            run_toy(in, toy);
+        },
+        pattern);
+}
+
 TEST(Exhaustive, TwoThreadsTwoStepsHaveSixInterleavings) {
     std::set<std::string> seen;
     EXPECT_EQ(count_exhaustive(2, 2, -1, &seen), 6u);
@@ -245,12 +268,9 @@ TEST(Pct, FindsADepthTwoBugAtItsBound) {
 TEST(Deadlock, AbbaIsReportedWithItsCycle) {
     // Two locks of one class, so the lock-order validator (which orders
     // classes) stays out of the way and the deadlock itself is what is seen.
-    sync::SpinLock a, b;
-    a.init({ObjClass::page_lock, 1});
-    b.init({ObjClass::page_lock, 3});
-    Toy toy;
-    toy.bodies.push_back(nested(a, b));
-    toy.bodies.push_back(nested(b, a));
+    Abba abba({ObjClass::page_lock, 1}, {ObjClass::page_lock, 3});
+    sync::SpinLock &a = abba.a, &b = abba.b;
+    Toy& toy = abba.toy;
     // Search for the deadlocking schedule.
     ExhaustiveStrategy s(2);
     bool found = false;
@@ -273,12 +293,8 @@ TEST(Deadlock, AbbaIsReportedWithItsCycle) {
 // Lockdep's rule: classes taken in both orders are a finding at once, in a
 // run that did not deadlock (the threads run one after the other).
 TEST(LockOrder, InversionIsReportedWithoutADeadlock) {
-    sync::SpinLock a, b;
-    a.init({ObjClass::pool_lock, 0});
-    b.init({ObjClass::page_lock, 3});
-    Toy toy;
-    toy.bodies.push_back(nested(a, b));
-    toy.bodies.push_back(nested(b, a));
+    Abba abba({ObjClass::pool_lock, 0}, {ObjClass::page_lock, 3});
+    Toy& toy = abba.toy;
     EXPECT_DEATH(
         {
             ExhaustiveStrategy s(0);  // no preemption: T0 to the end, then T1
@@ -290,12 +306,8 @@ TEST(LockOrder, InversionIsReportedWithoutADeadlock) {
 
 // Switched off (only to measure its cost), the same inversion runs clean.
 TEST(LockOrder, SwitchedOffReportsNothing) {
-    sync::SpinLock a, b;
-    a.init({ObjClass::pool_lock, 0});
-    b.init({ObjClass::page_lock, 3});
-    Toy toy;
-    toy.bodies.push_back(nested(a, b));
-    toy.bodies.push_back(nested(b, a));
+    Abba abba({ObjClass::pool_lock, 0}, {ObjClass::page_lock, 3});
+    Toy& toy = abba.toy;
     ExhaustiveStrategy s(0);
     RunOptions opts;
     opts.lock_order = false;
@@ -321,12 +333,7 @@ TEST(MightSleep, BlockingCallUnderASpinlockIsReported) {
         sync::cond_resched();
         a.unlock();
     });
-    EXPECT_DEATH(
-        {
-            InputStrategy in2(nullptr, 0);
-            run_toy(in2, toy);
-        },
-        "might-sleep: BUG: sleeping function called from invalid context: cond_resched with 1 spinning lock\\(s\\) "
+    expect_run_dies(toy, "might-sleep: BUG: sleeping function called from invalid context: cond_resched with 1 spinning lock\\(s\\) "
         "held, innermost pool lock 0 \\(taken at .*sched_test.cpp");
 }
 
@@ -348,48 +355,33 @@ TEST(MightSleep, SwitchedOffReportsNothing) {
 
 // The other lock rules, each on a one-line violation in a scheduled thread:
 // the finding names the rule, the lock and where.
-TEST(LockRules, RecursiveAcquireIsReported) {
+// One thread does `body` with a lock of class and number `id`: the run must
+// stop with a finding matching `pattern`.
+void expect_lock_misuse_dies(sync::ObjectId id, void (*body)(sync::SpinLock&), const char* pattern) {
     sync::SpinLock a;
-    a.init({ObjClass::pool_lock, 0});
+    a.init(id);
     Toy toy;
-    toy.bodies.push_back([&] {
+    toy.bodies.push_back([&] { body(a); });
+    expect_run_dies(toy, pattern);
+}
+
+TEST(LockRules, RecursiveAcquireIsReported) {
+    expect_lock_misuse_dies({ObjClass::pool_lock, 0}, [](sync::SpinLock& a) {
         a.lock();
         a.lock();
-    });
-    EXPECT_DEATH(
-        {
-            InputStrategy in(nullptr, 0);
-            run_toy(in, toy);
-        },
-        "recursive acquire of pool lock 0");
+    }, "recursive acquire of pool lock 0");
 }
 
 TEST(LockRules, UnlockOfALockNotHeldIsReported) {
-    sync::SpinLock a;
-    a.init({ObjClass::page_lock, 4});
-    Toy toy;
-    toy.bodies.push_back([&] { a.unlock(); });
-    EXPECT_DEATH(
-        {
-            InputStrategy in(nullptr, 0);
-            run_toy(in, toy);
-        },
-        "lock-not-held.*unlock of a lock not held: page lock 4");
+    expect_lock_misuse_dies({ObjClass::page_lock, 4}, [](sync::SpinLock& a) { a.unlock(); },
+                            "lock-not-held.*unlock of a lock not held: page lock 4");
 }
 
 // What a `_locked` function asserts on entry (release_z3fold_page_locked:
 // the page lock held): entered without it, the run stops there.
 TEST(LockRules, LockedVariantEnteredWithoutItsLockIsReported) {
-    sync::SpinLock a;
-    a.init({ObjClass::page_lock, 5});
-    Toy toy;
-    toy.bodies.push_back([&] { a.assert_held(); });
-    EXPECT_DEATH(
-        {
-            InputStrategy in(nullptr, 0);
-            run_toy(in, toy);
-        },
-        "lock-not-held.*must be held here: page lock 5");
+    expect_lock_misuse_dies({ObjClass::page_lock, 5}, [](sync::SpinLock& a) { a.assert_held(); },
+                            "lock-not-held.*must be held here: page lock 5");
 }
 
 sync::SpinLock* g_item_lock;
@@ -404,12 +396,7 @@ TEST(LockRules, WorkItemReturningWithALockHeldIsReported) {
         item.init([](sync::WorkItem*) { g_item_lock->lock(); });
         queue.queue(&item, 0);
     });
-    EXPECT_DEATH(
-        {
-            InputStrategy in(nullptr, 0);
-            run_toy(in, toy);
-        },
-        "lock-held-at-return.*a work item returned holding stale lock 0");
+    expect_run_dies(toy, "lock-held-at-return.*a work item returned holding stale lock 0");
 }
 
 // Lockdep's graph spans runs: one run takes A then B, another B then A;
