@@ -13,14 +13,14 @@ int g_main_vcpu = 0;
 }
 
 namespace {
-bool g_might_sleep_checks = true;
+LockRuleChecks g_checks;
 }
 
-void set_might_sleep_checks(bool on) { g_might_sleep_checks = on; }
+void set_lock_rule_checks(LockRuleChecks checks) { g_checks = checks; }
 
 void might_sleep(const char* what, SrcLoc loc) {
     ControlledRuntime* rt = active_runtime();
-    if (!g_might_sleep_checks || !rt || rt->held_count() == 0) return;
+    if (!g_checks.might_sleep || !rt || rt->held_count() == 0) return;
     SrcLoc at;
     ObjectId held = rt->innermost_held(&at);
     report_fatal(ErrorKind::might_sleep, loc,
@@ -86,7 +86,7 @@ void WorkQueue::run_one(WorkItem* w) {
         Z3FH_HB_ACQUIRE(w);
     }
     w->fn(w);
-    if (ControlledRuntime* rt = active_runtime(); rt && rt->held_count() > 0) {
+    if (ControlledRuntime* rt = active_runtime(); g_checks.held_at_return && rt && rt->held_count() > 0) {
         SrcLoc at;
         ObjectId held = rt->innermost_held(&at);
         fatal_lock(ErrorKind::lock_held_at_return, held, at, "a work item returned holding");

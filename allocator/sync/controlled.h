@@ -374,8 +374,13 @@ inline void cpu_relax(SrcLoc loc = SrcLoc::here()) { point(Event::yield, ObjectI
 // The port's callers say it (the kernel shim checks its own, knowing which
 // of its locks spin).
 void might_sleep(const char* what, SrcLoc loc = SrcLoc::here());
-// On by default; off only to measure what the check costs.
-void set_might_sleep_checks(bool on);
+// The sync layer's own rule checks, on by default; off only to measure what
+// each costs (the fuzz target's Z3FH_CHECKS_OFF).
+struct LockRuleChecks {
+    bool might_sleep = true;
+    bool held_at_return = true;  // a work item returns with no lock held
+};
+void set_lock_rule_checks(LockRuleChecks checks);
 inline void cond_resched(SrcLoc loc = SrcLoc::here()) {
     might_sleep("cond_resched", loc);
     point(Event::yield, ObjectId{}, loc);

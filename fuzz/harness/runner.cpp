@@ -479,7 +479,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     h.out = &out;
     h.check_every_step = cfg.check_every_step;
     h.held_at_return = cfg.held_at_return;
-    sync::set_might_sleep_checks(cfg.might_sleep);
+    sync::set_lock_rule_checks({cfg.might_sleep, cfg.held_at_return});
     h.abort_on_finding = cfg.abort_on_finding;
     h.ops.resize(static_cast<size_t>(prog.threads));
     for (const Op& op : prog.ops) h.ops[op.thread].push_back(op);
@@ -549,9 +549,6 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     }
     if (cfg.cross_run_lockdep && !out.found && r.status == sched::RunStatus::completed)
         cross_run_check(h, prog, rt.lock_order(), &out);
-    // Formatting is for a person: a finding, or a whole-trace run (replay,
-    // tests). The fuzz loop's clean runs skip it (it cost 7% of an exec).
-    if (out.found || cfg.trace_ring == 0) out.trace = rt.trace().format_tail(cfg.trace_ring ? cfg.trace_ring : 1u << 30);
 
     if (r.status == sched::RunStatus::completed && h.destroying) {
         h.pool.reset();  // destroyed by the program already: what is left goes
@@ -570,6 +567,10 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
         // enough to free; leak it (the process reports and exits anyway).
         (void)h.pool.release();
     }
+    // Formatting is for a person: a finding (teardown's included), or a
+    // whole-trace run (replay, tests). Clean fuzz runs skip it (7% of an exec).
+    if (out.found || cfg.trace_ring == 0) out.trace = rt.trace().format_tail(cfg.trace_ring ? cfg.trace_ring : 1u << 30);
+    sync::set_lock_rule_checks({});  // back to every check on, for whoever runs next
     sync::install_runtime(nullptr);
     set_fatal_hook(nullptr);
     g_current = nullptr;

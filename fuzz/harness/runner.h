@@ -30,7 +30,7 @@ struct RunConfig {
     // The other checkers, each on by default (off only to measure its cost:
     // Z3FH_CHECKS_OFF in the fuzz target; docs/invariants.md).
     bool lock_order = true;      // lockdep within a run (cross-run needs it)
-    bool held_at_return = true;  // no operation returns holding a lock
+    bool held_at_return = true;  // no operation or work item returns holding a lock
     bool might_sleep = true;     // nothing that may block runs under a spinning lock
 };
 

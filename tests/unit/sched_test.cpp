@@ -346,10 +346,12 @@ TEST(MightSleep, SwitchedOffReportsNothing) {
         sync::cond_resched();
         a.unlock();
     });
-    sync::set_might_sleep_checks(false);
+    sync::LockRuleChecks off;
+    off.might_sleep = false;
+    sync::set_lock_rule_checks(off);
     InputStrategy in(nullptr, 0);
     RunStatus status = run_toy(in, toy).status;
-    sync::set_might_sleep_checks(true);
+    sync::set_lock_rule_checks({});
     EXPECT_EQ(status, RunStatus::completed);
 }
 

@@ -236,7 +236,8 @@ int run_campaign(const CampaignOptions& o) {
     auto record_crash = [&](const std::string& path, double t, uint64_t at_execs, const std::string& engine) {
         if (!recorded.insert(path).second) return;
         crashes.push_back({path, t, at_execs, false});
-        json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"sanitizer", o.sanitizer},
+        json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"mutant_build", mutant_build},
+                     {"sanitizer", o.sanitizer},
                      {"strategy", o.strategy},
                      {"engine", engine}, {"format_version", 1},
                      {"time_to_detect_s", t}, {"execs_at_detect", at_execs}};
@@ -405,7 +406,7 @@ int run_campaign(const CampaignOptions& o) {
                 c.execs = side.value("execs_at_detect", execs);
                 c.earlier = true;
             } catch (const std::exception&) {
-                json fresh = {{"mutant", o.mutant.empty() ? "none" : o.mutant},
+                json fresh = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"mutant_build", mutant_build},
                               {"sanitizer", o.sanitizer}, {"strategy", o.strategy},
                               {"engine", o.engine}, {"format_version", 1}};
                 fresh.update(target_info);

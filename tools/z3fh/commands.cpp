@@ -119,8 +119,11 @@ int cmd_bench(bool alloc, bool checkers) {
 namespace {
 
 // Mutant, sanitizer and target for an input: flags win, then the sidecar.
+// *mutant_build: the input came from the mutant build (a named mutant, or
+// the sidecar of a `campaign --mutant none` finding).
 bool resolve_build(const ToolInput& in, std::string* mutant, std::string* sanitizer, std::string* strategy,
-                   TargetChoice* target) {
+                   TargetChoice* target, bool* mutant_build) {
+    *mutant_build = false;
     *mutant = in.mutant;
     *sanitizer = in.sanitizer;
     *strategy = "input";
@@ -133,7 +136,10 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
     if (have_side) {
         try {
             json j = json::parse(read_file(side));
-            if (mutant->empty()) *mutant = j.value("mutant", "none");
+            if (mutant->empty()) {
+                *mutant = j.value("mutant", "none");
+                *mutant_build = j.value("mutant_build", false);
+            }
             if (sanitizer->empty()) *sanitizer = j.value("sanitizer", "asan");
             *strategy = j.value("strategy", "input");
             if (target->target.empty()) {
@@ -193,9 +199,10 @@ std::optional<DriverCall> prepare_driver(const ToolInput& in, const std::vector<
     }
     std::string mutant, sanitizer, strategy;
     TargetChoice target;
-    if (!resolve_build(in, &mutant, &sanitizer, &strategy, &target)) return std::nullopt;
+    bool mutant_build = false;
+    if (!resolve_build(in, &mutant, &sanitizer, &strategy, &target, &mutant_build)) return std::nullopt;
     Context& ctx = Context::get();
-    std::string preset = Context::fuzz_preset(sanitizer, mutant != "none");
+    std::string preset = Context::fuzz_preset(sanitizer, mutant_build || mutant != "none");
     DriverCall call;
     if (target.target == "kernel") {
         auto k = prepare_kernel_file(target);
