@@ -2,6 +2,12 @@
 // the work-queue worker thread).
 #include "sync/native.h"
 
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sync/lock_order.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -23,6 +29,59 @@ void cpu_pause() {
 #if defined(__x86_64__)
     _mm_pause();
 #endif
+}
+
+namespace detail {
+std::atomic<bool> g_lock_validation{false};
+}
+
+namespace {
+std::mutex g_order_mutex;
+LockOrder g_order;  // every thread's edges, for the whole process (as lockdep's, for the boot)
+struct HeldLock {
+    const void* lock;
+    LockOrder::Held held;
+};
+thread_local std::vector<HeldLock> t_held;
+}  // namespace
+
+void set_lock_validation(bool on) {
+    std::lock_guard<std::mutex> g(g_order_mutex);
+    if (on) g_order.reset();
+    detail::g_lock_validation.store(on, std::memory_order_relaxed);
+}
+
+void validate_acquire(const void* lock, ObjectId id, SrcLoc loc, bool trylock) {
+    static thread_local std::vector<LockOrder::Held> held;
+    held.clear();
+    for (const HeldLock& h : t_held) held.push_back(h.held);
+    std::optional<std::string> cycle;
+    {
+        std::lock_guard<std::mutex> g(g_order_mutex);
+        cycle = g_order.acquired(self_token(), held, id, loc, trylock);
+    }
+    if (cycle) report_fatal(ErrorKind::lock_order, loc, *cycle);
+    t_held.push_back({lock, {id, loc}});
+}
+
+void validate_release(const void* lock) {
+    // Innermost first; a lock taken before validation was on is not there.
+    for (size_t i = t_held.size(); i-- > 0;) {
+        if (t_held[i].lock == lock) {
+            t_held.erase(t_held.begin() + static_cast<long>(i));
+            return;
+        }
+    }
+}
+
+void might_sleep(const char* what, SrcLoc loc) {
+    if (!lock_validation_on() || t_held.empty()) return;
+    const LockOrder::Held& in = t_held.back().held;
+    report_fatal(ErrorKind::might_sleep, loc,
+                 std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
+                     std::to_string(t_held.size()) + " spinning lock(s) held, innermost " + obj_class_name(in.obj.cls) +
+                     " " + std::to_string(in.obj.serial) + " (taken at " + in.loc.file + ":" +
+                     std::to_string(in.loc.line) + ")");
 }
 
 int current_vcpu() { return t_vcpu; }

@@ -17,6 +17,20 @@ namespace z3fh::sync {
 int self_token();
 void cpu_pause();
 
+// Lock validation with real threads, for tests: off by default, so the
+// native locks cost one relaxed load more in production and benchmarks. On,
+// every SpinLock and RwLock acquisition is checked against one process-wide
+// lock-order graph (sync/lock_order.h: the rule the controlled runtime
+// checks per run) and kept in the thread's held set, which might_sleep()
+// checks.
+void set_lock_validation(bool on);
+namespace detail {
+extern std::atomic<bool> g_lock_validation;
+}
+inline bool lock_validation_on() { return detail::g_lock_validation.load(std::memory_order_relaxed); }
+void validate_acquire(const void* lock, ObjectId id, SrcLoc loc, bool trylock);
+void validate_release(const void* lock);
+
 class Z3FH_CAPABILITY("spinlock") SpinLock {
 public:
     void init(ObjectId id) {
@@ -24,7 +38,7 @@ public:
         state_.store(0, std::memory_order_relaxed);
         owner_.store(-1, std::memory_order_relaxed);
     }
-    void lock(SrcLoc = SrcLoc::here()) Z3FH_ACQUIRE() {
+    void lock(SrcLoc loc = SrcLoc::here()) Z3FH_ACQUIRE() {
         for (int spins = 0;; ++spins) {
             if (state_.load(std::memory_order_relaxed) == 0 &&
                 state_.exchange(1, std::memory_order_acquire) == 0)
@@ -32,18 +46,21 @@ public:
             if (spins > 64) std::this_thread::yield(); else cpu_pause();
         }
         owner_.store(self_token(), std::memory_order_relaxed);
+        if (lock_validation_on()) validate_acquire(this, id_, loc, false);
     }
-    bool try_lock(SrcLoc = SrcLoc::here()) Z3FH_TRY_ACQUIRE(true) {
+    bool try_lock(SrcLoc loc = SrcLoc::here()) Z3FH_TRY_ACQUIRE(true) {
         if (state_.load(std::memory_order_relaxed) != 0 ||
             state_.exchange(1, std::memory_order_acquire) != 0)
             return false;
         owner_.store(self_token(), std::memory_order_relaxed);
+        if (lock_validation_on()) validate_acquire(this, id_, loc, true);
         return true;
     }
     void unlock(SrcLoc loc = SrcLoc::here()) Z3FH_RELEASE() {
         if (owner_.load(std::memory_order_relaxed) != self_token())
             report_fatal(ErrorKind::lock_not_held, loc,
                          std::string("unlock of a ") + obj_class_name(id_.cls) + " not held by this thread");
+        if (lock_validation_on()) validate_release(this);
         owner_.store(-1, std::memory_order_relaxed);
         state_.store(0, std::memory_order_release);
     }
@@ -68,25 +85,28 @@ public:
         id_ = id;
         state_.store(0, std::memory_order_relaxed);
     }
-    void read_lock(SrcLoc = SrcLoc::here()) Z3FH_ACQUIRE_SHARED() {
+    void read_lock(SrcLoc loc = SrcLoc::here()) Z3FH_ACQUIRE_SHARED() {
         for (int spins = 0;; ++spins) {
             int s = state_.load(std::memory_order_relaxed);
-            if (!(s & kWriter) && state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire))
-                return;
+            if (!(s & kWriter) && state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire)) break;
             if (spins > 64) std::this_thread::yield(); else cpu_pause();
         }
+        if (lock_validation_on()) validate_acquire(this, id_, loc, false);
     }
     void read_unlock(SrcLoc = SrcLoc::here()) Z3FH_RELEASE_SHARED() {
+        if (lock_validation_on()) validate_release(this);
         state_.fetch_sub(1, std::memory_order_release);
     }
-    void write_lock(SrcLoc = SrcLoc::here()) Z3FH_ACQUIRE() {
+    void write_lock(SrcLoc loc = SrcLoc::here()) Z3FH_ACQUIRE() {
         for (int spins = 0;; ++spins) {
             int expected = 0;
-            if (state_.compare_exchange_weak(expected, kWriter, std::memory_order_acquire)) return;
+            if (state_.compare_exchange_weak(expected, kWriter, std::memory_order_acquire)) break;
             if (spins > 64) std::this_thread::yield(); else cpu_pause();
         }
+        if (lock_validation_on()) validate_acquire(this, id_, loc, false);
     }
     void write_unlock(SrcLoc = SrcLoc::here()) Z3FH_RELEASE() {
+        if (lock_validation_on()) validate_release(this);
         state_.store(0, std::memory_order_release);
     }
     ObjectId id() const { return id_; }
@@ -190,9 +210,9 @@ private:
 int current_vcpu();
 void set_current_vcpu(int vcpu);
 inline void cpu_relax(SrcLoc = SrcLoc::here()) { std::this_thread::yield(); }
-// Real threads keep no per-thread lock list: the controlled build checks
-// might_sleep (every fuzz run); here it is only a marker.
-inline void might_sleep(const char*, SrcLoc = SrcLoc::here()) {}
+// With lock validation on: a call that may block with a spinning lock held
+// (the thread's held set) is a finding, as in the controlled build.
+void might_sleep(const char* what, SrcLoc loc = SrcLoc::here());
 inline void cond_resched(SrcLoc = SrcLoc::here()) { std::this_thread::yield(); }
 inline void op_boundary(Event, ObjectId, SrcLoc = SrcLoc::here()) {}
 

@@ -19,7 +19,7 @@ struct Obj {
 
 int evict_never(Pool&, Handle, void*) { return -1; }
 
-TEST(Stress, RandomOperationsOnFourThreads) {
+void random_operations_on_four_threads() {
     TestPool p(2, evict_never, nullptr);
     constexpr int kThreads = 4;
     constexpr int kOps = 3000;
@@ -70,6 +70,17 @@ TEST(Stress, RandomOperationsOnFourThreads) {
     EXPECT_EQ(p->total_pages(), 0u);
     EXPECT_EQ(p.snap().pages.size(), 0u);
     EXPECT_EQ(p->slots_cache().live(), 0u);
+}
+
+TEST(Stress, RandomOperationsOnFourThreads) { random_operations_on_four_threads(); }
+
+// The same with the native backend's lock validation on: the correct
+// allocator takes its lock classes in one order and never blocks under a
+// spinlock on real threads too (a finding would abort the test).
+TEST(Stress, RandomOperationsOnFourThreadsWithLockValidation) {
+    sync::set_lock_validation(true);
+    random_operations_on_four_threads();
+    sync::set_lock_validation(false);
 }
 
 }  // namespace
