@@ -6,41 +6,54 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "harness/runner.h"
 #include "mutants.h"
 
 namespace z3fh::regress {
 
-inline fuzz::Outcome run(const fuzz::Program& p, bool abort_on_finding) {
+// A potential-deadlock finding's witnesses run first, in this process, with
+// the lock-order graph kept across runs (as the fuzzing process kept it).
+inline fuzz::Outcome run(const fuzz::Program& p, bool abort_on_finding,
+                         const std::vector<fuzz::Program>& witnesses = {}) {
     fuzz::RunConfig cfg;
     cfg.abort_on_finding = abort_on_finding;
+    if (!witnesses.empty()) {
+        cfg.cross_run_lockdep = true;
+        fuzz::run_witnesses_first(witnesses);
+    }
     return fuzz::run_program(p, cfg);
 }
 
-inline void expect_clean(const fuzz::Program& p) {
-    fuzz::Outcome o = run(p, false);
+inline void expect_clean(const fuzz::Program& p, const std::vector<fuzz::Program>& witnesses = {}) {
+    fuzz::Outcome o = run(p, false, witnesses);
     EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
 }
 
 }  // namespace z3fh::regress
 
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
-#define Z3FH_REGRESSION_MUTANT_TEST(name, mutant)                                    \
-    TEST(RegressDeathTest, name##_FailsWithMutant) {                                 \
-        if (std::string(mutant) == "none")                                           \
-            GTEST_SKIP() << "found on the allocator itself (fixed), not with a mutant"; \
-        EXPECT_DEATH(                                                                \
-            {                                                                        \
-                z3fh::mutants::select(mutant);                                       \
-                (void)z3fh::regress::run(program(), true); /* reports and aborts */  \
-            },                                                                       \
-            "ERROR");                                                                \
+#define Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witness_list)                                 \
+    TEST(RegressDeathTest, name##_FailsWithMutant) {                                            \
+        if (std::string(mutant) == "none")                                                      \
+            GTEST_SKIP() << "found on the allocator itself (fixed), not with a mutant";         \
+        EXPECT_DEATH(                                                                           \
+            {                                                                                   \
+                z3fh::mutants::select(mutant);                                                  \
+                (void)z3fh::regress::run(program(), true, witness_list); /* reports and aborts */ \
+            },                                                                                  \
+            "ERROR");                                                                           \
     }
 #else
-#define Z3FH_REGRESSION_MUTANT_TEST(name, mutant)
+#define Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witness_list)
 #endif
 
 #define Z3FH_REGRESSION(name, mutant)                                   \
     TEST(Regress, name) { z3fh::regress::expect_clean(program()); }     \
-    Z3FH_REGRESSION_MUTANT_TEST(name, mutant)
+    Z3FH_REGRESSION_MUTANT_TEST(name, mutant, {})
+
+// A potential deadlock: the file also defines witnesses(), run first.
+#define Z3FH_REGRESSION_WITH_WITNESSES(name, mutant)                               \
+    TEST(Regress, name) { z3fh::regress::expect_clean(program(), witnesses()); }   \
+    Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witnesses())

@@ -106,6 +106,19 @@ TEST(Runner, ExportedTestSpellsTheProgram) {
               std::string::npos);
 }
 
+// A potential deadlock is exported with its witness runs, which the test
+// runs first with the lock-order graph kept across runs.
+TEST(Runner, ExportedPotentialDeadlockCarriesItsWitnesses) {
+    std::vector<Program> seeds = run::seed_programs(3);
+    std::string src = run::export_test_source(seeds[1], "Pair", "none", "potential-deadlock", {seeds[0], seeds[2]});
+    EXPECT_NE(src.find("Z3FH_REGRESSION_WITH_WITNESSES(Pair, \"none\")"), std::string::npos);
+    EXPECT_NE(src.find("z3fh::fuzz::Program program() {"), std::string::npos);
+    EXPECT_NE(src.find("z3fh::fuzz::Program witness_0() {"), std::string::npos);
+    EXPECT_NE(src.find("z3fh::fuzz::Program witness_1() {"), std::string::npos);
+    EXPECT_NE(src.find("return {witness_0(), witness_1()};"), std::string::npos);
+    EXPECT_EQ(run::export_test_source(seeds[1], "One", "none", "x").find("witness"), std::string::npos);
+}
+
 TEST(Runner, ExportedScheduleStepsRebuildTheSameBytes) {
     EXPECT_EQ(fuzz::preemptions({{2, 1}, {3, 0}}), (std::vector<uint8_t>{2, 1, 3, 0}));
     EXPECT_EQ(fuzz::seeded_schedule(7, 0x04030201), (std::vector<uint8_t>{7, 1, 2, 3, 4}));

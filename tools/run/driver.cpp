@@ -361,16 +361,19 @@ int cmd_minimize(const std::string& file, const std::string& out) {
     return 0;
 }
 
-std::string export_test_source(const Program& p, const std::string& test_name, const std::string& mutant,
-                               const std::string& signature) {
+namespace {
+
+// `Program NAME() { ... }`: a program spelled as C++, each op with its text
+// and the schedule as named preemption steps (never a byte array).
+std::string program_function(const Program& p, const std::string& name) {
     std::string ops;
     for (int t = 0; t < p.threads; t++) {
         for (const Op& op : p.thread_ops(t))
             ops += fmt::format("        {{OpKind::{}, {}, {:#04x}}},  // T{}: {}\n", fuzz::op_name(op.kind), op.thread,
                                op.arg, t, fuzz::op_text(op));
     }
-    // The schedule as named steps, never a byte array. A pair schedule's
-    // odd last byte is never read (a preemption needs both), so it is left out.
+    // A pair schedule's odd last byte is never read (a preemption needs
+    // both), so it is left out.
     std::string sched;
     if (p.schedule_kind == ScheduleKind::pairs) {
         sched = "z3fh::fuzz::preemptions({\n";
@@ -386,6 +389,40 @@ std::string export_test_source(const Program& p, const std::string& test_name, c
         sched = fmt::format("z3fh::fuzz::seeded_schedule(/* depth {} */ {}, /* seed */ {:#010x})", pp.depth, depth_byte,
                             static_cast<uint32_t>(pp.seed));
     }
+    return fmt::format(R"(z3fh::fuzz::Program {fn}() {{
+    z3fh::fuzz::Program p;
+    p.threads = {threads};
+    p.vcpus = {vcpus};
+    p.evict_policy = {evict:#04x};
+    p.ops = {{
+{ops}    }};
+    p.schedule = {sched};{kind}
+    return p;
+}}
+)",
+                       fmt::arg("fn", name), fmt::arg("threads", p.threads), fmt::arg("vcpus", p.vcpus),
+                       fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops), fmt::arg("sched", sched),
+                       fmt::arg("kind", p.schedule_kind == ScheduleKind::pct
+                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::pct;  // a PCT interleaving"
+                                        : p.schedule_kind == ScheduleKind::random
+                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::random;  // a seeded random walk"
+                                            : ""));
+}
+
+}  // namespace
+
+std::string export_test_source(const Program& p, const std::string& test_name, const std::string& mutant,
+                               const std::string& signature, const std::vector<Program>& witnesses) {
+    // A potential deadlock is a pair (or more) of runs: the witnesses run
+    // first in the same process, their lock orders kept, then the program.
+    std::string witness_fns, witness_list;
+    for (size_t k = 0; k < witnesses.size(); k++) {
+        witness_fns += "\n// Potential-deadlock witness " + std::to_string(k) + ": runs first, its lock order kept.\n" +
+                       program_function(witnesses[k], "witness_" + std::to_string(k));
+        witness_list += (k ? ", " : "") + std::string("witness_") + std::to_string(k) + "()";
+    }
+    if (!witnesses.empty())
+        witness_fns += "\nstd::vector<z3fh::fuzz::Program> witnesses() { return {" + witness_list + "}; }\n";
     return fmt::format(R"(// Regression test exported by `z3fh export-test`.
 // Found: {sig}{mut_note}
 // Each thread runs its operations in order; the schedule says where the
@@ -396,28 +433,14 @@ namespace {{
 
 using z3fh::fuzz::OpKind;
 
-z3fh::fuzz::Program program() {{
-    z3fh::fuzz::Program p;
-    p.threads = {threads};
-    p.vcpus = {vcpus};
-    p.evict_policy = {evict:#04x};
-    p.ops = {{
-{ops}    }};
-    p.schedule = {sched};{kind}
-    return p;
-}}
-
+{program}{witnesses}
 }}  // namespace
 
-Z3FH_REGRESSION({name}, "{mutant}")
+{macro}({name}, "{mutant}")
 )",
-                       fmt::arg("sig", signature), fmt::arg("threads", p.threads), fmt::arg("vcpus", p.vcpus),
-                       fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops), fmt::arg("sched", sched),
-                       fmt::arg("kind", p.schedule_kind == ScheduleKind::pct
-                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::pct;  // a PCT interleaving"
-                                        : p.schedule_kind == ScheduleKind::random
-                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::random;  // a seeded random walk"
-                                            : ""),
+                       fmt::arg("sig", signature), fmt::arg("program", program_function(p, "program")),
+                       fmt::arg("witnesses", witness_fns),
+                       fmt::arg("macro", witnesses.empty() ? "Z3FH_REGRESSION" : "Z3FH_REGRESSION_WITH_WITNESSES"),
                        fmt::arg("name", test_name), fmt::arg("mutant", mutant.empty() ? "none" : mutant),
                        fmt::arg("mut_note", mutant.empty() ? std::string() : " with mutant " + mutant));
 }
@@ -439,7 +462,7 @@ int cmd_export_test(const std::string& file, const std::string& out, const std::
         std::fprintf(stderr, "z3fh: cannot write %s\n", out.c_str());
         return 2;
     }
-    f << export_test_source(prog, test_name, mutant, r.found ? r.signature : "nothing in this build");
+    f << export_test_source(prog, test_name, mutant, r.found ? r.signature : "nothing in this build", g_witnesses);
     std::printf("wrote %s (TEST(Regress, %s))\n", out.c_str(), test_name.c_str());
     return 0;
 }

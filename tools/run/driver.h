@@ -55,7 +55,7 @@ int cmd_canonical(const std::string& file, const std::string& out);
 int cmd_list_mutants();
 
 std::string export_test_source(const fuzz::Program& prog, const std::string& test_name, const std::string& mutant,
-                               const std::string& signature);
+                               const std::string& signature, const std::vector<fuzz::Program>& witnesses = {});
 std::vector<fuzz::Program> seed_programs(int count);
 // One thread: fail the next page (or slots-object) allocation, allocate (it
 // fails), allocate again, write and verify: the -ENOMEM path and recovery.
