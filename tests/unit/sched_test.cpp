@@ -314,6 +314,15 @@ TEST(LockOrder, SwitchedOffReportsNothing) {
     EXPECT_EQ(run_toy(s, toy, opts).status, RunStatus::completed);
 }
 
+// cond_resched (which may sleep) with `lock` held.
+std::function<void()> resched_holding(sync::SpinLock& lock) {
+    return [&lock] {
+        lock.lock();
+        sync::cond_resched();
+        lock.unlock();
+    };
+}
+
 // might_sleep: a call that may block with a spinning lock held is a
 // finding, named with the lock and where it was taken; without one, none.
 TEST(MightSleep, BlockingCallUnderASpinlockIsReported) {
@@ -328,11 +337,7 @@ TEST(MightSleep, BlockingCallUnderASpinlockIsReported) {
     InputStrategy in(nullptr, 0);
     EXPECT_EQ(run_toy(in, clean).status, RunStatus::completed);
     Toy toy;
-    toy.bodies.push_back([&] {
-        a.lock();
-        sync::cond_resched();
-        a.unlock();
-    });
+    toy.bodies.push_back(resched_holding(a));
     expect_run_dies(toy, "might-sleep: BUG: sleeping function called from invalid context: cond_resched with 1 spinning lock\\(s\\) "
         "held, innermost pool lock 0 \\(taken at .*sched_test.cpp");
 }
@@ -341,11 +346,7 @@ TEST(MightSleep, SwitchedOffReportsNothing) {
     sync::SpinLock a;
     a.init({ObjClass::pool_lock, 0});
     Toy toy;
-    toy.bodies.push_back([&] {
-        a.lock();
-        sync::cond_resched();
-        a.unlock();
-    });
+    toy.bodies.push_back(resched_holding(a));
     sync::LockRuleChecks off;
     off.might_sleep = false;
     sync::set_lock_rule_checks(off);
