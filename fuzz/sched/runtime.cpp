@@ -37,7 +37,8 @@ Z3FH_INTENTIONAL_WRAP uint64_t site_hash(SrcLoc loc) {
 }
 }  // namespace
 
-Runtime::Runtime(Strategy& strategy, RunOptions opts) : strategy_(strategy), opts_(opts), trace_(opts.trace_ring) {}
+Runtime::Runtime(Strategy& strategy, RunOptions opts)
+    : strategy_(strategy), input_(dynamic_cast<InputStrategy*>(&strategy)), opts_(opts), trace_(opts.trace_ring) {}
 
 Runtime::~Runtime() {
     for (auto& t : threads_) Fiber::destroy(t->fiber);
@@ -192,7 +193,7 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
     }
     if (choices->size() == 1) return threads_[static_cast<size_t>((*choices)[0])].get();
     DecisionPoint dp{forced ? -1 : cur->id, cur ? cur->id : -1, choices, ev, obj, step_};
-    size_t idx = strategy_.choose(dp);
+    size_t idx = input_ ? input_->InputStrategy::choose(dp) : strategy_.choose(dp);
     if (idx >= choices->size()) idx = 0;
     int chosen = (*choices)[idx];
     schedule_.steps.push_back({static_cast<uint8_t>(chosen), static_cast<int8_t>(dp.current),

@@ -131,6 +131,7 @@ private:
     }
 
     Strategy& strategy_;
+    InputStrategy* input_;  // strategy_ when it is the input strategy: called directly
     RunOptions opts_;
     std::vector<std::unique_ptr<Thread>> threads_;
     std::vector<int> runnable_;      // threads that can run, in id order

@@ -27,24 +27,6 @@ void InputStrategy::begin_run() {
     delay_ = -1;
 }
 
-size_t InputStrategy::choose(const DecisionPoint& dp) {
-    if (dp.current < 0) return next_after(dp);
-    size_t cur = index_of(dp, dp.current);
-    if (delay_ < 0) {
-        if (pos_ + 2 > data_.size()) return cur;  // out of bytes: no more preemptions
-        delay_ = data_[pos_];
-        target_ = data_[pos_ + 1];
-        pos_ += 2;
-    }
-    if (delay_ > 0) {
-        delay_--;
-        return cur;
-    }
-    delay_ = -1;
-    size_t n = dp.runnable->size();
-    return target_ < n ? target_ : target_ % n;  // no division in the common case
-}
-
 size_t RandomStrategy::choose(const DecisionPoint& dp) {
     if (dp.current >= 0 && rng_() % one_in_ != 0) return index_of(dp, dp.current);
     return rng_() % dp.runnable->size();

@@ -42,6 +42,9 @@ protected:
     bool went_stale_ = false;
 };
 
+// Round robin after `current` (the default when nothing else decides).
+size_t next_after(const DecisionPoint& dp);
+
 // Choices read from the fuzz input: pairs (delay, target). Stay on the current
 // thread for `delay` decisions, then switch to runnable[target % n]. When the
 // bytes run out, the current thread keeps running; when it cannot continue,
@@ -50,7 +53,26 @@ class InputStrategy final : public Strategy {
 public:
     InputStrategy(const uint8_t* data, size_t size) : data_(data, data + size) {}
     void begin_run() override;
-    size_t choose(const DecisionPoint& dp) override;
+    // Inline, and called directly by the runtime (the fuzz loop's strategy,
+    // at every decision): no virtual call, no out-of-line frame.
+    size_t choose(const DecisionPoint& dp) override {
+        if (dp.current < 0) return next_after(dp);
+        const std::vector<int>& r = *dp.runnable;
+        size_t cur = 0;
+        while (cur < r.size() && r[cur] != dp.current) cur++;
+        if (delay_ < 0) {
+            if (pos_ + 2 > data_.size()) return cur;  // out of bytes: no more preemptions
+            delay_ = data_[pos_];
+            target_ = data_[pos_ + 1];
+            pos_ += 2;
+        }
+        if (delay_ > 0) {
+            delay_--;
+            return cur;
+        }
+        delay_ = -1;
+        return target_ < r.size() ? target_ : target_ % r.size();  // no division in the common case
+    }
     std::string name() const override { return "input"; }
 
 private:
@@ -146,9 +168,6 @@ private:
     size_t pos_ = 0;
     std::string stale_;
 };
-
-// Round robin after `current` (the default when nothing else decides).
-size_t next_after(const DecisionPoint& dp);
 
 // Build a strategy by name: input, random, pct, exhaustive.
 std::unique_ptr<Strategy> make_strategy(const std::string& name, uint64_t seed, const uint8_t* data, size_t size);
