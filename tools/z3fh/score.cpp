@@ -238,15 +238,24 @@ int cmd_score(const ScoreOptions& so) {
             const int seed = static_cast<int>((t % per_mutant) / columns) + 1;
             const size_t col = t % columns;
             std::string what;
-            if (col == 0) {
-                results[t] = run_harness(so, m.name, seed, fmt::format("{}/{}-seed{}", base, m.name, seed));
-                what = "harness";
-            } else {
-                const std::string& san = baselines[col - 1];
-                results[t] = run_baseline(ctx.build_dir("baseline-" + san) + "/baseline/stress_baseline", m.name, san,
-                                          so.budget_per_mutant, seed,
-                                          fmt::format("{}/{}-seed{}-baseline-{}.log", base, m.name, seed, san));
-                what = "baseline-" + san;
+            // A run that failed to start or to report is tried once more (a
+            // binary being relinked under a long score, say) before the
+            // whole score stops as a tool failure.
+            for (int attempt = 0; attempt < 2; attempt++) {
+                if (col == 0) {
+                    results[t] = run_harness(so, m.name, seed, fmt::format("{}/{}-seed{}", base, m.name, seed));
+                    what = "harness";
+                } else {
+                    const std::string& san = baselines[col - 1];
+                    results[t] = run_baseline(ctx.build_dir("baseline-" + san) + "/baseline/stress_baseline", m.name,
+                                              san, so.budget_per_mutant, seed,
+                                              fmt::format("{}/{}-seed{}-baseline-{}.log", base, m.name, seed, san));
+                    what = "baseline-" + san;
+                }
+                if (!results[t].tool_error) break;
+                std::lock_guard<std::mutex> g(print_mu);
+                std::fprintf(stderr, "z3fh: %s %s seed %d: the run failed to start or to report%s\n", m.name.c_str(),
+                             what.c_str(), seed, attempt == 0 ? "; trying it once more" : "");
             }
             const Outcome& o = results[t];
             if (o.tool_error) failed = true;
