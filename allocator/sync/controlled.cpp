@@ -1,6 +1,7 @@
 // z3fold-harden: out-of-line parts of the controlled backend: the installed
 // runtime, vCPU, lock failure reports and the scheduled work-queue worker.
 #include "sync/controlled.h"
+#include "sync/lock_order.h"
 
 namespace z3fh::sync {
 
@@ -17,6 +18,7 @@ LockRuleChecks g_checks;
 }
 
 void set_lock_rule_checks(LockRuleChecks checks) { g_checks = checks; }
+const LockRuleChecks& lock_rule_checks() { return g_checks; }
 
 void might_sleep(const char* what, SrcLoc loc) {
     ControlledRuntime* rt = active_runtime();
@@ -24,9 +26,7 @@ void might_sleep(const char* what, SrcLoc loc) {
     SrcLoc at;
     ObjectId held = rt->innermost_held(&at);
     report_fatal(ErrorKind::might_sleep, loc,
-                 std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
-                     std::to_string(rt->held_count()) + " spinning lock(s) held, innermost " + obj_class_name(held.cls) +
-                     " " + std::to_string(held.serial) + " (taken at " + at.file + ":" + std::to_string(at.line) + ")");
+                 might_sleep_message(what, static_cast<size_t>(rt->held_count()), held, at));
 }
 
 int current_vcpu() {

@@ -381,6 +381,7 @@ struct LockRuleChecks {
     bool held_at_return = true;  // a work item returns with no lock held
 };
 void set_lock_rule_checks(LockRuleChecks checks);
+const LockRuleChecks& lock_rule_checks();
 inline void cond_resched(SrcLoc loc = SrcLoc::here()) {
     might_sleep("cond_resched", loc);
     point(Event::yield, ObjectId{}, loc);

@@ -68,4 +68,10 @@ std::optional<std::string> LockOrder::acquired(int thread, const std::vector<Hel
     return std::nullopt;
 }
 
+std::string might_sleep_message(const char* what, size_t held_count, ObjectId innermost, SrcLoc taken_at) {
+    return fmt::format("BUG: sleeping function called from invalid context: {} with {} spinning lock(s) held, innermost "
+                       "{} {} (taken at {}:{})",
+                       what, held_count, obj_class_name(innermost.cls), innermost.serial, taken_at.file, taken_at.line);
+}
+
 }  // namespace z3fh::sync

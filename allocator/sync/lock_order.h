@@ -52,4 +52,35 @@ private:
 // The name of lock class `c` in reports.
 std::string lock_class_name(size_t c);
 
+// The locks one thread holds, oldest first, in the form LockOrder::acquired
+// takes (so an acquisition copies nothing), with which lock each entry is.
+class HeldLocks {
+public:
+    void acquired(const void* lock, ObjectId obj, SrcLoc loc) {
+        locks_.push_back(lock);
+        held_.push_back({obj, loc});
+    }
+    // Innermost first; a lock not there (taken before checking began) is ignored.
+    void released(const void* lock) {
+        for (size_t i = locks_.size(); i-- > 0;) {
+            if (locks_[i] == lock) {
+                locks_.erase(locks_.begin() + static_cast<long>(i));
+                held_.erase(held_.begin() + static_cast<long>(i));
+                return;
+            }
+        }
+    }
+    const std::vector<LockOrder::Held>& held() const { return held_; }
+    size_t size() const { return held_.size(); }
+    bool empty() const { return held_.empty(); }
+    const LockOrder::Held& innermost() const { return held_.back(); }
+
+private:
+    std::vector<const void*> locks_;
+    std::vector<LockOrder::Held> held_;
+};
+
+// The might-sleep report, as both backends word it (the kernel's own words).
+std::string might_sleep_message(const char* what, size_t held_count, ObjectId innermost, SrcLoc taken_at);
+
 }  // namespace z3fh::sync

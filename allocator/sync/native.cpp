@@ -38,11 +38,7 @@ std::atomic<bool> g_lock_validation{false};
 namespace {
 std::mutex g_order_mutex;
 LockOrder g_order;  // every thread's edges, for the whole process (as lockdep's, for the boot)
-struct HeldLock {
-    const void* lock;
-    LockOrder::Held held;
-};
-thread_local std::vector<HeldLock> t_held;
+thread_local HeldLocks t_held;
 }  // namespace
 
 void set_lock_validation(bool on) {
@@ -52,36 +48,21 @@ void set_lock_validation(bool on) {
 }
 
 void validate_acquire(const void* lock, ObjectId id, SrcLoc loc, bool trylock) {
-    static thread_local std::vector<LockOrder::Held> held;
-    held.clear();
-    for (const HeldLock& h : t_held) held.push_back(h.held);
     std::optional<std::string> cycle;
     {
         std::lock_guard<std::mutex> g(g_order_mutex);
-        cycle = g_order.acquired(self_token(), held, id, loc, trylock);
+        cycle = g_order.acquired(self_token(), t_held.held(), id, loc, trylock);
     }
     if (cycle) report_fatal(ErrorKind::lock_order, loc, *cycle);
-    t_held.push_back({lock, {id, loc}});
+    t_held.acquired(lock, id, loc);
 }
 
-void validate_release(const void* lock) {
-    // Innermost first; a lock taken before validation was on is not there.
-    for (size_t i = t_held.size(); i-- > 0;) {
-        if (t_held[i].lock == lock) {
-            t_held.erase(t_held.begin() + static_cast<long>(i));
-            return;
-        }
-    }
-}
+void validate_release(const void* lock) { t_held.released(lock); }
 
 void might_sleep(const char* what, SrcLoc loc) {
     if (!lock_validation_on() || t_held.empty()) return;
-    const LockOrder::Held& in = t_held.back().held;
-    report_fatal(ErrorKind::might_sleep, loc,
-                 std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
-                     std::to_string(t_held.size()) + " spinning lock(s) held, innermost " + obj_class_name(in.obj.cls) +
-                     " " + std::to_string(in.obj.serial) + " (taken at " + in.loc.file + ":" +
-                     std::to_string(in.loc.line) + ")");
+    const LockOrder::Held& in = t_held.innermost();
+    report_fatal(ErrorKind::might_sleep, loc, might_sleep_message(what, t_held.size(), in.obj, in.loc));
 }
 
 int current_vcpu() { return t_vcpu; }

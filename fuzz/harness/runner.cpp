@@ -50,7 +50,6 @@ struct Harness {
     unsigned evict_calls = 0;
     sched::Runtime* rt = nullptr;
     bool check_every_step = true;
-    bool held_at_return = true;
     bool abort_on_finding = true;
     Outcome* out = nullptr;
     bool in_check = false;
@@ -380,7 +379,7 @@ void thread_body(void* arg) {
         }
         run_op(*c->h, ops[i]);
         // Every operation returns with no lock held.
-        if (c->h->held_at_return && c->h->rt->held_count() > 0) {
+        if (sync::lock_rule_checks().held_at_return && c->h->rt->held_count() > 0) {
             sync::SrcLoc at;
             sync::ObjectId held = c->h->rt->innermost_held(&at);
             report_fatal(ErrorKind::lock_held_at_return, at,
@@ -478,7 +477,6 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     h.prog = &prog;
     h.out = &out;
     h.check_every_step = cfg.check_every_step;
-    h.held_at_return = cfg.held_at_return;
     sync::set_lock_rule_checks({cfg.might_sleep, cfg.held_at_return});
     h.abort_on_finding = cfg.abort_on_finding;
     h.ops.resize(static_cast<size_t>(prog.threads));

@@ -297,34 +297,25 @@ void Runtime::on_acquire(const void* lock, ObjectId obj, SrcLoc loc) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     if (!current_) return;
     if (opts_.lock_order) {
-        // Reused: this runs at every acquisition.
-        static thread_local std::vector<LockOrder::Held> held;
-        held.clear();
-        for (const Held& h : current_->held) held.push_back({h.obj, h.loc});
-        if (auto cycle = lock_order_.acquired(current_->id, held, obj, loc, current_->last_event == Event::trylock))
+        if (auto cycle = lock_order_.acquired(current_->id, current_->held.held(), obj, loc,
+                                              current_->last_event == Event::trylock))
             report_fatal(ErrorKind::lock_order, loc, *cycle);
     }
-    current_->held.push_back({lock, obj, loc});
+    current_->held.acquired(lock, obj, loc);
 }
 
 int Runtime::held_count() const { return current_ ? static_cast<int>(current_->held.size()) : 0; }
 
 ObjectId Runtime::innermost_held(SrcLoc* taken_at) const {
     if (!current_ || current_->held.empty()) return ObjectId{};
-    if (taken_at) *taken_at = current_->held.back().loc;
-    return current_->held.back().obj;
+    if (taken_at) *taken_at = current_->held.innermost().loc;
+    return current_->held.innermost().obj;
 }
 
 void Runtime::on_release(const void* lock, ObjectId, SrcLoc) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
     if (!current_) return;
-    auto& h = current_->held;
-    for (size_t i = h.size(); i-- > 0;) {
-        if (h[i].lock == lock) {
-            h.erase(h.begin() + static_cast<long>(i));
-            return;
-        }
-    }
+    current_->held.released(lock);
 }
 
 std::string Runtime::deadlock_report() const {
@@ -357,7 +348,7 @@ std::string Runtime::deadlock_report() const {
         bool in_cycle = std::find(cycle.begin(), cycle.end(), t->id) != cycle.end();
         out += fmt::format("  {}T{} ({}) waits for {} {} at {}, held by T{}\n", in_cycle ? "* " : "  ", t->id, t->name,
                            sync::obj_class_name(t->wait_obj.cls), t->wait_obj.serial, where(t->wait_loc), t->holder);
-        for (const Held& h : t->held)
+        for (const LockOrder::Held& h : t->held.held())
             out += fmt::format("        T{} holds {} {} (acquired at {})\n", t->id, sync::obj_class_name(h.obj.cls),
                                h.obj.serial, where(h.loc));
     }

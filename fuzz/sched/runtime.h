@@ -82,11 +82,6 @@ public:
 
 private:
     enum class State { runnable, blocked, idle, finished };
-    struct Held {
-        const void* lock;
-        sync::ObjectId obj;
-        sync::SrcLoc loc;
-    };
     struct Thread {
         int id;
         std::string name;
@@ -103,7 +98,7 @@ private:
         sync::SrcLoc wait_loc{};
         sync::SrcLoc last_loc{};
         sync::Event last_event = sync::Event::thread_start;  // the point before an acquire: a trylock?
-        std::vector<Held> held;
+        sync::HeldLocks held;
     };
 
     static void thread_main(void* arg);

@@ -110,6 +110,7 @@ int run_campaign(const CampaignOptions& o) {
     // --mutant none: the mutant build with no mutant selected (its code paths
     // compiled in, all off), to show they change nothing when off.
     const bool mutant_build = !o.mutant.empty();
+    const std::string mutant_name = mutant_build ? o.mutant : "none";
     const bool kernel = o.target.target == "kernel";
     if (kernel && !o.mutant.empty()) {
         std::fprintf(stderr, "z3fh: mutants are seeded in the port; for the kernel target give --kernel-patch FILE "
@@ -233,15 +234,18 @@ int run_campaign(const CampaignOptions& o) {
     // the scan after fuzzing lists them as such.
     std::set<std::string> recorded;
     for (const auto& e : fs::directory_iterator(out / "crashes", ec)) recorded.insert(e.path().string());
+    // What replay needs to rebuild and select (docs/report-schema.md).
+    auto sidecar = [&](const std::string& engine) {
+        json side = {{"mutant", mutant_name}, {"mutant_build", mutant_build}, {"sanitizer", o.sanitizer},
+                     {"strategy", o.strategy}, {"engine", engine}, {"format_version", 1}};
+        side.update(target_info);
+        return side;
+    };
     auto record_crash = [&](const std::string& path, double t, uint64_t at_execs, const std::string& engine) {
         if (!recorded.insert(path).second) return;
         crashes.push_back({path, t, at_execs, false});
-        json side = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"mutant_build", mutant_build},
-                     {"sanitizer", o.sanitizer},
-                     {"strategy", o.strategy},
-                     {"engine", engine}, {"format_version", 1},
-                     {"time_to_detect_s", t}, {"execs_at_detect", at_execs}};
-        side.update(target_info);
+        json side = sidecar(engine);
+        side.update({{"time_to_detect_s", t}, {"execs_at_detect", at_execs}});
         write_file(path + ".json", side.dump(2) + "\n");
     };
     // "#N NEW cov: C ft: F corp: K/..." (TSan builds have no cov:, only ft:).
@@ -406,11 +410,7 @@ int run_campaign(const CampaignOptions& o) {
                 c.execs = side.value("execs_at_detect", execs);
                 c.earlier = true;
             } catch (const std::exception&) {
-                json fresh = {{"mutant", o.mutant.empty() ? "none" : o.mutant}, {"mutant_build", mutant_build},
-                              {"sanitizer", o.sanitizer}, {"strategy", o.strategy},
-                              {"engine", o.engine}, {"format_version", 1}};
-                fresh.update(target_info);
-                write_file(p + ".json", fresh.dump(2) + "\n");
+                write_file(p + ".json", sidecar(o.engine).dump(2) + "\n");
             }
             crashes.push_back(c);
         }
@@ -510,7 +510,7 @@ int run_campaign(const CampaignOptions& o) {
                    {"engine", o.engine},
                    {"sanitizer", o.sanitizer},
                    {"strategy", o.strategy},
-                   {"mutant", o.mutant.empty() ? "none" : o.mutant},
+                   {"mutant", mutant_name},
                    {"mutant_build", mutant_build},
                    {"budget_s", o.budget_s},
                    {"elapsed_s", fuzz_s},
@@ -546,7 +546,7 @@ int run_campaign(const CampaignOptions& o) {
         "| executions | {} ({:.0f}/s) |\n| coverage (edges) | {} |\n| corpus | {} |\n\n## Findings\n\n",
         kernel ? "kernel mm/z3fold.c " + kfile->version + (kfile->patch.empty() ? "" : ", patched with " + kfile->patch)
                : std::string("port"),
-        o.engine, o.sanitizer, o.mutant.empty() ? "none" : o.mutant, o.budget_s, fuzz_s, build_s, triage_s, execs,
+        o.engine, o.sanitizer, mutant_name, o.budget_s, fuzz_s, build_s, triage_s, execs,
         fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0, cov, corpus_size);
     if (coverage.contains("lines_percent"))
         md = md.substr(0, md.size() - std::string("\n## Findings\n\n").size()) +
