@@ -25,6 +25,7 @@ BuddySlots* SlotsCache::alloc(uintptr_t pool_word, sync::SrcLoc loc) {
     auto* s = new (mem) BuddySlots{};
     s->serial = next_serial_++;
     live_.insert(s);
+    sync::shared_write(nullptr);  // the step checks resolve handles through live slots objects
     lock_.unlock();
     s->pool = pool_word;
     s->lock.init({sync::ObjClass::slots_lock, s->serial});
@@ -34,6 +35,7 @@ BuddySlots* SlotsCache::alloc(uintptr_t pool_word, sync::SrcLoc loc) {
 void SlotsCache::free(BuddySlots* s) {
     lock_.lock();
     live_.erase(s);
+    sync::shared_write(nullptr);
     lock_.unlock();
     s->~BuddySlots();
     std::free(s);

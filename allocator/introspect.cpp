@@ -150,6 +150,74 @@ PoolSnapshot PoolInspector::snapshot(Pool& pool) {
 
 std::vector<Violation> PoolInspector::validate(Pool& pool) {
     std::vector<Violation> out;
+    validate(pool, out);
+    return out;
+}
+
+namespace {
+
+// The rules for a page found on a list, shared by the walk of every list
+// (validate) and the check of the pages one step touched (validate_pages).
+void check_listed(PageDesc* page, const char* list, std::vector<Violation>& out) {
+    unsigned long flags = page->flags.peek();
+    if (!((flags >> PAGE_HEADLESS) & 1UL)) {
+        Z3foldHeader* z = page_header(page);
+        if (z->refcount.peek() < 1)
+            out.push_back({"listed-page-zero-ref", page->serial,
+                           fmt::format("page {} on {} has refcount {}", page->serial, list, z->refcount.peek())});
+    }
+    if ((flags >> PAGE_STALE) & 1UL)
+        out.push_back({"listed-page-stale", page->serial, fmt::format("released page {} is on {}", page->serial, list)});
+}
+
+void check_on_unbuddied(PageDesc* page, int cpu, int i, std::vector<Violation>& out) {
+    unsigned long flags = page->flags.peek();
+    if ((flags >> PAGE_HEADLESS) & 1UL) {
+        out.push_back({"headless-on-unbuddied", page->serial,
+                       fmt::format("headless page {} on unbuddied[{}][{}]", page->serial, cpu, i)});
+        return;
+    }
+    check_listed(page, "an unbuddied list", out);
+    // A claim holder takes the page off its list under the page lock it
+    // still holds; otherwise a claimed page must not be findable by alloc.
+    if (((flags >> PAGE_CLAIMED) & 1UL) && !page_header(page)->page_lock.is_locked())
+        out.push_back({"claimed-page-listed", page->serial,
+                       fmt::format("claimed page {} is on unbuddied[{}][{}] and unlocked", page->serial, cpu, i)});
+}
+
+void check_on_stale(PageDesc* page, std::vector<Violation>& out) {
+    unsigned long flags = page->flags.peek();
+    if (!((flags >> PAGE_STALE) & 1UL) || page_header(page)->refcount.peek() != 0)
+        out.push_back({"stale-page-state", page->serial,
+                       fmt::format("page {} on the stale list is not released", page->serial)});
+}
+
+// Rules about one live page's own state, listed or not.
+void check_page_state(const Pool* pool, PageDesc* page, std::vector<Violation>& out) {
+    const unsigned long flags = page->flags.peek();
+    // Isolation claims the page before it marks it isolated, and migration
+    // and putback unmark it before they unclaim it: an isolated page is
+    // always claimed. An unclaimed one is fair game to compaction and alloc,
+    // which re-list a page the migration caller will put back itself.
+    if (page->isolated && !((flags >> PAGE_CLAIMED) & 1UL))
+        out.push_back({"isolated-page-unclaimed", page->serial,
+                       fmt::format("page {} is isolated for migration but not claimed", page->serial)});
+    // MIDDLE_CHUNK_MAPPED tells compaction not to move MIDDLE: under the
+    // page lock it changes with the count of live MIDDLE mappings, so
+    // whenever the lock is free the two agree.
+    if ((flags >> PAGE_HEADLESS) & 1UL) return;
+    Z3foldHeader* z = page_header(page);
+    if (z->pool != pool || z->page_lock.is_locked()) return;  // no header yet, or mid-update
+    const bool flag = (flags >> MIDDLE_CHUNK_MAPPED) & 1UL;
+    if (flag != (z->middle_mapped > 0))
+        out.push_back({"middle-mapped-flag", page->serial,
+                       fmt::format("page {} has {} live MIDDLE mapping(s) but MIDDLE_CHUNK_MAPPED is {}",
+                                   page->serial, z->middle_mapped, flag ? "set" : "clear")});
+}
+
+}  // namespace
+
+void PoolInspector::validate(Pool& pool, std::vector<Violation>& out) {
     // Pages whose buddy link was seen on a list, to catch one link on two
     // lists. Reused across calls: this runs at every scheduling point, and an
     // allocation per call costs more than the checks under ASan.
@@ -162,18 +230,7 @@ std::vector<Violation> PoolInspector::validate(Pool& pool) {
         else
             buddy_seen.push_back(page);
     };
-    auto check_listed = [&](PageDesc* page, const char* list) {
-        unsigned long flags = page->flags.peek();
-        if (!((flags >> PAGE_HEADLESS) & 1UL)) {
-            Z3foldHeader* z = page_header(page);
-            if (z->refcount.peek() < 1)
-                out.push_back({"listed-page-zero-ref", page->serial,
-                               fmt::format("page {} on {} has refcount {}", page->serial, list, z->refcount.peek())});
-        }
-        if ((flags >> PAGE_STALE) & 1UL)
-            out.push_back({"listed-page-stale", page->serial, fmt::format("released page {} is on {}", page->serial, list)});
-    };
-    walk_list(pool, &pool.lru_, "the LRU", lru_data, [&](ListNode* n) { check_listed(page_of_lru(n), "the LRU"); },
+    walk_list(pool, &pool.lru_, "the LRU", lru_data, [&](ListNode* n) { check_listed(page_of_lru(n), "the LRU", out); },
               &out);
     static thread_local std::vector<uint32_t> listed;
     nonempty_heads(pool.unbuddied_.data(), pool.unbuddied_.size(), listed);
@@ -183,59 +240,126 @@ std::vector<Violation> PoolInspector::validate(Pool& pool) {
         walk_list(pool, head, "an unbuddied list", buddy_data,
                   [&](ListNode* n) {
                       PageDesc* page = virt_to_page(buddy_data(n));
-                      Z3foldHeader* z = header_of_buddy(n);
-                      unsigned long flags = page->flags.peek();
                       note_buddy(page);
-                      if ((flags >> PAGE_HEADLESS) & 1UL) {
-                          out.push_back({"headless-on-unbuddied", page->serial,
-                                         fmt::format("headless page {} on unbuddied[{}][{}]", page->serial, cpu, i)});
-                          return;
-                      }
-                      check_listed(page, "an unbuddied list");
-                      // A claim holder takes the page off its list under
-                      // the page lock it still holds; otherwise a claimed
-                      // page must not be findable by alloc.
-                      if (((flags >> PAGE_CLAIMED) & 1UL) && !z->page_lock.is_locked())
-                          out.push_back({"claimed-page-listed", page->serial,
-                                         fmt::format("claimed page {} is on unbuddied[{}][{}] and unlocked",
-                                                     page->serial, cpu, i)});
+                      check_on_unbuddied(page, cpu, i, out);
                   },
                   &out);
     }
-    // Isolation claims the page before it marks it isolated, and migration
-    // and putback unmark it before they unclaim it: an isolated page is
-    // always claimed. An unclaimed one is fair game to compaction and alloc,
-    // which re-list a page the migration caller will put back itself.
     static thread_local std::vector<PageDesc*> live;
     pool.src_->live_pages_ordered(live);
-    for (PageDesc* page : live) {
-        const unsigned long flags = page->flags.peek();
-        if (page->isolated && !((flags >> PAGE_CLAIMED) & 1UL))
-            out.push_back({"isolated-page-unclaimed", page->serial,
-                           fmt::format("page {} is isolated for migration but not claimed", page->serial)});
-        // MIDDLE_CHUNK_MAPPED tells compaction not to move MIDDLE: under the
-        // page lock it changes with the count of live MIDDLE mappings, so
-        // whenever the lock is free the two agree.
-        if ((flags >> PAGE_HEADLESS) & 1UL) continue;
-        Z3foldHeader* z = page_header(page);
-        if (z->pool != &pool || z->page_lock.is_locked()) continue;  // no header yet, or mid-update
-        const bool flag = (flags >> MIDDLE_CHUNK_MAPPED) & 1UL;
-        if (flag != (z->middle_mapped > 0))
-            out.push_back({"middle-mapped-flag", page->serial,
-                           fmt::format("page {} has {} live MIDDLE mapping(s) but MIDDLE_CHUNK_MAPPED is {}",
-                                       page->serial, z->middle_mapped, flag ? "set" : "clear")});
-    }
+    for (PageDesc* page : live) check_page_state(&pool, page, out);
     walk_list(pool, &pool.stale_, "the stale list", buddy_data,
               [&](ListNode* n) {
                   PageDesc* page = virt_to_page(buddy_data(n));
                   note_buddy(page);
-                  unsigned long flags = page->flags.peek();
-                  if (!((flags >> PAGE_STALE) & 1UL) || header_of_buddy(n)->refcount.peek() != 0)
-                      out.push_back({"stale-page-state", page->serial,
-                                     fmt::format("page {} on the stale list is not released", page->serial)});
+                  check_on_stale(page, out);
               },
               &out);
-    return out;
+}
+
+bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, size_t n, uint32_t page_serial,
+                                   std::vector<Violation>& out) {
+    const PageSource& src = *pool.src_;
+    struct Touched {
+        PageDesc* page;
+        bool data;  // a store into the data page (a buddy link), not only the descriptor
+    };
+    static thread_local std::vector<Touched> pages;  // reused: this runs at most scheduling points
+    pages.clear();
+    auto add = [&](PageDesc* page, bool data) {
+        for (Touched& t : pages)
+            if (t.page == page) {
+                t.data = t.data || data;
+                return;
+            }
+        pages.push_back({page, data});
+    };
+    for (size_t k = 0; k < n; k++) {
+        // A buddy link lies in the data page, an LRU link or PageIsolated in
+        // the descriptor before it; a list head lies in neither.
+        const uintptr_t a = reinterpret_cast<uintptr_t>(addresses[k]) & PAGE_MASK;
+        const void* data = reinterpret_cast<const void*>(a);
+        const void* data_after = reinterpret_cast<const void*>(a + PAGE_SIZE);
+        if (src.is_live(data)) add(virt_to_page(data), true);
+        else if (src.is_live(data_after)) add(virt_to_page(data_after), false);
+    }
+    if (page_serial) {
+        static thread_local std::vector<PageDesc*> live;
+        pool.src_->live_pages_ordered(live);
+        for (PageDesc* p : live)
+            if (p->serial == page_serial) add(p, false);
+    }
+    const ListNode* unbuddied = pool.unbuddied_.data();
+    const size_t n_unbuddied = pool.unbuddied_.size();
+    auto is_head = [&](const ListNode* x) {
+        return x == &pool.lru_ || x == &pool.stale_ || (x >= unbuddied && x < unbuddied + n_unbuddied);
+    };
+    // Whether `node` is linked (`*linked`), its links and its neighbours'
+    // back-links checked; false if they do not check out (a freed page, a
+    // broken or stale link).
+    auto links_of = [&](ListNode* node, auto data_of, bool* linked) {
+        *linked = false;
+        if (node->next == node || node->next == kListPoison1)
+            return node->prev == node || node->prev == kListPoison2;
+        auto reachable = [&](ListNode* x) { return is_head(x) || src.is_live(data_of(x)); };
+        if (!reachable(node->prev) || node->prev->next != node) return false;
+        if (!reachable(node->next) || node->next->prev != node) return false;
+        *linked = true;
+        return true;
+    };
+    // The head of the list `node` is on (nullptr: none), found by walking
+    // forward with every link checked both ways, as links_of.
+    auto head_of = [&](ListNode* node, auto data_of, ListNode** head) {
+        *head = nullptr;
+        bool linked;
+        if (!links_of(node, data_of, &linked)) return false;
+        if (!linked) return true;
+        auto reachable = [&](ListNode* x) { return is_head(x) || src.is_live(data_of(x)); };
+        ListNode* at = node;
+        for (int steps = 0; steps < 1000000; steps++) {
+            ListNode* x = at->next;
+            if (!reachable(x) || x->prev != at) return false;
+            if (is_head(x)) {
+                *head = x;
+                return true;
+            }
+            at = x;
+        }
+        return false;
+    };
+    const size_t reported = out.size();
+    auto undecided = [&] {
+        out.resize(reported);
+        return false;
+    };
+    for (const Touched& t : pages) {
+        PageDesc* page = t.page;
+        // An LRU link can only be on the LRU (the walk at the next operation
+        // boundary would see it elsewhere): no walk to its head, which is
+        // the longest list.
+        bool on_lru;
+        if (!links_of(&page->lru, lru_data, &on_lru)) return undecided();
+        if (on_lru) check_listed(page, "the LRU", out);
+        ListNode* head;
+        const bool headless = (page->flags.peek() >> PAGE_HEADLESS) & 1UL;
+        Z3foldHeader* z = page_header(page);
+        if (headless || z->pool != &pool) {
+            // No header (yet): its first bytes are an object's or garbage,
+            // so a link stored there is something only the walk can judge.
+            if (t.data) return undecided();
+        } else {
+            if (!head_of(&z->buddy, buddy_data, &head)) return undecided();
+            if (head == &pool.lru_) return undecided();
+            if (head == &pool.stale_) {
+                check_on_stale(page, out);
+            } else if (head) {
+                const auto at = static_cast<size_t>(head - unbuddied);
+                check_on_unbuddied(page, static_cast<int>(at / NCHUNKS), static_cast<int>(at % NCHUNKS), out);
+            }
+        }
+        check_page_state(&pool, page, out);
+    }
+    return true;
 }
 
 bool PoolInspector::resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset,

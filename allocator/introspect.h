@@ -58,6 +58,14 @@ public:
     static PoolSnapshot snapshot(Pool& pool);
     // Structural invariants that hold at every scheduling point.
     static std::vector<Violation> validate(Pool& pool);
+    static void validate(Pool& pool, std::vector<Violation>& out);
+    // The same invariants for the pages that `addresses` (list nodes, page
+    // descriptors) lie in and the page numbered `page_serial` (0: none), for
+    // a step that changed nothing else. Returns false, having reported
+    // nothing, when a link of theirs does not check out: only a walk of
+    // every list from its head (validate) can say what is wrong then.
+    static bool validate_pages(Pool& pool, const void* const* addresses, size_t n, uint32_t page_serial,
+                               std::vector<Violation>& out);
     // Resolve a handle to (page serial, buddy) without locking (quiescent only).
     static bool resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset,
                         const uint8_t** object = nullptr);

@@ -18,7 +18,10 @@ struct ListNode {
 inline ListNode* const kListPoison1 = reinterpret_cast<ListNode*>(uintptr_t{0xdead000000000100});
 inline ListNode* const kListPoison2 = reinterpret_cast<ListNode*>(uintptr_t{0xdead000000000122});
 
-inline void list_init(ListNode* n) { n->next = n->prev = n; }
+inline void list_init(ListNode* n) {
+    sync::shared_write(n);
+    n->next = n->prev = n;
+}
 inline bool list_empty(const ListNode* head) { return head->next == head; }
 
 [[noreturn]] void list_corrupted(const char* what, const void* node, sync::SrcLoc loc);
@@ -35,6 +38,8 @@ inline void list_add(ListNode* n, ListNode* head, const sync::SpinLock& lock,
     lock.assert_held(loc);
     ListNode* next = head->next;
     list_check_add(n, head, next, loc);
+    sync::shared_write(n);  // and head, which is no page's
+    sync::shared_write(next);
     next->prev = n;
     n->next = next;
     n->prev = head;
@@ -46,6 +51,8 @@ inline void list_add_tail(ListNode* n, ListNode* head, const sync::SpinLock& loc
     lock.assert_held(loc);
     ListNode* prev = head->prev;
     list_check_add(n, prev, head, loc);
+    sync::shared_write(n);
+    sync::shared_write(prev);
     prev->next = n;
     n->prev = prev;
     n->next = head;
@@ -56,6 +63,9 @@ inline void list_unlink_checked(ListNode* n, sync::SrcLoc loc) {
     if (n->next == kListPoison1 || n->prev == kListPoison2) list_corrupted("list_del: node already deleted", n, loc);
     if (n->prev->next != n) list_corrupted("list_del: prev->next != node", n, loc);
     if (n->next->prev != n) list_corrupted("list_del: next->prev != node", n, loc);
+    sync::shared_write(n);
+    sync::shared_write(n->prev);
+    sync::shared_write(n->next);
     n->next->prev = n->prev;
     n->prev->next = n->next;
 }

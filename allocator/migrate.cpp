@@ -25,6 +25,7 @@ bool Pool::isolate_page(PageDesc* page) Z3FH_TSA_ESCAPE("page lock of a page fou
         }
         zhdr->cpu = -1;
         kref_get_locked(zhdr);  // isolation's reference; putback puts it, migrate hands it on
+        sync::shared_write(page);
         page->isolated = true;  // PageIsolated, under the page lock that compaction reads it under
         ok = true;
     }
@@ -122,6 +123,7 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
     zhdr->page_lock.lock();
     zhdr->page_lock.unlock();
 
+    sync::shared_write(page);
     page->isolated = false;
     page->flags.clear(PAGE_CLAIMED);
     put_page(page);  // z3fold's reference to the old page
@@ -131,6 +133,7 @@ Errno Pool::migrate_page(PageDesc* newpage, PageDesc* page) Z3FH_TSA_ESCAPE("two
 void Pool::putback_page(PageDesc* page) Z3FH_TSA_ESCAPE("page lock by address; conditional unlock in put") {
     Z3foldHeader* zhdr = page_header(page);
     zhdr->page_lock.lock();
+    sync::shared_write(page);
     page->isolated = false;
     {
         sync::SpinGuard g(lock_);

@@ -48,6 +48,7 @@ PageDesc* PageSource::alloc_page(sync::SrcLoc loc) {
     auto* page = new (frame) PageDesc{};
     page->serial = next_serial_++;
     live_.insert(page_address(page));
+    sync::shared_write(nullptr);  // the set of live pages
     lock_.unlock();
     page->flags.init(0, {sync::ObjClass::page_flags, page->serial});
     list_init(&page->lru);
@@ -60,6 +61,7 @@ void PageSource::free_page(PageDesc* page) {
     page->~PageDesc();
     lock_.lock();
     live_.erase(page_address(page));
+    sync::shared_write(nullptr);  // the set of live pages
     free_frame(page);
     lock_.unlock();
 }

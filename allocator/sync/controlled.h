@@ -98,6 +98,11 @@ inline void point(Event ev, ObjectId id, SrcLoc loc) {
     if (ControlledRuntime* rt = active_runtime()) rt->point(ev, id, loc);
 }
 
+// See ControlledRuntime::note_shared_write.
+inline void shared_write(const void* addr) {
+    if (ControlledRuntime* rt = active_runtime()) rt->note_shared_write(addr);
+}
+
 [[noreturn]] void fatal_lock(ErrorKind kind, ObjectId id, SrcLoc loc, const char* what);
 
 // A user's own hand-off of an object to another thread (a queue, a lock of

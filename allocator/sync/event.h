@@ -57,4 +57,18 @@ enum class Event : uint8_t {
 
 const char* event_name(Event e);
 
+// Whether the operation a point precedes can change what the step checks
+// read. Acquiring a lock, a load, a bit test or a yield cannot (holding a
+// lock only relaxes the checks); every release, store and read-modify-write
+// can, and so can the harness's own events.
+constexpr bool event_may_write(Event e) {
+    switch (e) {
+    case Event::lock: case Event::trylock: case Event::read_lock: case Event::write_lock:
+    case Event::atomic_load: case Event::bit_test: case Event::yield: case Event::block:
+        return false;
+    default:
+        return true;
+    }
+}
+
 }  // namespace z3fh::sync

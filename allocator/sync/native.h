@@ -215,5 +215,6 @@ inline void cpu_relax(SrcLoc = SrcLoc::here()) { std::this_thread::yield(); }
 void might_sleep(const char* what, SrcLoc loc = SrcLoc::here());
 inline void cond_resched(SrcLoc = SrcLoc::here()) { std::this_thread::yield(); }
 inline void op_boundary(Event, ObjectId, SrcLoc = SrcLoc::here()) {}
+inline void shared_write(const void*) {}
 
 }  // namespace z3fh::sync

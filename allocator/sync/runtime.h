@@ -1,6 +1,9 @@
 // z3fold-harden: the scheduler interface the controlled sync backend calls.
 // fuzz/sched implements it; the allocator never sees threads or fibers.
 #pragma once
+#include <cstddef>
+#include <cstdint>
+
 #include "sync/event.h"
 
 namespace z3fh::sync {
@@ -46,8 +49,23 @@ public:
     virtual int held_count() const = 0;
     virtual ObjectId innermost_held(SrcLoc* taken_at) const = 0;
 
+    // A plain store to state the step checks read: a list link, a page's
+    // PageIsolated (`addr`, what was written), or the set of live pages or
+    // slots objects (nullptr: anything may have changed). The scheduler then
+    // knows what a step changed even if its scheduling point was a lock or
+    // a load, and the checks can look at those pages only.
+    void note_shared_write(const void* addr) {
+        if (addr && writes_n_ < kKeptWrites) writes_[writes_n_++] = addr;
+        else writes_all_ = true;
+    }
+    static constexpr size_t kKeptWrites = 24;
+
 protected:
     bool in_thread_ = false;  // kept by the implementation
+    // The plain stores noted since the last scheduling point.
+    const void* writes_[kKeptWrites] = {};
+    size_t writes_n_ = 0;
+    bool writes_all_ = false;  // a structural store, or more than kKeptWrites
 };
 
 // Installed by the harness for the lifetime of a run; nullptr otherwise.

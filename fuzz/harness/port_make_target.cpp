@@ -64,6 +64,9 @@ public:
     TargetCounts destroy_now() override { return impl_.destroy_now(); }
     PoolSnapshot snapshot() override { return t().snapshot(); }
     void validate(std::vector<Violation>& out) override { t().validate(out); }
+    bool validate_scope(const StepScope& scope, std::vector<Violation>& out) override {
+        return t().validate_scope(scope, out);
+    }
     bool resolve(Handle h, ResolvedHandle* out) override { return t().resolve(h, out); }
     TargetCounts counts() override { return t().counts(); }
     std::vector<uint32_t> live_slots_objects() override { return t().live_slots_objects(); }

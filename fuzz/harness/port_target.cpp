@@ -5,8 +5,11 @@ namespace z3fh::fuzz {
 
 PoolSnapshot PortTarget::snapshot() { return PoolInspector::snapshot(pool_); }
 
-void PortTarget::validate(std::vector<Violation>& out) {
-    for (Violation& v : PoolInspector::validate(pool_)) out.push_back(std::move(v));
+void PortTarget::validate(std::vector<Violation>& out) { PoolInspector::validate(pool_, out); }
+
+bool PortTarget::validate_scope(const StepScope& scope, std::vector<Violation>& out) {
+    if (scope.all) return false;
+    return PoolInspector::validate_pages(pool_, scope.addresses, scope.n_addresses, scope.page_serial, out);
 }
 
 bool PortTarget::resolve(Handle h, ResolvedHandle* out) {

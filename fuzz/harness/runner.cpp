@@ -50,6 +50,7 @@ struct Harness {
     unsigned evict_calls = 0;
     sched::Runtime* rt = nullptr;
     bool check_every_step = true;
+    bool skip_unchanged_steps = true;
     bool abort_on_finding = true;
     Outcome* out = nullptr;
     bool in_check = false;
@@ -129,12 +130,55 @@ void asan_report(const char*) {
 }
 #endif
 
-void step_hook(void* ctx, sched::Runtime&) {
+// The pages a step can have changed, or "all": the whole structure is
+// validated at operation boundaries (the harness's own events), when a page or
+// slots object came or went, when a thread ended or parked, and whenever the
+// sync layer kept no account of what was written.
+StepScope step_scope(const sched::Runtime::StepChanges& c, const SlotState (&slots)[kSlots]) {
+    StepScope scope;
+    using sync::Event;
+    using sync::ObjClass;
+    switch (c.op) {
+    case Event::op_begin: case Event::op_end: case Event::object_access: case Event::thread_start:
+    case Event::thread_end: case Event::work_queue: case Event::work_cancel: case Event::work_begin:
+    case Event::fault_injected:
+        scope.all = true;
+        return scope;
+    default: break;
+    }
+    if (c.thread_left || c.writes_all || c.obj.cls == ObjClass::harness) {
+        scope.all = true;
+        return scope;
+    }
+    scope.addresses = c.writes;
+    scope.n_addresses = c.n_writes;
+    // A store into the harness's slot table (claim, settle) is no page's.
+    for (size_t k = 0; k < c.n_writes; k++)
+        if (c.writes[k] >= static_cast<const void*>(&slots[0]) && c.writes[k] < static_cast<const void*>(&slots[kSlots]))
+            scope.handles = true;
+    // The operation's own object, when it is a page's (its lock, kref, flags
+    // or struct page): everything that page's lock guards may have changed.
+    if (!sync::event_may_write(c.op)) return scope;
+    switch (c.obj.cls) {
+    case ObjClass::page_lock: case ObjClass::page_mutex: case ObjClass::refcount:
+        scope.handles = true;
+        scope.page_serial = c.obj.serial;
+        break;
+    case ObjClass::page_flags: case ObjClass::page_refs: scope.page_serial = c.obj.serial; break;
+    case ObjClass::slots_lock: scope.handles = true; break;
+    default: break;
+    }
+    return scope;
+}
+
+void step_hook(void* ctx, sched::Runtime& rt) {
     sync::TsanHidden hidden;  // the oracle reads everything
     auto& h = *static_cast<Harness*>(ctx);
     if (!h.check_every_step || h.in_check || h.out->found || h.destroying) return;
+    const sched::Runtime::StepChanges& c = rt.step_changes();
+    if (h.skip_unchanged_steps && !c.any) return;
     h.in_check = true;
-    std::vector<ShadowFinding> v = h.shadow->check_step();
+    std::vector<ShadowFinding> v = h.skip_unchanged_steps ? h.shadow->check_step(step_scope(c, h.slots)) : h.shadow->check_step();
     h.in_check = false;
     if (!v.empty()) record_finding(h, "invariant", v[0]);
 }
@@ -225,11 +269,13 @@ using S = SlotState::State;
 bool claim(SlotState& st, S want) {
     Hidden hidden;
     if (st.state != want) return false;
+    sync::shared_write(&st);  // the shadow model reads the slot table
     st.state = S::busy;
     return true;
 }
 void settle(SlotState& st, const SlotState& v) {
     Hidden hidden;
+    sync::shared_write(&st);
     st = v;
 }
 SlotState view(const SlotState& st) {
@@ -405,12 +451,13 @@ std::string turn_checks_off(const std::string& names, RunConfig* cfg) {
         at = comma + 1;
         if (name.empty()) continue;
         if (name == "step") cfg->check_every_step = false;
+        else if (name == "step-skip") cfg->skip_unchanged_steps = false;
         else if (name == "lock-order") cfg->lock_order = cfg->cross_run_lockdep = false;
         else if (name == "potential-deadlock") cfg->cross_run_lockdep = false;
         else if (name == "held-at-return") cfg->held_at_return = false;
         else if (name == "might-sleep") cfg->might_sleep = false;
         else
-            return fmt::format("unknown checker '{}' (known: step, lock-order, potential-deadlock, held-at-return, "
+            return fmt::format("unknown checker '{}' (known: step, step-skip, lock-order, potential-deadlock, held-at-return, "
                                "might-sleep)",
                                name);
     }
@@ -477,6 +524,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     h.prog = &prog;
     h.out = &out;
     h.check_every_step = cfg.check_every_step;
+    h.skip_unchanged_steps = cfg.skip_unchanged_steps;
     sync::set_lock_rule_checks({cfg.might_sleep, cfg.held_at_return});
     h.abort_on_finding = cfg.abort_on_finding;
     h.ops.resize(static_cast<size_t>(prog.threads));

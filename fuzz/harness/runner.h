@@ -18,6 +18,11 @@ struct RunConfig {
     uint64_t max_steps = 20000;
     bool abort_on_finding = true;            // fuzz targets: a finding is a crash
     bool check_every_step = true;
+    // Skip a step's checks when the step cannot have changed what they read
+    // (sched::Runtime::step_changed_state): the same findings, at the same
+    // steps, for fewer checks. Off ("step-skip" in Z3FH_CHECKS_OFF) checks
+    // every step, to measure it or to doubt it.
+    bool skip_unchanged_steps = true;
     // Print the program and trace when a sanitizer kills the process. Never
     // under libFuzzer: its own death callback is what saves the crash input,
     // and a sanitizer keeps only one (so the target leaves this off).
@@ -35,7 +40,7 @@ struct RunConfig {
 };
 
 // Turn checkers off by name, from a comma-separated list: step,
-// lock-order, potential-deadlock, held-at-return, might-sleep. Returns an
+// step-skip, lock-order, potential-deadlock, held-at-return, might-sleep. Returns an
 // error naming an unknown one, else "".
 std::string turn_checks_off(const std::string& names, RunConfig* cfg);
 

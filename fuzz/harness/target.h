@@ -30,6 +30,19 @@ struct TargetCounts {
     size_t live_slots = 0;    // live slots objects
 };
 
+// What one scheduling step can have changed (harness: step_scope): the
+// safety checks after it look at these pages only, unless `all`.
+struct StepScope {
+    bool all = false;
+    const void* const* addresses = nullptr;  // noted stores: list nodes, pages
+    size_t n_addresses = 0;
+    uint32_t page_serial = 0;  // the page whose lock, kref or flags the step's operation wrote (0: none)
+    // What a handle resolves to and the object it names can have changed:
+    // a slots object's or a page's lock was released (slots, first_num,
+    // start_middle and compaction's moves happen under them) or a kref moved.
+    bool handles = false;
+};
+
 class TargetPool;
 // The zpool evict callback: write back and free `handle`; 0 once freed.
 using TargetEvictFn = int (*)(TargetPool& pool, Handle handle, void* ctx);
@@ -61,6 +74,10 @@ public:
     // Introspection, quiescent only.
     virtual PoolSnapshot snapshot() = 0;
     virtual void validate(std::vector<Violation>& out) = 0;
+    // validate(), restricted to the pages `scope` names; false when that
+    // cannot decide (a link looks wrong, or the target cannot restrict):
+    // then the caller validates everything.
+    virtual bool validate_scope(const StepScope&, std::vector<Violation>&) { return false; }
     virtual bool resolve(Handle handle, ResolvedHandle* out) = 0;
     virtual TargetCounts counts() = 0;
     // Every live slots object's serial, in allocation order.
@@ -94,6 +111,7 @@ public:
     }
     PoolSnapshot snapshot() override;
     void validate(std::vector<Violation>& out) override;
+    bool validate_scope(const StepScope& scope, std::vector<Violation>& out) override;
     bool resolve(Handle h, ResolvedHandle* out) override;
     TargetCounts counts() override;
     std::vector<uint32_t> live_slots_objects() override;

@@ -111,6 +111,9 @@ RunResult Runtime::run() {
     result_ = {};
     trace_.clear();
     schedule_.steps.clear();
+    state_maybe_changed_ = true;
+    writes_n_ = 0;
+    writes_all_ = false;
     strategy_.begin_run();
     t_starting_rt = this;
     // Start every thread up to its first scheduling point, in id order; the
@@ -145,6 +148,16 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
     Thread* cur = current_;
     step_++;
     record(cur, ev, obj, loc);
+    // Since the last point only `cur` ran: the operation its last point
+    // preceded, then plain code up to here.
+    changes_.thread_left = state_maybe_changed_;
+    changes_.op = cur->last_event;
+    changes_.obj = cur->last_obj;
+    changes_.writes = writes_;
+    changes_.n_writes = writes_n_;
+    changes_.writes_all = writes_all_;
+    changes_.any = state_maybe_changed_ || sync::event_may_write(cur->last_event) || writes_n_ || writes_all_;
+    cur->last_obj = obj;
     cur->last_loc = loc;
     cur->last_event = ev;
     if (starting_) {
@@ -157,6 +170,9 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
         end_run(RunStatus::hang, false);
     }
     if (hook_) hook_(hook_ctx_, *this);
+    state_maybe_changed_ = false;
+    writes_n_ = 0;
+    writes_all_ = false;
     Thread* next = decide(cur, false, ev, obj);
     if (strategy_.went_stale()) {
         result_.report = strategy_.stale_reason();
@@ -212,6 +228,9 @@ void Runtime::switch_from(Thread* cur, Thread* next, bool exiting) {
 }
 
 void Runtime::leave(Thread* cur, bool exiting) {
+    // A thread that ends or parks ran code since its last point (a work
+    // item's tail, a program thread's last operation).
+    state_maybe_changed_ = true;
     Thread* next = nullptr;
     RunStatus end = RunStatus::completed;
     bool ending = false;

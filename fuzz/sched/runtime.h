@@ -52,6 +52,24 @@ public:
         hook_ctx_ = ctx;
     }
 
+    // Inside the step hook: what the step that just ended can have changed.
+    // Since the last point only the current thread ran: the operation its
+    // previous point preceded, then plain code, whose stores to checked
+    // state the sync layer noted (sync::shared_write).
+    struct StepChanges {
+        // Else the checks would pass exactly as they did at the last point:
+        // the operation cannot write (sync::event_may_write), nothing was
+        // noted, and no thread ended or parked.
+        bool any = true;
+        bool thread_left = true;  // a thread ended or parked: its tail ran unseen
+        sync::Event op = sync::Event::thread_start;  // the operation the step began with
+        sync::ObjectId obj{};
+        const void* const* writes = nullptr;  // noted stores (list nodes, pages)
+        size_t n_writes = 0;
+        bool writes_all = false;  // a structural store, or more than were kept
+    };
+    const StepChanges& step_changes() const { return changes_; }
+
     const Trace& trace() const { return trace_; }
     const Schedule& schedule() const { return schedule_; }
     uint64_t steps() const { return step_; }
@@ -98,6 +116,7 @@ private:
         sync::SrcLoc wait_loc{};
         sync::SrcLoc last_loc{};
         sync::Event last_event = sync::Event::thread_start;  // the point before an acquire: a trylock?
+        sync::ObjectId last_obj{};
         sync::HeldLocks held;
     };
 
@@ -131,6 +150,8 @@ private:
     std::vector<std::unique_ptr<Thread>> threads_;
     std::vector<int> runnable_;      // threads that can run, in id order
     bool runnable_stale_ = true;     // a state changed since runnable_ was built
+    StepChanges changes_;               // see step_changes()
+    bool state_maybe_changed_ = true;   // a thread ended or parked since the last point
     std::vector<int> others_;        // runnable_ without a yielding thread
     Thread* current_ = nullptr;
     bool running_ = false;

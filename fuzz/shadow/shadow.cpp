@@ -57,13 +57,20 @@ bool Shadow::contents_ok(int s, bool full) {
     return true;
 }
 
-std::vector<ShadowFinding> Shadow::check_step() {
-    std::vector<ShadowFinding> out;
+std::vector<ShadowFinding> Shadow::check_step() { return check_step(StepScope{true}); }
+
+std::vector<ShadowFinding> Shadow::check_step(const StepScope& scope) {
     static thread_local std::vector<Violation> violations;  // reused: no allocation per step
     violations.clear();
-    target_.validate(violations);
+    if (!target_.validate_scope(scope, violations)) target_.validate(violations);
+    if (violations.empty()) return scope.all || scope.handles ? check_handles() : std::vector<ShadowFinding>{};
+    std::vector<ShadowFinding> out;
     for (Violation& v : violations) out.push_back({v.id, v.page, v.message});
-    if (!out.empty()) return out;
+    return out;
+}
+
+std::vector<ShadowFinding> Shadow::check_handles() {
+    std::vector<ShadowFinding> out;
     // Page -> (refcount, idle objects resolved to it) (a small flat map:
     // this runs at every scheduling point).
     struct PageObjects {

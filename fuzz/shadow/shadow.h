@@ -45,6 +45,10 @@ public:
     // Safety tier: structural validity, every idle handle resolves to a live
     // page with its pattern intact, refcounts cover the objects.
     std::vector<ShadowFinding> check_step();
+    // The same after a step that can have changed only what `scope` names:
+    // the structure of those pages (the whole of it if that cannot decide),
+    // then every idle handle as in check_step.
+    std::vector<ShadowFinding> check_step(const StepScope& scope);
     // Exactness tier, with the pool at rest.
     std::vector<ShadowFinding> check_at_rest();
     // After the harness freed every object and drained: nothing left.
@@ -54,6 +58,7 @@ public:
     bool contents_ok(int slot, bool full);
 
 private:
+    std::vector<ShadowFinding> check_handles();
     // Every live slot, resolved through the pool's handles (without locks:
     // the checks run while no thread does).
     struct Resolved {

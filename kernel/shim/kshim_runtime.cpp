@@ -216,6 +216,7 @@ void free_block(page* pg) {
     World& w = world();
     auto block = reinterpret_cast<uintptr_t>(pg) - kPageSize;
     w.pages.erase(block);
+    shared_write(nullptr);
     // Nodes in the freed block are no list's members any more.
     w.members.erase(w.members.lower_bound(block), w.members.lower_bound(block + kBlockSize));
     pg->kshim_magic = 0;
@@ -279,6 +280,7 @@ void require_guard(const spinlock_t* lock, const list_head* node, const char* wh
 extern "C" void kshim_list_added(const list_head* n, const list_head* prev, const list_head* next, const char* file,
                                  int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    shared_write(nullptr);     // the step checks walk the lists
     const spinlock_t* g = guard_of(prev);
     if (!g) g = guard_of(next);
     if (!g) return;
@@ -288,6 +290,7 @@ extern "C" void kshim_list_added(const list_head* n, const list_head* prev, cons
 
 extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    shared_write(nullptr);
     const spinlock_t* g = guard_of(entry);
     if (!g) return;
     require_guard(g, entry, "list_del", file, line);
@@ -297,6 +300,7 @@ extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int
 extern "C" void kshim_list_forget(const list_head* entry) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     // INIT_LIST_HEAD makes a node nobody's member (heads stay registered).
+    shared_write(nullptr);
     world().members.erase(reinterpret_cast<uintptr_t>(entry));
 }
 
@@ -739,6 +743,7 @@ extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) 
     pg->kshim_serial = w.next_page_serial++;
     pg->kshim_magic = KSHIM_PAGE_MAGIC;
     w.pages.emplace(reinterpret_cast<uintptr_t>(block), pg->kshim_serial);
+    shared_write(nullptr);  // the step checks ask which pages are live
     return pg;
 }
 
@@ -809,6 +814,7 @@ extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, con
     if (!obj) return nullptr;
     World& w = world();
     w.objects.emplace(reinterpret_cast<uintptr_t>(obj), SlabObject{c, w.next_slab_serial++, bytes});
+    shared_write(nullptr);
     c->live++;
     return obj;
 }
@@ -821,6 +827,7 @@ extern "C" void kshim_kmem_cache_free(struct kmem_cache* cache, void* obj, const
     if (it == w.objects.end() || it->second.cache != reinterpret_cast<KmemCache*>(cache))
         fatal(ErrorKind::check, loc_of(file, line), "kmem_cache_free of an object this cache does not hold (double free?)");
     w.objects.erase(it);
+    shared_write(nullptr);
     reinterpret_cast<KmemCache*>(cache)->live--;
     TsanVisible visible;
     std::free(obj);

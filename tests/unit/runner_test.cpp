@@ -196,8 +196,25 @@ TEST(Runner, CheckersTurnOffByNameAndUnknownNamesAreRefused) {
     EXPECT_FALSE(cfg.lock_order);
     EXPECT_FALSE(cfg.cross_run_lockdep) << "the cross-run graph is built from the per-run one";
     EXPECT_FALSE(cfg.held_at_return);
+    EXPECT_TRUE(cfg.skip_unchanged_steps);
+    EXPECT_EQ(turn_checks_off("step-skip", &cfg), "");
+    EXPECT_FALSE(cfg.skip_unchanged_steps);
     std::string error = turn_checks_off("step,lockdep", &cfg);
     EXPECT_NE(error.find("unknown checker 'lockdep'"), std::string::npos) << error;
+}
+
+// Scoping the per-step checks to what a step changed only drops checks that
+// would pass: a run is the same run, step for step, either way.
+TEST(Runner, ScopedStepChecksRunTheSameRunAsFullOnes) {
+    RunConfig scoped = quiet(), full = quiet();
+    scoped.trace_ring = full.trace_ring = 0;
+    full.skip_unchanged_steps = false;
+    for (const Program& p : run::seed_programs(48)) {
+        Outcome a = run_program(p, scoped), b = run_program(p, full);
+        ASSERT_FALSE(a.found || b.found) << a.invariant << b.invariant << "\n" << to_text(p);
+        ASSERT_EQ(a.trace, b.trace);
+        ASSERT_EQ(a.steps, b.steps);
+    }
 }
 
 }  // namespace

@@ -105,5 +105,101 @@ TEST(Validate, PageOnWrongUnbuddiedListIsSeenInTheSnapshot) {
     p.abandon();
 }
 
+
+// validate_pages: the same rules for the pages one scheduling step touched
+// (named by a page number or by the address of a link it stores), and
+// "undecided" (false, nothing reported) whenever a link of theirs does not
+// check out, so that the caller walks every list as validate() does.
+std::vector<Violation> on_page(Pool& pool, uint32_t serial, bool* decided) {
+    std::vector<Violation> out;
+    *decided = PoolInspector::validate_pages(pool, nullptr, 0, serial, out);
+    return out;
+}
+
+TEST(ValidatePages, CleanPagesDecideWithNoViolations) {
+    TestPool p;
+    Handle a = p.alloc_ok(100), b = p.alloc_ok(PAGE_SIZE), c = p.alloc_ok(3000);
+    for (Handle h : {a, b, c}) {
+        bool decided = false;
+        EXPECT_TRUE(on_page(*p, p.page_of(h), &decided).empty());
+        EXPECT_TRUE(decided);
+    }
+    for (Handle h : {a, b, c}) p->free(h);
+}
+
+TEST(ValidatePages, ReportsWhatTheWalkReportsForTheTouchedPage) {
+    TestPool p;
+    Handle a = p.alloc_ok(100);
+    Handle b = p.alloc_ok(PAGE_SIZE);  // another page (headless), left intact
+    const uint32_t pa = p.page_of(a), pb = p.page_of(b);
+    bool decided = false;
+    PoolInspector::set_refcount_for_test(*p, pa, 0);
+    EXPECT_TRUE(has(on_page(*p, pa, &decided), "listed-page-zero-ref"));
+    EXPECT_TRUE(decided);
+    EXPECT_TRUE(on_page(*p, pb, &decided).empty()) << "only the touched page is looked at";
+    PoolInspector::set_refcount_for_test(*p, pa, 1);
+    PoolInspector::set_flag_for_test(*p, pa, PAGE_STALE);
+    EXPECT_TRUE(has(on_page(*p, pa, &decided), "listed-page-stale"));
+    PoolInspector::clear_flag_for_test(*p, pa, PAGE_STALE);
+    PoolInspector::set_flag_for_test(*p, pa, MIDDLE_CHUNK_MAPPED);
+    EXPECT_TRUE(has(on_page(*p, pa, &decided), "middle-mapped-flag"));
+    PoolInspector::clear_flag_for_test(*p, pa, MIDDLE_CHUNK_MAPPED);
+    PoolInspector::set_claimed_for_test(*p, pa);
+    EXPECT_TRUE(has(on_page(*p, pa, &decided), "claimed-page-listed"));
+    EXPECT_TRUE(decided);
+    p.abandon();
+}
+
+TEST(ValidatePages, ALinkAddressNamesItsPage) {
+    TestPool p;
+    Handle a = p.alloc_ok(100);
+    const uint32_t pa = p.page_of(a);
+    PageDesc* page = nullptr;
+    for (PageDesc* d : p.src->live_pages_ordered())
+        if (d->serial == pa) page = d;
+    ASSERT_NE(page, nullptr);
+    PoolInspector::set_refcount_for_test(*p, pa, 0);
+    // The LRU link lies in the descriptor, the buddy link in the data page.
+    for (const void* at : {static_cast<const void*>(&page->lru), static_cast<const void*>(&page_header(page)->buddy)}) {
+        std::vector<Violation> out;
+        EXPECT_TRUE(PoolInspector::validate_pages(*p, &at, 1, 0, out));
+        EXPECT_TRUE(has(out, "listed-page-zero-ref"));
+    }
+    // The pool's list heads lie in the pool, in no page: nothing to look at.
+    std::vector<Violation> out;
+    const void* head = &*p;
+    EXPECT_TRUE(PoolInspector::validate_pages(*p, &head, 1, 0, out));
+    EXPECT_TRUE(out.empty());
+    PoolInspector::set_refcount_for_test(*p, pa, 1);
+    p->free(a);
+}
+
+TEST(ValidatePages, ABrokenLinkLeavesTheVerdictToTheWalk) {
+    TestPool p;
+    Handle a = p.alloc_ok(100), b = p.alloc_ok(PAGE_SIZE);
+    (void)a;
+    PoolInspector::corrupt_lru_link_for_test(*p);  // the LRU's first node points back to itself
+    bool decided = true;
+    // The first node on the LRU is the last page added: b's.
+    EXPECT_TRUE(on_page(*p, p.page_of(b), &decided).empty());
+    EXPECT_FALSE(decided);
+    EXPECT_TRUE(has(PoolInspector::validate(*p), "list-link"));
+    p.abandon();
+}
+
+TEST(ValidatePages, AFreedNeighbourLeavesTheVerdictToTheWalk) {
+    TestPool p;
+    Handle a = p.alloc_ok(100);
+    Handle b = p.alloc_ok(PAGE_SIZE);  // its own page, next to a's on the LRU
+    const uint32_t pa = p.page_of(a), pb = p.page_of(b);
+    for (PageDesc* d : p.src->live_pages_ordered())
+        if (d->serial == pa) p.src->free_page(d);  // freed while linked
+    bool decided = true;
+    EXPECT_TRUE(on_page(*p, pb, &decided).empty());
+    EXPECT_FALSE(decided) << "b's LRU neighbour is a freed page";
+    EXPECT_TRUE(has(PoolInspector::validate(*p), "listed-page-freed"));
+    p.abandon();
+}
+
 }  // namespace
 }  // namespace z3fh::test
