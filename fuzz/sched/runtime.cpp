@@ -148,19 +148,10 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
     Thread* cur = current_;
     step_++;
     record(cur, ev, obj, loc);
-    // Since the last point only `cur` ran: the operation its last point
-    // preceded, then plain code up to here.
-    changes_.thread_left = state_maybe_changed_;
-    changes_.op = cur->last_event;
-    changes_.obj = cur->last_obj;
-    changes_.writes = writes_;
-    changes_.n_writes = writes_n_;
-    changes_.writes_all = writes_all_;
-    changes_.any = state_maybe_changed_ || sync::event_may_write(cur->last_event) || writes_n_ || writes_all_;
-    cur->last_obj = obj;
-    cur->last_loc = loc;
-    cur->last_event = ev;
     if (starting_) {
+        cur->last_loc = loc;
+        cur->last_event = ev;
+        cur->last_obj = obj;
         Fiber::switch_to(cur->fiber, Fiber::main_context());
         return;
     }
@@ -169,10 +160,16 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
                                      opts_.max_steps, trace_.format_tail(24));
         end_run(RunStatus::hang, false);
     }
-    if (hook_) hook_(hook_ctx_, *this);
-    state_maybe_changed_ = false;
-    writes_n_ = 0;
-    writes_all_ = false;
+    if (hook_) {
+        // step_changes() reads cur's last event: the operation this step began with.
+        hook_(hook_ctx_, *this);
+        state_maybe_changed_ = false;
+        writes_n_ = 0;
+        writes_all_ = false;
+    }
+    cur->last_loc = loc;
+    cur->last_event = ev;
+    cur->last_obj = obj;
     Thread* next = decide(cur, false, ev, obj);
     if (strategy_.went_stale()) {
         result_.report = strategy_.stale_reason();

@@ -68,7 +68,11 @@ public:
         size_t n_writes = 0;
         bool writes_all = false;  // a structural store, or more than were kept
     };
-    const StepChanges& step_changes() const { return changes_; }
+    StepChanges step_changes() const {
+        const Thread* t = current_;
+        return {state_maybe_changed_ || sync::event_may_write(t->last_event) || writes_n_ || writes_all_,
+                state_maybe_changed_, t->last_event, t->last_obj, writes_, writes_n_, writes_all_};
+    }
 
     const Trace& trace() const { return trace_; }
     const Schedule& schedule() const { return schedule_; }
@@ -150,7 +154,6 @@ private:
     std::vector<std::unique_ptr<Thread>> threads_;
     std::vector<int> runnable_;      // threads that can run, in id order
     bool runnable_stale_ = true;     // a state changed since runnable_ was built
-    StepChanges changes_;               // see step_changes()
     bool state_maybe_changed_ = true;   // a thread ended or parked since the last point
     std::vector<int> others_;        // runnable_ without a yielding thread
     Thread* current_ = nullptr;

@@ -56,11 +56,11 @@ int bench_checkers() {
         return 2;
     }
     std::sort(seeds.begin(), seeds.end());
-    constexpr int kRepeats = 50, kRounds = 7;  // 7 rounds: each setting first once
+    constexpr int kRepeats = 50, kRounds = 8;  // 8 rounds: each setting first once
     std::vector<std::string> argv{ctx.build_dir(preset) + "/fuzz/z3fold_fuzz"};
     for (int i = 0; i < kRepeats; i++) argv.insert(argv.end(), seeds.begin(), seeds.end());
     const size_t runs = argv.size() - 1;
-    const std::vector<std::string> off{"",           "step",           "lock-order", "potential-deadlock",
+    const std::vector<std::string> off{"",           "step",           "step-skip",  "lock-order", "potential-deadlock",
                                        "held-at-return", "might-sleep", "step,lock-order,held-at-return,might-sleep"};
     std::vector<std::vector<double>> rates(off.size());
     for (int round = 0; round < kRounds; round++) {
