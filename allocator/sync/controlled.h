@@ -108,7 +108,10 @@ inline void point(Event ev, ObjectId id, SrcLoc loc) {
 
 // See ControlledRuntime::note_shared_write.
 inline void shared_write(const void* addr) {
-    if (ControlledRuntime* rt = active_runtime()) rt->note_shared_write(addr);
+    if (ControlledRuntime* rt = active_runtime()) {
+        TsanHidden hidden;  // scheduler bookkeeping, serialised by the scheduler
+        rt->note_shared_write(addr);
+    }
 }
 
 [[noreturn]] void fatal_lock(ErrorKind kind, ObjectId id, SrcLoc loc, const char* what);

@@ -225,14 +225,14 @@ void Runtime::switch_from(Thread* cur, Thread* next, bool exiting) {
 }
 
 void Runtime::leave(Thread* cur, bool exiting) {
-    // A thread that ends or parks ran code since its last point (a work
-    // item's tail, a program thread's last operation).
-    state_maybe_changed_ = true;
     Thread* next = nullptr;
     RunStatus end = RunStatus::completed;
     bool ending = false;
     {
         sync::TsanHidden hidden;  // scheduler bookkeeping
+        // A thread that ends or parks ran code since its last point (a work
+        // item's tail, a program thread's last operation).
+        state_maybe_changed_ = true;
         if (!starting_) {
             next = decide(cur, true, Event::block, {});
             if (strategy_.went_stale()) {
