@@ -153,9 +153,10 @@ StepScope step_scope(const sched::Runtime::StepChanges& c, const SlotState (&slo
     scope.addresses = c.writes;
     scope.n_addresses = c.n_writes;
     // A store into the harness's slot table (claim, settle) is no page's.
+    const void* table_begin = &slots[0];
+    const void* table_end = &slots[kSlots];
     for (size_t k = 0; k < c.n_writes; k++)
-        if (c.writes[k] >= static_cast<const void*>(&slots[0]) && c.writes[k] < static_cast<const void*>(&slots[kSlots]))
-            scope.handles = true;
+        if (c.writes[k] >= table_begin && c.writes[k] < table_end) scope.handles = true;
     // The operation's own object, when it is a page's (its lock, kref, flags
     // or struct page): everything that page's lock guards may have changed.
     if (!sync::event_may_write(c.op)) return scope;
@@ -178,7 +179,8 @@ void step_hook(void* ctx, sched::Runtime& rt) {
     const sched::Runtime::StepChanges c = rt.step_changes();
     if (h.skip_unchanged_steps && !c.any) return;
     h.in_check = true;
-    std::vector<ShadowFinding> v = h.skip_unchanged_steps ? h.shadow->check_step(step_scope(c, h.slots)) : h.shadow->check_step();
+    std::vector<ShadowFinding> v =
+        h.skip_unchanged_steps ? h.shadow->check_step(step_scope(c, h.slots)) : h.shadow->check_step();
     h.in_check = false;
     if (!v.empty()) record_finding(h, "invariant", v[0]);
 }
@@ -457,8 +459,8 @@ std::string turn_checks_off(const std::string& names, RunConfig* cfg) {
         else if (name == "held-at-return") cfg->held_at_return = false;
         else if (name == "might-sleep") cfg->might_sleep = false;
         else
-            return fmt::format("unknown checker '{}' (known: step, step-skip, lock-order, potential-deadlock, held-at-return, "
-                               "might-sleep)",
+            return fmt::format("unknown checker '{}' (known: step, step-skip, lock-order, potential-deadlock, "
+                               "held-at-return, might-sleep)",
                                name);
     }
     return "";
