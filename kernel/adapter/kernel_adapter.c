@@ -24,7 +24,7 @@
 #define KZ_STR2(x) #x
 #define KZ_STR(x) KZ_STR2(x)
 
-enum { KZ_MAX_EVICTING = 16 };
+enum { KZ_MAX_EVICTING = 16, KZ_MAX_CPUS = 16 };
 
 struct kz_pool {
     struct z3fold_pool *pool;
@@ -33,6 +33,10 @@ struct kz_pool {
     /* Reclaim's stack-local slots objects whose handles an evict callback
      * holds now: resolve may read through them. */
     const void *evicting[KZ_MAX_EVICTING];
+    /* Each CPU's unbuddied heads (a per-CPU lookup each time otherwise:
+     * the per-page checks ask whether a link is a head at every step). */
+    const struct list_head *unbuddied_of[KZ_MAX_CPUS];
+    int cpus;
 };
 
 static struct kz_pool *g_kz;
@@ -85,6 +89,8 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
         kshim_guard_list(&kz->pool->stale, &kz->pool->stale_lock);
         for (cpu = 0; cpu < kshim_nr_cpus(); cpu++)
             for (i = 0; i < (int)NCHUNKS; i++) kshim_guard_list(&kz_unbuddied(kz, cpu)[i], &kz->pool->lock);
+        kz->cpus = kshim_nr_cpus() < KZ_MAX_CPUS ? kshim_nr_cpus() : KZ_MAX_CPUS;
+        for (cpu = 0; cpu < kz->cpus; cpu++) kz->unbuddied_of[cpu] = kz_unbuddied(kz, cpu);
     }
     return kz;
 }
@@ -363,8 +369,8 @@ size_t kz_snapshot_pages(struct kz_pool *kz, struct kz_page_info *out, size_t ca
     c.pages = out;
     c.n = n;
     kz_walk(&kz->pool->lru, "the LRU", kz_lru_data, kz_mark_lru, &c, NULL, NULL);
-    for (cpu = 0; cpu < kshim_nr_cpus(); cpu++) {
-        const struct list_head *unbuddied = kz_unbuddied(kz, cpu);
+    for (cpu = 0; cpu < kz->cpus; cpu++) {
+        const struct list_head *unbuddied = kz->unbuddied_of[cpu];
         for (idx = 0; idx < (int)NCHUNKS; idx++) {
             if (kz_empty_head(&unbuddied[idx])) continue;
             c.cpu = cpu;
@@ -508,8 +514,8 @@ void kz_validate(struct kz_pool *kz, kz_violation_fn report, void *rctx) {
     c.rctx = rctx;
     c.nseen = 0;
     kz_walk(&kz->pool->lru, "the LRU", kz_lru_data, kz_val_lru, &c, report, rctx);
-    for (cpu = 0; cpu < kshim_nr_cpus(); cpu++) {
-        const struct list_head *unbuddied = kz_unbuddied(kz, cpu);
+    for (cpu = 0; cpu < kz->cpus; cpu++) {
+        const struct list_head *unbuddied = kz->unbuddied_of[cpu];
         for (idx = 0; idx < (int)NCHUNKS; idx++) {
             if (kz_empty_head(&unbuddied[idx])) continue;
             c.cpu = cpu;
@@ -518,6 +524,150 @@ void kz_validate(struct kz_pool *kz, kz_violation_fn report, void *rctx) {
         }
     }
     kz_walk(&kz->pool->stale, "the stale list", kz_buddy_data, kz_val_stale, &c, report, rctx);
+}
+
+/* ---- the same rules for the pages one step touched (the port's
+ * PoolInspector::validate_pages, in the kernel's structures) ---- */
+
+/* Which unbuddied head x is (*cpu, *index), if one. */
+static int kz_unbuddied_head(struct kz_pool *kz, const struct list_head *x, int *cpu, int *index) {
+    int i;
+    for (i = 0; i < kz->cpus; i++)
+        if (x >= kz->unbuddied_of[i] && x < kz->unbuddied_of[i] + NCHUNKS) {
+            *cpu = i;
+            *index = (int)(x - kz->unbuddied_of[i]);
+            return 1;
+        }
+    return 0;
+}
+
+static int kz_is_head(struct kz_pool *kz, const struct list_head *x) {
+    int cpu, index;
+    return x == &kz->pool->lru || x == &kz->pool->stale || kz_unbuddied_head(kz, x, &cpu, &index);
+}
+
+static int kz_reachable(struct kz_pool *kz, const struct list_head *x,
+                        const void *(*data_of)(const struct list_head *)) {
+    return kz_is_head(kz, x) || (!kz_poisoned(x) && kshim_page_is_live(data_of(x)));
+}
+
+/* Whether node is linked (*linked), its links and its neighbours' back links
+ * checked; 0 if they do not check out. */
+static int kz_links_of(struct kz_pool *kz, const struct list_head *node,
+                       const void *(*data_of)(const struct list_head *), int *linked) {
+    *linked = 0;
+    if (node->next == node || node->next == LIST_POISON1) return node->prev == node || node->prev == LIST_POISON2;
+    if (!kz_reachable(kz, node->prev, data_of) || node->prev->next != node) return 0;
+    if (!kz_reachable(kz, node->next, data_of) || node->next->prev != node) return 0;
+    *linked = 1;
+    return 1;
+}
+
+/* The head of the list node is on (NULL: none), walking forward with every
+ * link checked both ways; 0 if a link does not check out. */
+static int kz_head_of(struct kz_pool *kz, const struct list_head *node,
+                      const void *(*data_of)(const struct list_head *), const struct list_head **head) {
+    const struct list_head *at = node, *x;
+    int linked, steps;
+    *head = NULL;
+    if (!kz_links_of(kz, node, data_of, &linked)) return 0;
+    if (!linked) return 1;
+    for (steps = 0; steps < 1000000; steps++) {
+        x = at->next;
+        if (!kz_reachable(kz, x, data_of) || x->prev != at) return 0;
+        if (kz_is_head(kz, x)) {
+            *head = x;
+            return 1;
+        }
+        at = x;
+    }
+    return 0;
+}
+
+struct kz_touched {
+    const void *data;
+    int in_data; /* a store into the data page (a buddy link), not only struct page */
+};
+
+static void kz_touch(struct kz_touched *t, size_t *n, size_t cap, const void *data, int in_data) {
+    size_t i;
+    for (i = 0; i < *n; i++)
+        if (t[i].data == data) {
+            t[i].in_data |= in_data;
+            return;
+        }
+    if (*n < cap) t[(*n)++] = (struct kz_touched){data, in_data};
+}
+
+/* Findings go to a buffer first: when the pages cannot decide, nothing is
+ * reported and the caller walks every list. */
+struct kz_found {
+    char id[32];
+    uint32_t page;
+    char msg[160];
+};
+struct kz_found_buf {
+    struct kz_found *at;
+    size_t n, cap;
+};
+static void kz_buffer_violation(void *ctx, const char *id, uint32_t page, const char *message) {
+    struct kz_found_buf *b = ctx;
+    struct kz_found *f;
+    if (b->n >= b->cap) return;
+    f = &b->at[b->n++];
+    snprintf(f->id, sizeof f->id, "%s", id);
+    f->page = page;
+    snprintf(f->msg, sizeof f->msg, "%s", message);
+}
+
+int kz_validate_pages(struct kz_pool *kz, const void *const *addrs, size_t n, uint32_t serial,
+                      kz_violation_fn report, void *rctx) {
+    struct kz_touched touched[64];
+    size_t nt = 0, i;
+    struct kz_val_ctx c;
+    struct kz_found found[16];
+    struct kz_found_buf buf = {found, 0, 16};
+    c.kz = kz;
+    c.nseen = 0;
+    for (i = 0; i < n; i++) {
+        const void *data = kshim_page_data_of(addrs[i]);
+        if (!data) continue; /* a list head, the harness's own state */
+        if (nt == 64) return 0;
+        kz_touch(touched, &nt, 64, data, (uintptr_t)addrs[i] - (uintptr_t)data < PAGE_SIZE);
+    }
+    if (serial) {
+        const void *data = kshim_page_data_by_serial(serial);
+        if (data) {
+            if (nt == 64) return 0;
+            kz_touch(touched, &nt, 64, data, 0);
+        }
+    }
+    c.report = kz_buffer_violation;
+    c.rctx = &buf;
+    for (i = 0; i < nt; i++) {
+        const struct page *page = virt_to_page(touched[i].data);
+        const struct z3fold_header *z = touched[i].data;
+        const struct list_head *head;
+        int on_lru;
+        unsigned long flags = page->private;
+        if (!kz_links_of(kz, &page->lru, kz_lru_data, &on_lru)) return 0;
+        if (on_lru) kz_check_listed(&c, page, "the LRU");
+        if (((flags >> PAGE_HEADLESS) & 1UL) || z->pool != kz->pool) {
+            /* No header (yet): a link stored there only the walk can judge. */
+            if (touched[i].in_data) return 0;
+            continue;
+        }
+        if (!kz_head_of(kz, &z->buddy, kz_buddy_data, &head)) return 0;
+        if (head == &kz->pool->lru) return 0;
+        if (head == &kz->pool->stale) {
+            kz_val_stale(&c, &z->buddy);
+        } else if (head) {
+            if (!kz_unbuddied_head(kz, head, &c.cpu, &c.index)) return 0;
+            kz_val_unbuddied(&c, &z->buddy);
+        }
+    }
+    for (i = 0; i < buf.n; i++) report(rctx, found[i].id, found[i].page, found[i].msg);
+    return 1;
 }
 
 int kz_resolve(struct kz_pool *kz, unsigned long handle, uint32_t *page_serial, int *bud, size_t *offset,

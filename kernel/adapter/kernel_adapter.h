@@ -72,6 +72,11 @@ void kz_pool_info(struct kz_pool *kz, struct kz_pool_info *out);
 /* Structural invariants at a scheduling point; ids as the port's validator. */
 typedef void (*kz_violation_fn)(void *ctx, const char *id, uint32_t page, const char *message);
 void kz_validate(struct kz_pool *kz, kz_violation_fn report, void *ctx);
+/* The same for the pages that addrs (list links) lie in and the page
+ * numbered serial (0: none); 0, having reported nothing, when a link of
+ * theirs does not check out and only kz_validate can say what is wrong. */
+int kz_validate_pages(struct kz_pool *kz, const void *const *addrs, size_t n, uint32_t serial,
+                      kz_violation_fn report, void *ctx);
 
 /* Resolve a handle without locks. Returns 0 if it names no live object. */
 int kz_resolve(struct kz_pool *kz, unsigned long handle, uint32_t *page_serial, int *bud, size_t *offset,

@@ -123,6 +123,12 @@ public:
         kz_validate(kz_, &on_violation, &out);
     }
 
+    bool validate_scope(const StepScope& scope, std::vector<Violation>& out) override {
+        if (scope.all || destroyed_) return false;
+        sync::TsanHidden hidden;
+        return kz_validate_pages(kz_, scope.addresses, scope.n_addresses, scope.page_serial, &on_violation, &out) != 0;
+    }
+
     bool resolve(Handle h, ResolvedHandle* out) override {
         sync::TsanHidden hidden;
         int bud = 0;

@@ -20,6 +20,10 @@ void kshim_reset(int nr_cpus);
 int kshim_page_is_live(const void *data);
 /* The serial of the live page whose block holds addr, 0 if none. */
 uint32_t kshim_page_serial(const void *addr);
+/* The data address of the live page whose block (data page, then struct
+ * page) holds addr, NULL if none; and of the live page numbered serial. */
+const void *kshim_page_data_of(const void *addr);
+const void *kshim_page_data_by_serial(uint32_t serial);
 /* Live pages' data addresses in allocation order; returns how many exist. */
 size_t kshim_live_pages(void *out_data[], size_t cap);
 /* A live slab object's serial (0 if obj is not a live object's start). */

@@ -280,7 +280,10 @@ void require_guard(const spinlock_t* lock, const list_head* node, const char* wh
 extern "C" void kshim_list_added(const list_head* n, const list_head* prev, const list_head* next, const char* file,
                                  int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    shared_write(nullptr);     // the step checks walk the lists
+    // The step checks look at the pages whose links a step wrote.
+    shared_write(n);
+    shared_write(prev);
+    shared_write(next);
     const spinlock_t* g = guard_of(prev);
     if (!g) g = guard_of(next);
     if (!g) return;
@@ -290,7 +293,9 @@ extern "C" void kshim_list_added(const list_head* n, const list_head* prev, cons
 
 extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    shared_write(nullptr);
+    shared_write(entry);
+    shared_write(entry->prev);
+    shared_write(entry->next);
     const spinlock_t* g = guard_of(entry);
     if (!g) return;
     require_guard(g, entry, "list_del", file, line);
@@ -300,7 +305,7 @@ extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int
 extern "C" void kshim_list_forget(const list_head* entry) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     // INIT_LIST_HEAD makes a node nobody's member (heads stay registered).
-    shared_write(nullptr);
+    shared_write(entry);
     world().members.erase(reinterpret_cast<uintptr_t>(entry));
 }
 
@@ -347,6 +352,19 @@ extern "C" uint32_t kshim_page_serial(const void* addr) {
     World& w = world();
     auto p = w.pages.find(reinterpret_cast<uintptr_t>(addr) & ~(uintptr_t{kBlockSize} - 1));
     return p == w.pages.end() ? 0 : p->second;
+}
+
+extern "C" const void* kshim_page_data_of(const void* addr) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    auto block = reinterpret_cast<uintptr_t>(addr) & ~(uintptr_t{kBlockSize} - 1);
+    return world().pages.count(block) ? reinterpret_cast<const void*>(block) : nullptr;
+}
+
+extern "C" const void* kshim_page_data_by_serial(uint32_t serial) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    for (auto& [block, s] : world().pages)
+        if (s == serial) return reinterpret_cast<const void*>(block);
+    return nullptr;
 }
 
 extern "C" size_t kshim_live_pages(void* out_data[], size_t cap) {

@@ -3,6 +3,7 @@
 // snapshot, validator and handle resolution over the kernel's own z3fold.c.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -184,6 +185,17 @@ struct KernelPool {
         v.resize(kz_snapshot_pages(kz, v.data(), v.size()));
         return v;
     }
+    // kz_validate_pages for one page; *decided is its return.
+    std::vector<std::string> page_violations(uint32_t serial, bool* decided) {
+        std::vector<std::string> out;
+        *decided = kz_validate_pages(
+                       kz, nullptr, 0, serial,
+                       [](void* ctx, const char* id, uint32_t, const char*) {
+                           static_cast<std::vector<std::string>*>(ctx)->push_back(id);
+                       },
+                       &out) != 0;
+        return out;
+    }
     std::vector<std::string> violations() {
         std::vector<std::string> out;
         kz_validate(
@@ -265,6 +277,44 @@ TEST(KernelAdapter, ValidatorReportsABrokenList) {
         kz_drain(p.kz);
     };
     run();
+}
+
+// The per-page form the step checks use after a step that touched a few
+// pages: the same verdict for the touched page, nothing about the others,
+// and "undecided" when a link does not check out.
+TEST(KernelAdapter, PageValidatorJudgesTheTouchedPageOnly) {
+    KernelPool p;
+    unsigned long a = p.alloc(100), big = p.alloc(4000);
+    std::vector<kz_page_info> pages = p.pages();
+    ASSERT_EQ(pages.size(), 2u);
+    bool decided = false;
+    for (const kz_page_info& info : pages) {
+        EXPECT_TRUE(p.page_violations(info.serial, &decided).empty());
+        EXPECT_TRUE(decided);
+    }
+    uint32_t serial = 0, slots = 0;
+    int bud = 0, refs = 0;
+    size_t off = 0;
+    const uint8_t* obj = nullptr;
+    ASSERT_TRUE(kz_resolve(p.kz, a, &serial, &bud, &off, &obj, &refs, &slots));
+    auto* header = const_cast<uint8_t*>(obj - off);
+    *reinterpret_cast<int*>(header + 24) = 0;  // the kref, as in ValidatorReportsABrokenList
+    std::vector<std::string> v = p.page_violations(serial, &decided);
+    EXPECT_TRUE(decided);
+    EXPECT_NE(std::find(v.begin(), v.end(), "listed-page-zero-ref"), v.end());
+    EXPECT_TRUE(p.page_violations(pages[1].serial, &decided).empty()) << "the headless page is intact";
+    *reinterpret_cast<int*>(header + 24) = 1;
+    // The buddy link's back link broken: only the walk can say what is wrong.
+    auto* buddy = reinterpret_cast<struct list_head*>(header);
+    struct list_head* saved = buddy->next->prev;
+    buddy->next->prev = buddy->next;
+    EXPECT_TRUE(p.page_violations(serial, &decided).empty());
+    EXPECT_FALSE(decided);
+    EXPECT_FALSE(p.violations().empty());
+    buddy->next->prev = saved;
+    kz_free(p.kz, a);
+    kz_free(p.kz, big);
+    kz_drain(p.kz);
 }
 
 TEST(KernelAdapter, SeedProgramsReplayIdentically) {
