@@ -18,10 +18,12 @@ struct RunConfig {
     uint64_t max_steps = 20000;
     bool abort_on_finding = true;            // fuzz targets: a finding is a crash
     bool check_every_step = true;
-    // Skip a step's checks when the step cannot have changed what they read
-    // (sched::Runtime::step_changed_state): the same findings, at the same
-    // steps, for fewer checks. Off ("step-skip" in Z3FH_CHECKS_OFF) checks
-    // every step, to measure it or to doubt it.
+    // Skip a step's checks when the step cannot have changed what they read,
+    // and look only at the pages it touched otherwise, with the whole walk at
+    // operation boundaries (sched::Runtime::StepChanges, docs/invariants.md):
+    // a violation on a page no step touched is seen at the next boundary.
+    // Off ("step-skip" in Z3FH_CHECKS_OFF) checks every step in full, to
+    // measure it or to doubt it.
     bool skip_unchanged_steps = true;
     // Print the program and trace when a sanitizer kills the process. Never
     // under libFuzzer: its own death callback is what saves the crash input,
