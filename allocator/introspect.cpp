@@ -71,7 +71,9 @@ const void* buddy_data(ListNode* n) {
 }  // namespace
 
 PageDesc* PoolInspector::find_page(Pool& pool, uint32_t serial) {
-    for (PageDesc* p : pool.src_->live_pages_ordered())
+    static thread_local std::vector<PageDesc*> live;  // reused: the step checks look pages up by number
+    pool.src_->live_pages_ordered(live);
+    for (PageDesc* p : live)
         if (p->serial == serial) return p;
     return nullptr;
 }
@@ -283,17 +285,15 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
         if (src.is_live(data)) add(virt_to_page(data), true);
         else if (src.is_live(data_after)) add(virt_to_page(data_after), false);
     }
-    if (page_serial) {
-        static thread_local std::vector<PageDesc*> live;
-        pool.src_->live_pages_ordered(live);
-        for (PageDesc* p : live)
-            if (p->serial == page_serial) add(p, false);
-    }
+    if (page_serial)
+        if (PageDesc* p = find_page(pool, page_serial)) add(p, false);
     const ListNode* unbuddied = pool.unbuddied_.data();
     const size_t n_unbuddied = pool.unbuddied_.size();
     auto is_head = [&](const ListNode* x) {
         return x == &pool.lru_ || x == &pool.stale_ || (x >= unbuddied && x < unbuddied + n_unbuddied);
     };
+    // A link that may be followed: a list head, or a node in a live page.
+    auto reachable = [&](ListNode* x, auto data_of) { return is_head(x) || src.is_live(data_of(x)); };
     // Whether `node` is linked (`*linked`), its links and its neighbours'
     // back-links checked; false if they do not check out (a freed page, a
     // broken or stale link).
@@ -301,9 +301,8 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
         *linked = false;
         if (node->next == node || node->next == kListPoison1)
             return node->prev == node || node->prev == kListPoison2;
-        auto reachable = [&](ListNode* x) { return is_head(x) || src.is_live(data_of(x)); };
-        if (!reachable(node->prev) || node->prev->next != node) return false;
-        if (!reachable(node->next) || node->next->prev != node) return false;
+        if (!reachable(node->prev, data_of) || node->prev->next != node) return false;
+        if (!reachable(node->next, data_of) || node->next->prev != node) return false;
         *linked = true;
         return true;
     };
@@ -314,11 +313,10 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
         bool linked;
         if (!links_of(node, data_of, &linked)) return false;
         if (!linked) return true;
-        auto reachable = [&](ListNode* x) { return is_head(x) || src.is_live(data_of(x)); };
         ListNode* at = node;
         for (int steps = 0; steps < 1000000; steps++) {
             ListNode* x = at->next;
-            if (!reachable(x) || x->prev != at) return false;
+            if (!reachable(x, data_of) || x->prev != at) return false;
             if (is_head(x)) {
                 *head = x;
                 return true;

@@ -177,7 +177,7 @@ void step_hook(void* ctx, sched::Runtime& rt) {
     auto& h = *static_cast<Harness*>(ctx);
     if (!h.check_every_step || h.in_check || h.out->found || h.destroying) return;
     const sched::Runtime::StepChanges c = rt.step_changes();
-    if (h.skip_unchanged_steps && !c.any) return;
+    if (h.skip_unchanged_steps && !c.any()) return;
     h.in_check = true;
     std::vector<ShadowFinding> v =
         h.skip_unchanged_steps ? h.shadow->check_step(step_scope(c, h.slots)) : h.shadow->check_step();

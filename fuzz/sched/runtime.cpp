@@ -111,9 +111,7 @@ RunResult Runtime::run() {
     result_ = {};
     trace_.clear();
     schedule_.steps.clear();
-    state_maybe_changed_ = true;
-    writes_n_ = 0;
-    writes_all_ = false;
+    step_changes_seen(true);
     strategy_.begin_run();
     t_starting_rt = this;
     // Start every thread up to its first scheduling point, in id order; the
@@ -163,9 +161,7 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
     if (hook_) {
         // step_changes() reads cur's last event: the operation this step began with.
         hook_(hook_ctx_, *this);
-        state_maybe_changed_ = false;
-        writes_n_ = 0;
-        writes_all_ = false;
+        step_changes_seen(false);
     }
     cur->last_loc = loc;
     cur->last_event = ev;

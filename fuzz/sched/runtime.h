@@ -57,21 +57,20 @@ public:
     // previous point preceded, then plain code, whose stores to checked
     // state the sync layer noted (sync::shared_write).
     struct StepChanges {
-        // Else the checks would pass exactly as they did at the last point:
-        // the operation cannot write (sync::event_may_write), nothing was
-        // noted, and no thread ended or parked.
-        bool any = true;
         bool thread_left = true;  // a thread ended or parked: its tail ran unseen
         sync::Event op = sync::Event::thread_start;  // the operation the step began with
         sync::ObjectId obj{};
         const void* const* writes = nullptr;  // noted stores (list nodes, pages)
         size_t n_writes = 0;
         bool writes_all = false;  // a structural store, or more than were kept
+        // Else the checks would pass exactly as they did at the last point:
+        // the operation cannot write (sync::event_may_write), nothing was
+        // noted, and no thread ended or parked.
+        bool any() const { return thread_left || sync::event_may_write(op) || n_writes || writes_all; }
     };
     StepChanges step_changes() const {
         const Thread* t = current_;
-        return {state_maybe_changed_ || sync::event_may_write(t->last_event) || writes_n_ || writes_all_,
-                state_maybe_changed_, t->last_event, t->last_obj, writes_, writes_n_, writes_all_};
+        return {state_maybe_changed_, t->last_event, t->last_obj, writes_, writes_n_, writes_all_};
     }
 
     const Trace& trace() const { return trace_; }
@@ -142,6 +141,12 @@ private:
     void set_current(Thread* t) {
         current_ = t;
         in_thread_ = t != nullptr && running_;
+    }
+    // The step checks have seen everything so far (or, `fresh`, nothing yet).
+    void step_changes_seen(bool fresh) {
+        state_maybe_changed_ = fresh;
+        writes_n_ = 0;
+        writes_all_ = false;
     }
     void set_state(Thread* t, State s) {
         t->state = s;

@@ -589,14 +589,17 @@ struct kz_touched {
     int in_data; /* a store into the data page (a buddy link), not only struct page */
 };
 
-static void kz_touch(struct kz_touched *t, size_t *n, size_t cap, const void *data, int in_data) {
+/* Add data's page to the touched set; 0 when the set is full. */
+static int kz_touch(struct kz_touched *t, size_t *n, size_t cap, const void *data, int in_data) {
     size_t i;
     for (i = 0; i < *n; i++)
         if (t[i].data == data) {
             t[i].in_data |= in_data;
-            return;
+            return 1;
         }
-    if (*n < cap) t[(*n)++] = (struct kz_touched){data, in_data};
+    if (*n == cap) return 0;
+    t[(*n)++] = (struct kz_touched){data, in_data};
+    return 1;
 }
 
 /* Findings go to a buffer first: when the pages cannot decide, nothing is
@@ -632,15 +635,11 @@ int kz_validate_pages(struct kz_pool *kz, const void *const *addrs, size_t n, ui
     for (i = 0; i < n; i++) {
         const void *data = kshim_page_data_of(addrs[i]);
         if (!data) continue; /* a list head, the harness's own state */
-        if (nt == 64) return 0;
-        kz_touch(touched, &nt, 64, data, (uintptr_t)addrs[i] - (uintptr_t)data < PAGE_SIZE);
+        if (!kz_touch(touched, &nt, 64, data, (uintptr_t)addrs[i] - (uintptr_t)data < PAGE_SIZE)) return 0;
     }
     if (serial) {
         const void *data = kshim_page_data_by_serial(serial);
-        if (data) {
-            if (nt == 64) return 0;
-            kz_touch(touched, &nt, 64, data, 0);
-        }
+        if (data && !kz_touch(touched, &nt, 64, data, 0)) return 0;
     }
     c.report = kz_buffer_violation;
     c.rctx = &buf;
