@@ -6,7 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <unordered_map>
+#include <functional>
+#include <utility>
 
 namespace z3fh {
 
@@ -80,8 +81,13 @@ PageDesc* PoolInspector::find_page(Pool& pool, uint32_t serial) {
 
 PoolSnapshot PoolInspector::snapshot(Pool& pool) {
     PoolSnapshot snap;
-    std::unordered_map<const PageDesc*, size_t> index;
-    for (PageDesc* page : pool.src_->live_pages_ordered()) {
+    // (page, its position in snap.pages), sorted by address after the loop:
+    // one allocation where a hash map took one a page.
+    std::vector<std::pair<const PageDesc*, size_t>> index;
+    const std::vector<PageDesc*> live = pool.src_->live_pages_ordered();
+    index.reserve(live.size());
+    snap.pages.reserve(live.size());
+    for (PageDesc* page : live) {
         PageSnapshot ps;
         ps.serial = page->serial;
         ps.flags = page->flags.peek();
@@ -107,12 +113,17 @@ PoolSnapshot PoolInspector::snapshot(Pool& pool) {
             ps.page_locked = z->page_lock.is_locked();
             ps.work_pending = z->work.pending;
         }
-        index[page] = snap.pages.size();
+        index.emplace_back(page, snap.pages.size());
         snap.pages.push_back(ps);
     }
+    std::sort(index.begin(), index.end(),
+              [](const auto& a, const auto& b) { return std::less<const PageDesc*>()(a.first, b.first); });
     auto mark = [&](const void* data, auto f) {
-        auto it = index.find(virt_to_page(data));
-        if (it != index.end()) f(snap.pages[it->second]);
+        const PageDesc* page = virt_to_page(data);
+        auto it = std::lower_bound(index.begin(), index.end(), page, [](const auto& e, const PageDesc* p) {
+            return std::less<const PageDesc*>()(e.first, p);
+        });
+        if (it != index.end() && it->first == page) f(snap.pages[it->second]);
     };
     snap.lru_length = walk_list(pool, &pool.lru_, "the LRU", lru_data,
                                 [&](ListNode* n) { mark(lru_data(n), [](PageSnapshot& p) { p.on_lru = true; }); },

@@ -82,7 +82,7 @@ struct TsanHidden {
     TsanHidden() { tsan_hide(); }
     ~TsanHidden() { tsan_unhide(); }
 #else
-    TsanHidden() {}  // user-provided: a guard object, never "unused"
+    __attribute__((always_inline)) TsanHidden() {}  // user-provided: a guard object, never "unused"
 #endif
     TsanHidden(const TsanHidden&) = delete;
     TsanHidden& operator=(const TsanHidden&) = delete;
@@ -92,22 +92,22 @@ struct TsanHidden {
 namespace z3fh::sync {
 
 // The runtime when a scheduled thread is running, else nullptr.
-inline ControlledRuntime* active_runtime() {
+Z3FH_SYNC_INLINE ControlledRuntime* active_runtime() {
     ControlledRuntime* rt = runtime();
     return (rt && rt->in_thread()) ? rt : nullptr;
 }
 
-inline int current_token() {
+Z3FH_SYNC_INLINE int current_token() {
     ControlledRuntime* rt = active_runtime();
     return rt ? rt->current_thread() : kMainContext;
 }
 
-inline void point(Event ev, ObjectId id, SrcLoc loc) {
+Z3FH_SYNC_INLINE void point(Event ev, ObjectId id, SrcLoc loc) {
     if (ControlledRuntime* rt = active_runtime()) rt->point(ev, id, loc);
 }
 
 // See ControlledRuntime::note_shared_write.
-inline void shared_write(const void* addr) {
+Z3FH_SYNC_INLINE void shared_write(const void* addr) {
     if (ControlledRuntime* rt = active_runtime()) {
         TsanHidden hidden;  // scheduler bookkeeping, serialised by the scheduler
         rt->note_shared_write(addr);

@@ -5,29 +5,33 @@
 
 namespace z3fh::sync {
 
-void LockOrder::reset() { edges_ = {}; }
+const LockOrder::Edge LockOrder::kNoEdge{};
+
+void LockOrder::reset() { present_ = {}; }
 
 // Depth-first search over the class graph; the path from `from` to `to`.
+// Each class is pushed at most once, so the stack never holds more than
+// kClasses entries.
 bool LockOrder::reaches(size_t from, size_t to, std::vector<size_t>* path) const {
-    std::array<bool, kClasses> seen{};
-    std::vector<size_t> stack = {from};
+    std::array<size_t, kClasses> stack{};
+    size_t depth = 0;
+    uint32_t seen = 1u << from;
     std::array<size_t, kClasses> parent{};
     parent.fill(kClasses);
-    seen[from] = true;
-    while (!stack.empty()) {
-        size_t c = stack.back();
-        stack.pop_back();
+    stack[depth++] = from;
+    while (depth > 0) {
+        size_t c = stack[--depth];
         if (c == to) {
             path->clear();
             for (size_t x = to; x != kClasses; x = parent[x]) path->insert(path->begin(), x);
             return true;
         }
-        for (size_t n = 0; n < kClasses; n++)
-            if (edges_[c][n].present && !seen[n]) {
-                seen[n] = true;
-                parent[n] = c;
-                stack.push_back(n);
-            }
+        for (uint32_t next = present_[c] & ~seen; next != 0; next &= next - 1) {
+            const auto n = static_cast<size_t>(__builtin_ctz(next));
+            seen |= 1u << n;
+            parent[n] = c;
+            stack[depth++] = n;
+        }
     }
     return false;
 }
@@ -39,7 +43,7 @@ std::string lock_class_name(size_t c) { return obj_class_name(static_cast<ObjCla
 std::string LockOrder::path_text(const std::vector<size_t>& path, bool by_run) const {
     std::string out;
     for (size_t i = 0; i + 1 < path.size(); i++) {
-        const Edge& e = edges_[path[i]][path[i + 1]];
+        const Edge& e = edge(path[i], path[i + 1]);
         out += fmt::format(" {}{} took {} at {}:{} holding {} (taken at {}:{});", by_run ? "run " : "T",
                            by_run ? e.run : e.thread, lock_class_name(path[i + 1]), e.taken_at.file, e.taken_at.line,
                            lock_class_name(path[i]), e.held_at.file, e.held_at.line);
@@ -54,7 +58,7 @@ std::optional<std::string> LockOrder::acquired(int thread, const std::vector<Hel
     if (b == 0 || b >= kClasses) return std::nullopt;
     for (const Held& h : held) {
         const size_t a = static_cast<size_t>(h.obj.cls);
-        if (a == 0 || a >= kClasses || a == b || edges_[a][b].present) continue;
+        if (a == 0 || a >= kClasses || a == b || has(a, b)) continue;
         std::vector<size_t> path;
         if (reaches(b, a, &path))
             return fmt::format(
@@ -63,7 +67,7 @@ std::optional<std::string> LockOrder::acquired(int thread, const std::vector<Hel
                        thread, lock_class_name(b), obj.serial, loc.file, loc.line, lock_class_name(a), h.obj.serial, h.loc.file,
                        h.loc.line) +
                    path_text(path, false);
-        edges_[a][b] = Edge{true, h.loc, loc, thread};
+        add(a, b, Edge{true, h.loc, loc, thread});
     }
     return std::nullopt;
 }

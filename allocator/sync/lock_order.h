@@ -12,6 +12,7 @@
 // for it; z3fold takes a second page lock only with trylock).
 #pragma once
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,14 +40,32 @@ public:
         int thread = -1;
         int run = -1;  // the run that recorded it (CrossRunLockOrder)
     };
-    const Edge& edge(size_t from, size_t to) const { return edges_[from][to]; }
+    bool has(size_t from, size_t to) const { return (present_[from] >> to) & 1u; }
+    // The edge from -> to; one with present == false if there is none.
+    const Edge& edge(size_t from, size_t to) const { return has(from, to) ? table_.edges[from][to] : kNoEdge; }
+    // Bit b set: the edge from -> b is present.
+    uint32_t successors(size_t from) const { return present_[from]; }
     bool reaches(size_t from, size_t to, std::vector<size_t>* path) const;
     std::string path_text(const std::vector<size_t>& path, bool by_run) const;
     // Add an edge another graph recorded; no check.
-    void add(size_t from, size_t to, const Edge& e) { edges_[from][to] = e; }
+    void add(size_t from, size_t to, const Edge& e) {
+        table_.edges[from][to] = e;
+        table_.edges[from][to].present = true;
+        present_[from] |= 1u << to;
+    }
 
 private:
-    std::array<std::array<Edge, kClasses>, kClasses> edges_{};
+    static_assert(kClasses <= 32, "present_ holds a class's successors in one word");
+    static const Edge kNoEdge;
+    std::array<uint32_t, kClasses> present_{};
+    // Only entries whose present_ bit is set are meaningful. The table is
+    // left uninitialised, so that a graph costs nothing to create: the
+    // controlled runtime builds one for every execution, and zeroing its
+    // 48 KiB was a visible share of one.
+    union Table {
+        Table() {}
+        Edge edges[kClasses][kClasses];
+    } table_;
 };
 
 // The name of lock class `c` in reports.
@@ -74,6 +93,11 @@ public:
     size_t size() const { return held_.size(); }
     bool empty() const { return held_.empty(); }
     const LockOrder::Held& innermost() const { return held_.back(); }
+    // Empty, keeping the storage for the next thread that uses this record.
+    void clear() {
+        locks_.clear();
+        held_.clear();
+    }
 
 private:
     std::vector<const void*> locks_;

@@ -19,7 +19,7 @@ public:
     // True while a scheduled thread runs; false in the main context (pool
     // creation and teardown by the harness), where sync operations are plain.
     // A field, not a virtual call: every sync operation asks.
-    bool in_thread() const { return in_thread_; }
+    Z3FH_SYNC_INLINE bool in_thread() const { return in_thread_; }
     virtual int current_thread() const = 0;
 
     // A scheduling point before `ev` on `obj`: the runtime may switch to any
@@ -74,6 +74,6 @@ void install_runtime(ControlledRuntime* rt);
 namespace detail {
 extern ControlledRuntime* g_runtime;
 }
-inline ControlledRuntime* runtime() { return detail::g_runtime; }
+Z3FH_SYNC_INLINE ControlledRuntime* runtime() { return detail::g_runtime; }
 
 }  // namespace z3fh::sync

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -530,6 +531,9 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     sync::set_lock_rule_checks({cfg.might_sleep, cfg.held_at_return});
     h.abort_on_finding = cfg.abort_on_finding;
     h.ops.resize(static_cast<size_t>(prog.threads));
+    std::array<size_t, static_cast<size_t>(kMaxThreads)> per_thread{};
+    for (const Op& op : prog.ops) per_thread[op.thread]++;
+    for (size_t t = 0; t < h.ops.size(); t++) h.ops[t].reserve(per_thread[t]);
     for (const Op& op : prog.ops) h.ops[op.thread].push_back(op);
 
     std::unique_ptr<sched::Strategy> strategy;

@@ -75,6 +75,7 @@ void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t 
     if (plen >= 1) out->threads = 1 + prog[0] % kMaxThreads;
     if (plen >= 2) out->vcpus = 1 + prog[1] % 2;
     if (plen >= 3) out->evict_policy = prog[2];
+    if (plen > 3) out->ops.reserve(std::min<size_t>(kMaxOps, (plen - 3) / 3));
     for (size_t i = 3; i + 3 <= plen && out->ops.size() < kMaxOps; i += 3) {
         Op op;
         op.thread = static_cast<uint8_t>(prog[i] % out->threads);

@@ -9,16 +9,15 @@ namespace z3fh::sched {
 
 bool CrossRunLockOrder::adds_edges(const LockOrder& g) const {
     for (size_t a = 1; a < LockOrder::kClasses; a++)
-        for (size_t b = 1; b < LockOrder::kClasses; b++)
-            if (g.edge(a, b).present && !graph_.edge(a, b).present) return true;
+        if (g.successors(a) & ~graph_.successors(a) & ~1u) return true;  // class 0 is no class
     return false;
 }
 
 std::optional<CrossRunLockOrder::Cycle> CrossRunLockOrder::merge(const LockOrder& g, int run) {
     for (size_t a = 1; a < LockOrder::kClasses; a++) {
         for (size_t b = 1; b < LockOrder::kClasses; b++) {
+            if (!g.has(a, b) || graph_.has(a, b)) continue;
             const LockOrder::Edge& e = g.edge(a, b);
-            if (!e.present || graph_.edge(a, b).present) continue;
             std::vector<size_t> path;
             if (graph_.reaches(b, a, &path)) {
                 Cycle c;

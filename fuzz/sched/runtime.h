@@ -102,6 +102,11 @@ public:
     sync::ObjectId innermost_held(sync::SrcLoc* taken_at) const override;
 
 private:
+    struct Spares;
+    // What runs on this OS thread leave for the next one (runtime.cpp);
+    // nullptr once the thread is exiting.
+    static Spares* spares();
+
     enum class State { runnable, blocked, idle, finished };
     struct Thread {
         int id;
@@ -121,6 +126,16 @@ private:
         sync::Event last_event = sync::Event::thread_start;  // the point before an acquire: a trylock?
         sync::ObjectId last_obj{};
         sync::HeldLocks held;
+        // As a new record, but with its name's and held set's storage kept.
+        void reset_keeping_storage() {
+            std::string n = std::move(name);
+            sync::HeldLocks h = std::move(held);
+            *this = Thread{};
+            n.clear();
+            h.clear();
+            name = std::move(n);
+            held = std::move(h);
+        }
     };
 
     static void thread_main(void* arg);

@@ -104,7 +104,9 @@ private:
 class PctStrategy final : public Strategy {
 public:
     PctStrategy(uint64_t seed, int depth, uint64_t k_estimate = 200)
-        : seed_(seed), depth_(depth), k_(k_estimate) {}
+        : seed_(seed), depth_(depth), k_(k_estimate) {
+        prio_.reserve(8);  // a program's threads and the pool's workers: no regrowth in a run
+    }
     void begin_run() override;
     size_t choose(const DecisionPoint& dp) override;
     bool next_run() override;

@@ -26,6 +26,16 @@ struct TraceEvent {
 class Trace {
 public:
     explicit Trace(size_t ring = 0) : ring_(ring) {}
+    // Storage an earlier trace gave up (take_storage), so that a run that
+    // follows another allocates and clears nothing for its trace.
+    void adopt_storage(std::vector<TraceEvent>&& storage) {
+        buf_ = std::move(storage);
+        clear();
+    }
+    std::vector<TraceEvent> take_storage() {
+        next_ = end_ = nullptr;
+        return std::move(buf_);
+    }
     Trace(const Trace&) = delete;
     Trace& operator=(const Trace&) = delete;
     void clear() {

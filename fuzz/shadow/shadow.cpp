@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <set>
 
 namespace z3fh::fuzz {
 
@@ -103,25 +101,51 @@ std::vector<ShadowFinding> Shadow::check_handles() {
     return out;
 }
 
+namespace {
+// A sorted multiset in one vector: fill, seal, then query. A std::map or
+// std::set allocates a node per entry, and under ASan each allocation
+// unwinds the stack; the check at rest runs once every execution.
+template <typename T>
+class SortedBag {
+public:
+    void add(T x) { v_.push_back(x); }
+    void seal() { std::sort(v_.begin(), v_.end()); }
+    int count(T x) const {
+        auto r = std::equal_range(v_.begin(), v_.end(), x);
+        return static_cast<int>(r.second - r.first);
+    }
+    bool contains(T x) const { return std::binary_search(v_.begin(), v_.end(), x); }
+    size_t distinct() const {
+        size_t n = 0;
+        for (size_t i = 0; i < v_.size(); i++) n += i == 0 || v_[i] != v_[i - 1];
+        return n;
+    }
+
+private:
+    std::vector<T> v_;
+};
+}  // namespace
+
 std::vector<ShadowFinding> Shadow::check_at_rest() {
     std::vector<ShadowFinding> out = check_step();
     if (!out.empty()) return out;
     PoolSnapshot snap = target_.snapshot();
-    std::map<uint32_t, int> objects, foreign;
-    std::set<uint32_t> slots_used;
+    SortedBag<uint32_t> objects, foreign, slots_used;  // page serials, page serials, slots serials
     for_each_live([&](const Resolved& r) {
         if (!r.ok) return;
-        objects[r.r.page]++;
+        objects.add(r.r.page);
         if (r.st.written && !contents_ok(r.slot, true))
             out.push_back({"object-contents", r.r.page,
                            fmt::format("slot {} (size {}) differs from its pattern", r.slot, r.st.size)});
         if (r.r.bud == Buddy::HEADLESS) return;
-        slots_used.insert(r.r.slots_serial);
+        slots_used.add(r.r.slots_serial);
         const PageSnapshot* p = snap.page(r.r.page);
-        if (p && p->slots_serial != r.r.slots_serial) foreign[r.r.page]++;
+        if (p && p->slots_serial != r.r.slots_serial) foreign.add(r.r.page);
     });
+    objects.seal();
+    foreign.seal();
     for (const PageSnapshot& p : snap.pages) {
-        int n = objects.count(p.serial) ? objects[p.serial] : 0;
+        int n = objects.count(p.serial);
         if (n == 0) {
             out.push_back({"empty-page-kept", p.serial, fmt::format("page {} holds no object at rest", p.serial)});
             continue;
@@ -152,7 +176,7 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
             out.push_back({"unbuddied-index", p.serial,
                            fmt::format("page {} ({} free chunks) is on unbuddied[{}][{}], cpu field {}", p.serial,
                                        want_index, p.unbuddied_cpu, p.unbuddied_index, p.cpu)});
-        int f = foreign.count(p.serial) ? foreign[p.serial] : 0;
+        int f = foreign.count(p.serial);
         if (p.foreign_handles != f)
             out.push_back({"foreign-handles", p.serial,
                            fmt::format("page {} counts {} foreign handles, the model {}", p.serial, p.foreign_handles, f)});
@@ -162,26 +186,29 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
                        fmt::format("pages_nr is {} but {} pages are live", snap.pages_nr, snap.pages.size())});
     // Slots objects: those live handles use, plus the (empty) one a live
     // page owns for its next objects; every non-zero slot is a live handle.
-    std::set<uint32_t> expected = slots_used;
+    SortedBag<uint32_t> expected = slots_used;
+    slots_used.seal();
     for (const PageSnapshot& p : snap.pages)
-        if (p.slots_serial) expected.insert(p.slots_serial);
-    std::set<Handle> live_handles;
+        if (p.slots_serial) expected.add(p.slots_serial);
+    expected.seal();
+    SortedBag<Handle> live_handles;
     for (const SlotState& st : slots_)
-        if (st.state == SlotState::State::live) live_handles.insert(st.handle);
+        if (st.state == SlotState::State::live) live_handles.add(st.handle);
+    live_handles.seal();
     for (uint32_t serial : target_.live_slots_objects())
-        if (!expected.count(serial))
+        if (!expected.contains(serial))
             out.push_back({"slots-accounting", 0,
                            fmt::format("slots object {} is live but neither a live handle nor a live page uses it",
                                        serial)});
     for (const SlotSnapshot& ss : snap.slots)
-        if (!live_handles.count(ss.handle))
+        if (!live_handles.contains(ss.handle))
             out.push_back({"slots-accounting", 0,
                            fmt::format("slot {} of slots object {} is set but no live handle is that slot", ss.index,
                                        ss.slots_serial)});
-    if (snap.slots_objects < slots_used.size())
+    if (snap.slots_objects < slots_used.distinct())
         out.push_back({"slots-accounting", 0,
                        fmt::format("{} slots objects are live but live handles use {}", snap.slots_objects,
-                                   slots_used.size())});
+                                   slots_used.distinct())});
     return out;
 }
 
