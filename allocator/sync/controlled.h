@@ -57,21 +57,23 @@ namespace z3fh::sync {
 // and can be destroyed cleanly (fuzz/sched/fiber.cpp).
 #if defined(Z3FH_TSAN)
 #define Z3FH_NO_TSAN __attribute__((no_sanitize("thread")))
+#define Z3FH_HIDING_FN Z3FH_NO_TSAN inline
 #else
 #define Z3FH_NO_TSAN
+#define Z3FH_HIDING_FN Z3FH_SYNC_INLINE  // empty without TSan: inlined away
 #endif
 // The counter itself is bookkeeping: its accesses are not instrumented.
-Z3FH_NO_TSAN inline int& tsan_hidden_depth() {
+Z3FH_HIDING_FN int& tsan_hidden_depth() {
     static int depth = 0;
     return depth;
 }
-Z3FH_NO_TSAN inline void tsan_hide() {
+Z3FH_HIDING_FN void tsan_hide() {
 #if defined(Z3FH_TSAN)
     __tsan_ignore_thread_begin();
     ++tsan_hidden_depth();
 #endif
 }
-Z3FH_NO_TSAN inline void tsan_unhide() {
+Z3FH_HIDING_FN void tsan_unhide() {
 #if defined(Z3FH_TSAN)
     --tsan_hidden_depth();
     __tsan_ignore_thread_end();
@@ -354,8 +356,8 @@ private:
 // point), so it needs no lock; under TSan its bookkeeping is hidden.
 class Z3FH_CAPABILITY("rawlock") RawLock {
 public:
-    void lock() Z3FH_ACQUIRE() { tsan_hide(); }
-    void unlock() Z3FH_RELEASE() { tsan_unhide(); }
+    Z3FH_SYNC_INLINE void lock() Z3FH_ACQUIRE() { tsan_hide(); }
+    Z3FH_SYNC_INLINE void unlock() Z3FH_RELEASE() { tsan_unhide(); }
 };
 
 class WorkQueue {

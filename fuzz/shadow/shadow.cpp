@@ -37,10 +37,13 @@ const std::vector<InvariantInfo>& invariant_catalogue() {
 }
 
 bool Shadow::contents_ok(int s, bool full) {
-    const SlotState& st = slots_[s];
     ResolvedHandle r;
-    if (!target_.resolve(st.handle, &r)) return false;
-    const uint8_t* obj = r.object;
+    if (!target_.resolve(slots_[s].handle, &r)) return false;
+    return contents_ok(s, r.object, full);
+}
+
+bool Shadow::contents_ok(int s, const uint8_t* obj, bool full) const {
+    const SlotState& st = slots_[s];
     auto at = [&](size_t i) { return obj[i] == pattern_byte(s, st.gen, i); };
     if (full) {
         for (size_t i = 0; i < st.size; i++)
@@ -88,7 +91,7 @@ std::vector<ShadowFinding> Shadow::check_handles() {
             auto it = std::find_if(objects.begin(), objects.end(), [&](auto& e) { return e.page == r.r.page; });
             if (it == objects.end()) objects.push_back({r.r.page, r.r.refcount, 1}); else it->objects++;
         }
-        if (r.st.written && !contents_ok(r.slot, false))
+        if (r.st.written && !contents_ok(r.slot, r.r.object, false))
             out.push_back({"object-contents", r.r.page,
                            fmt::format("slot {} (size {}, page {}, {}) lost its contents", r.slot, r.st.size, r.r.page,
                                        buddy_name(r.r.bud))});
@@ -134,7 +137,7 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
     for_each_live([&](const Resolved& r) {
         if (!r.ok) return;
         objects.add(r.r.page);
-        if (r.st.written && !contents_ok(r.slot, true))
+        if (r.st.written && !contents_ok(r.slot, r.r.object, true))
             out.push_back({"object-contents", r.r.page,
                            fmt::format("slot {} (size {}) differs from its pattern", r.slot, r.st.size)});
         if (r.r.bud == Buddy::HEADLESS) return;
