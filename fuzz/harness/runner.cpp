@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "harness/step_scope.h"
 #include "harness/target.h"
 #include "layout.h"
 #include "pool.h"
@@ -131,57 +132,15 @@ void asan_report(const char*) {
 }
 #endif
 
-// The pages a step can have changed, or "all": the whole structure is
-// validated at operation boundaries (the harness's own events), when a page or
-// slots object came or went, when a thread ended or parked, and whenever the
-// sync layer kept no account of what was written.
-StepScope step_scope(const sched::Runtime::StepChanges& c, const SlotState (&slots)[kSlots]) {
-    StepScope scope;
-    using sync::Event;
-    using sync::ObjClass;
-    switch (c.op) {
-    case Event::op_begin: case Event::op_end: case Event::object_access: case Event::thread_start:
-    case Event::thread_end: case Event::work_queue: case Event::work_cancel: case Event::work_begin:
-    case Event::fault_injected:
-        scope.all = true;
-        return scope;
-    default: break;
-    }
-    if (c.thread_left || c.writes_all || c.obj.cls == ObjClass::harness) {
-        scope.all = true;
-        return scope;
-    }
-    scope.addresses = c.writes;
-    scope.n_addresses = c.n_writes;
-    // A store into the harness's slot table (claim, settle) is no page's.
-    const void* table_begin = &slots[0];
-    const void* table_end = &slots[kSlots];
-    for (size_t k = 0; k < c.n_writes; k++)
-        if (c.writes[k] >= table_begin && c.writes[k] < table_end) scope.handles = true;
-    // The operation's own object, when it is a page's (its lock, kref, flags
-    // or struct page): everything that page's lock guards may have changed.
-    if (!sync::event_may_write(c.op)) return scope;
-    switch (c.obj.cls) {
-    case ObjClass::page_lock: case ObjClass::page_mutex: case ObjClass::refcount:
-        scope.handles = true;
-        scope.page_serial = c.obj.serial;
-        break;
-    case ObjClass::page_flags: case ObjClass::page_refs: scope.page_serial = c.obj.serial; break;
-    case ObjClass::slots_lock: scope.handles = true; break;
-    default: break;
-    }
-    return scope;
-}
-
 void step_hook(void* ctx, sched::Runtime& rt) {
     sync::TsanHidden hidden;  // the oracle reads everything
     auto& h = *static_cast<Harness*>(ctx);
     if (!h.check_every_step || h.in_check || h.out->found || h.destroying) return;
-    const sched::Runtime::StepChanges c = rt.step_changes();
-    if (h.skip_unchanged_steps && !c.any()) return;
+    // With skip_unchanged_steps the runtime calls this only after a step
+    // that can have changed something (set_step_hook below).
     h.in_check = true;
     std::vector<ShadowFinding> v =
-        h.skip_unchanged_steps ? h.shadow->check_step(step_scope(c, h.slots)) : h.shadow->check_step();
+        h.skip_unchanged_steps ? h.shadow->check_step(step_scope(rt.step_changes(), h.slots)) : h.shadow->check_step();
     h.in_check = false;
     if (!v.empty()) record_finding(h, "invariant", v[0]);
 }
@@ -572,7 +531,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     }
     h.pool = make_target(prog.vcpus, &evict, &h);
     h.shadow = std::make_unique<Shadow>(*h.pool, h.slots);
-    rt.set_step_hook(&step_hook, &h);
+    rt.set_step_hook(&step_hook, &h, cfg.skip_unchanged_steps);
     rt.set_switch_hook(&switch_hook, nullptr);
 
     sched::RunResult r = rt.run();

@@ -45,11 +45,14 @@ public:
     RunResult run();
 
     // Called at every scheduling point with no other thread running (the
-    // shadow model's safety checks live here).
+    // shadow model's safety checks live here); with `only_after_changes`,
+    // only at points after a step that can have changed something
+    // (StepChanges::any): the checks would pass there as they did before.
     using StepHook = void (*)(void* ctx, Runtime& rt);
-    void set_step_hook(StepHook hook, void* ctx) {
+    void set_step_hook(StepHook hook, void* ctx, bool only_after_changes = false) {
         hook_ = hook;
         hook_ctx_ = ctx;
+        hook_only_after_changes_ = only_after_changes;
     }
 
     // Inside the step hook: what the step that just ended can have changed.
@@ -186,6 +189,7 @@ private:
     Schedule schedule_;
     StepHook hook_ = nullptr;
     void* hook_ctx_ = nullptr;
+    bool hook_only_after_changes_ = false;
     SwitchHook switch_hook_ = nullptr;
     void* switch_ctx_ = nullptr;
     int main_vcpu_ = 0;
