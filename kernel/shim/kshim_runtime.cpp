@@ -5,13 +5,15 @@
 // registries the adapter's introspection reads.
 #include "kshim_registry.h"
 
+#include <boost/container/flat_map.hpp>
+#include <boost/container/flat_set.hpp>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <set>
+#include <utility>
 #include <vector>
 
 #include "report.h"
@@ -49,19 +51,26 @@ struct SlabObject {
 
 // One run's kernel world. Serials are handed out in allocation order, so
 // nothing an address decides reaches a trace or a scheduling decision.
+//
+// The registries are flat (sorted vectors): every list add and delete,
+// page and slab allocation updates one, and a node-based map allocated on
+// each insert (a stack unwind under ASan). Cleared for the next run, they
+// keep their storage.
 struct KWorkQueue;
+template <typename K, typename V>
+using FlatMap = boost::container::flat_map<K, V>;
 
 struct World {
     int nr_cpus = 1;
     uint32_t next_page_serial = 1;
     uint32_t next_slab_serial = 1;
     uint32_t next_wq_serial = 1;
-    std::map<uintptr_t, uint32_t> pages;      // block address -> serial (live pages)
-    std::map<uintptr_t, SlabObject> objects;  // object address -> object (live slab objects)
+    FlatMap<uintptr_t, uint32_t> pages;      // block address -> serial (live pages)
+    FlatMap<uintptr_t, SlabObject> objects;  // object address -> object (live slab objects)
     // The list-guard check: registered heads and the nodes linked from them,
     // each with the lock that must be held to add or delete it.
-    std::map<uintptr_t, const spinlock_t*> heads;
-    std::map<uintptr_t, const spinlock_t*> members;
+    FlatMap<uintptr_t, const spinlock_t*> heads;
+    FlatMap<uintptr_t, const spinlock_t*> members;
     std::vector<KmemCache*> zombie_caches;  // destroyed while objects were left
     // Spinning locks (spinlock, rwlock) each thread holds, innermost last:
     // the atomic context might_sleep checks, and what an operation must not
@@ -72,10 +81,10 @@ struct World {
         SrcLoc loc;
         bool spinning;  // spinlock/rwlock (atomic context); false: lock_page
     };
-    std::map<int, std::vector<HeldLock>> atomic_locks;
+    FlatMap<int, std::vector<HeldLock>> atomic_locks;  // per thread; emptied, not erased, between runs
     int fail_countdown[2] = {0, 0};  // pages, slab objects
-    std::map<int, bool> yield_after_unlock;  // a trylock failed under a spinning lock
-    std::set<const void*> workqueues;         // live ones (a work item may outlive its queue)
+    FlatMap<int, bool> yield_after_unlock;  // a trylock failed under a spinning lock
+    boost::container::flat_set<const void*> workqueues;  // live ones (a work item may outlive its queue)
     // Destroyed ones, kept until the run's end: as the kernel's worker pools
     // outlive a workqueue, a cancel_work_sync on one of its items stays safe.
     std::vector<KWorkQueue*> dead_workqueues;
@@ -84,6 +93,14 @@ struct World {
 World& world() {
     static World w;
     return w;
+}
+
+// (serial, address) pairs, for listing pages or objects in serial order;
+// asked by the validator at every step, so the storage is kept.
+std::vector<std::pair<uint32_t, uintptr_t>>& serial_scratch() {
+    static std::vector<std::pair<uint32_t, uintptr_t>> v;
+    v.clear();
+    return v;
 }
 
 struct KWorkQueue {
@@ -247,7 +264,7 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.objects.clear();
     w.heads.clear();
     w.members.clear();
-    w.atomic_locks.clear();
+    for (auto& [thread, held] : w.atomic_locks) held.clear();
     w.fail_countdown[0] = w.fail_countdown[1] = 0;
     w.yield_after_unlock.clear();
 }
@@ -371,8 +388,9 @@ extern "C" size_t kshim_live_pages(void* out_data[], size_t cap) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     // In serial order: the snapshot lists pages in allocation order.
     World& w = world();
-    std::map<uint32_t, uintptr_t> by_serial;
-    for (auto& [block, serial] : w.pages) by_serial.emplace(serial, block);
+    std::vector<std::pair<uint32_t, uintptr_t>>& by_serial = serial_scratch();
+    for (auto& [block, serial] : w.pages) by_serial.emplace_back(serial, block);
+    std::sort(by_serial.begin(), by_serial.end());
     size_t n = 0;
     for (auto& [serial, block] : by_serial) {
         if (n < cap) out_data[n] = reinterpret_cast<void*>(block);
@@ -391,9 +409,10 @@ extern "C" uint32_t kshim_slab_serial(const void* obj) {
 extern "C" size_t kshim_live_slab_objects(const struct kmem_cache* cache, void* out[], size_t cap) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     World& w = world();
-    std::map<uint32_t, uintptr_t> by_serial;
+    std::vector<std::pair<uint32_t, uintptr_t>>& by_serial = serial_scratch();
     for (auto& [addr, obj] : w.objects)
-        if (obj.cache == reinterpret_cast<const KmemCache*>(cache)) by_serial.emplace(obj.serial, addr);
+        if (obj.cache == reinterpret_cast<const KmemCache*>(cache)) by_serial.emplace_back(obj.serial, addr);
+    std::sort(by_serial.begin(), by_serial.end());
     size_t n = 0;
     for (auto& [serial, addr] : by_serial) {
         if (n < cap) out[n] = reinterpret_cast<void*>(addr);
