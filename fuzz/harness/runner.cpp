@@ -132,7 +132,7 @@ void asan_report(const char*) {
 }
 #endif
 
-void step_hook(void* ctx, sched::Runtime& rt) {
+void step_hook(void* ctx, sched::Runtime&, const sched::Runtime::StepChanges& changes) {
     sync::TsanHidden hidden;  // the oracle reads everything
     auto& h = *static_cast<Harness*>(ctx);
     if (!h.check_every_step || h.in_check || h.out->found || h.destroying) return;
@@ -140,7 +140,7 @@ void step_hook(void* ctx, sched::Runtime& rt) {
     // that can have changed something (set_step_hook below).
     h.in_check = true;
     std::vector<ShadowFinding> v =
-        h.skip_unchanged_steps ? h.shadow->check_step(step_scope(rt.step_changes(), h.slots)) : h.shadow->check_step();
+        h.skip_unchanged_steps ? h.shadow->check_step(step_scope(changes, h.slots)) : h.shadow->check_step();
     h.in_check = false;
     if (!v.empty()) record_finding(h, "invariant", v[0]);
 }

@@ -208,7 +208,8 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
     }
     if (hook_) {
         // step_changes() reads cur's last event: the operation this step began with.
-        if (!hook_only_after_changes_ || step_changes().any()) hook_(hook_ctx_, *this);
+        const StepChanges changes = step_changes();
+        if (!hook_only_after_changes_ || changes.any()) hook_(hook_ctx_, *this, changes);
         step_changes_seen(false);
     }
     cur->last_loc = loc;

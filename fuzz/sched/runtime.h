@@ -44,20 +44,9 @@ public:
     // Run every thread to completion (or deadlock, hang, stale schedule).
     RunResult run();
 
-    // Called at every scheduling point with no other thread running (the
-    // shadow model's safety checks live here); with `only_after_changes`,
-    // only at points after a step that can have changed something
-    // (StepChanges::any): the checks would pass there as they did before.
-    using StepHook = void (*)(void* ctx, Runtime& rt);
-    void set_step_hook(StepHook hook, void* ctx, bool only_after_changes = false) {
-        hook_ = hook;
-        hook_ctx_ = ctx;
-        hook_only_after_changes_ = only_after_changes;
-    }
-
-    // Inside the step hook: what the step that just ended can have changed.
-    // Since the last point only the current thread ran: the operation its
-    // previous point preceded, then plain code, whose stores to checked
+    // What the step that just ended can have changed, handed to the step
+    // hook. Since the last point only the current thread ran: the operation
+    // its previous point preceded, then plain code, whose stores to checked
     // state the sync layer noted (sync::shared_write).
     struct StepChanges {
         bool thread_left = true;  // a thread ended or parked: its tail ran unseen
@@ -71,9 +60,16 @@ public:
         // noted, and no thread ended or parked.
         bool any() const { return thread_left || sync::event_may_write(op) || n_writes || writes_all; }
     };
-    StepChanges step_changes() const {
-        const Thread* t = current_;
-        return {state_maybe_changed_, t->last_event, t->last_obj, writes_, writes_n_, writes_all_};
+
+    // Called at every scheduling point with no other thread running (the
+    // shadow model's safety checks live here); with `only_after_changes`,
+    // only at points after a step that can have changed something
+    // (StepChanges::any): the checks would pass there as they did before.
+    using StepHook = void (*)(void* ctx, Runtime& rt, const StepChanges& changes);
+    void set_step_hook(StepHook hook, void* ctx, bool only_after_changes = false) {
+        hook_ = hook;
+        hook_ctx_ = ctx;
+        hook_only_after_changes_ = only_after_changes;
     }
 
     const Trace& trace() const { return trace_; }
@@ -159,6 +155,10 @@ private:
     void set_current(Thread* t) {
         current_ = t;
         in_thread_ = t != nullptr && running_;
+    }
+    StepChanges step_changes() const {
+        const Thread* t = current_;
+        return {state_maybe_changed_, t->last_event, t->last_obj, writes_, writes_n_, writes_all_};
     }
     // The step checks have seen everything so far (or, `fresh`, nothing yet).
     void step_changes_seen(bool fresh) {
