@@ -402,7 +402,7 @@ size_t kz_snapshot_slots(struct kz_pool *kz, struct kz_slot_info *out, size_t ca
                 data = (const void *)(v & PAGE_MASK);
                 si->slots_serial = serial;
                 si->index = k;
-                si->page_serial = kshim_page_is_live(data) ? kshim_page_serial(data) : 0;
+                si->page_serial = kshim_live_page_serial(data);
                 si->raw_index = (int)(v & BUDDY_MASK);
                 si->last_chunks = (int)((v & ~PAGE_MASK) >> BUDDY_SHIFT);
                 si->handle = (unsigned long)&s->slot[k];
@@ -679,8 +679,8 @@ int kz_resolve(struct kz_pool *kz, unsigned long handle, uint32_t *page_serial, 
     if (!handle) return 0;
     if (handle & (1 << PAGE_HEADLESS)) {
         data = (const void *)(handle & PAGE_MASK);
-        if (!kshim_page_is_live(data)) return 0;
-        *page_serial = kshim_page_serial(data);
+        *page_serial = kshim_live_page_serial(data);
+        if (!*page_serial) return 0;
         *bud = HEADLESS;
         *offset = 0;
         if (object) *object = data;
@@ -695,9 +695,9 @@ int kz_resolve(struct kz_pool *kz, unsigned long handle, uint32_t *page_serial, 
     v = *(const unsigned long *)handle;
     if (!v) return 0;
     data = (const void *)(v & PAGE_MASK);
-    if (!kshim_page_is_live(data)) return 0;
+    *page_serial = kshim_live_page_serial(data);
+    if (!*page_serial) return 0;
     z = data;
-    *page_serial = kshim_page_serial(data);
     *bud = (int)((v - z->first_num) & BUDDY_MASK);
     switch (*bud) {
     case FIRST: *offset = ZHDR_SIZE_ALIGNED; break;

@@ -20,6 +20,9 @@ void kshim_reset(int nr_cpus);
 int kshim_page_is_live(const void *data);
 /* The serial of the live page whose block holds addr, 0 if none. */
 uint32_t kshim_page_serial(const void *addr);
+/* The serial of the live page whose data starts at `data`; 0 if none (one
+ * lookup where kshim_page_is_live and kshim_page_serial take two). */
+uint32_t kshim_live_page_serial(const void *data);
 /* The data address of the live page whose block (data page, then struct
  * page) holds addr, NULL if none; and of the live page numbered serial. */
 const void *kshim_page_data_of(const void *addr);

@@ -371,6 +371,15 @@ extern "C" uint32_t kshim_page_serial(const void* addr) {
     return p == w.pages.end() ? 0 : p->second;
 }
 
+extern "C" uint32_t kshim_live_page_serial(const void* data) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    auto a = reinterpret_cast<uintptr_t>(data);
+    if ((a & (kPageSize - 1)) != 0) return 0;
+    World& w = world();
+    auto p = w.pages.find(a);
+    return p == w.pages.end() ? 0 : p->second;
+}
+
 extern "C" const void* kshim_page_data_of(const void* addr) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     auto block = reinterpret_cast<uintptr_t>(addr) & ~(uintptr_t{kBlockSize} - 1);
@@ -512,12 +521,14 @@ extern "C" void kshim_spin_init(spinlock_t* l, const char* name) {
 }
 extern "C" void kshim_spin_lock(spinlock_t* l, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    spin_lock(l, lock_id(l), loc_of(file, line));
-    note_acquired(l, lock_id(l), loc_of(file, line));
+    const ObjectId id = lock_id(l);  // one registry lookup for the whole call
+    spin_lock(l, id, loc_of(file, line));
+    note_acquired(l, id, loc_of(file, line));
 }
 extern "C" int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    if (!spin_trylock(l, lock_id(l), loc_of(file, line))) {
+    const ObjectId id = lock_id(l);  // one registry lookup for the whole call
+    if (!spin_trylock(l, id, loc_of(file, line))) {
         // A failed trylock is usually retried (z3fold's lookups loop on it
         // under pool->lock, without cpu_relax when they may not sleep). On
         // real CPUs the holder runs meanwhile and queued spinlocks are fair;
@@ -528,20 +539,21 @@ extern "C" int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
         bool spinning = false;
         for (const World::HeldLock& h : held) spinning = spinning || h.spinning;
         if (spinning) world().yield_after_unlock[current_token()] = true;
-        else point(Event::yield, lock_id(l), loc_of(file, line));
+        else point(Event::yield, id, loc_of(file, line));
         return 0;
     }
-    note_acquired(l, lock_id(l), loc_of(file, line));
+    note_acquired(l, id, loc_of(file, line));
     return 1;
 }
 extern "C" void kshim_spin_unlock(spinlock_t* l, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    spin_unlock(l, lock_id(l), loc_of(file, line));
+    const ObjectId id = lock_id(l);  // one registry lookup for the whole call
+    spin_unlock(l, id, loc_of(file, line));
     note_released(l);
     auto it = world().yield_after_unlock.find(current_token());
     if (it != world().yield_after_unlock.end() && it->second) {
         it->second = false;
-        point(Event::yield, lock_id(l), loc_of(file, line));
+        point(Event::yield, id, loc_of(file, line));
     }
 }
 
