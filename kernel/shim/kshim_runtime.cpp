@@ -358,11 +358,7 @@ extern "C" void kshim_free_leftovers(void) {
     w.members.clear();
 }
 
-extern "C" int kshim_page_is_live(const void* data) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    auto a = reinterpret_cast<uintptr_t>(data);
-    return (a & (kPageSize - 1)) == 0 && world().pages.count(a) != 0;
-}
+extern "C" int kshim_page_is_live(const void* data) { return kshim_live_page_serial(data) != 0; }
 
 extern "C" uint32_t kshim_page_serial(const void* addr) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
