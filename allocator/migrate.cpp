@@ -144,7 +144,11 @@ void Pool::putback_page(PageDesc* page) Z3FH_TSA_ESCAPE("page lock by address; c
         sync::SpinGuard g(lock_);
         list_add(&page->lru, &lru_, lock_);
     }
-    if (list_empty(&zhdr->buddy)) add_to_unbuddied(zhdr);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // page-lost-from-lists: as reclaim's failure path (the same upstream fix).
+    if (!Z3FH_MUTANT_ON(failed_reclaim_not_unbuddied))
+#endif
+        if (list_empty(&zhdr->buddy)) add_to_unbuddied(zhdr);
     page->flags.clear(PAGE_CLAIMED);
     zhdr->page_lock.unlock();
 }

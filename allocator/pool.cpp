@@ -237,7 +237,18 @@ found:
     if (zhdr && !zhdr->slots) {
         // All of this page's handles were freed with its slots object; it
         // needs a new one (GFP_ATOMIC upstream: we hold a spinlock).
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // might-sleep ("z3fold: fix sheduling while atomic"): the caller's gfp,
+        // which may block, under the page lock.
+        if (Z3FH_MUTANT_ON(lazy_slots_may_sleep) && can_sleep)
+            sync::might_sleep("slots allocation with a blocking gfp");
+#endif
         zhdr->slots = c_handle_.alloc(pool_word());
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // null-dereference ("mm/z3fold: fix possible null pointer dereferencing"):
+        // the allocation is assumed to succeed; encode_handle writes through it.
+        if (Z3FH_MUTANT_ON(lazy_slots_unchecked)) return zhdr;
+#endif
         if (!zhdr->slots) {
             if (!put_z3fold_locked(zhdr)) {
                 add_to_unbuddied(zhdr);
@@ -350,6 +361,11 @@ Z3foldHeader* Pool::get_z3fold_header(Handle handle) Z3FH_TSA_ESCAPE("returns pa
         bool locked = zhdr->page_lock.try_lock();
         slots->lock.read_unlock();
         if (locked) {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            // use-after-migrate ("mm/z3fold: fix z3fold_page_migrate races with
+            // z3fold_map"): the old page, which migration frees once it lets go.
+            if (Z3FH_MUTANT_ON(migrated_header_used)) return zhdr;
+#endif
             if (!virt_to_page(zhdr)->flags.test(PAGE_MIGRATED)) return zhdr;
             zhdr->page_lock.unlock();
         }
@@ -421,7 +437,12 @@ void Pool::free(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header
     // The handle we were given is dead either way. (Upstream keeps it while
     // the page is claimed; reclaim here frees the real handles of what its
     // evict calls freed, see release_evicted_handles.)
-    free_handle(handle, zhdr);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // handle-leak, as 5.x has it: "if (!page_claimed) free_handle(handle, zhdr);"
+    // -- the claim holder is trusted to free it, and a failing reclaim does not.
+    if (!(Z3FH_MUTANT_ON(free_claimed_keeps_handle) && page_claimed))
+#endif
+        free_handle(handle, zhdr);
 
     if (put_z3fold_locked(zhdr)) return;  // the object's reference; the last one releases the page
     if (page_claimed) {
@@ -475,7 +496,18 @@ void* Pool::map(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header
 #endif
         page->flags.set(MIDDLE_CHUNK_MAPPED);  // compaction must not move it now
         break;
-    case Buddy::LAST: addr += PAGE_SIZE - (static_cast<size_t>(handle_to_chunks(handle)) << CHUNK_SHIFT); break;
+    case Buddy::LAST:
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        // reclaim-maps-freed (before "z3fold: fix possible reclaim races"): the
+        // size from the header, which a free zeroes while reclaim's stack
+        // handle still names the object; the handle carries it for that reason.
+        if (Z3FH_MUTANT_ON(map_last_from_header)) {
+            addr += PAGE_SIZE - (static_cast<size_t>(zhdr->last_chunks) << CHUNK_SHIFT);
+            break;
+        }
+#endif
+        addr += PAGE_SIZE - (static_cast<size_t>(handle_to_chunks(handle)) << CHUNK_SHIFT);
+        break;
     default:
         report_fatal(ErrorKind::warn, sync::SrcLoc::here(), "map: unknown buddy");
     }

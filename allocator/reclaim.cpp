@@ -185,7 +185,22 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
             lock_.lock();
             list_add(&page->lru, &lru_, lock_);
             lock_.unlock();
-            if (list_empty(&zhdr->buddy)) add_to_unbuddied(zhdr);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            // page-lost-from-lists (before "mm/z3fold: put z3fold page back into
+            // unbuddied list when reclaim or migration fails"): LRU only.
+            if (!Z3FH_MUTANT_ON(failed_reclaim_not_unbuddied))
+#endif
+                if (list_empty(&zhdr->buddy)) add_to_unbuddied(zhdr);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+            // flag-under-wrong-lock (before "mm/z3fold: always clear PAGE_CLAIMED
+            // under z3fold page lock"): a free between the two sees the claim.
+            if (Z3FH_MUTANT_ON(reclaim_unclaims_after_unlock)) {
+                zhdr->page_lock.unlock();
+                page->flags.clear(PAGE_CLAIMED);
+                lock_.lock();
+                continue;
+            }
+#endif
             page->flags.clear(PAGE_CLAIMED);
             zhdr->page_lock.unlock();
         }

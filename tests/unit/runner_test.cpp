@@ -106,6 +106,21 @@ TEST(Runner, ExportedTestSpellsTheProgram) {
               std::string::npos);
 }
 
+// A finding only a sanitizer reports names it, so that its death test runs
+// only in a tree built with that sanitizer.
+TEST(Runner, ExportedSanitizerFindingNamesItsSanitizer) {
+    Program p = run::seed_programs(2)[1];
+    auto macro_of = [&](const std::string& sig) {
+        std::string src = run::export_test_source(p, "S", "m", sig);
+        return src.substr(src.rfind("Z3FH_REGRESSION"));
+    };
+    EXPECT_EQ(macro_of("sanitizer:heap-use-after-free@z3fh::Pool::free"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"asan\")\n");
+    EXPECT_EQ(macro_of("ubsan@handle.cpp"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"ubsan\")\n");
+    EXPECT_EQ(macro_of("sanitizer:data-race"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"tsan\")\n");
+    EXPECT_EQ(macro_of("invariant:unbuddied-index"), "Z3FH_REGRESSION(S, \"m\")\n");
+    EXPECT_EQ(macro_of("might-sleep@pool.cpp:244"), "Z3FH_REGRESSION(S, \"m\")\n");
+}
+
 // A potential deadlock is exported with its witness runs, which the test
 // runs first with the lock-order graph kept across runs.
 TEST(Runner, ExportedPotentialDeadlockCarriesItsWitnesses) {

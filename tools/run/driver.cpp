@@ -411,6 +411,17 @@ std::string program_function(const Program& p, const std::string& name) {
 
 }  // namespace
 
+namespace {
+// Which sanitizer reports a finding with this signature ("" = the harness's
+// own checks, which every tree has).
+std::string sanitizer_needed(const std::string& signature) {
+    if (signature.starts_with("ubsan@")) return "ubsan";
+    if (signature == "sanitizer:data-race") return "tsan";
+    if (signature.starts_with("sanitizer:") || signature == "crash") return "asan";
+    return "";
+}
+}  // namespace
+
 std::string export_test_source(const Program& p, const std::string& test_name, const std::string& mutant,
                                const std::string& signature, const std::vector<Program>& witnesses) {
     // A potential deadlock is a pair (or more) of runs: the witnesses run
@@ -423,6 +434,8 @@ std::string export_test_source(const Program& p, const std::string& test_name, c
     }
     if (!witnesses.empty())
         witness_fns += "\nstd::vector<z3fh::fuzz::Program> witnesses() { return {" + witness_list + "}; }\n";
+    // A witnessed finding is a potential deadlock, which the harness reports itself.
+    const std::string needs = witnesses.empty() ? sanitizer_needed(signature) : std::string();
     return fmt::format(R"(// Regression test exported by `z3fh export-test`.
 // Found: {sig}{mut_note}
 // Each thread runs its operations in order; the schedule says where the
@@ -436,11 +449,14 @@ using z3fh::fuzz::OpKind;
 {program}{witnesses}
 }}  // namespace
 
-{macro}({name}, "{mutant}")
+{macro}({name}, "{mutant}"{needs})
 )",
                        fmt::arg("sig", signature), fmt::arg("program", program_function(p, "program")),
                        fmt::arg("witnesses", witness_fns),
-                       fmt::arg("macro", witnesses.empty() ? "Z3FH_REGRESSION" : "Z3FH_REGRESSION_WITH_WITNESSES"),
+                       fmt::arg("macro", !witnesses.empty() ? "Z3FH_REGRESSION_WITH_WITNESSES"
+                                         : needs.empty()     ? "Z3FH_REGRESSION"
+                                                             : "Z3FH_REGRESSION_UNDER"),
+                       fmt::arg("needs", needs.empty() ? std::string() : ", \"" + needs + "\""),
                        fmt::arg("name", test_name), fmt::arg("mutant", mutant.empty() ? "none" : mutant),
                        fmt::arg("mut_note", mutant.empty() ? std::string() : " with mutant " + mutant));
 }
