@@ -95,7 +95,7 @@ void Pool::release_z3fold_page_locked(Z3foldHeader* zhdr) Z3FH_TSA_ESCAPE("drops
     list_add(&zhdr->buddy, &stale_, stale_lock_);
     release_wq_.queue(&release_work_.item, 0);
     stale_lock_.unlock();
-    pages_nr_.fetch_sub(1);
+    pages_nr_add(-1);
 }
 
 // free_pages_work: the release worker frees stale pages.

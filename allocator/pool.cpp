@@ -77,9 +77,27 @@ void Pool::drain() {
 
 uint64_t Pool::total_pages() const { return static_cast<uint64_t>(pages_nr_.load()); }
 
+void Pool::pages_nr_add(int64_t d, sync::SrcLoc loc) {
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // lost-update (before "z3fold: make pages_nr atomic"): a read and a write
+    // back, which was safe only while one lock covered every update.
+    if (Z3FH_MUTANT_ON(pages_nr_not_atomic)) {
+        pages_nr_.store(pages_nr_.load(loc) + d, loc);
+        return;
+    }
+#endif
+    pages_nr_.fetch_add(d, loc);
+}
+
 // init_z3fold_page: a fresh page gets its header and its own slots object.
 Z3foldHeader* Pool::init_z3fold_page(PageDesc* page, bool headless) {
     auto* zhdr = page_header(page);
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    // slab-leak (before "z3fold: fix memory leak in kmem cache"): the slots
+    // object is allocated before the headless test, and a headless page never
+    // uses or frees it.
+    if (Z3FH_MUTANT_ON(headless_slots_leak) && headless) return c_handle_.alloc(pool_word()) ? zhdr : nullptr;
+#endif
     if (headless) return zhdr;
     BuddySlots* slots = c_handle_.alloc(pool_word());
     if (!slots) return nullptr;
@@ -301,7 +319,7 @@ AllocResult Pool::alloc(size_t size, Gfp gfp) Z3FH_TSA_ESCAPE("page lock taken v
         put_page(page);
         return {Errno::nomem, 0};
     }
-    pages_nr_.fetch_add(1);
+    pages_nr_add(1);
 
     if (bud == Buddy::HEADLESS) {
         page->flags.set(PAGE_HEADLESS);
@@ -398,7 +416,7 @@ void Pool::free(Handle handle) Z3FH_TSA_ESCAPE("page lock from get_z3fold_header
                 list_del(&page->lru, lock_);
             lock_.unlock();
             free_z3fold_page(page, true);
-            pages_nr_.fetch_sub(1);
+            pages_nr_add(-1);
             return;
         }
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS

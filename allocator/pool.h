@@ -124,6 +124,7 @@ private:
     ListNode lru_;                     // lock_
     ListNode stale_;                   // stale_lock_
     sync::Atomic<int64_t> pages_nr_;
+    void pages_nr_add(int64_t d, sync::SrcLoc loc = sync::SrcLoc::here());
     SlotsCache c_handle_;
     struct ReleaseWork {
         sync::WorkItem item;  // first: free_pages_work finds the pool from it

@@ -30,6 +30,9 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
     Errno ret = Errno::again;
     int evict_ret = -1;
 
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+    Z3foldHeader* previous_try = nullptr;  // reclaim-retry-stale-header
+#endif
     lock_.lock();
     for (unsigned i = 0; i < retries; i++) {
         if (list_empty(&lru_)) {
@@ -46,6 +49,12 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
                 if (cand->flags.test_and_set(PAGE_CLAIMED)) continue;
                 page = cand;
                 zhdr = czhdr;
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+                // stale-pointer (before "z3fold: fix retry mechanism in page
+                // reclaim"): zhdr was assigned only for pages with a header,
+                // so a headless pick keeps the one from the previous try.
+                if (Z3FH_MUTANT_ON(reclaim_retry_stale_header) && previous_try) zhdr = previous_try;
+#endif
                 break;
             }
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
@@ -88,6 +97,9 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
             break;
         }
         if (!zhdr) break;
+#if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
+        previous_try = zhdr;
+#endif
 
         list_del_init(&page->lru, lock_);
         lock_.unlock();
@@ -126,7 +138,7 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
                 // accounting-drift: the evicted headless page is freed but still counted.
                 if (Z3FH_MUTANT_ON(reclaim_headless_count)) return Errno::ok;
 #endif
-                pages_nr_.fetch_sub(1);
+                pages_nr_add(-1);
                 return Errno::ok;
             }
             lock_.lock();
@@ -134,7 +146,7 @@ Errno Pool::reclaim_page(unsigned retries) Z3FH_TSA_ESCAPE("page locks taken in 
                 // Its free came while we held the claim: the page is ours to free.
                 lock_.unlock();
                 free_z3fold_page(page, true);
-                pages_nr_.fetch_sub(1);
+                pages_nr_add(-1);
                 return Errno::ok;
             }
             list_add(&page->lru, &lru_, lock_);
