@@ -256,8 +256,8 @@ found:
         // All of this page's handles were freed with its slots object; it
         // needs a new one (GFP_ATOMIC upstream: we hold a spinlock).
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
-        // might-sleep ("z3fold: fix sheduling while atomic"): the caller's gfp,
-        // which may block, under the page lock.
+        // might-sleep, as upstream had it for a while (can_sleep ? GFP_NOIO :
+        // GFP_ATOMIC): a gfp that may block, under the page lock.
         if (Z3FH_MUTANT_ON(lazy_slots_may_sleep) && can_sleep)
             sync::might_sleep("slots allocation with a blocking gfp");
 #endif

@@ -291,7 +291,7 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
     // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign
     // finds it, and triage shows its input does not fail the same way on the
     // kernel without the patch.
-    for (const std::string& d : kernel_defect_names()) {
+    for (const std::string& d : kernel_defect_names(true)) {
         std::string patch = ctx.root() + "/build/kernel-src/defects/" + d + ".diff";
         TargetChoice none;
         if (cmd_kernel_defect(d, patch, none) != 0) {
@@ -334,6 +334,9 @@ struct Defect {
     const char* name;
     const char* what;
     std::vector<Edit> edits;
+    // For a bug z3fold had upstream: the fix whose revert re-creates it.
+    // Empty for the review defects, which `./z3fh test` runs.
+    const char* upstream_fix = "";
 };
 
 const std::vector<Defect>& defects() {
@@ -371,6 +374,47 @@ const std::vector<Defect>& defects() {
            "if (kref_put(&zhdr->refcount, release_z3fold_page_locked)) {\n\t\t\t\tspin_lock(&pool->lock); /* z3fh "
            "defect reclaim-put-then-lru */\n\t\t\t\tlist_add(&page->lru, &pool->lru);\n\t\t\t\t"
            "spin_unlock(&pool->lock);\n\t\t\t\tkmem_cache_free(pool->c_handle, slots);"}}},
+        // Bugs z3fold had upstream, re-created in 6.1 by reverting their fix
+        // (the same bugs as the port's mutants of the same names).
+        {"failed-reclaim-not-unbuddied",
+         "a page reclaim or migration could not free goes back on the LRU but not on its unbuddied list",
+         {{"z3fold_reclaim_page",
+           R"(if \(list_empty\(&zhdr->buddy\)\)\s*add_to_unbuddied\(pool, zhdr\);\s*(clear_bit\(PAGE_CLAIMED, &page->private\);))",
+           "/* z3fh defect failed-reclaim-not-unbuddied */\n\t\t\t$1"},
+          {"z3fold_page_putback",
+           R"(if \(list_empty\(&zhdr->buddy\)\)\s*add_to_unbuddied\(pool, zhdr\);\s*(clear_bit\(PAGE_CLAIMED, &page->private\);))",
+           "/* z3fh defect failed-reclaim-not-unbuddied */\n\t$1"}},
+         "mm/z3fold: put z3fold page back into unbuddied list when reclaim or migration fails"},
+        {"reclaim-unclaims-after-unlock",
+         "reclaim that could not free a page clears PAGE_CLAIMED after dropping the page lock",
+         {{"z3fold_reclaim_page", R"(clear_bit\(PAGE_CLAIMED, &page->private\);\s*z3fold_page_unlock\(zhdr\);)",
+           "z3fold_page_unlock(zhdr);\n\t\t\tclear_bit(PAGE_CLAIMED, &page->private); /* z3fh defect "
+           "reclaim-unclaims-after-unlock */"}},
+         "mm/z3fold: always clear PAGE_CLAIMED under z3fold page lock"},
+        {"migrated-header-used",
+         "the handle lookup returns a page migration has copied and is about to free",
+         {{"get_z3fold_header", R"(if \(!test_bit\(PAGE_MIGRATED, &page->private\)\)\s*break;\s*z3fold_page_unlock\(zhdr\);)",
+           "(void)page; /* z3fh defect migrated-header-used */\n\t\t\t\tbreak;"}},
+         "mm/z3fold: fix z3fold_page_migrate races with z3fold_map"},
+        {"lazy-slots-unchecked",
+         "alloc gives a page that lost its slots object a new one without checking the allocation",
+         {{"__z3fold_alloc",
+           R"(if \(zhdr && !zhdr->slots\) \{\s*zhdr->slots = alloc_slots\(pool, GFP_ATOMIC\);\s*if \(!zhdr->slots\)\s*goto out_fail;\s*\}\s*return zhdr;\s*out_fail:\s*if \(!kref_put\(&zhdr->refcount, release_z3fold_page_locked\)\) \{\s*add_to_unbuddied\(pool, zhdr\);\s*z3fold_page_unlock\(zhdr\);\s*\}\s*return NULL;)",
+           "if (zhdr && !zhdr->slots) /* z3fh defect lazy-slots-unchecked */\n\t\tzhdr->slots = alloc_slots(pool, "
+           "GFP_ATOMIC);\n\treturn zhdr;"}},
+         "mm/z3fold: fix possible null pointer dereferencing"},
+        {"lazy-slots-may-sleep",
+         "alloc allocates a page's new slots object with a blocking gfp while holding the page lock",
+         {{"__z3fold_alloc", R"(zhdr->slots = alloc_slots\(pool, GFP_ATOMIC\);)",
+           "zhdr->slots = alloc_slots(pool, can_sleep ? GFP_NOIO : GFP_ATOMIC); /* z3fh defect lazy-slots-may-sleep */"}},
+         "the slots allocation in __z3fold_alloc made GFP_ATOMIC (it was can_sleep ? GFP_NOIO : GFP_ATOMIC)"},
+        {"headless-slots-leak",
+         "init_z3fold_page allocates a slots object for a headless page too, which nothing frees",
+         {{"init_z3fold_page",
+           R"(if \(headless\)\s*return zhdr;\s*slots = alloc_slots\(pool, gfp\);\s*if \(!slots\)\s*return NULL;)",
+           "slots = alloc_slots(pool, gfp); /* z3fh defect headless-slots-leak */\n\tif (!slots)\n\t\treturn "
+           "NULL;\n\tif (headless)\n\t\treturn zhdr;"}},
+         "z3fold: fix memory leak in kmem cache"},
     };
     return d;
 }
@@ -515,9 +559,10 @@ bool apply_edits(std::string* text, const std::vector<Edit>& edits, std::string*
 }
 }  // namespace
 
-std::vector<std::string> kernel_defect_names() {
+std::vector<std::string> kernel_defect_names(bool review_only) {
     std::vector<std::string> out;
-    for (const Defect& d : defects()) out.push_back(d.name);
+    for (const Defect& d : defects())
+        if (!review_only || !*d.upstream_fix) out.push_back(d.name);
     return out;
 }
 
@@ -569,7 +614,10 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
         return 2;
     }
     std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(),
-                 d ? (std::string(d->what) + "; a patch of the fixed file: use it with --kernel-fixes").c_str()
+                 d ? (std::string(d->what) +
+                      (*d->upstream_fix ? fmt::format(" (reverts \"{}\")", d->upstream_fix) : std::string()) +
+                      "; a patch of the fixed file: use it with --kernel-fixes")
+                         .c_str()
                    : "the harness's candidate fixes for what it found in 6.1 itself");
     std::printf("%s\n", path.c_str());
     return 0;

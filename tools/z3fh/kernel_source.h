@@ -54,6 +54,7 @@ std::string sha256_file(const std::string& path);
 // unified diff against the pristine 6.1 file, made by our own edits (no
 // kernel code is stored: the edits match identifiers in the user's file).
 int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t);
-std::vector<std::string> kernel_defect_names();
+// Every defect, or only the four review defects (the ones `./z3fh test` runs).
+std::vector<std::string> kernel_defect_names(bool review_only = false);
 
 }  // namespace z3fh::tool

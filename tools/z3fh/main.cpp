@@ -79,10 +79,14 @@ int main(int argc, char** argv) {
     std::string defect_name, defect_out;
     TargetChoice defect_target;
     auto* defect = app.add_subcommand(
-        "kernel-defect", "write one of the four review defects as a patch of the kernel's mm/z3fold.c (prints its path)");
+        "kernel-defect",
+        "write a review defect, or a bug z3fold had upstream, as a patch of the kernel's mm/z3fold.c (prints its path)");
     defect->add_option("name", defect_name,
-                       "release-unlinks, get-unless-zero, under-reclaim-bit, reclaim-put-then-lru (a patch of the fixed "
-                       "file, for --kernel-fixes --kernel-patch), or fixes (the fixes, a patch of the pristine file)")
+                       "release-unlinks, get-unless-zero, under-reclaim-bit, reclaim-put-then-lru, or an upstream bug "
+                       "re-created by reverting its fix (failed-reclaim-not-unbuddied, reclaim-unclaims-after-unlock, "
+                       "migrated-header-used, lazy-slots-unchecked, lazy-slots-may-sleep, headless-slots-leak): a patch "
+                       "of the fixed file, for --kernel-fixes --kernel-patch; or fixes (the fixes, a patch of the "
+                       "pristine file)")
         ->required();
     defect->add_option("-o,--output", defect_out, "patch file (default build/kernel-src/defects/NAME.diff)");
     defect->add_option("--kernel-source", defect_target.kernel_source, "kernel tree holding mm/z3fold.c");
