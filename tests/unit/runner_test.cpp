@@ -152,6 +152,16 @@ TEST(Runner, SignaturesAreStable) {
     EXPECT_EQ(run::signature_of("==1==ERROR: AddressSanitizer: heap-use-after-free on address\n"
                                 "    #0 0x1 in z3fh::list_add(x) /w/allocator/list.h:3\n"),
               "sanitizer:heap-use-after-free@z3fh::list_add");
+    // The frame is the access's, never the allocation's.
+    EXPECT_EQ(run::signature_of("==1==ERROR: AddressSanitizer: heap-buffer-overflow on address\n"
+                                "    #0 0x1 in write_pattern /w/fuzz/harness/runner.cpp:9\n"
+                                "0x2 is located 0 bytes to the right of 4096-byte region\n"
+                                "allocated by thread T0 here:\n"
+                                "    #1 0x3 in z3fh::PageSource::alloc_page() /w/allocator/page_source.cpp:5\n"),
+              "sanitizer:heap-buffer-overflow");
+    EXPECT_EQ(run::signature_of("/k/mm/z3fold.c:404:2: runtime error: member access within null pointer\n"),
+              "ubsan@z3fold.c");
+    EXPECT_EQ(run::signature_of("../../allocator/handle.cpp:74:12: runtime error: member access\n"), "ubsan@handle.cpp");
     EXPECT_EQ(run::signature_of("==z3fold== ERROR: deadlock: every live thread is blocked"), "deadlock");
 }
 

@@ -106,12 +106,19 @@ std::string signature_of(const std::string& out) {
     static const std::regex z3plain(R"(==z3fold== ERROR: ([a-z0-9-]+))");
     static const std::regex asan(R"(ERROR: (AddressSanitizer|ThreadSanitizer|LeakSanitizer): ([a-zA-Z-]+))");
     static const std::regex frame(R"(#[0-9]+ 0x[0-9a-f]+ in (z3fh::[A-Za-z_:]+)[^\n]*/allocator/)");
-    static const std::regex ubsan(R"(([a-z_]+\.(?:cpp|h)):[0-9]+:[0-9]+: runtime error: ([^\n]*))");
+    // .c: the kernel target's z3fold.c.
+    static const std::regex ubsan(R"(([a-z0-9_]+\.(?:cpp|h|c)):[0-9]+:[0-9]+: runtime error: ([^\n]*))");
     if (std::regex_search(out, m, inv)) return "invariant:" + m[1].str();
     if (std::regex_search(out, m, asan)) {
         std::string sig = "sanitizer:" + m[2].str();
+        // The allocator frame nearest the access: only the access's stack,
+        // not where the memory was allocated or freed (an overflow in the
+        // harness's write is not alloc_page's).
+        std::string access = out.substr(static_cast<size_t>(m.position(0)));
+        for (const char* tail : {"is located", "freed by thread", "allocated by thread"})
+            access = access.substr(0, access.find(tail));
         std::smatch f;
-        if (std::regex_search(out, f, frame)) sig += "@" + f[1].str();
+        if (std::regex_search(access, f, frame)) sig += "@" + f[1].str();
         return sig;
     }
     if (std::regex_search(out, m, z3)) return m[1].str() + "@" + m[2].str();
