@@ -288,6 +288,37 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         run_capture({"/proc/self/exe", "campaign", "--target", "kernel", "--kernel-patch", bad, "--budget", "1"}, {}, &brc);
     record("bad-patch", brc == 2 && msg.find("not a unified diff") != std::string::npos ? "" : fmt::format("exit {}", brc));
 
+    // An upstream bug as a patch of the unmodified file, alone: 6.1's own
+    // findings come first, so the campaign fuzzes past them, and triage must
+    // name at least one finding that fails only with the patch.
+    {
+        const std::string d = "failed-reclaim-not-unbuddied";
+        std::string patch = ctx.root() + "/build/kernel-src/defects/" + d + ".unmodified.diff";
+        TargetChoice none;
+        if (cmd_kernel_defect(d, patch, none, true) != 0) {
+            record("patch-of-unmodified", "kernel-defect --unmodified failed");
+        } else {
+            std::fprintf(stderr, "\n=== kernel: campaign --target kernel --kernel-patch %s.unmodified.diff ===\n", d.c_str());
+            CampaignOptions o;
+            o.budget_s = 30;
+            o.jobs = 1;
+            o.corpus = "none";
+            o.triage_runs = 3;
+            o.coverage = false;
+            o.target.target = "kernel";
+            o.target.kernel_patch = patch;
+            o.out = ctx.root() + "/build/e2e/kernel-unmodified-" + d;
+            std::error_code ec;
+            fs::remove_all(o.out, ec);
+            int crc = run_campaign(o);
+            std::string report = read_file(o.out + "/report.json");
+            bool caused = report.find("\"reproduces_without_patch\": false") != std::string::npos;
+            record("patch-of-unmodified", crc != 1 ? fmt::format("campaign exit {}", crc)
+                                          : caused ? ""
+                                                   : "no finding only with the patch");
+        }
+    }
+
     // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign
     // finds it, and triage shows its input does not fail the same way on the
     // kernel without the patch.
@@ -566,7 +597,7 @@ std::vector<std::string> kernel_defect_names(bool review_only) {
     return out;
 }
 
-int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t) {
+int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t, bool unmodified) {
     const Defect* d = nullptr;
     for (const Defect& x : defects())
         if (name == x.name) d = &x;
@@ -583,9 +614,13 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     if (!k) return 2;
     // "fixes": the fixes against the pristine file. A defect: its edits
     // against the fixed file (use it with --kernel-fixes --kernel-patch).
+    if (unmodified && !d) {
+        std::fprintf(stderr, "z3fh: --unmodified names a defect, not the fixes\n");
+        return 2;
+    }
     std::string before = read_file(k->pristine), why;
     std::string text = before;
-    if (!apply_edits(&text, known_fixes(), &why)) {
+    if (!unmodified && !apply_edits(&text, known_fixes(), &why)) {
         std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), why.c_str());
         return 2;
     }
@@ -608,7 +643,7 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
         std::fprintf(stderr, "z3fh: diff failed (%d)\n", rc);
         return 2;
     }
-    std::string path = out.empty() ? dir + "/" + name + ".diff" : out;
+    std::string path = out.empty() ? dir + "/" + name + (unmodified ? ".unmodified.diff" : ".diff") : out;
     if (!write_file(path, diff)) {
         std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
         return 2;
@@ -616,7 +651,8 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(),
                  d ? (std::string(d->what) +
                       (*d->upstream_fix ? fmt::format(" (reverts \"{}\")", d->upstream_fix) : std::string()) +
-                      "; a patch of the fixed file: use it with --kernel-fixes")
+                      (unmodified ? "; a patch of the unmodified file: use it with --kernel-patch alone"
+                                  : "; a patch of the fixed file: use it with --kernel-fixes"))
                          .c_str()
                    : "the harness's candidate fixes for what it found in 6.1 itself");
     std::printf("%s\n", path.c_str());

@@ -53,7 +53,9 @@ std::string sha256_file(const std::string& path);
 // `z3fh kernel-defect NAME [-o FILE]`: write one of the review defects as a
 // unified diff against the pristine 6.1 file, made by our own edits (no
 // kernel code is stored: the edits match identifiers in the user's file).
-int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t);
+// A defect as a patch of the fixed file (for --kernel-fixes --kernel-patch),
+// or with `unmodified`, of the file as it is; "fixes": the fixes themselves.
+int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t, bool unmodified = false);
 // Every defect, or only the four review defects (the ones `./z3fh test` runs).
 std::vector<std::string> kernel_defect_names(bool review_only = false);
 

@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
         ->required();
     defect->add_option("-o,--output", defect_out, "patch file (default build/kernel-src/defects/NAME.diff)");
     defect->add_option("--kernel-source", defect_target.kernel_source, "kernel tree holding mm/z3fold.c");
+    bool defect_unmodified = false;
+    defect->add_flag("--unmodified", defect_unmodified,
+                     "a patch of the unmodified file (without the harness's fixes), for --kernel-patch alone");
     auto* mutants = app.add_subcommand("mutants", "list the seeded defects: NAME<TAB>CLASS<TAB>description");
     ScoreOptions so;
     std::string score_budget = "60";
@@ -144,7 +147,7 @@ int main(int argc, char** argv) {
     in.kernel_source = in_target.kernel_source;
     in.kernel_patch = in_target.kernel_patch;
     in.kernel_fixes = in_target.kernel_fixes;
-    if (*defect) return cmd_kernel_defect(defect_name, defect_out, defect_target);
+    if (*defect) return cmd_kernel_defect(defect_name, defect_out, defect_target, defect_unmodified);
     if (*replay) return cmd_replay(in);
     if (*minimize) return cmd_minimize(in);
     if (*exp) return cmd_export_test(in);
