@@ -162,9 +162,22 @@ int evict(TargetPool& pool, Handle handle, void* ctx) {
     // The read is what puts a wrong mapping in front of ASan. It is hidden from
     // TSan: a user writing its object beside writeback is the harness's race.
     const auto* header = static_cast<const volatile uint8_t*>(pool.map(handle));
+    bool mapped_right;
     {
         sync::TsanHidden hidden;
-        (void)header[0];
+        mapped_right = mapping_matches_handle(pool, handle, const_cast<const uint8_t*>(header));
+        if (mapped_right) (void)header[0];
+    }
+    if (!mapped_right) {
+        pool.unmap(handle);
+        sync::TsanHidden hidden;
+        ResolvedHandle r;
+        (void)pool.resolve(handle, &r);
+        record_finding(h, "invariant",
+                       {"map-address", r.page,
+                        fmt::format("evict: map() returned page offset {:#x}; the handle names offset {:#x} ({})",
+                                    reinterpret_cast<uintptr_t>(header) & ~PAGE_MASK, r.offset, buddy_name(r.bud))});
+        return -1;
     }
     sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, 0xffffu});
     pool.unmap(handle);

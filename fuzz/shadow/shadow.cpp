@@ -21,6 +21,7 @@ const std::vector<InvariantInfo>& invariant_catalogue() {
         {"stale-page-state", "step", "pages on the stale list are released (STALE, refcount 0)"},
         {"handle-unresolvable", "step", "every idle live handle resolves to a live page"},
         {"object-contents", "step", "every idle written object holds its pattern"},
+        {"map-address", "op", "the evict callback's map of a handle returns the address the handle names"},
         {"refcount-below-objects", "step", "a page's refcount covers the objects in it"},
         {"refcount-exact", "rest", "at rest, refcount equals the objects in the page"},
         {"page-state-at-rest", "rest", "at rest, no page is claimed, compacting, stale, migrated or mapped"},
@@ -34,6 +35,11 @@ const std::vector<InvariantInfo>& invariant_catalogue() {
         {"leak-at-destroy", "teardown", "a pool destroyed from a program thread (work maybe still queued) leaves no page or slots object"},
     };
     return v;
+}
+
+bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mapped) {
+    ResolvedHandle r;
+    return !target.resolve(handle, &r) || r.object == mapped;
 }
 
 bool Shadow::contents_ok(int s, bool full) {

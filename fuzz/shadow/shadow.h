@@ -94,4 +94,11 @@ struct InvariantInfo {
 };
 const std::vector<InvariantInfo>& invariant_catalogue();
 
+// map-address: a mapping of an object points where its handle says (the
+// introspection layer's decoding, LAST's size from the handle). Checked
+// where the evict callback maps, while the mapping holds the object still;
+// the user's own maps are checked through the contents they read. A handle
+// that no longer resolves says nothing.
+bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mapped);
+
 }  // namespace z3fh::fuzz

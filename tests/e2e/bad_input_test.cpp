@@ -143,6 +143,30 @@ TEST(BadInput, FrontEndIsExit2WithAMessage) {
     EXPECT_EQ(run_tool(z3fh, "--help").status, 0);
     EXPECT_EQ(run_tool(z3fh, "campaign --help").status, 0);
 }
+
+// `z3fh mutants` lists every line of the catalogue, description included
+// (a description may quote a commit title).
+TEST(Tool, MutantsListsTheWholeCatalogue) {
+    setenv("Z3FH_ROOT", Z3FH_SOURCE_ROOT, 1);
+    std::ifstream def(std::string(Z3FH_SOURCE_ROOT) + "/allocator/mutants.def");
+    size_t entries = 0;
+    for (std::string line; std::getline(def, line);)
+        entries += line.rfind("Z3FH_MUTANT_DEF(", 0) == 0;
+    Result r = run_shell(std::string(Z3FH_TOOL_BIN) + " mutants");
+    ASSERT_EQ(r.status, 0);
+    size_t lines = 0, with_three_fields = 0;
+    for (size_t at = 0, nl; (nl = r.err.find('\n', at)) != std::string::npos; at = nl + 1) {
+        std::string line = r.err.substr(at, nl - at);
+        lines++;
+        size_t tab1 = line.find('\t'), tab2 = tab1 == std::string::npos ? tab1 : line.find('\t', tab1 + 1);
+        with_three_fields += tab2 != std::string::npos && tab2 + 1 < line.size();
+    }
+    EXPECT_GE(entries, 35u);
+    EXPECT_EQ(lines, entries);
+    EXPECT_EQ(with_three_fields, entries);
+    EXPECT_NE(r.err.find("\"mm/z3fold: fix possible null pointer dereferencing\""), std::string::npos)
+        << "a quoted title is printed unescaped";
+}
 #endif
 
 TEST(BadInput, ValidProgramRunsCleanAndSaysSo) {

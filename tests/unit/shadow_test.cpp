@@ -208,6 +208,16 @@ TEST(Shadow, LeakAtTeardown) {
     EXPECT_TRUE(reports(w.shadow.check_teardown(), "leak-at-teardown"));
 }
 
+TEST(Shadow, MapAddress) {
+    World w;
+    int s = w.add(100);
+    PortTarget target(*w.pool);
+    auto* p = static_cast<uint8_t*>(w.pool->map(w.slots[s].handle));
+    EXPECT_TRUE(mapping_matches_handle(target, w.slots[s].handle, p));
+    EXPECT_FALSE(mapping_matches_handle(target, w.slots[s].handle, p + CHUNK_SIZE));
+    w.pool->unmap(w.slots[s].handle);
+}
+
 TEST(Shadow, EveryInvariantHasAnIdAndHelp) {
     for (const InvariantInfo& i : invariant_catalogue()) {
         EXPECT_NE(std::string(i.id), "");

@@ -53,10 +53,13 @@ std::string now_stamp() {
 std::vector<MutantEntry> Context::mutants() const {
     std::vector<MutantEntry> out;
     std::string def = read_file(root_ + "/allocator/mutants.def");
-    // Z3FH_MUTANT_DEF(id, "name", "class",\n "description")
-    std::regex re(R"re(Z3FH_MUTANT_DEF\(\s*\w+\s*,\s*"([^"]+)"\s*,\s*"([^"]+)"\s*,\s*"([^"]*)"\s*\))re");
+    // Z3FH_MUTANT_DEF(id, "name", "class",\n "description"); a description
+    // may quote a commit title (\").
+    static const std::regex re(
+        R"re(Z3FH_MUTANT_DEF\(\s*\w+\s*,\s*"([^"]+)"\s*,\s*"([^"]+)"\s*,\s*"((?:[^"\\]|\\.)*)"\s*\))re");
+    static const std::regex escape(R"(\\(.))");
     for (std::sregex_iterator it(def.begin(), def.end(), re), end; it != end; ++it)
-        out.push_back({(*it)[1].str(), (*it)[2].str(), (*it)[3].str()});
+        out.push_back({(*it)[1].str(), (*it)[2].str(), std::regex_replace((*it)[3].str(), escape, "$1")});
     return out;
 }
 

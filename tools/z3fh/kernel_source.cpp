@@ -446,6 +446,11 @@ const std::vector<Defect>& defects() {
            "slots = alloc_slots(pool, gfp); /* z3fh defect headless-slots-leak */\n\tif (!slots)\n\t\treturn "
            "NULL;\n\tif (headless)\n\t\treturn zhdr;"}},
          "z3fold: fix memory leak in kmem cache"},
+        {"map-last-from-header",
+         "map finds LAST from the header's last_chunks, which a free zeroes while reclaim still evicts the object",
+         {{"z3fold_map", R"(addr \+= PAGE_SIZE - \(handle_to_chunks\(handle\) << CHUNK_SHIFT\);)",
+           "addr += PAGE_SIZE - (zhdr->last_chunks << CHUNK_SHIFT); /* z3fh defect map-last-from-header */"}},
+         "z3fold: fix possible reclaim races"},
     };
     return d;
 }

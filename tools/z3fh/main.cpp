@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
     defect->add_option("name", defect_name,
                        "release-unlinks, get-unless-zero, under-reclaim-bit, reclaim-put-then-lru, or an upstream bug "
                        "re-created by reverting its fix (failed-reclaim-not-unbuddied, reclaim-unclaims-after-unlock, "
-                       "migrated-header-used, lazy-slots-unchecked, lazy-slots-may-sleep, headless-slots-leak): a patch "
+                       "migrated-header-used, lazy-slots-unchecked, lazy-slots-may-sleep, headless-slots-leak, "
+                       "map-last-from-header): a patch "
                        "of the fixed file, for --kernel-fixes --kernel-patch; or fixes (the fixes, a patch of the "
                        "pristine file)")
         ->required();
