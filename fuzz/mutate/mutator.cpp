@@ -43,6 +43,13 @@ Program random_program(std::mt19937& rng) {
     return p;
 }
 
+Program random_program_of_size(std::mt19937& rng, size_t ops) {
+    Program p = random_program(rng);
+    p.ops.clear();
+    for (size_t i = 0; i < ops; i++) p.ops.push_back(random_op(rng, p.threads));
+    return p;
+}
+
 void mutate_program(Program& p, std::mt19937& rng, ByteMutator byte_mutate) {
     int rounds = 1 + static_cast<int>(rng() % 3);
     for (int r = 0; r < rounds; r++) {

@@ -16,6 +16,8 @@ using ByteMutator = size_t (*)(uint8_t* data, size_t size, size_t max_size);
 void mutate_program(Program& p, std::mt19937& rng, ByteMutator byte_mutate);
 Program crossover(const Program& a, const Program& b, std::mt19937& rng);
 Program random_program(std::mt19937& rng);
+// A random program with exactly `ops` operations (benchmarks by size).
+Program random_program_of_size(std::mt19937& rng, size_t ops);
 
 // Whole-buffer entry points: never produce an invalid program.
 size_t mutate_buffer(uint8_t* data, size_t size, size_t max_size, unsigned seed, ByteMutator byte_mutate);

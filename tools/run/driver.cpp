@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -623,6 +624,51 @@ int cmd_seeds(const std::string& dir, int count, bool empty) {
         if (!write_program(path, p)) return 2;
     }
     std::printf("wrote %d seeds to %s\n", i, dir.c_str());
+    return 0;
+}
+
+int cmd_sized_programs(const std::string& dir, int count, int ops) {
+    mkdir(dir.c_str(), 0755);
+    std::mt19937 rng(20170104u + static_cast<unsigned>(ops));
+    for (int i = 0; i < count; i++) {
+        Program p = fuzz::random_program_of_size(rng, static_cast<size_t>(ops));
+        if (!write_program(fmt::format("{}/sized-{:03d}-{:04d}.z3fp", dir, ops, i), p)) return 2;
+    }
+    std::printf("wrote %d programs of %d operations to %s\n", count, ops, dir.c_str());
+    return 0;
+}
+
+int cmd_time(const std::vector<std::string>& files, int repeat) {
+    // As the fuzz target runs an input (its RunConfig, Z3FH_CHECKS_OFF), with
+    // no file reading or engine between runs: the harness's own cost.
+    fuzz::RunConfig cfg;
+    cfg.cross_run_lockdep = true;
+    if (const char* off = std::getenv("Z3FH_CHECKS_OFF")) {
+        std::string error = fuzz::turn_checks_off(off, &cfg);
+        if (!error.empty()) {
+            std::fprintf(stderr, "z3fh-run: Z3FH_CHECKS_OFF: %s\n", error.c_str());
+            return 2;
+        }
+    }
+    std::vector<Program> progs;
+    for (const std::string& f : files) {
+        Program p;
+        std::vector<uint8_t> bytes;
+        if (!load_input(f, &p, &bytes)) return 2;
+        progs.push_back(p);
+    }
+    uint64_t steps = 0;
+    for (const Program& p : progs) steps += fuzz::run_program(p, cfg).steps;  // warm, and count
+    timespec t0{}, t1{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    for (int r = 0; r < repeat; r++)
+        for (const Program& p : progs) (void)fuzz::run_program(p, cfg);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    const double cpu = static_cast<double>(t1.tv_sec - t0.tv_sec) + static_cast<double>(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    const double runs = static_cast<double>(progs.size()) * repeat;
+    std::printf("{\"programs\": %zu, \"runs\": %.0f, \"cpu_s\": %.4f, \"execs_per_cpu_s\": %.1f, \"mean_steps\": %.1f}\n",
+                progs.size(), runs, cpu, cpu > 0 ? runs / cpu : 0.0,
+                progs.empty() ? 0.0 : static_cast<double>(steps) / static_cast<double>(progs.size()));
     return 0;
 }
 

@@ -57,6 +57,11 @@ int cmd_list_mutants();
 std::string export_test_source(const fuzz::Program& prog, const std::string& test_name, const std::string& mutant,
                                const std::string& signature, const std::vector<fuzz::Program>& witnesses = {});
 std::vector<fuzz::Program> seed_programs(int count);
+// `count` random programs of exactly `ops` operations into DIR (bench --sizes).
+int cmd_sized_programs(const std::string& dir, int count, int ops);
+// Run the programs `repeat` times in this process as the fuzz target would;
+// one JSON line: runs, CPU seconds, execs per CPU second, mean steps.
+int cmd_time(const std::vector<std::string>& files, int repeat);
 // One thread: fail the next page (or slots-object) allocation, allocate (it
 // fails), allocate again, write and verify: the -ENOMEM path and recovery.
 fuzz::Program fault_injection_program(bool slots);

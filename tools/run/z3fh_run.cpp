@@ -51,6 +51,14 @@ int main(int argc, char** argv) {
     seeds->add_option("--count", count, "how many seeds")->check(CLI::Range(1, 100000));
     bool empty = false;
     seeds->add_flag("--empty", empty, "write one program with no operations instead");
+    int ops = -1;
+    seeds->add_option("--ops", ops, "instead: random programs of exactly this many operations (benchmarks by size)")
+        ->check(CLI::Range(0, 255));
+    std::vector<std::string> time_files;
+    int repeat = 20;
+    auto* time = app.add_subcommand("time", "run programs as the fuzz target does and print execs per CPU second");
+    time->add_option("files", time_files, "program files")->required();
+    time->add_option("--repeat", repeat, "runs of each")->check(CLI::Range(1, 100000));
     auto* canon = app.add_subcommand("canonical", "write FILE as the program the fuzz target runs (strictly decodable)");
     canon->add_option("file", file, "input file")->required();
     canon->add_option("-o,--output", out, "where to write it")->required();
@@ -81,7 +89,8 @@ int main(int argc, char** argv) {
     if (*replay) return cmd_replay(file, runs);
     if (*minimize) return cmd_minimize(file, out);
     if (*exp) return cmd_export_test(file, out, name, mutant);
-    if (*seeds) return cmd_seeds(out, count, empty);
+    if (*time) return cmd_time(time_files, repeat);
+    if (*seeds) return ops >= 0 ? cmd_sized_programs(out, count, ops) : cmd_seeds(out, count, empty);
     if (*canon) return cmd_canonical(file, out);
     return cmd_list_mutants();
 }

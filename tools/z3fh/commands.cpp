@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -35,6 +36,23 @@ int cmd_mutants() {
 }
 
 namespace {
+
+// Executions per CPU second of the ASan + UBSan target running `argv`
+// (`runs` programs), quietly; nullopt (and a message) if it failed.
+std::optional<double> target_rate(const std::vector<std::string>& argv, size_t runs,
+                                  const std::map<std::string, std::string>& env, const std::string& what) {
+    ProcResult r = run_process(argv, env, [](const std::string&) {});
+    if (r.exit_code != 0 || r.cpu_s <= 0) {
+        std::fprintf(stderr, "z3fh: bench: the target exited %d (%s)\n", r.exit_code, what.c_str());
+        return std::nullopt;
+    }
+    return static_cast<double>(runs) / r.cpu_s;
+}
+
+double median_of(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
 
 // What each checker costs: the libFuzzer target (ASan + UBSan) runs the seed
 // corpus, repeated, with every checker on and with each turned off
@@ -70,25 +88,17 @@ int bench_checkers() {
             const size_t c = (k + static_cast<size_t>(round)) % off.size();
             auto env = ctx.sanitizer_env("asan");
             env["Z3FH_CHECKS_OFF"] = off[c];
-            ProcResult r = run_process(argv, env, [](const std::string&) {});
-            if (r.exit_code != 0 || r.cpu_s <= 0) {
-                std::fprintf(stderr, "z3fh: bench --checkers: the target exited %d with Z3FH_CHECKS_OFF=%s\n",
-                             r.exit_code, off[c].c_str());
-                return 2;
-            }
-            rates[c].push_back(static_cast<double>(runs) / r.cpu_s);
+            auto r = target_rate(argv, runs, env, "Z3FH_CHECKS_OFF=" + off[c]);
+            if (!r) return 2;
+            rates[c].push_back(*r);
         }
     }
-    auto median = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
-    };
-    const double all_on = median(rates[0]);
+    const double all_on = median_of(rates[0]);
     const double all_on_best = *std::max_element(rates[0].begin(), rates[0].end());
     std::printf("%-46s %16s %10s %10s %10s\n", "turned off", "median execs/s", "vs all on", "best", "vs all on");
     json figures = json::object();
     for (size_t c = 0; c < off.size(); c++) {
-        double m = median(rates[c]);
+        double m = median_of(rates[c]);
         double best = *std::max_element(rates[c].begin(), rates[c].end());
         std::printf("%-46s %16.0f %9.2fx %10.0f %9.2fx\n",
                     off[c].empty() ? "(nothing: every checker on)" : off[c].c_str(), m, m / all_on, best,
@@ -102,10 +112,79 @@ int bench_checkers() {
     return 0;
 }
 
+// What a program's size costs: random programs of exactly K operations
+// (K = 0 ... 64), each size's rate with every checker on and with the
+// per-step checks off, sizes interleaved over rounds. The ASan + UBSan
+// driver runs them in one process as the fuzz target runs an input, timing
+// only the runs (no file reading, no engine). With each size's mean
+// scheduling steps, this is the curve an executions-per-second target for
+// "a program" has to be read against (docs/performance.md).
+int bench_sizes() {
+    Context& ctx = Context::get();
+    const std::string preset = Context::fuzz_preset("asan", false);
+    if (!ctx.ensure_built(preset, {"z3fh-run"}) || !ctx.ensure_built("default", {"z3fh-run"})) return 2;
+    const std::vector<int> sizes{0, 4, 8, 16, 32, 64};
+    constexpr int kPrograms = 100, kRepeats = 20, kRounds = 5;
+    std::vector<std::vector<std::string>> argvs;
+    for (int k : sizes) {
+        const std::string dir = fmt::format("{}/build/bench-sizes/{}", ctx.root(), k);
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        int code = 0;
+        (void)run_capture({ctx.build_dir("default") + "/tools/run/z3fh-run", "seeds", dir, "--count",
+                           std::to_string(kPrograms), "--ops", std::to_string(k)},
+                          {}, &code);
+        if (code != 0) {
+            std::fprintf(stderr, "z3fh: bench --sizes: writing the %d-operation programs failed (exit %d)\n", k, code);
+            return 2;
+        }
+        std::vector<std::string> argv{ctx.build_dir(preset) + "/tools/run/z3fh-run", "time", "--repeat",
+                                      std::to_string(kRepeats)};
+        for (const auto& e : fs::directory_iterator(dir, ec)) argv.push_back(e.path().string());
+        std::sort(argv.begin() + 4, argv.end());
+        argvs.push_back(argv);
+    }
+    std::vector<std::vector<double>> on(sizes.size()), step_off(sizes.size());
+    std::vector<double> mean_steps(sizes.size());
+    for (int round = 0; round < kRounds; round++) {
+        for (size_t i = 0; i < sizes.size(); i++) {
+            const size_t s = (i + static_cast<size_t>(round)) % sizes.size();
+            auto env = ctx.sanitizer_env("asan");
+            for (bool off : {false, true}) {
+                env["Z3FH_CHECKS_OFF"] = off ? "step" : "";
+                int code = 0;
+                json j = json::parse(run_capture(argvs[s], env, &code), nullptr, false);
+                if (code != 0 || j.is_discarded() || !j.contains("execs_per_cpu_s")) {
+                    std::fprintf(stderr, "z3fh: bench --sizes: timing the %d-operation programs failed (exit %d)\n",
+                                 sizes[s], code);
+                    return 2;
+                }
+                (off ? step_off : on)[s].push_back(j["execs_per_cpu_s"].get<double>());
+                mean_steps[s] = j["mean_steps"].get<double>();
+            }
+        }
+    }
+    std::printf("%10s %12s %22s %12s %30s\n", "operations", "mean steps", "execs/CPU-s, all on", "us an exec",
+                "execs/CPU-s, step checks off");
+    json rows = json::array();
+    for (size_t s = 0; s < sizes.size(); s++) {
+        const double m = median_of(on[s]), m_off = median_of(step_off[s]);
+        std::printf("%10d %12.1f %22.0f %12.1f %30.0f\n", sizes[s], mean_steps[s], m, 1e6 / m, m_off);
+        rows.push_back({{"ops", sizes[s]}, {"mean_steps", mean_steps[s]}, {"execs_per_cpu_s", std::lround(m)},
+                        {"execs_per_cpu_s_step_checks_off", std::lround(m_off)}});
+    }
+    std::printf("%s\n", json{{"rate_by_program_size", rows}, {"programs_per_size", kPrograms},
+                             {"runs_per_measure", kPrograms * kRepeats}, {"rounds", kRounds}, {"preset", preset}}
+                             .dump()
+                             .c_str());
+    return 0;
+}
+
 }  // namespace
 
-int cmd_bench(bool alloc, bool checkers) {
+int cmd_bench(bool alloc, bool checkers, bool sizes) {
     if (checkers) return bench_checkers();
+    if (sizes) return bench_sizes();
     Context& ctx = Context::get();
     if (!ctx.ensure_built("default", {"switch_bench", "alloc_bench"})) return 2;
     if (alloc) {

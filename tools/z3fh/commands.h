@@ -19,7 +19,7 @@ struct ToolInput {
 
 int cmd_test(bool long_run, const std::string& only);
 int cmd_mutants();
-int cmd_bench(bool alloc, bool checkers);
+int cmd_bench(bool alloc, bool checkers, bool sizes);
 
 struct ScoreOptions {
     double budget_per_mutant = 60;

@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
     bool bench_checkers = false;
     bench->add_flag("--checkers", bench_checkers,
                     "instead: what each checker costs, in executions per CPU second of the ASan fuzz target");
+    bool bench_sizes = false;
+    bench->add_flag("--sizes", bench_sizes,
+                    "instead: executions per CPU second of the ASan fuzz target by program size (0-64 operations)");
     bool long_run = false;
     std::string only;
     auto* test = app.add_subcommand("test", "build every preset and run all fast test suites, then the e2e checks");
@@ -153,7 +156,7 @@ int main(int argc, char** argv) {
     if (*minimize) return cmd_minimize(in);
     if (*exp) return cmd_export_test(in);
     if (*mutants) return cmd_mutants();
-    if (*bench) return cmd_bench(bench_alloc, bench_checkers);
+    if (*bench) return cmd_bench(bench_alloc, bench_checkers, bench_sizes);
     if (*score) {
         auto b = parse_duration(score_budget);
         if (!b || *b <= 0) {
