@@ -82,6 +82,7 @@ private:
     Z3foldHeader* init_z3fold_page(PageDesc* page, bool headless);
     void free_z3fold_page(PageDesc* page, bool headless);
     void put_page(PageDesc* page);
+    void pages_nr_add(int64_t d, sync::SrcLoc loc = sync::SrcLoc::here());
     Z3foldHeader* z3fold_alloc_existing(size_t size, bool can_sleep);  // __z3fold_alloc
     void add_to_unbuddied(Z3foldHeader* zhdr);
     ListNode* unbuddied(int cpu, int chunks) { return &unbuddied_[static_cast<size_t>(cpu) * NCHUNKS + chunks]; }
@@ -123,8 +124,7 @@ private:
     std::vector<ListNode> unbuddied_;  // [vcpu][NCHUNKS], by free chunks; lock_
     ListNode lru_;                     // lock_
     ListNode stale_;                   // stale_lock_
-    sync::Atomic<int64_t> pages_nr_;
-    void pages_nr_add(int64_t d, sync::SrcLoc loc = sync::SrcLoc::here());
+    sync::Atomic<int64_t> pages_nr_;  // pages_nr_add() changes it
     SlotsCache c_handle_;
     struct ReleaseWork {
         sync::WorkItem item;  // first: free_pages_work finds the pool from it

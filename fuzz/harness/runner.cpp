@@ -159,8 +159,10 @@ int evict(TargetPool& pool, Handle handle, void* ctx) {
     auto& h = *static_cast<Harness*>(ctx);
     // zswap's writeback maps the object to read its header before it knows
     // whether the entry is still in use: so may a load, at the same time.
-    // The read is what puts a wrong mapping in front of ASan. It is hidden from
-    // TSan: a user writing its object beside writeback is the harness's race.
+    // The mapping must point where the handle says (map-address); then the
+    // read puts it in front of ASan, for a page freed under the mapping. It
+    // is hidden from TSan: a user writing its object beside writeback is the
+    // harness's race, not the allocator's.
     const auto* header = static_cast<const volatile uint8_t*>(pool.map(handle));
     bool mapped_right;
     {
@@ -175,8 +177,10 @@ int evict(TargetPool& pool, Handle handle, void* ctx) {
         (void)pool.resolve(handle, &r);
         record_finding(h, "invariant",
                        {"map-address", r.page,
-                        fmt::format("evict: map() returned page offset {:#x}; the handle names offset {:#x} ({})",
-                                    reinterpret_cast<uintptr_t>(header) & ~PAGE_MASK, r.offset, buddy_name(r.bud))});
+                        fmt::format("evict: map() returned {:+d} bytes from the {} object the handle names (offset {:#x} "
+                                    "in page {})",
+                                    reinterpret_cast<intptr_t>(header) - reinterpret_cast<intptr_t>(r.object),
+                                    buddy_name(r.bud), r.offset, r.page)});
         return -1;
     }
     sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, 0xffffu});

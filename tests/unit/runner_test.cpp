@@ -116,7 +116,12 @@ TEST(Runner, ExportedSanitizerFindingNamesItsSanitizer) {
     };
     EXPECT_EQ(macro_of("sanitizer:heap-use-after-free@z3fh::Pool::free"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"asan\")\n");
     EXPECT_EQ(macro_of("ubsan@handle.cpp"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"ubsan\")\n");
-    EXPECT_EQ(macro_of("sanitizer:data-race"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"tsan\")\n");
+    const std::string race = run::signature_of("WARNING: ThreadSanitizer: data race (pid=7)\n"
+                                               "  Write of size 4 at 0x1 by main thread:\n");
+    EXPECT_EQ(race, "tsan:data-race");
+    EXPECT_EQ(macro_of(race), "Z3FH_REGRESSION_UNDER(S, \"m\", \"tsan\")\n");
+    EXPECT_EQ(macro_of(run::signature_of("WARNING: ThreadSanitizer: heap-use-after-free (pid=7)\n")),
+              "Z3FH_REGRESSION_UNDER(S, \"m\", \"tsan\")\n");
     EXPECT_EQ(macro_of("invariant:unbuddied-index"), "Z3FH_REGRESSION(S, \"m\")\n");
     EXPECT_EQ(macro_of("might-sleep@pool.cpp:244"), "Z3FH_REGRESSION(S, \"m\")\n");
 }

@@ -105,13 +105,17 @@ std::string signature_of(const std::string& out) {
     static const std::regex inv(R"(==z3fold== ERROR: invariant ([a-z0-9-]+))");
     static const std::regex z3(R"(==z3fold== ERROR: ([a-z0-9-]+):[^\n]*\n==z3fold==   at [^\n]*/([^/\n]+:[0-9]+))");
     static const std::regex z3plain(R"(==z3fold== ERROR: ([a-z0-9-]+))");
-    static const std::regex asan(R"(ERROR: (AddressSanitizer|ThreadSanitizer|LeakSanitizer): ([a-zA-Z-]+))");
+    static const std::regex asan(
+        R"((?:ERROR|WARNING): (AddressSanitizer|ThreadSanitizer|LeakSanitizer): ([a-zA-Z-]+(?: race)?))");
     static const std::regex frame(R"(#[0-9]+ 0x[0-9a-f]+ in (z3fh::[A-Za-z_:]+)[^\n]*/allocator/)");
     // .c: the kernel target's z3fold.c.
     static const std::regex ubsan(R"(([a-z0-9_]+\.(?:cpp|h|c)):[0-9]+:[0-9]+: runtime error: ([^\n]*))");
     if (std::regex_search(out, m, inv)) return "invariant:" + m[1].str();
     if (std::regex_search(out, m, asan)) {
-        std::string sig = "sanitizer:" + m[2].str();
+        // TSan warns ("WARNING: ThreadSanitizer: data race"): its findings
+        // say so, since only a TSan tree reproduces them.
+        std::string kind = std::regex_replace(m[2].str(), std::regex(" "), "-");
+        std::string sig = (m[1] == "ThreadSanitizer" ? "tsan:" : "sanitizer:") + kind;
         // The allocator frame nearest the access: only the access's stack,
         // not where the memory was allocated or freed (an overflow in the
         // harness's write is not alloc_page's).
@@ -424,7 +428,7 @@ namespace {
 // own checks, which every tree has).
 std::string sanitizer_needed(const std::string& signature) {
     if (signature.starts_with("ubsan@")) return "ubsan";
-    if (signature == "sanitizer:data-race") return "tsan";
+    if (signature.starts_with("tsan:")) return "tsan";
     if (signature.starts_with("sanitizer:") || signature == "crash") return "asan";
     return "";
 }

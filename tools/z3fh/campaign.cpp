@@ -494,7 +494,7 @@ int run_campaign(const CampaignOptions& o) {
         }
         std::string kind = sig.substr(0, sig.find(':'));
         std::string invariant = kind == "invariant" ? sig.substr(sig.find(':') + 1) : "";
-        if (kind != "invariant" && kind != "sanitizer") kind = sig.substr(0, sig.find('@'));
+        if (kind != "invariant" && kind != "sanitizer" && kind != "tsan") kind = sig.substr(0, sig.find('@'));
         json f = {{"signature", sig},
                   {"kind", kind},
                   {"invariant", invariant},

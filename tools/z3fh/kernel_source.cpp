@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
@@ -19,6 +20,8 @@
 namespace fs = std::filesystem;
 
 namespace z3fh::tool {
+
+using json = nlohmann::json;
 
 namespace {
 
@@ -288,35 +291,46 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         run_capture({"/proc/self/exe", "campaign", "--target", "kernel", "--kernel-patch", bad, "--budget", "1"}, {}, &brc);
     record("bad-patch", brc == 2 && msg.find("not a unified diff") != std::string::npos ? "" : fmt::format("exit {}", brc));
 
+    // One kernel campaign on a defect patch; "" if a finding with
+    // `signature` (any, if empty) fails only with the patch, else why not.
+    auto defect_found = [&](const std::string& name, const std::string& patch, bool fixes, double budget_s,
+                            const std::string& signature) -> std::string {
+        std::fprintf(stderr, "\n=== kernel: campaign --target kernel%s --kernel-patch %s ===\n",
+                     fixes ? " --kernel-fixes" : "", fs::path(patch).filename().c_str());
+        CampaignOptions o;
+        o.budget_s = budget_s;
+        o.jobs = 1;
+        o.corpus = "none";
+        o.triage_runs = 3;
+        o.coverage = false;
+        o.target.target = "kernel";
+        o.target.kernel_fixes = fixes;
+        o.target.kernel_patch = patch;
+        o.out = ctx.root() + "/build/e2e/kernel-" + name;
+        std::error_code ec;
+        fs::remove_all(o.out, ec);
+        int crc = run_campaign(o);
+        if (crc != 1) return fmt::format("campaign exit {}", crc);
+        json report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
+        if (report.is_discarded()) return "report.json unreadable";
+        for (const json& f : report.value("findings", json::array()))
+            if ((signature.empty() || f.value("signature", "") == signature) &&
+                f.contains("reproduces_without_patch") && !f["reproduces_without_patch"].get<bool>())
+                return "";
+        return signature.empty() ? "the finding's input fails the same way without the defect"
+                                 : "no " + signature + " that fails only with the patch";
+    };
+
     // An upstream bug as a patch of the unmodified file, alone: 6.1's own
     // findings come first, so the campaign fuzzes past them, and triage must
-    // name at least one finding that fails only with the patch.
+    // name the bug's own finding as failing only with the patch.
     {
         const std::string d = "failed-reclaim-not-unbuddied";
         std::string patch = ctx.root() + "/build/kernel-src/defects/" + d + ".unmodified.diff";
         TargetChoice none;
-        if (cmd_kernel_defect(d, patch, none, true) != 0) {
-            record("patch-of-unmodified", "kernel-defect --unmodified failed");
-        } else {
-            std::fprintf(stderr, "\n=== kernel: campaign --target kernel --kernel-patch %s.unmodified.diff ===\n", d.c_str());
-            CampaignOptions o;
-            o.budget_s = 30;
-            o.jobs = 1;
-            o.corpus = "none";
-            o.triage_runs = 3;
-            o.coverage = false;
-            o.target.target = "kernel";
-            o.target.kernel_patch = patch;
-            o.out = ctx.root() + "/build/e2e/kernel-unmodified-" + d;
-            std::error_code ec;
-            fs::remove_all(o.out, ec);
-            int crc = run_campaign(o);
-            std::string report = read_file(o.out + "/report.json");
-            bool caused = report.find("\"reproduces_without_patch\": false") != std::string::npos;
-            record("patch-of-unmodified", crc != 1 ? fmt::format("campaign exit {}", crc)
-                                          : caused ? ""
-                                                   : "no finding only with the patch");
-        }
+        record("patch-of-unmodified", cmd_kernel_defect(d, patch, none, true) != 0
+                                          ? "kernel-defect --unmodified failed"
+                                          : defect_found("unmodified-" + d, patch, false, 30, "invariant:unbuddied-index"));
     }
 
     // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign
@@ -329,30 +343,9 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
             record(d, "kernel-defect failed");
             continue;
         }
-        std::fprintf(stderr,
-                     "\n=== kernel: campaign --target kernel --kernel-fixes --kernel-patch %s.diff ===\n", d.c_str());
-        CampaignOptions o;
         // under-reclaim-bit needs free and reclaim to meet on one headless
         // page in a narrow window: 20-55 s in recent runs, sometimes more.
-        o.budget_s = d == "under-reclaim-bit" ? 240 : 60;
-        o.jobs = 1;
-        o.corpus = "none";
-        o.triage_runs = 3;
-        o.coverage = false;
-        o.target.target = "kernel";
-        o.target.kernel_fixes = true;
-        o.target.kernel_patch = patch;
-        o.out = ctx.root() + "/build/e2e/kernel-" + d;
-        std::error_code ec;
-        fs::remove_all(o.out, ec);
-        int crc = run_campaign(o);
-        if (crc != 1) {
-            record(d, fmt::format("campaign exit {}", crc));
-            continue;
-        }
-        std::string report = read_file(o.out + "/report.json");
-        bool caused = report.find("\"reproduces_without_patch\": false") != std::string::npos;
-        record(d, caused ? "" : "the finding's input fails the same way without the defect");
+        record(d, defect_found(d, patch, true, d == "under-reclaim-bit" ? 240 : 60, ""));
     }
     return failed;
 }
@@ -365,10 +358,15 @@ struct Defect {
     const char* name;
     const char* what;
     std::vector<Edit> edits;
-    // For a bug z3fold had upstream: the fix whose revert re-creates it.
-    // Empty for the review defects, which `./z3fh test` runs.
+    // For a bug z3fold had upstream: the fix whose revert re-creates it (a
+    // commit title in quotes, or what the fix did). Empty for the review
+    // defects, which `./z3fh test` runs.
     const char* upstream_fix = "";
 };
+
+// Reclaim's and putback's failure path: re-list, then unclaim.
+constexpr const char* kRelistThenUnclaim =
+    R"(if \(list_empty\(&zhdr->buddy\)\)\s*add_to_unbuddied\(pool, zhdr\);\s*(clear_bit\(PAGE_CLAIMED, &page->private\);))";
 
 const std::vector<Defect>& defects() {
     static const std::vector<Defect> d = {
@@ -410,47 +408,48 @@ const std::vector<Defect>& defects() {
         {"failed-reclaim-not-unbuddied",
          "a page reclaim or migration could not free goes back on the LRU but not on its unbuddied list",
          {{"z3fold_reclaim_page",
-           R"(if \(list_empty\(&zhdr->buddy\)\)\s*add_to_unbuddied\(pool, zhdr\);\s*(clear_bit\(PAGE_CLAIMED, &page->private\);))",
+           kRelistThenUnclaim,
            "/* z3fh defect failed-reclaim-not-unbuddied */\n\t\t\t$1"},
           {"z3fold_page_putback",
-           R"(if \(list_empty\(&zhdr->buddy\)\)\s*add_to_unbuddied\(pool, zhdr\);\s*(clear_bit\(PAGE_CLAIMED, &page->private\);))",
+           kRelistThenUnclaim,
            "/* z3fh defect failed-reclaim-not-unbuddied */\n\t$1"}},
-         "mm/z3fold: put z3fold page back into unbuddied list when reclaim or migration fails"},
+         "\"mm/z3fold: put z3fold page back into unbuddied list when reclaim or migration fails\""},
         {"reclaim-unclaims-after-unlock",
          "reclaim that could not free a page clears PAGE_CLAIMED after dropping the page lock",
          {{"z3fold_reclaim_page", R"(clear_bit\(PAGE_CLAIMED, &page->private\);\s*z3fold_page_unlock\(zhdr\);)",
            "z3fold_page_unlock(zhdr);\n\t\t\tclear_bit(PAGE_CLAIMED, &page->private); /* z3fh defect "
            "reclaim-unclaims-after-unlock */"}},
-         "mm/z3fold: always clear PAGE_CLAIMED under z3fold page lock"},
+         "\"mm/z3fold: always clear PAGE_CLAIMED under z3fold page lock\""},
         {"migrated-header-used",
          "the handle lookup returns a page migration has copied and is about to free",
          {{"get_z3fold_header", R"(if \(!test_bit\(PAGE_MIGRATED, &page->private\)\)\s*break;\s*z3fold_page_unlock\(zhdr\);)",
            "(void)page; /* z3fh defect migrated-header-used */\n\t\t\t\tbreak;"}},
-         "mm/z3fold: fix z3fold_page_migrate races with z3fold_map"},
+         "\"mm/z3fold: fix z3fold_page_migrate races with z3fold_map\""},
         {"lazy-slots-unchecked",
          "alloc gives a page that lost its slots object a new one without checking the allocation",
          {{"__z3fold_alloc",
            R"(if \(zhdr && !zhdr->slots\) \{\s*zhdr->slots = alloc_slots\(pool, GFP_ATOMIC\);\s*if \(!zhdr->slots\)\s*goto out_fail;\s*\}\s*return zhdr;\s*out_fail:\s*if \(!kref_put\(&zhdr->refcount, release_z3fold_page_locked\)\) \{\s*add_to_unbuddied\(pool, zhdr\);\s*z3fold_page_unlock\(zhdr\);\s*\}\s*return NULL;)",
            "if (zhdr && !zhdr->slots) /* z3fh defect lazy-slots-unchecked */\n\t\tzhdr->slots = alloc_slots(pool, "
            "GFP_ATOMIC);\n\treturn zhdr;"}},
-         "mm/z3fold: fix possible null pointer dereferencing"},
+         "\"mm/z3fold: fix possible null pointer dereferencing\""},
         {"lazy-slots-may-sleep",
          "alloc allocates a page's new slots object with a blocking gfp while holding the page lock",
          {{"__z3fold_alloc", R"(zhdr->slots = alloc_slots\(pool, GFP_ATOMIC\);)",
            "zhdr->slots = alloc_slots(pool, can_sleep ? GFP_NOIO : GFP_ATOMIC); /* z3fh defect lazy-slots-may-sleep */"}},
-         "the slots allocation in __z3fold_alloc made GFP_ATOMIC (it was can_sleep ? GFP_NOIO : GFP_ATOMIC)"},
+         "the fix that made the slots allocation in __z3fold_alloc GFP_ATOMIC (it was can_sleep ? GFP_NOIO : "
+         "GFP_ATOMIC)"},
         {"headless-slots-leak",
          "init_z3fold_page allocates a slots object for a headless page too, which nothing frees",
          {{"init_z3fold_page",
            R"(if \(headless\)\s*return zhdr;\s*slots = alloc_slots\(pool, gfp\);\s*if \(!slots\)\s*return NULL;)",
            "slots = alloc_slots(pool, gfp); /* z3fh defect headless-slots-leak */\n\tif (!slots)\n\t\treturn "
            "NULL;\n\tif (headless)\n\t\treturn zhdr;"}},
-         "z3fold: fix memory leak in kmem cache"},
+         "\"z3fold: fix memory leak in kmem cache\""},
         {"map-last-from-header",
          "map finds LAST from the header's last_chunks, which a free zeroes while reclaim still evicts the object",
          {{"z3fold_map", R"(addr \+= PAGE_SIZE - \(handle_to_chunks\(handle\) << CHUNK_SHIFT\);)",
            "addr += PAGE_SIZE - (zhdr->last_chunks << CHUNK_SHIFT); /* z3fh defect map-last-from-header */"}},
-         "z3fold: fix possible reclaim races"},
+         "\"z3fold: fix possible reclaim races\""},
     };
     return d;
 }
@@ -612,6 +611,10 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
         std::fprintf(stderr, "z3fh: unknown kernel defect '%s' (one of:%s, or fixes)\n", name.c_str(), names.c_str());
         return 2;
     }
+    if (unmodified && !d) {
+        std::fprintf(stderr, "z3fh: --unmodified names a defect, not the fixes\n");
+        return 2;
+    }
     TargetChoice pristine = t;
     pristine.kernel_patch.clear();
     pristine.kernel_fixes = false;
@@ -619,10 +622,6 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     if (!k) return 2;
     // "fixes": the fixes against the pristine file. A defect: its edits
     // against the fixed file (use it with --kernel-fixes --kernel-patch).
-    if (unmodified && !d) {
-        std::fprintf(stderr, "z3fh: --unmodified names a defect, not the fixes\n");
-        return 2;
-    }
     std::string before = read_file(k->pristine), why;
     std::string text = before;
     if (!unmodified && !apply_edits(&text, known_fixes(), &why)) {
@@ -655,7 +654,7 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     }
     std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(),
                  d ? (std::string(d->what) +
-                      (*d->upstream_fix ? fmt::format(" (reverts \"{}\")", d->upstream_fix) : std::string()) +
+                      (*d->upstream_fix ? fmt::format(" (reverts {})", d->upstream_fix) : std::string()) +
                       (unmodified ? "; a patch of the unmodified file: use it with --kernel-patch alone"
                                   : "; a patch of the fixed file: use it with --kernel-fixes"))
                          .c_str()

@@ -81,15 +81,15 @@ int main(int argc, char** argv) {
     auto* defect = app.add_subcommand(
         "kernel-defect",
         "write a review defect, or a bug z3fold had upstream, as a patch of the kernel's mm/z3fold.c (prints its path)");
+    std::string defect_names;
+    for (const std::string& n : kernel_defect_names()) defect_names += (defect_names.empty() ? "" : ", ") + n;
     defect->add_option("name", defect_name,
-                       "release-unlinks, get-unless-zero, under-reclaim-bit, reclaim-put-then-lru, or an upstream bug "
-                       "re-created by reverting its fix (failed-reclaim-not-unbuddied, reclaim-unclaims-after-unlock, "
-                       "migrated-header-used, lazy-slots-unchecked, lazy-slots-may-sleep, headless-slots-leak, "
-                       "map-last-from-header): a patch "
-                       "of the fixed file, for --kernel-fixes --kernel-patch; or fixes (the fixes, a patch of the "
-                       "pristine file)")
+                       "a review defect or an upstream bug re-created by reverting its fix (" + defect_names +
+                           "): a patch of the fixed file, for --kernel-fixes --kernel-patch; or fixes (the fixes, a "
+                           "patch of the pristine file)")
         ->required();
-    defect->add_option("-o,--output", defect_out, "patch file (default build/kernel-src/defects/NAME.diff)");
+    defect->add_option("-o,--output", defect_out,
+                       "patch file (default build/kernel-src/defects/NAME.diff, or NAME.unmodified.diff)");
     defect->add_option("--kernel-source", defect_target.kernel_source, "kernel tree holding mm/z3fold.c");
     bool defect_unmodified = false;
     defect->add_flag("--unmodified", defect_unmodified,
