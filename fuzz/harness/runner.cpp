@@ -165,22 +165,21 @@ int evict(TargetPool& pool, Handle handle, void* ctx) {
     // harness's race, not the allocator's.
     const auto* header = static_cast<const volatile uint8_t*>(pool.map(handle));
     bool mapped_right;
+    ResolvedHandle named;  // what the handle names
     {
         sync::TsanHidden hidden;
-        mapped_right = mapping_matches_handle(pool, handle, const_cast<const uint8_t*>(header));
+        mapped_right = mapping_matches_handle(pool, handle, const_cast<const uint8_t*>(header), &named);
         if (mapped_right) (void)header[0];
     }
     if (!mapped_right) {
         pool.unmap(handle);
         sync::TsanHidden hidden;
-        ResolvedHandle r;
-        (void)pool.resolve(handle, &r);
         record_finding(h, "invariant",
-                       {"map-address", r.page,
+                       {"map-address", named.page,
                         fmt::format("evict: map() returned {:+d} bytes from the {} object the handle names (offset {:#x} "
                                     "in page {})",
-                                    reinterpret_cast<intptr_t>(header) - reinterpret_cast<intptr_t>(r.object),
-                                    buddy_name(r.bud), r.offset, r.page)});
+                                    reinterpret_cast<intptr_t>(header) - reinterpret_cast<intptr_t>(named.object),
+                                    buddy_name(named.bud), named.offset, named.page)});
         return -1;
     }
     sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, 0xffffu});

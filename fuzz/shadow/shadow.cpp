@@ -37,9 +37,11 @@ const std::vector<InvariantInfo>& invariant_catalogue() {
     return v;
 }
 
-bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mapped) {
+bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mapped, ResolvedHandle* named) {
     ResolvedHandle r;
-    return !target.resolve(handle, &r) || r.object == mapped;
+    const bool ok = !target.resolve(handle, &r) || r.object == mapped;
+    if (named) *named = r;
+    return ok;
 }
 
 bool Shadow::contents_ok(int s, bool full) {

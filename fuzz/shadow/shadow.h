@@ -98,7 +98,8 @@ const std::vector<InvariantInfo>& invariant_catalogue();
 // introspection layer's decoding, LAST's size from the handle). Checked
 // where the evict callback maps, while the mapping holds the object still;
 // the user's own maps are checked through the contents they read. A handle
-// that no longer resolves says nothing.
-bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mapped);
+// that no longer resolves says nothing. `named` (if given) gets what the
+// handle resolved to, for the report.
+bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mapped, ResolvedHandle* named = nullptr);
 
 }  // namespace z3fh::fuzz
