@@ -26,6 +26,11 @@ const char* error_kind_name(ErrorKind k) {
     case ErrorKind::lock_held_at_return: return "lock-held-at-return";
     case ErrorKind::lock_order: return "lock-order";
     case ErrorKind::potential_deadlock: return "potential-deadlock";
+    case ErrorKind::gfp_contract: return "gfp-contract";
+    case ErrorKind::cpu_id_preemptible: return "cpu-id-preemptible";
+    case ErrorKind::queue_work_cpu: return "queue-work-cpu";
+    case ErrorKind::queue_destroyed: return "queue-destroyed";
+    case ErrorKind::percpu_out_of_bounds: return "percpu-out-of-bounds";
     }
     return "unknown";
 }

@@ -20,6 +20,12 @@ enum class ErrorKind {
     lock_held_at_return, // an operation or work item returned with a lock still held
     lock_order,          // two lock classes taken in both orders (a deadlock some interleaving can reach)
     potential_deadlock,  // the same across runs: one run took A then B, another B then A
+    // The kernel's context rules (kernel target):
+    gfp_contract,          // an allocation that may block, inside a call whose caller's gfp forbids it
+    cpu_id_preemptible,    // smp_processor_id()/this_cpu_ptr() in preemptible code (DEBUG_PREEMPT)
+    queue_work_cpu,        // queue_work_on() with a CPU that is not a possible CPU
+    queue_destroyed,       // work queued on a destroyed workqueue
+    percpu_out_of_bounds,  // a per-CPU unit's neighbour reached through it (a list head past the unit)
 };
 
 const char* error_kind_name(ErrorKind k);

@@ -110,7 +110,10 @@ void kz_destroy(struct kz_pool *kz) {
 
 /* Each entry point returns with no lock held (lock-held-at-return). */
 int kz_alloc(struct kz_pool *kz, size_t size, unsigned long *handle) {
-    int rc = z3fold_alloc(kz->pool, size, GFP_KERNEL, handle);
+    int rc;
+    kshim_enter_caller(GFP_KERNEL);
+    rc = z3fold_alloc(kz->pool, size, GFP_KERNEL, handle);
+    kshim_leave_caller();
     kshim_check_returned("z3fold_alloc");
     return rc;
 }
@@ -184,7 +187,7 @@ int kz_migrate_handle_page(struct kz_pool *kz, unsigned long handle) {
         put_page(page);
         return -EBUSY;
     }
-    mops = page->mops;
+    mops = kshim_page_mops(page);
     if (!mops || PageIsolated(page) || !mops->isolate_page(page, 0)) {
         unlock_page(page);
         put_page(page);
@@ -205,7 +208,7 @@ int kz_migrate_handle_page(struct kz_pool *kz, unsigned long handle) {
     }
     if (rc != MIGRATEPAGE_SUCCESS) {
         lock_page(page);
-        if (page->mops) page->mops->putback_page(page);
+        if (kshim_page_mops(page)) kshim_page_mops(page)->putback_page(page);
         ClearPageIsolated(page);
         unlock_page(page);
     }
@@ -232,6 +235,15 @@ size_t kz_live_pages(struct kz_pool *kz) {
     return kshim_live_pages(NULL, 0);
 }
 size_t kz_live_slots(struct kz_pool *kz) { return kshim_slab_live_count(kz->pool->c_handle); }
+
+void kz_get_layout(struct kz_layout *out) {
+    out->header_size = sizeof(struct z3fold_header);
+    out->header_kref_offset = offsetof(struct z3fold_header, refcount);
+    out->zhdr_size_aligned = ZHDR_SIZE_ALIGNED;
+    out->zhdr_chunks = (int)ZHDR_CHUNKS;
+    out->nchunks = (int)NCHUNKS;
+    out->headless_above = PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE;
+}
 
 /* ---- introspection ---- */
 
@@ -342,7 +354,7 @@ size_t kz_snapshot_pages(struct kz_pool *kz, struct kz_page_info *out, size_t ca
         struct page *page = virt_to_page(data[i]);
         struct z3fold_header *z = data[i];
         memset(p, 0, sizeof(*p));
-        p->serial = page->kshim_serial;
+        p->serial = (uint32_t)page->kshim_serial;
         p->flags = page->private;
         p->headless = (int)((page->private >> PAGE_HEADLESS) & 1UL);
         p->page_refs = page->_refcount.counter;
@@ -437,8 +449,8 @@ static void kz_note_buddy(struct kz_val_ctx *c, const struct page *page) {
     size_t i;
     for (i = 0; i < c->nseen; i++)
         if (c->seen[i] == page) {
-            snprintf(msg, sizeof msg, "page %u is linked on two lists through one link", page->kshim_serial);
-            c->report(c->rctx, "page-on-two-lists", page->kshim_serial, msg);
+            snprintf(msg, sizeof msg, "page %u is linked on two lists through one link", (uint32_t)page->kshim_serial);
+            c->report(c->rctx, "page-on-two-lists", (uint32_t)page->kshim_serial, msg);
             return;
         }
     if (c->nseen < 512) c->seen[c->nseen++] = page;
@@ -454,17 +466,17 @@ static void kz_check_listed(struct kz_val_ctx *c, const struct page *page, const
          * takes a reference, so a listed page at refcount 0 is legal while
          * (and only while) it stays locked. */
         if (z->refcount.refcount.refs.counter < 1 && !kshim_spin_is_locked(&z->page_lock)) {
-            snprintf(msg, sizeof msg, "page %u on %s has refcount %d", page->kshim_serial, list,
+            snprintf(msg, sizeof msg, "page %u on %s has refcount %d", (uint32_t)page->kshim_serial, list,
                      z->refcount.refcount.refs.counter);
-            c->report(c->rctx, "listed-page-zero-ref", page->kshim_serial, msg);
+            c->report(c->rctx, "listed-page-zero-ref", (uint32_t)page->kshim_serial, msg);
         }
     }
     /* Likewise __release_z3fold_page sets PAGE_STALE before it takes the
      * page off the LRU, with the page lock held. */
     if (((flags >> PAGE_STALE) & 1UL) &&
         (((flags >> PAGE_HEADLESS) & 1UL) || !kshim_spin_is_locked(&((const struct z3fold_header *)page_address(page))->page_lock))) {
-        snprintf(msg, sizeof msg, "released page %u is on %s", page->kshim_serial, list);
-        c->report(c->rctx, "listed-page-stale", page->kshim_serial, msg);
+        snprintf(msg, sizeof msg, "released page %u is on %s", (uint32_t)page->kshim_serial, list);
+        c->report(c->rctx, "listed-page-stale", (uint32_t)page->kshim_serial, msg);
     }
 }
 
@@ -480,17 +492,17 @@ static void kz_val_unbuddied(void *ctx, const struct list_head *n) {
     char msg[128];
     kz_note_buddy(c, page);
     if ((flags >> PAGE_HEADLESS) & 1UL) {
-        snprintf(msg, sizeof msg, "headless page %u on unbuddied[%d][%d]", page->kshim_serial, c->cpu, c->index);
-        c->report(c->rctx, "headless-on-unbuddied", page->kshim_serial, msg);
+        snprintf(msg, sizeof msg, "headless page %u on unbuddied[%d][%d]", (uint32_t)page->kshim_serial, c->cpu, c->index);
+        c->report(c->rctx, "headless-on-unbuddied", (uint32_t)page->kshim_serial, msg);
         return;
     }
     kz_check_listed(c, page, "an unbuddied list");
     /* A claim holder takes the page off its list under the page lock it
      * still holds; otherwise a claimed page must not be findable by alloc. */
     if (((flags >> PAGE_CLAIMED) & 1UL) && !kshim_spin_is_locked(&z->page_lock)) {
-        snprintf(msg, sizeof msg, "claimed page %u is on unbuddied[%d][%d] and unlocked", page->kshim_serial, c->cpu,
+        snprintf(msg, sizeof msg, "claimed page %u is on unbuddied[%d][%d] and unlocked", (uint32_t)page->kshim_serial, c->cpu,
                  c->index);
-        c->report(c->rctx, "claimed-page-listed", page->kshim_serial, msg);
+        c->report(c->rctx, "claimed-page-listed", (uint32_t)page->kshim_serial, msg);
     }
 }
 
@@ -501,8 +513,8 @@ static void kz_val_stale(void *ctx, const struct list_head *n) {
     char msg[128];
     kz_note_buddy(c, page);
     if (!((page->private >> PAGE_STALE) & 1UL) || z->refcount.refcount.refs.counter != 0) {
-        snprintf(msg, sizeof msg, "page %u on the stale list is not released", page->kshim_serial);
-        c->report(c->rctx, "stale-page-state", page->kshim_serial, msg);
+        snprintf(msg, sizeof msg, "page %u on the stale list is not released", (uint32_t)page->kshim_serial);
+        c->report(c->rctx, "stale-page-state", (uint32_t)page->kshim_serial, msg);
     }
 }
 

@@ -69,6 +69,19 @@ size_t kz_snapshot_slots(struct kz_pool *kz, struct kz_slot_info *out, size_t ca
                          size_t serial_cap, size_t *n_objects);
 void kz_pool_info(struct kz_pool *kz, struct kz_pool_info *out);
 
+/* The kernel file's layout as compiled here, for the size test: what
+ * sizeof and offsetof give over the shim's kernel types, and the constants
+ * z3fold derives from them. */
+struct kz_layout {
+    size_t header_size;        /* sizeof(struct z3fold_header) */
+    size_t header_kref_offset; /* offsetof(struct z3fold_header, refcount) */
+    size_t zhdr_size_aligned;  /* ZHDR_SIZE_ALIGNED */
+    int zhdr_chunks;           /* ZHDR_CHUNKS */
+    int nchunks;               /* NCHUNKS */
+    size_t headless_above;     /* sizes above this are headless: PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE */
+};
+void kz_get_layout(struct kz_layout *out);
+
 /* Structural invariants at a scheduling point; ids as the port's validator. */
 typedef void (*kz_violation_fn)(void *ctx, const char *id, uint32_t page, const char *message);
 void kz_validate(struct kz_pool *kz, kz_violation_fn report, void *ctx);

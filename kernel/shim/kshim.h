@@ -108,6 +108,8 @@ static inline int zpool_unregister_driver(struct zpool_driver *d) { (void)d; ret
 #define __GFP_KSWAPD_RECLAIM 0x800u
 #define __GFP_IO 0x40u
 #define __GFP_FS 0x80u
+#define __GFP_NOWARN 0x2000u
+#define __GFP_NORETRY 0x10000u
 #define GFP_ATOMIC (__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
 #define GFP_KERNEL (__GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM | __GFP_IO | __GFP_FS)
 #define GFP_NOIO (__GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM)
@@ -121,22 +123,32 @@ void kshim_cond_resched(const char *file, int line);
 #define cpu_relax() kshim_yield(__FILE__, __LINE__)
 void kshim_might_sleep(const char *what, const char *file, int line);
 #define might_sleep() kshim_might_sleep("might_sleep()", __FILE__, __LINE__)
-/* Virtual CPUs: a thread changes CPU only at an operation boundary (the
- * program's set-vcpu op), so migrate_disable and preemption control have
- * nothing to hold back; the per-CPU lists stay under pool->lock as in 6.1. */
-#define migrate_disable() ((void)0)
-#define migrate_enable() ((void)0)
-#define preempt_disable() ((void)0)
-#define preempt_enable() ((void)0)
+/* Virtual CPUs and the kernel's context rules. The shim counts, per thread,
+ * preempt_disable and migrate_disable depth (a spinning lock disables
+ * preemption too): smp_processor_id() and this_cpu_ptr() in preemptible
+ * code that is not under migrate_disable are findings (CONFIG_DEBUG_PREEMPT's
+ * check_preemption_disabled), as is a call that may sleep with preemption
+ * off (might_sleep). raw_smp_processor_id() is unchecked, as in the kernel. */
+void kshim_preempt_disable(const char *file, int line);
+void kshim_preempt_enable(const char *file, int line);
+void kshim_migrate_disable(const char *file, int line);
+void kshim_migrate_enable(const char *file, int line);
+#define migrate_disable() kshim_migrate_disable(__FILE__, __LINE__)
+#define migrate_enable() kshim_migrate_enable(__FILE__, __LINE__)
+#define preempt_disable() kshim_preempt_disable(__FILE__, __LINE__)
+#define preempt_enable() kshim_preempt_enable(__FILE__, __LINE__)
 int kshim_current_cpu(void);
+int kshim_checked_cpu(const char *what, const char *file, int line);
 int kshim_nr_cpus(void);
-#define smp_processor_id() kshim_current_cpu()
+#define smp_processor_id() kshim_checked_cpu("smp_processor_id()", __FILE__, __LINE__)
 #define raw_smp_processor_id() kshim_current_cpu()
 #define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < kshim_nr_cpus(); (cpu)++)
 #define for_each_online_cpu(cpu) for ((cpu) = 0; (cpu) < kshim_nr_cpus(); (cpu)++)
 #define cpu_online(cpu) ((cpu) >= 0 && (cpu) < kshim_nr_cpus())
 
-/* ---- per-CPU data: one unit a virtual CPU, the unit size kept in front ---- */
+/* ---- per-CPU data: one unit a virtual CPU, the stride kept in front, units
+ * separated by redzones (poisoned under ASan); a list head in a redzone is a
+ * percpu-out-of-bounds finding in every build ---- */
 void *kshim_alloc_percpu(size_t size, size_t align);
 size_t kshim_percpu_unit(const void *p);
 void kshim_free_percpu(void *p);
@@ -144,9 +156,9 @@ void kshim_free_percpu(void *p);
 #define alloc_percpu(type) ((type *)kshim_alloc_percpu(sizeof(type), __alignof__(type)))
 #define free_percpu(p) kshim_free_percpu(p)
 #define per_cpu_ptr(p, cpu) ((__typeof__(p))((char *)(p) + (size_t)(cpu)*kshim_percpu_unit(p)))
-#define this_cpu_ptr(p) per_cpu_ptr(p, smp_processor_id())
-#define get_cpu_ptr(p) this_cpu_ptr(p)
-#define put_cpu_ptr(p) ((void)(p))
+#define this_cpu_ptr(p) per_cpu_ptr(p, kshim_checked_cpu("this_cpu_ptr()", __FILE__, __LINE__))
+#define get_cpu_ptr(p) (kshim_preempt_disable(__FILE__, __LINE__), this_cpu_ptr(p))
+#define put_cpu_ptr(p) ((void)(p), kshim_preempt_enable(__FILE__, __LINE__))
 
 /* ---- spinlock and rwlock ---- */
 void kshim_spin_init(spinlock_t *l, const char *name);
@@ -229,8 +241,15 @@ static inline void kshim_list_unlink(struct list_head *entry, const char *file, 
     next->prev = prev;
     WRITE_ONCE(prev->next, next);
 }
-#define list_add(n, head) kshim_list_add_between((n), (head), (head)->next, __FILE__, __LINE__)
-#define list_add_tail(n, head) kshim_list_add_between((n), (head)->prev, (head), __FILE__, __LINE__)
+void kshim_list_check_head(const struct list_head *head, const char *file, int line);
+static inline void kshim_list_add_at(struct list_head *n, struct list_head *head, int tail, const char *file,
+                                     int line) {
+    kshim_list_check_head(head, file, line);
+    if (tail) kshim_list_add_between(n, head->prev, head, file, line);
+    else kshim_list_add_between(n, head, head->next, file, line);
+}
+#define list_add(n, head) kshim_list_add_at((n), (head), 0, __FILE__, __LINE__)
+#define list_add_tail(n, head) kshim_list_add_at((n), (head), 1, __FILE__, __LINE__)
 #define list_del(entry)                                                                                        \
     do {                                                                                                       \
         struct list_head *kshim_e_ = (entry);                                                                  \
@@ -248,7 +267,7 @@ static inline void kshim_list_unlink(struct list_head *entry, const char *file, 
     do {                                                                                                       \
         struct list_head *kshim_e_ = (entry), *kshim_h_ = (head);                                              \
         kshim_list_unlink(kshim_e_, __FILE__, __LINE__);                                                       \
-        kshim_list_add_between(kshim_e_, kshim_h_, kshim_h_->next, __FILE__, __LINE__);                        \
+        kshim_list_add_at(kshim_e_, kshim_h_, 0, __FILE__, __LINE__);                                          \
     } while (0)
 static inline int list_empty(const struct list_head *head) {
     return __atomic_load_n(&head->next, __ATOMIC_RELAXED) == head;
@@ -273,7 +292,10 @@ bool kshim_work_pending(const struct work_struct *w);
 struct workqueue_struct *kshim_create_workqueue(const char *name);
 void kshim_destroy_workqueue(struct workqueue_struct *wq);
 #define INIT_WORK(w, fn) kshim_init_work((w), (fn))
-#define queue_work(wq, w) kshim_queue_work(-1, (wq), (w), __FILE__, __LINE__)
+/* queue_work passes WORK_CPU_UNBOUND; queue_work_on must name a possible CPU
+ * (an unbound queue maps it to a NUMA node: cpu_to_node(-1) reads out of
+ * bounds), else a queue-work-cpu finding. */
+#define queue_work(wq, w) kshim_queue_work(KSHIM_WORK_CPU_UNBOUND, (wq), (w), __FILE__, __LINE__)
 #define queue_work_on(cpu, wq, w) kshim_queue_work((cpu), (wq), (w), __FILE__, __LINE__)
 #define cancel_work_sync(w) kshim_cancel_work_sync((w), __FILE__, __LINE__)
 #define work_pending(w) kshim_work_pending(w)
@@ -305,25 +327,34 @@ void kshim_unlock_page(struct page *page, const char *file, int line);
 #define lock_page(page) kshim_lock_page((page), __FILE__, __LINE__)
 #define trylock_page(page) kshim_trylock_page((page), __FILE__, __LINE__)
 #define unlock_page(page) kshim_unlock_page((page), __FILE__, __LINE__)
-#define PageLocked(page) ((page)->kshim_lock.owner != -1)
+#define PageLocked(page) ((__atomic_load_n(&(page)->flags, __ATOMIC_RELAXED) & KSHIM_PG_locked) != 0)
 /* The movable state is guarded by the page lock: 6.1's PageMovable,
- * __SetPageMovable and __ClearPageMovable assert it (VM_BUG_ON_PAGE). */
+ * __SetPageMovable and __ClearPageMovable assert it (VM_BUG_ON_PAGE). As in
+ * the kernel, page->mapping holds the operations with PAGE_MAPPING_MOVABLE
+ * set, and __ClearPageMovable leaves the type bit without the operations
+ * (a page still typed movable that is no longer: migration's re-check). */
+#define __PageMovable(page)                                                                                    \
+    ((__atomic_load_n(&(page)->mapping, __ATOMIC_RELAXED) & 3UL) == KSHIM_PAGE_MAPPING_MOVABLE)
+static inline const struct movable_operations *kshim_page_mops(const struct page *page) {
+    unsigned long m = __atomic_load_n(&page->mapping, __ATOMIC_RELAXED);
+    return (m & 3UL) == KSHIM_PAGE_MAPPING_MOVABLE ? (const struct movable_operations *)(m & ~3UL) : NULL;
+}
 #define PageMovable(page) kshim_page_movable((page), __FILE__, __LINE__)
 #define __SetPageMovable(page, ops) kshim_set_page_movable((page), (ops), __FILE__, __LINE__)
 #define __ClearPageMovable(page) kshim_clear_page_movable((page), __FILE__, __LINE__)
 static inline bool kshim_page_movable(struct page *page, const char *file, int line) {
     if (unlikely(!PageLocked(page))) kshim_bug("VM_BUG_ON_PAGE(!PageLocked(page)) in PageMovable", file, line);
-    return page->mops != NULL;
+    return __PageMovable(page) && kshim_page_mops(page) != NULL;
 }
 static inline void kshim_set_page_movable(struct page *page, const struct movable_operations *ops, const char *file,
                                           int line) {
     if (unlikely(!PageLocked(page))) kshim_bug("VM_BUG_ON_PAGE(!PageLocked(page)) in __SetPageMovable", file, line);
-    page->mops = ops;
+    __atomic_store_n(&page->mapping, (unsigned long)ops | KSHIM_PAGE_MAPPING_MOVABLE, __ATOMIC_RELAXED);
 }
 static inline void kshim_clear_page_movable(struct page *page, const char *file, int line) {
     if (unlikely(!kshim_page_movable(page, file, line)))
         kshim_bug("VM_BUG_ON_PAGE(!PageMovable(page)) in __ClearPageMovable", file, line);
-    page->mops = NULL;
+    __atomic_store_n(&page->mapping, KSHIM_PAGE_MAPPING_MOVABLE, __ATOMIC_RELAXED);
 }
 /* page->flags bits are atomic bit operations in the kernel. */
 #define PageIsolated(page) ((__atomic_load_n(&(page)->flags, __ATOMIC_RELAXED) & KSHIM_PG_isolated) != 0)

@@ -51,6 +51,10 @@ void kshim_tsan_unhide(void);
 /* After an operation returns (or a work item ends): no lock may be held. */
 void kshim_check_returned(const char *what);
 void kshim_might_sleep(const char *what, const char *file, int line);
+/* A zpool call made by its user with `gfp` (gfp-contract: what the
+ * allocator allocates inside may block only if gfp allows it), and its end. */
+void kshim_enter_caller(gfp_t gfp);
+void kshim_leave_caller(void);
 /* Main context only: run what is queued, inline, until empty. */
 void kshim_flush_workqueue(struct workqueue_struct *wq);
 int kshim_workqueue_idle(const struct workqueue_struct *wq);

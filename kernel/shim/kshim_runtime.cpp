@@ -1,99 +1,41 @@
 // z3fold-harden kernel shim, C++ side: the kernel primitives of kshim.h on
-// the controlled sync layer (every lock, atomic, bit operation and work-queue
-// call is a scheduling point of the same runtime the port runs under), pages
-// and slab objects from the heap (so ASan sees a use after free), and the
-// registries the adapter's introspection reads.
-#include "kshim_registry.h"
-
-#include <boost/container/flat_map.hpp>
-#include <boost/container/flat_set.hpp>
-
+// the controlled sync layer (every atomic, bit operation and work-queue call
+// is a scheduling point of the same runtime the port runs under; the locks
+// and the context rules are in kshim_context.cpp), pages and slab objects
+// from the heap (so ASan sees a use after free), per-CPU areas with
+// redzones, and the registries the adapter's introspection reads.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "report.h"
-#include "sync/sync.h"
+#include <fmt/format.h>
+
+#include "kshim_world.h"
 
 extern "C" {
-#include "kshim_types.h"
+#include "kshim_registry.h"
 }
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define KSHIM_POISON(p, n) __asan_poison_memory_region((p), (n))
+#define KSHIM_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#endif
+#endif
+#ifndef KSHIM_POISON
+#define KSHIM_POISON(p, n) ((void)(p), (void)(n))
+#define KSHIM_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+using namespace kshim;
 
 namespace {
 
-using namespace z3fh::sync;
-using z3fh::ErrorKind;
-
-constexpr size_t kPageSize = 4096;
-constexpr size_t kBlockSize = 2 * kPageSize;
-
-static_assert(offsetof(work_struct, kshim_next) == offsetof(WorkItem, next));
-static_assert(offsetof(work_struct, kshim_prev) == offsetof(WorkItem, prev));
-static_assert(offsetof(work_struct, kshim_fn) == offsetof(WorkItem, fn));
-static_assert(offsetof(work_struct, kshim_pending) == offsetof(WorkItem, pending));
-
-struct KmemCache {
-    std::string name;
-    size_t size;
-    size_t align;
-    size_t live = 0;
-};
-
-struct SlabObject {
-    KmemCache* cache;
-    uint32_t serial;
-    size_t size;
-};
-
-// One run's kernel world. Serials are handed out in allocation order, so
-// nothing an address decides reaches a trace or a scheduling decision.
-//
-// The registries are flat (sorted vectors): every list add and delete,
-// page and slab allocation updates one, and a node-based map allocated on
-// each insert (a stack unwind under ASan). Cleared for the next run, they
-// keep their storage.
-struct KWorkQueue;
-template <typename K, typename V>
-using FlatMap = boost::container::flat_map<K, V>;
-
-struct World {
-    int nr_cpus = 1;
-    uint32_t next_page_serial = 1;
-    uint32_t next_slab_serial = 1;
-    uint32_t next_wq_serial = 1;
-    FlatMap<uintptr_t, uint32_t> pages;      // block address -> serial (live pages)
-    FlatMap<uintptr_t, SlabObject> objects;  // object address -> object (live slab objects)
-    // The list-guard check: registered heads and the nodes linked from them,
-    // each with the lock that must be held to add or delete it.
-    FlatMap<uintptr_t, const spinlock_t*> heads;
-    FlatMap<uintptr_t, const spinlock_t*> members;
-    std::vector<KmemCache*> zombie_caches;  // destroyed while objects were left
-    // Spinning locks (spinlock, rwlock) each thread holds, innermost last:
-    // the atomic context might_sleep checks, and what an operation must not
-    // return with.
-    struct HeldLock {
-        const void* lock;
-        ObjectId id;
-        SrcLoc loc;
-        bool spinning;  // spinlock/rwlock (atomic context); false: lock_page
-    };
-    FlatMap<int, std::vector<HeldLock>> atomic_locks;  // per thread; emptied, not erased, between runs
-    int fail_countdown[2] = {0, 0};  // pages, slab objects
-    FlatMap<int, bool> yield_after_unlock;  // a trylock failed under a spinning lock
-    boost::container::flat_set<const void*> workqueues;  // live ones (a work item may outlive its queue)
-    // Destroyed ones, kept until the run's end: as the kernel's worker pools
-    // outlive a workqueue, a cancel_work_sync on one of its items stays safe.
-    std::vector<KWorkQueue*> dead_workqueues;
-};
-
-World& world() {
-    static World w;
-    return w;
-}
+static_assert(offsetof(WorkState, item) == 0);
 
 // (serial, address) pairs, for listing pages or objects in serial order;
 // asked by the validator at every step, so the storage is kept.
@@ -102,132 +44,6 @@ std::vector<std::pair<uint32_t, uintptr_t>>& serial_scratch() {
     v.clear();
     return v;
 }
-
-struct KWorkQueue {
-    explicit KWorkQueue(ObjectId id) : q(id) {}
-    WorkQueue q;
-};
-
-SrcLoc loc_of(const char* file, int line) { return SrcLoc{file, line}; }
-
-// Inside the shim's hidden scopes, the heap calls themselves stay visible to
-// TSan: its allocator resets a block's history at malloc and records the
-// free, or a reused block would carry the last owner's accesses.
-struct TsanVisible {
-    TsanVisible() { tsan_unhide(); }
-    ~TsanVisible() { tsan_hide(); }
-    TsanVisible(const TsanVisible&) = delete;
-    TsanVisible& operator=(const TsanVisible&) = delete;
-};
-
-// The page or slab object an address lies in, as an object id of class `cls`.
-ObjectId object_of(const void* addr, ObjClass cls) {
-    World& w = world();
-    auto a = reinterpret_cast<uintptr_t>(addr);
-    auto p = w.pages.find(a & ~(uintptr_t{kBlockSize} - 1));
-    if (p != w.pages.end()) return ObjectId{cls, p->second};
-    auto o = w.objects.upper_bound(a);
-    if (o != w.objects.begin()) {
-        --o;
-        if (a < o->first + o->second.size) return ObjectId{cls, o->second.serial};
-    }
-    return ObjectId{cls, 0};
-}
-
-// A lock's class from the expression spin_lock_init was given.
-unsigned char lock_class(const char* name, bool rw) {
-    std::string n = name ? name : "";
-    ObjClass c = ObjClass::none;
-    if (rw && n.find("slots") != std::string::npos) c = ObjClass::slots_lock;
-    else if (n.find("stale_lock") != std::string::npos) c = ObjClass::stale_lock;
-    else if (n.find("page_lock") != std::string::npos) c = ObjClass::page_lock;
-    else if (n.find("pool->lock") != std::string::npos) c = ObjClass::pool_lock;
-    return static_cast<unsigned char>(c);
-}
-
-[[noreturn]] void fatal(ErrorKind kind, SrcLoc loc, const std::string& what) { z3fh::report_fatal(kind, loc, what); }
-
-std::string describe(ObjectId id) { return std::string(obj_class_name(id.cls)) + " " + std::to_string(id.serial); }
-
-// The kernel's spinlock (and lock_page) on the controlled runtime: the same
-// protocol as sync::SpinLock, over the C struct's fields.
-void spin_lock(spinlock_t* l, ObjectId id, SrcLoc loc) {
-    TsanHidden hidden;
-    if (ControlledRuntime* rt = active_runtime()) {
-        rt->point(Event::lock, id, loc);
-        if (l->owner == rt->current_thread()) fatal(ErrorKind::check, loc, "recursive acquire of " + describe(id));
-        while (l->owner != kNoThread) rt->block(l, id, l->owner, loc);
-        l->owner = rt->current_thread();
-        rt->on_acquire(l, id, loc);
-    } else {
-        if (l->owner != kNoThread) fatal(ErrorKind::check, loc, "contended (no scheduler) acquire of " + describe(id));
-        l->owner = kMainContext;
-    }
-    Z3FH_HB_ACQUIRE(l);
-}
-
-bool spin_trylock(spinlock_t* l, ObjectId id, SrcLoc loc) {
-    TsanHidden hidden;
-    ControlledRuntime* rt = active_runtime();
-    if (rt) rt->point(Event::trylock, id, loc);
-    if (l->owner != kNoThread) return false;
-    l->owner = rt ? rt->current_thread() : kMainContext;
-    if (rt) rt->on_acquire(l, id, loc);
-    Z3FH_HB_ACQUIRE(l);
-    return true;
-}
-
-void spin_unlock(spinlock_t* l, ObjectId id, SrcLoc loc) {
-    TsanHidden hidden;
-    ControlledRuntime* rt = active_runtime();
-    if (rt) rt->point(Event::unlock, id, loc);
-    if (l->owner != current_token()) fatal(ErrorKind::lock_not_held, loc, "unlock of a lock not held: " + describe(id));
-    Z3FH_HB_RELEASE(l);
-    l->owner = kNoThread;
-    if (rt) {
-        rt->on_release(l, id, loc);
-        rt->wake(l);
-    }
-}
-
-
-// Atomic context: the spinning locks the running thread holds.
-void note_acquired(const void* lock, ObjectId id, SrcLoc loc, bool spinning = true) {
-    TsanHidden hidden;
-    world().atomic_locks[current_token()].push_back({lock, id, loc, spinning});
-}
-void note_released(const void* lock) {
-    TsanHidden hidden;
-    auto& v = world().atomic_locks[current_token()];
-    for (size_t i = v.size(); i-- > 0;)
-        if (v[i].lock == lock) {
-            v.erase(v.begin() + static_cast<long>(i));
-            return;
-        }
-}
-std::string held_text(const std::vector<World::HeldLock>& v) {
-    std::string out;
-    for (const World::HeldLock& h : v)
-        out += (out.empty() ? "" : ", ") + describe(h.id) + " (taken at " + h.loc.file + ":" + std::to_string(h.loc.line) + ")";
-    return out;
-}
-// shim_might_sleep(): a blocking call with a spinning lock held.
-void shim_might_sleep(const char* what, SrcLoc loc) {
-    TsanHidden hidden;
-    auto& w = world();
-    auto it = w.atomic_locks.find(current_token());
-    if (it == w.atomic_locks.end()) return;
-    std::vector<World::HeldLock> spinning;
-    for (const World::HeldLock& h : it->second)
-        if (h.spinning) spinning.push_back(h);
-    if (spinning.empty()) return;
-    fatal(ErrorKind::might_sleep, loc,
-          std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
-              std::to_string(spinning.size()) + " spinning lock(s) held: " + held_text(spinning));
-}
-
-ObjectId lock_id(const spinlock_t* l) { return object_of(l, static_cast<ObjClass>(l->cls)); }
-ObjectId rw_id(const rwlock_t* l) { return object_of(l, static_cast<ObjClass>(l->cls)); }
 
 void free_block(page* pg) {
     World& w = world();
@@ -241,10 +57,23 @@ void free_block(page* pg) {
     std::free(reinterpret_cast<void*>(block));
 }
 
+// The queue runs a work item: clear PENDING in work->data (the kernel
+// does so before calling the function), then call it. Both touch the
+// work_struct, so an item whose memory was freed while queued is an access
+// ASan reports.
 void work_trampoline(WorkItem* item) {
-    auto* w = reinterpret_cast<work_struct*>(item);
+    work_struct* w = reinterpret_cast<WorkState*>(item)->work;
+    {
+        TsanHidden hidden;
+        w->data &= ~KSHIM_WORK_STRUCT_PENDING;
+    }
     w->func(w);
     kshim_check_returned("a work item");
+}
+
+WorkState* work_state(const work_struct* w) {
+    auto it = world().works.find(reinterpret_cast<uintptr_t>(w));
+    return it == world().works.end() ? nullptr : it->second;
 }
 
 }  // namespace
@@ -264,9 +93,11 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.objects.clear();
     w.heads.clear();
     w.members.clear();
-    for (auto& [thread, held] : w.atomic_locks) held.clear();
+    w.works.clear();
+    w.work_arena.reset();
+    w.percpu.clear();
+    reset_locks();
     w.fail_countdown[0] = w.fail_countdown[1] = 0;
-    w.yield_after_unlock.clear();
 }
 
 extern "C" void kshim_guard_list(const list_head* head, const spinlock_t* lock) {
@@ -285,14 +116,33 @@ const spinlock_t* guard_of(const list_head* node) {
 }
 void require_guard(const spinlock_t* lock, const list_head* node, const char* what, const char* file, int line) {
     TsanHidden hidden;
-    if (lock->owner == current_token()) return;
-    ObjectId id = lock_id(lock);
+    auto it = world().spins.find(reinterpret_cast<uintptr_t>(lock));
+    if (it != world().spins.end() && it->second->held_by_me()) return;
+    ObjectId id = it != world().spins.end() ? it->second->id() : object_of(lock, ObjClass::none);
     uint32_t page = kshim_page_serial(node);
     fatal(ErrorKind::lock_not_held, loc_of(file, line),
           std::string(what) + (page ? " of page " + std::to_string(page) + "'s node" : std::string()) +
               " on a list guarded by " + describe(id) + ", which this thread does not hold");
 }
 }  // namespace
+
+// A list head inside a per-CPU area but outside every unit: an index past
+// the end of a per-CPU array (z3fold's unbuddied[NCHUNKS]). In the kernel
+// the next CPU's data (or whatever follows the last unit) is written.
+extern "C" void kshim_list_check_head(const list_head* head, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    auto a = reinterpret_cast<uintptr_t>(head);
+    for (const PercpuArea& area : world().percpu) {
+        if (a < area.base || a >= area.base + area.stride * static_cast<size_t>(area.units)) continue;
+        size_t off = (a - area.base) % area.stride;
+        if (off + sizeof(list_head) <= area.size) return;
+        size_t cpu = (a - area.base) / area.stride;
+        fatal(ErrorKind::percpu_out_of_bounds, loc_of(file, line),
+              fmt::format("list head at byte {} of CPU {}'s per-CPU unit of {} bytes: past the unit's end, in the "
+                          "memory that follows it{}",
+                          off, cpu, area.size, cpu + 1 < static_cast<size_t>(area.units) ? " (the next CPU's unit)" : ""));
+    }
+}
 
 extern "C" void kshim_list_added(const list_head* n, const list_head* prev, const list_head* next, const char* file,
                                  int line) {
@@ -436,14 +286,10 @@ extern "C" size_t kshim_slab_live_count(const struct kmem_cache* cache) {
     return cache ? reinterpret_cast<const KmemCache*>(cache)->live : 0;
 }
 
-extern "C" int kshim_spin_is_locked(const spinlock_t* l) {
-    TsanHidden hidden;
-    return l->owner != kNoThread;
-}
-
+// work_pending reads PENDING from work->data, as the kernel's does.
 extern "C" bool kshim_work_pending(const work_struct* w) {
     TsanHidden hidden;
-    return w->kshim_pending;
+    return (__atomic_load_n(&w->data, __ATOMIC_RELAXED) & KSHIM_WORK_STRUCT_PENDING) != 0;
 }
 
 extern "C" void kshim_flush_workqueue(struct workqueue_struct* wq) {
@@ -461,20 +307,9 @@ extern "C" int kshim_workqueue_idle(const struct workqueue_struct* wq) {
 extern "C" void kshim_yield(const char* file, int line) { point(Event::yield, ObjectId{}, loc_of(file, line)); }
 extern "C" void kshim_cond_resched(const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    shim_might_sleep("cond_resched", loc_of(file, line));
+    might_sleep_here("cond_resched", loc_of(file, line));
     point(Event::yield, ObjectId{}, loc_of(file, line));
 }
-extern "C" void kshim_might_sleep(const char* what, const char* file, int line) { shim_might_sleep(what, loc_of(file, line)); }
-extern "C" void kshim_check_returned(const char* what) {
-    TsanHidden hidden;
-    auto& w = world();
-    auto it = w.atomic_locks.find(current_token());
-    if (it == w.atomic_locks.end() || it->second.empty()) return;
-    const World::HeldLock& h = it->second.back();
-    fatal(ErrorKind::lock_held_at_return, h.loc,
-          std::string(what) + " returned holding " + held_text(it->second));
-}
-
 extern "C" void kshim_warn(const char* cond, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     // panic_on_warn: a WARN is a finding, with the kernel's file and line.
@@ -486,144 +321,55 @@ extern "C" void kshim_bug(const char* cond, const char* file, int line) {
     fatal(ErrorKind::check, loc_of(file, line), cond);
 }
 
-extern "C" int kshim_current_cpu(void) { return current_vcpu(); }
 extern "C" int kshim_nr_cpus(void) { return world().nr_cpus; }
 
+// A per-CPU area: a 64-byte header holding the stride, then one unit a
+// virtual CPU, each followed by a redzone (poisoned under ASan), as the
+// kernel's units sit in separate chunks: an overflow of one unit reaches no
+// other CPU's data silently.
+namespace {
+constexpr size_t kPercpuHeader = 64;
+constexpr size_t kPercpuRedzone = 64;
+}  // namespace
+
 extern "C" void* kshim_alloc_percpu(size_t size, size_t align) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     size_t a = align < 16 ? 16 : align;
     size_t unit = (size + a - 1) / a * a;
-    size_t total = 64 + unit * static_cast<size_t>(world().nr_cpus);
-    auto* base = static_cast<char*>(std::calloc(1, total));
+    size_t stride = unit + kPercpuRedzone;
+    int units = world().nr_cpus;
+    size_t total = kPercpuHeader + stride * static_cast<size_t>(units);
+    char* base;
+    {
+        TsanVisible visible;
+        base = static_cast<char*>(std::calloc(1, total));
+    }
     if (!base) return nullptr;
-    std::memcpy(base, &unit, sizeof unit);
-    return base + 64;
+    std::memcpy(base, &stride, sizeof stride);
+    char* first = base + kPercpuHeader;
+    for (int cpu = 0; cpu < units; cpu++) KSHIM_POISON(first + static_cast<size_t>(cpu) * stride + unit, kPercpuRedzone);
+    world().percpu.push_back(PercpuArea{reinterpret_cast<uintptr_t>(first), unit, stride, units});
+    return first;
 }
 
 extern "C" size_t kshim_percpu_unit(const void* p) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    size_t unit;
-    std::memcpy(&unit, static_cast<const char*>(p) - 64, sizeof unit);
-    return unit;
+    size_t stride;
+    std::memcpy(&stride, static_cast<const char*>(p) - kPercpuHeader, sizeof stride);
+    return stride;
 }
 
 extern "C" void kshim_free_percpu(void* p) {
-    if (p) std::free(static_cast<char*>(p) - 64);
-}
-
-extern "C" void kshim_spin_init(spinlock_t* l, const char* name) {
-    TsanHidden hidden;
-    l->owner = kNoThread;
-    l->cls = lock_class(name, false);
-}
-extern "C" void kshim_spin_lock(spinlock_t* l, const char* file, int line) {
+    if (!p) return;
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    const ObjectId id = lock_id(l);  // one registry lookup for the whole call
-    spin_lock(l, id, loc_of(file, line));
-    note_acquired(l, id, loc_of(file, line));
-}
-extern "C" int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    const ObjectId id = lock_id(l);  // one registry lookup for the whole call
-    if (!spin_trylock(l, id, loc_of(file, line))) {
-        // A failed trylock is usually retried (z3fold's lookups loop on it
-        // under pool->lock, without cpu_relax when they may not sleep). On
-        // real CPUs the holder runs meanwhile and queued spinlocks are fair;
-        // here another thread runs before the retry: at once if this thread
-        // holds no spinning lock, else right after its next unlock (so the
-        // threads waiting for that lock get it before the retry takes it again).
-        auto& held = world().atomic_locks[current_token()];
-        bool spinning = false;
-        for (const World::HeldLock& h : held) spinning = spinning || h.spinning;
-        if (spinning) world().yield_after_unlock[current_token()] = true;
-        else point(Event::yield, id, loc_of(file, line));
-        return 0;
+    auto& areas = world().percpu;
+    auto it = std::find_if(areas.begin(), areas.end(),
+                           [&](const PercpuArea& a) { return a.base == reinterpret_cast<uintptr_t>(p); });
+    if (it != areas.end()) {
+        KSHIM_UNPOISON(p, it->stride * static_cast<size_t>(it->units));
+        areas.erase(it);
     }
-    note_acquired(l, id, loc_of(file, line));
-    return 1;
-}
-extern "C" void kshim_spin_unlock(spinlock_t* l, const char* file, int line) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    const ObjectId id = lock_id(l);  // one registry lookup for the whole call
-    spin_unlock(l, id, loc_of(file, line));
-    note_released(l);
-    auto it = world().yield_after_unlock.find(current_token());
-    if (it != world().yield_after_unlock.end() && it->second) {
-        it->second = false;
-        point(Event::yield, id, loc_of(file, line));
-    }
-}
-
-extern "C" void kshim_rw_init(rwlock_t* l, const char* name) {
-    TsanHidden hidden;
-    l->writer = kNoThread;
-    l->readers = 0;
-    l->cls = lock_class(name, true);
-}
-
-extern "C" void kshim_read_lock(rwlock_t* l, const char* file, int line) {
-    TsanHidden hidden;
-    SrcLoc loc = loc_of(file, line);
-    ObjectId id = rw_id(l);
-    if (ControlledRuntime* rt = active_runtime()) {
-        rt->point(Event::read_lock, id, loc);
-        while (l->writer != kNoThread) rt->block(l, id, l->writer, loc);
-        rt->on_acquire(l, id, loc);
-    } else if (l->writer != kNoThread) {
-        fatal(ErrorKind::check, loc, "contended (no scheduler) read_lock of " + describe(id));
-    }
-    ++l->readers;
-    Z3FH_HB_ACQUIRE(l);
-    note_acquired(l, id, loc);
-}
-
-extern "C" void kshim_read_unlock(rwlock_t* l, const char* file, int line) {
-    TsanHidden hidden;
-    SrcLoc loc = loc_of(file, line);
-    ObjectId id = rw_id(l);
-    ControlledRuntime* rt = active_runtime();
-    if (rt) rt->point(Event::read_unlock, id, loc);
-    if (l->readers <= 0) fatal(ErrorKind::lock_not_held, loc, "read_unlock of a lock not read-held: " + describe(id));
-    Z3FH_HB_RELEASE(l);
-    --l->readers;
-    if (rt) {
-        rt->on_release(l, id, loc);
-        if (l->readers == 0) rt->wake(l);
-    }
-    note_released(l);
-}
-
-extern "C" void kshim_write_lock(rwlock_t* l, const char* file, int line) {
-    TsanHidden hidden;
-    SrcLoc loc = loc_of(file, line);
-    ObjectId id = rw_id(l);
-    if (ControlledRuntime* rt = active_runtime()) {
-        rt->point(Event::write_lock, id, loc);
-        while (l->writer != kNoThread || l->readers > 0) rt->block(l, id, l->writer, loc);
-        l->writer = rt->current_thread();
-        rt->on_acquire(l, id, loc);
-    } else {
-        if (l->writer != kNoThread || l->readers > 0)
-            fatal(ErrorKind::check, loc, "contended (no scheduler) write_lock of " + describe(id));
-        l->writer = kMainContext;
-    }
-    Z3FH_HB_ACQUIRE(l);
-    note_acquired(l, id, loc);
-}
-
-extern "C" void kshim_write_unlock(rwlock_t* l, const char* file, int line) {
-    TsanHidden hidden;
-    SrcLoc loc = loc_of(file, line);
-    ObjectId id = rw_id(l);
-    ControlledRuntime* rt = active_runtime();
-    if (rt) rt->point(Event::write_unlock, id, loc);
-    if (l->writer != current_token()) fatal(ErrorKind::lock_not_held, loc, "write_unlock of a lock not held: " + describe(id));
-    Z3FH_HB_RELEASE(l);
-    l->writer = kNoThread;
-    if (rt) {
-        rt->on_release(l, id, loc);
-        rt->wake(l);
-    }
-    note_released(l);
+    TsanVisible visible;
+    std::free(static_cast<char*>(p) - kPercpuHeader);
 }
 
 extern "C" long long kshim_atomic_op(void* counter, int width, int op, long long arg, const char* file, int line) {
@@ -716,38 +462,54 @@ extern "C" int kshim_bitop(int op, long nr, volatile unsigned long* addr, const 
 
 extern "C" void kshim_init_work(struct work_struct* w, work_func_t fn) {
     TsanHidden hidden;
-    auto* item = reinterpret_cast<WorkItem*>(w);
-    item->init(&work_trampoline);
-    w->kshim_wq = nullptr;
+    World& wo = world();
+    WorkState* st = wo.work_arena.make();
+    st->item.init(&work_trampoline);
+    st->work = w;
+    wo.works[reinterpret_cast<uintptr_t>(w)] = st;
+    w->data = 0;
+    w->entry.next = w->entry.prev = &w->entry;
     w->func = fn;
 }
 
 extern "C" bool kshim_queue_work(int cpu, struct workqueue_struct* wq, struct work_struct* w, const char* file, int line) {
+    WorkState* st;
     {
         TsanHidden hidden;
-        // Nothing may be queued on a destroyed workqueue (the pool is gone).
-        if (!world().workqueues.count(wq))
-            fatal(ErrorKind::check, loc_of(file, line), "queue_work on a destroyed workqueue");
-        w->kshim_wq = wq;
+        World& wo = world();
+        SrcLoc loc = loc_of(file, line);
+        if (cpu != KSHIM_WORK_CPU_UNBOUND && (cpu < 0 || cpu >= wo.nr_cpus))
+            fatal(ErrorKind::queue_work_cpu, loc,
+                  fmt::format("queue_work_on(cpu {}) with {} possible CPU(s): an unbound queue looks the CPU's NUMA "
+                              "node up (cpu_to_node), a bound one its per-CPU pool; both read out of bounds",
+                              cpu, wo.nr_cpus));
+        // Nothing may be queued on a destroyed workqueue (its memory is gone).
+        if (!wo.workqueues.count(wq)) fatal(ErrorKind::queue_destroyed, loc, "queue_work on a destroyed workqueue");
+        (void)__atomic_load_n(&w->data, __ATOMIC_RELAXED);  // the kernel's test_and_set_bit(PENDING)
+        st = work_state(w);
+        if (!st) fatal(ErrorKind::check, loc, "queue_work of a work item INIT_WORK never initialised");
+        st->wq = reinterpret_cast<KWorkQueue*>(wq);
     }
-    return reinterpret_cast<KWorkQueue*>(wq)->q.queue(reinterpret_cast<WorkItem*>(w), cpu < 0 ? 0 : cpu,
-                                                      loc_of(file, line));
+    bool queued = reinterpret_cast<KWorkQueue*>(wq)->q.queue(&st->item, cpu < 0 ? 0 : cpu, loc_of(file, line));
+    TsanHidden hidden;
+    if (queued) w->data |= KSHIM_WORK_STRUCT_PENDING;
+    return queued;
 }
 
 extern "C" bool kshim_cancel_work_sync(struct work_struct* w, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    shim_might_sleep("cancel_work_sync", loc_of(file, line));
-    void* wq;
-    {
-        wq = w->kshim_wq;
-    }
+    might_sleep_here("cancel_work_sync", loc_of(file, line));
+    (void)__atomic_load_n(&w->data, __ATOMIC_RELAXED);
+    WorkState* st = work_state(w);
     // Never queued, or its queue is destroyed (drained, so the item is idle:
     // the kernel's cancel_work_sync finds it so through work->data).
-    if (!wq || !world().workqueues.count(wq)) {
+    if (!st || !st->wq || !world().workqueues.count(st->wq)) {
         point(Event::work_cancel, ObjectId{ObjClass::work_item, 0}, loc_of(file, line));
         return false;
     }
-    return reinterpret_cast<KWorkQueue*>(wq)->q.cancel_sync(reinterpret_cast<WorkItem*>(w), loc_of(file, line));
+    bool was_pending = st->wq->q.cancel_sync(&st->item, loc_of(file, line));
+    w->data &= ~KSHIM_WORK_STRUCT_PENDING;
+    return was_pending;
 }
 
 extern "C" struct workqueue_struct* kshim_create_workqueue(const char* name) {
@@ -768,7 +530,8 @@ extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq) {
 
 extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) shim_might_sleep("alloc_page with a blocking gfp", loc_of(file, line));
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep_here("alloc_page with a blocking gfp", loc_of(file, line));
+    check_gfp_contract(gfp, "alloc_page", loc_of(file, line));
     if (injected_failure(0, loc_of(file, line))) return nullptr;
     World& w = world();
     void* block;
@@ -783,11 +546,10 @@ extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) 
     std::memset(pg, 0, sizeof *pg);
     pg->lru.next = pg->lru.prev = &pg->lru;
     pg->_refcount.counter = 1;
-    pg->kshim_lock.owner = kNoThread;
-    pg->kshim_lock.cls = static_cast<unsigned char>(ObjClass::page_mutex);
     pg->kshim_serial = w.next_page_serial++;
     pg->kshim_magic = KSHIM_PAGE_MAGIC;
-    w.pages.emplace(reinterpret_cast<uintptr_t>(block), pg->kshim_serial);
+    w.pages.emplace(reinterpret_cast<uintptr_t>(block), static_cast<uint32_t>(pg->kshim_serial));
+    init_page_lock(pg);
     shared_write(nullptr);  // the step checks ask which pages are live
     return pg;
 }
@@ -795,7 +557,7 @@ extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) 
 extern "C" void kshim_get_page(struct page* pg, const char* file, int line) {
     TsanHidden hidden;
     SrcLoc loc = loc_of(file, line);
-    ObjectId id = ObjectId{ObjClass::page_refs, pg->kshim_serial};
+    ObjectId id = ObjectId{ObjClass::page_refs, static_cast<uint32_t>(pg->kshim_serial)};
     point(Event::atomic_rmw, id, loc);
     if (pg->_refcount.counter <= 0) fatal(ErrorKind::refcount, loc, "get_page on a page with no reference: " + describe(id));
     Z3FH_HB_ACQUIRE(&pg->_refcount);
@@ -805,7 +567,7 @@ extern "C" void kshim_get_page(struct page* pg, const char* file, int line) {
 extern "C" void kshim_put_page(struct page* pg, const char* file, int line) {
     TsanHidden hidden;
     SrcLoc loc = loc_of(file, line);
-    ObjectId id = ObjectId{ObjClass::page_refs, pg->kshim_serial};
+    ObjectId id = ObjectId{ObjClass::page_refs, static_cast<uint32_t>(pg->kshim_serial)};
     point(Event::atomic_rmw, id, loc);
     if (pg->_refcount.counter <= 0) fatal(ErrorKind::refcount, loc, "put_page below zero: " + describe(id));
     // put_page's atomic_dec_and_test is fully ordered: every holder's use of
@@ -817,27 +579,6 @@ extern "C" void kshim_put_page(struct page* pg, const char* file, int line) {
     }
 }
 
-// lock_page is a sleeping lock: it may not be taken in atomic context.
-extern "C" void kshim_lock_page(struct page* pg, const char* file, int line) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    shim_might_sleep("lock_page", loc_of(file, line));
-    ObjectId id{ObjClass::page_mutex, pg->kshim_serial};
-    spin_lock(&pg->kshim_lock, id, loc_of(file, line));
-    note_acquired(&pg->kshim_lock, id, loc_of(file, line), false);
-}
-extern "C" int kshim_trylock_page(struct page* pg, const char* file, int line) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    ObjectId id{ObjClass::page_mutex, pg->kshim_serial};
-    if (!spin_trylock(&pg->kshim_lock, id, loc_of(file, line))) return 0;
-    note_acquired(&pg->kshim_lock, id, loc_of(file, line), false);
-    return 1;
-}
-extern "C" void kshim_unlock_page(struct page* pg, const char* file, int line) {
-    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    spin_unlock(&pg->kshim_lock, ObjectId{ObjClass::page_mutex, pg->kshim_serial}, loc_of(file, line));
-    note_released(&pg->kshim_lock);
-}
-
 extern "C" struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t size, size_t align) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     auto* c = new KmemCache{name ? name : "", size, align < 8 ? 8 : align};
@@ -846,7 +587,8 @@ extern "C" struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t s
 
 extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) shim_might_sleep("kmem_cache_alloc with a blocking gfp", loc_of(file, line));
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep_here("kmem_cache_alloc with a blocking gfp", loc_of(file, line));
+    check_gfp_contract(gfp, "kmem_cache_alloc", loc_of(file, line));
     if (injected_failure(1, loc_of(file, line))) return nullptr;
     auto* c = reinterpret_cast<KmemCache*>(cache);
     size_t bytes = (c->size + c->align - 1) / c->align * c->align;
@@ -895,7 +637,8 @@ extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* f
 }
 
 extern "C" void* kshim_kzalloc(size_t size, gfp_t gfp, const char* file, int line) {
-    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) shim_might_sleep("kzalloc with a blocking gfp", loc_of(file, line));
+    if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep_here("kzalloc with a blocking gfp", loc_of(file, line));
+    check_gfp_contract(gfp, "kzalloc", loc_of(file, line));
     return std::calloc(1, size);
 }
 extern "C" void kshim_kfree(const void* p) { std::free(const_cast<void*>(p)); }

@@ -21,17 +21,25 @@ struct list_head {
     struct list_head *next, *prev;
 };
 
-/* Lock classes the shim knows (sync::ObjClass values, chosen at init from
- * the lock's name: "&pool->lock" is the pool lock). */
+/* The kernel's own layouts, as a non-debug x86-64 build has them
+ * (CONFIG_DEBUG_SPINLOCK, LOCKDEP and DEBUG_OBJECTS off), so z3fold's
+ * structures have their real sizes and offsets (tests/kernel checks
+ * sizeof(struct z3fold_header) == 88). What the scheduler needs of a lock
+ * or a work item (owner, waiters, queue links) lives in the shim's side
+ * tables (kshim_runtime.cpp), keyed by address and made afresh by
+ * spin_lock_init, rwlock_init and INIT_WORK: a header that migration
+ * memcpy()s to a new page gets new lock state when z3fold re-initialises it. */
+
+/* arch_spinlock_t, a qspinlock: one 32-bit word. The shim keeps it 1 while
+ * the lock is held (so a lock in freed memory is an access ASan sees). */
 typedef struct {
-    int owner;         /* scheduled thread holding it, or -1 */
-    unsigned char cls; /* sync::ObjClass */
+    unsigned int kshim_locked;
 } spinlock_t;
 
+/* arch_rwlock_t, a qrwlock: the reader/writer counts and the wait lock. */
 typedef struct {
-    int writer;
-    int readers;
-    unsigned char cls;
+    unsigned int kshim_cnts;
+    unsigned int kshim_wait_lock;
 } rwlock_t;
 
 typedef struct {
@@ -47,40 +55,56 @@ struct kref {
     refcount_t refcount;
 };
 
-/* The first four fields are sync::WorkItem's (the controlled work queue
- * runs it); func is the kernel's work function, wq the queue it went on. */
+/* struct work_struct: atomic_long_t data (bit 0: pending), the queue link
+ * and the function. The shim's queue link is in its side table. */
 struct work_struct;
 typedef void (*work_func_t)(struct work_struct *work);
 struct work_struct {
-    void *kshim_next;
-    void *kshim_prev;
-    void (*kshim_fn)(void *);
-    bool kshim_pending;
-    void *kshim_wq;
+    long data;
+    struct list_head entry;
     work_func_t func;
 };
+#define KSHIM_WORK_STRUCT_PENDING 1L
+#define KSHIM_WORK_CPU_UNBOUND (-1000) /* what queue_work passes (the kernel's WORK_CPU_UNBOUND) */
 
 struct movable_operations;
 
-/* struct page: the fields z3fold uses, plus the shim's own. It lives in the
- * second half of an 8 KiB block whose first half is the page's memory, so
- * virt_to_page is address arithmetic and ASan sees a freed page whole. */
+/* struct page, 64 bytes as in the kernel: flags, lru, mapping, index,
+ * private, _mapcount, _refcount, memcg_data. z3fold uses flags (through
+ * the page lock and isolation), lru, mapping (the movable operations, as
+ * __SetPageMovable stores them) and private. The shim keeps the page's
+ * serial where the kernel has `index` and a magic where it has
+ * `_mapcount`, neither of which z3fold reads. It lives in the second half
+ * of an 8 KiB block whose first half is the page's memory, so virt_to_page
+ * is address arithmetic and ASan sees a freed page whole. */
 struct page {
     unsigned long flags; /* KSHIM_PG_* */
+    struct list_head lru;
+    unsigned long mapping; /* movable_operations | KSHIM_PAGE_MAPPING_MOVABLE */
+    unsigned long kshim_serial; /* `index`: page number in traces; never an address */
 #ifdef __cplusplus
     unsigned long private_; /* "private" is a C++ keyword; same field */
 #else
     unsigned long private;
 #endif
-    struct list_head lru;
+    unsigned int kshim_magic; /* `_mapcount` */
     atomic_t _refcount;
-    const struct movable_operations *mops;
-    spinlock_t kshim_lock; /* lock_page */
-    uint32_t kshim_serial; /* page number in traces; never an address */
-    uint32_t kshim_magic;
+    unsigned long memcg_data;
 };
 #define KSHIM_PAGE_MAGIC 0x7a33666bu
-#define KSHIM_PG_isolated 1UL
+#define KSHIM_PG_locked 1UL    /* PG_locked is bit 0 */
+#define KSHIM_PG_isolated 2UL
+#define KSHIM_PAGE_MAPPING_MOVABLE 2UL
+
+#ifdef __cplusplus
+#define KSHIM_STATIC_ASSERT static_assert
+#else
+#define KSHIM_STATIC_ASSERT _Static_assert
+#endif
+KSHIM_STATIC_ASSERT(sizeof(spinlock_t) == 4, "spinlock_t as a non-debug x86-64 kernel has it");
+KSHIM_STATIC_ASSERT(sizeof(rwlock_t) == 8, "rwlock_t as a non-debug x86-64 kernel has it");
+KSHIM_STATIC_ASSERT(sizeof(struct work_struct) == 32, "work_struct as a non-debug x86-64 kernel has it");
+KSHIM_STATIC_ASSERT(sizeof(struct page) == 64, "struct page as a non-debug x86-64 kernel has it");
 
 #ifdef __cplusplus
 }

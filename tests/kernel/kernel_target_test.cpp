@@ -42,6 +42,17 @@ bool kshim_cancel_work_sync(struct work_struct* w, const char* file, int line);
 struct workqueue_struct* kshim_create_workqueue(const char* name);
 void kshim_destroy_workqueue(struct workqueue_struct* wq);
 bool kshim_work_pending(const struct work_struct* w);
+void kshim_preempt_disable(const char* file, int line);
+void kshim_preempt_enable(const char* file, int line);
+void kshim_migrate_disable(const char* file, int line);
+void kshim_migrate_enable(const char* file, int line);
+int kshim_checked_cpu(const char* what, const char* file, int line);
+void* kshim_alloc_percpu(size_t size, size_t align);
+size_t kshim_percpu_unit(const void* p);
+void kshim_free_percpu(void* p);
+void kshim_list_check_head(const struct list_head* head, const char* file, int line);
+struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line);
+void kshim_put_page(struct page* page, const char* file, int line);
 }
 
 namespace z3fh::fuzz {
@@ -171,6 +182,111 @@ TEST(KernelShim, SpinlockExcludesAndWorkRunsOnAWorkerFiber) {
     EXPECT_GE(g_work_runs, 20);
 }
 
+// `body` as the one thread of a scheduled run (the context rules apply to
+// scheduled threads; the harness's main context is pool setup).
+void run_scheduled(const std::function<void()>& body) {
+    sched::RandomStrategy strategy(1, 1);
+    sched::Runtime rt(strategy);
+    sync::install_runtime(&rt);
+    std::function<void()> b = body;
+    rt.spawn("T0", &Toy::entry, &b);
+    sched::RunResult r = rt.run();
+    sync::install_runtime(nullptr);
+    EXPECT_EQ(r.status, sched::RunStatus::completed);
+}
+
+// Each context rule fires on its planted violation, with the kernel's words
+// and the caller's line, and is silent where the kernel allows the call.
+TEST(KernelShim, CpuIdNeedsPreemptionOrMigrationDisabled) {
+    kshim_reset(2);
+    spinlock_t lock;
+    kshim_spin_init(&lock, "&pool->lock");
+    run_scheduled([&] {
+        kshim_spin_lock(&lock, __FILE__, __LINE__);
+        EXPECT_EQ(kshim_checked_cpu("smp_processor_id()", __FILE__, __LINE__), 0);
+        kshim_spin_unlock(&lock, __FILE__, __LINE__);
+        kshim_migrate_disable(__FILE__, __LINE__);
+        kshim_checked_cpu("this_cpu_ptr()", __FILE__, __LINE__);
+        kshim_migrate_enable(__FILE__, __LINE__);
+        kshim_preempt_disable(__FILE__, __LINE__);
+        kshim_checked_cpu("smp_processor_id()", __FILE__, __LINE__);
+        kshim_preempt_enable(__FILE__, __LINE__);
+    });
+    EXPECT_DEATH(run_scheduled([] { kshim_checked_cpu("smp_processor_id()", "mm/z3fold.c", 1555); }),
+                 "ERROR: cpu-id-preemptible: BUG: using smp_processor_id\\(\\) in preemptible.*\n.*at mm/z3fold.c:1555");
+}
+
+TEST(KernelShim, SleepingWithPreemptionOffIsAFinding) {
+    kshim_reset(1);
+    EXPECT_DEATH(run_scheduled([] {
+                     kshim_preempt_disable("mm/z3fold.c", 10);
+                     kshim_cond_resched("mm/z3fold.c", 11);
+                 }),
+                 "might-sleep: BUG: sleeping function called from invalid context: cond_resched with preemption "
+                 "disabled \\(preempt_disable at mm/z3fold.c:10\\)");
+    EXPECT_DEATH(run_scheduled([] {
+                     kshim_preempt_disable("mm/z3fold.c", 10);
+                     kshim_check_returned("z3fold_alloc");
+                 }),
+                 "lock-held-at-return: z3fold_alloc returned with preemption disabled");
+}
+
+TEST(KernelShim, BlockingAllocationForANonBlockingCallerIsAGfpContractFinding) {
+    kshim_reset(1);
+    struct kmem_cache* c = kshim_kmem_cache_create("t", 64, 64);
+    run_scheduled([&] {
+        // A caller that may block: anything goes.
+        kshim_enter_caller(KSHIM_GFP_DIRECT_RECLAIM);
+        kshim_kmem_cache_free(c, kshim_kmem_cache_alloc(c, KSHIM_GFP_DIRECT_RECLAIM, __FILE__, __LINE__), __FILE__,
+                              __LINE__);
+        kshim_leave_caller();
+        // zswap's gfp (no direct reclaim): GFP_ATOMIC-like allocations only.
+        kshim_enter_caller(0x800u);
+        kshim_kmem_cache_free(c, kshim_kmem_cache_alloc(c, 0x20u, __FILE__, __LINE__), __FILE__, __LINE__);
+        kshim_leave_caller();
+    });
+    EXPECT_DEATH(run_scheduled([&] {
+                     kshim_enter_caller(0x800u);
+                     kshim_alloc_page(KSHIM_GFP_DIRECT_RECLAIM, "mm/z3fold.c", 1046);
+                 }),
+                 "ERROR: gfp-contract: alloc_page may block.*caller's gfp 0x800 does not allow blocking\n.*at "
+                 "mm/z3fold.c:1046");
+    kshim_kmem_cache_destroy(c, __FILE__, __LINE__);
+}
+
+TEST(KernelShim, QueueWorkOnNeedsAPossibleCpu) {
+    kshim_reset(2);
+    struct workqueue_struct* wq = kshim_create_workqueue("test");
+    struct work_struct work;
+    kshim_init_work(&work, &count_work);
+    EXPECT_DEATH(kshim_queue_work(-1, wq, &work, "mm/z3fold.c", 1555),
+                 "ERROR: queue-work-cpu: queue_work_on\\(cpu -1\\) with 2 possible CPU\\(s\\).*\\n.*at mm/z3fold.c:1555");
+    EXPECT_DEATH(kshim_queue_work(2, wq, &work, "mm/z3fold.c", 1180), "queue-work-cpu: queue_work_on\\(cpu 2\\)");
+    EXPECT_TRUE(kshim_queue_work(KSHIM_WORK_CPU_UNBOUND, wq, &work, __FILE__, __LINE__));
+    EXPECT_TRUE(kshim_work_pending(&work));
+    kshim_destroy_workqueue(wq);
+    EXPECT_FALSE(kshim_work_pending(&work));
+    EXPECT_DEATH(kshim_queue_work(0, wq, &work, "mm/z3fold.c", 469), "ERROR: queue-destroyed: queue_work on a destroyed");
+    kshim_free_leftovers();
+}
+
+// Per-CPU units are apart, with a redzone between them: a list head one
+// past a CPU's array (K2's unbuddied[NCHUNKS]) is a finding, in every build.
+TEST(KernelShim, PerCpuHeadPastTheUnitIsAFinding) {
+    kshim_reset(2);
+    constexpr size_t kHeads = 62;
+    auto* heads = static_cast<struct list_head*>(kshim_alloc_percpu(kHeads * sizeof(struct list_head), 8));
+    size_t stride = kshim_percpu_unit(heads);
+    EXPECT_GT(stride, kHeads * sizeof(struct list_head));
+    auto* cpu1 = reinterpret_cast<struct list_head*>(reinterpret_cast<char*>(heads) + stride);
+    kshim_list_check_head(&heads[kHeads - 1], __FILE__, __LINE__);
+    kshim_list_check_head(&cpu1[0], __FILE__, __LINE__);
+    EXPECT_DEATH(kshim_list_check_head(&heads[kHeads], "mm/z3fold.c", 555),
+                 "ERROR: percpu-out-of-bounds: list head at byte 992 of CPU 0's per-CPU unit of 992 bytes.*next CPU");
+    EXPECT_DEATH(kshim_list_check_head(&cpu1[kHeads], "mm/z3fold.c", 555), "percpu-out-of-bounds.*CPU 1's");
+    kshim_free_percpu(heads);
+}
+
 // A kernel pool in the main context (no scheduler: plain sync).
 struct KernelPool {
     kz_pool* kz = kz_create(1, nullptr, nullptr);
@@ -254,6 +370,37 @@ TEST(KernelAdapter, SnapshotShowsTheKernelsState) {
     EXPECT_EQ(kz_live_slots(p.kz), 0u);
 }
 
+size_t kref_offset() {
+    kz_layout l{};
+    kz_get_layout(&l);
+    return l.header_kref_offset;
+}
+
+// The kernel's structures have the sizes of a non-debug x86-64 build. The
+// expected values are derived by hand from 6.1's definitions, not read
+// from the shim: struct z3fold_header is buddy (list_head, 16) + page_lock
+// (spinlock_t = qspinlock's atomic_t, 4) + refcount (kref = refcount_t =
+// atomic_t, 4) + work (work_struct = atomic_long_t 8 + list_head 16 + func
+// 8 = 32) + slots and pool (pointers, 8 + 8) + cpu (short) and four
+// unsigned shorts (10) + three 2-bit fields (2) = 84, padded to the
+// pointers' 8-byte alignment: 88. Then ZHDR_SIZE_ALIGNED = round_up(88, CHUNK_SIZE 64) = 128,
+// ZHDR_CHUNKS = 2, NCHUNKS = (4096 - 128) / 64 = 62, and a size above
+// 4096 - 128 - 64 = 3904 is headless.
+TEST(KernelAdapter, LayoutIsTheKernels) {
+    kz_layout l{};
+    kz_get_layout(&l);
+    EXPECT_EQ(l.header_size, 88u);
+    EXPECT_EQ(l.header_kref_offset, 20u);
+    EXPECT_EQ(l.zhdr_size_aligned, 128u);
+    EXPECT_EQ(l.zhdr_chunks, 2);
+    EXPECT_EQ(l.nchunks, 62);
+    EXPECT_EQ(l.headless_above, 3904u);
+    EXPECT_EQ(sizeof(spinlock_t), 4u);
+    EXPECT_EQ(sizeof(rwlock_t), 8u);
+    EXPECT_EQ(sizeof(struct work_struct), 32u);
+    EXPECT_EQ(sizeof(struct page), 64u);
+}
+
 TEST(KernelAdapter, ValidatorReportsABrokenList) {
     auto run = [] {
         KernelPool p;
@@ -266,13 +413,12 @@ TEST(KernelAdapter, ValidatorReportsABrokenList) {
         kz_resolve(p.kz, a, &serial, &bud, &off, &obj, &refs, &slots);
         // Break the header's refcount (a listed page at zero, unlocked).
         auto* header = const_cast<uint8_t*>(obj - off);
-        // struct z3fold_header: buddy (16 bytes), page_lock (8), then the kref.
-        *reinterpret_cast<int*>(header + 24) = 0;
+        *reinterpret_cast<int*>(header + kref_offset()) = 0;
         std::vector<std::string> v = p.violations();
         bool found = false;
         for (const std::string& id : v) found = found || id == "listed-page-zero-ref";
         EXPECT_TRUE(found);
-        *reinterpret_cast<int*>(header + 24) = 1;
+        *reinterpret_cast<int*>(header + kref_offset()) = 1;
         kz_free(p.kz, a);
         kz_drain(p.kz);
     };
@@ -298,12 +444,12 @@ TEST(KernelAdapter, PageValidatorJudgesTheTouchedPageOnly) {
     const uint8_t* obj = nullptr;
     ASSERT_TRUE(kz_resolve(p.kz, a, &serial, &bud, &off, &obj, &refs, &slots));
     auto* header = const_cast<uint8_t*>(obj - off);
-    *reinterpret_cast<int*>(header + 24) = 0;  // the kref, as in ValidatorReportsABrokenList
+    *reinterpret_cast<int*>(header + kref_offset()) = 0;  // as in ValidatorReportsABrokenList
     std::vector<std::string> v = p.page_violations(serial, &decided);
     EXPECT_TRUE(decided);
     EXPECT_NE(std::find(v.begin(), v.end(), "listed-page-zero-ref"), v.end());
     EXPECT_TRUE(p.page_violations(pages[1].serial, &decided).empty()) << "the headless page is intact";
-    *reinterpret_cast<int*>(header + 24) = 1;
+    *reinterpret_cast<int*>(header + kref_offset()) = 1;
     // The buddy link's back link broken: only the walk can say what is wrong.
     auto* buddy = reinterpret_cast<struct list_head*>(header);
     struct list_head* saved = buddy->next->prev;

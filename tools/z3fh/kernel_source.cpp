@@ -529,9 +529,16 @@ const std::vector<Edit>& known_fixes() {
          "&page->private);"},
         // K10: migration reads new_zhdr->cpu for queue_work_on after it has
         // unlocked the new page; reclaim, walking the LRU, may have claimed the
-        // page and set cpu = -1 under that lock meanwhile (a data race; TSan).
+        // page and set cpu = -1 under that lock meanwhile (a data race; TSan),
+        // and queue_work_on(-1) on the unbound compact_wq reads cpu_to_node(-1).
+        // The CPU is saved while the page lock is held (smp_processor_id()
+        // after the unlock would run in preemptible code: cpu-id-preemptible).
+        {"z3fold_page_migrate", R"(struct z3fold_pool \*pool;)",
+         "struct z3fold_pool *pool;\n\tint cpu; /* z3fh fix K10 */"},
+        {"z3fold_page_migrate", R"(new_zhdr->cpu = smp_processor_id\(\);)",
+         "new_zhdr->cpu = smp_processor_id();\n\tcpu = new_zhdr->cpu; /* z3fh fix K10 */"},
         {"z3fold_page_migrate", R"(queue_work_on\(new_zhdr->cpu, pool->compact_wq, &new_zhdr->work\);)",
-         "queue_work_on(smp_processor_id(), pool->compact_wq, &new_zhdr->work); /* z3fh fix K10 */"},
+         "queue_work_on(cpu, pool->compact_wq, &new_zhdr->work); /* z3fh fix K10 */"},
         // K11: migration refusing a mapped page clears PAGE_CLAIMED while the
         // page is still isolated: a free's compaction re-lists it, and putback
         // then unlinks it from an unbuddied list without pool->lock (and puts

@@ -1,0 +1,359 @@
+// z3fold-harden kernel shim, C++ side: the kernel's locks on the sync layer
+// and the context rules that go with them. spinlock_t, rwlock_t and the page
+// lock are the sync layer's SpinLock and RwLock (the one lock protocol of the
+// tree), found by the address of the kernel's lock; the kernel structs keep
+// their real sizes. Per thread the shim counts what the kernel's context
+// checks need: spinning locks held, preempt_disable and migrate_disable
+// depth, and the gfp of the zpool call the thread is in.
+#include <fmt/format.h>
+
+#include <string>
+
+#include "kshim_world.h"
+
+extern "C" {
+#include "kshim_registry.h"
+}
+
+namespace kshim {
+
+World& world() {
+    static World w;
+    return w;
+}
+
+ThreadContext& current_context() { return world().threads[current_token()]; }
+
+std::string describe(ObjectId id) { return std::string(obj_class_name(id.cls)) + " " + std::to_string(id.serial); }
+
+ObjectId object_of(const void* addr, ObjClass cls) {
+    World& w = world();
+    auto a = reinterpret_cast<uintptr_t>(addr);
+    auto p = w.pages.find(a & ~(uintptr_t{kBlockSize} - 1));
+    if (p != w.pages.end()) return ObjectId{cls, p->second};
+    auto o = w.objects.upper_bound(a);
+    if (o != w.objects.begin()) {
+        --o;
+        if (a < o->first + o->second.size) return ObjectId{cls, o->second.serial};
+    }
+    return ObjectId{cls, 0};
+}
+
+std::string held_text(const std::vector<HeldLock>& v) {
+    std::string out;
+    for (const HeldLock& h : v)
+        out += (out.empty() ? "" : ", ") + describe(h.id) + " (taken at " + h.loc.file + ":" + std::to_string(h.loc.line) + ")";
+    return out;
+}
+
+void might_sleep_here(const char* what, SrcLoc loc) {
+    TsanHidden hidden;
+    if (!lock_rule_checks().might_sleep) return;
+    World& w = world();
+    auto it = w.threads.find(current_token());
+    if (it == w.threads.end()) return;
+    const ThreadContext& c = it->second;
+    std::vector<HeldLock> spinning;
+    for (const HeldLock& h : c.held)
+        if (h.spinning) spinning.push_back(h);
+    if (!spinning.empty())
+        fatal(ErrorKind::might_sleep, loc,
+              std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
+                  std::to_string(spinning.size()) + " spinning lock(s) held: " + held_text(spinning));
+    if (c.preempt_disabled > 0)
+        fatal(ErrorKind::might_sleep, loc,
+              std::string("BUG: sleeping function called from invalid context: ") + what +
+                  " with preemption disabled (preempt_disable at " + c.preempt_loc.file + ":" +
+                  std::to_string(c.preempt_loc.line) + ")");
+}
+
+void check_gfp_contract(gfp_t gfp, const char* what, SrcLoc loc) {
+    TsanHidden hidden;
+    if (!(gfp & KSHIM_GFP_DIRECT_RECLAIM)) return;
+    const ThreadContext& c = current_context();
+    if (!c.in_caller || (c.caller_gfp & KSHIM_GFP_DIRECT_RECLAIM)) return;
+    fatal(ErrorKind::gfp_contract, loc,
+          std::string(what) + " may block (__GFP_DIRECT_RECLAIM), but the zpool caller's gfp " +
+              fmt::format("{:#x}", c.caller_gfp) + " does not allow blocking");
+}
+
+namespace {
+
+// A lock's class from the expression spin_lock_init was given.
+ObjClass lock_class(const char* name, bool rw) {
+    std::string n = name ? name : "";
+    if (rw && n.find("slots") != std::string::npos) return ObjClass::slots_lock;
+    if (n.find("stale_lock") != std::string::npos) return ObjClass::stale_lock;
+    if (n.find("page_lock") != std::string::npos) return ObjClass::page_lock;
+    if (n.find("pool->lock") != std::string::npos) return ObjClass::pool_lock;
+    return ObjClass::none;
+}
+
+void note_acquired(const void* lock, ObjectId id, SrcLoc loc, bool spinning) {
+    current_context().held.push_back({lock, id, loc, spinning});
+}
+void note_released(const void* lock) {
+    auto& v = current_context().held;
+    for (size_t i = v.size(); i-- > 0;)
+        if (v[i].lock == lock) {
+            v.erase(v.begin() + static_cast<long>(i));
+            return;
+        }
+}
+
+SpinLock* new_spin(uintptr_t key, ObjectId id) {
+    World& w = world();
+    SpinLock* s = w.spin_arena.make();
+    s->init(id);
+    w.spins[key] = s;
+    return s;
+}
+// A lock nobody initialised is zeroed memory, which is an unlocked lock.
+SpinLock& spin_of(const spinlock_t* l) {
+    auto key = reinterpret_cast<uintptr_t>(l);
+    auto it = world().spins.find(key);
+    return it != world().spins.end() ? *it->second : *new_spin(key, object_of(l, ObjClass::none));
+}
+RwLock& rw_of(const rwlock_t* l) {
+    World& w = world();
+    auto key = reinterpret_cast<uintptr_t>(l);
+    auto it = w.rwlocks.find(key);
+    if (it != w.rwlocks.end()) return *it->second;
+    RwLock* r = w.rw_arena.make();
+    r->init(object_of(l, ObjClass::none));
+    w.rwlocks[key] = r;
+    return *r;
+}
+SpinLock& page_lock_of(const page* pg) {
+    auto key = reinterpret_cast<uintptr_t>(pg);
+    auto it = world().spins.find(key);
+    return it != world().spins.end() ? *it->second
+                                     : *new_spin(key, ObjectId{ObjClass::page_mutex, static_cast<uint32_t>(pg->kshim_serial)});
+}
+
+// Each lock operation reads (and on a change writes) the kernel's lock
+// word first, as the real lock does: a lock in freed memory is an access
+// ASan reports, before any state is looked up.
+unsigned int touch(const volatile unsigned int* word) { return *word; }
+
+// A failed trylock is usually retried (z3fold's lookups loop on it under
+// pool->lock, without cpu_relax when they may not sleep). On real CPUs the
+// holder runs meanwhile and queued spinlocks are fair; here another thread
+// runs before the retry: at once if this thread holds no spinning lock, else
+// right after its next unlock (so the threads waiting for that lock get it
+// before the retry takes it again).
+void after_failed_trylock(ObjectId id, SrcLoc loc) {
+    ThreadContext& c = current_context();
+    if (c.spinning()) c.yield_after_unlock = true;
+    else point(Event::yield, id, loc);
+}
+void after_unlock(ObjectId id, SrcLoc loc) {
+    ThreadContext& c = current_context();
+    if (!c.yield_after_unlock) return;
+    c.yield_after_unlock = false;
+    point(Event::yield, id, loc);
+}
+
+}  // namespace
+
+void reset_locks() {
+    World& w = world();
+    w.spins.clear();
+    w.rwlocks.clear();
+    w.spin_arena.reset();
+    w.rw_arena.reset();
+    for (auto& [thread, c] : w.threads) c.clear();
+}
+
+void init_page_lock(const page* pg) {
+    auto key = reinterpret_cast<uintptr_t>(pg);
+    new_spin(key, ObjectId{ObjClass::page_mutex, static_cast<uint32_t>(pg->kshim_serial)});
+}
+
+}  // namespace kshim
+
+using namespace kshim;
+
+// The kernel's lock API takes and releases a lock in separate calls, which
+// the static analysis cannot pair; the sync layer checks them at run time.
+#define KSHIM_LOCK_API Z3FH_TSA_ESCAPE("the kernel's lock API: acquire and release are separate calls")
+
+extern "C" void kshim_spin_init(spinlock_t* l, const char* name) {
+    TsanHidden hidden;
+    l->kshim_locked = 0;
+    new_spin(reinterpret_cast<uintptr_t>(l), object_of(l, lock_class(name, false)));
+}
+extern "C" KSHIM_LOCK_API void kshim_spin_lock(spinlock_t* l, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    touch(&l->kshim_locked);
+    SpinLock& s = spin_of(l);
+    s.lock(loc_of(file, line));
+    l->kshim_locked = 1;
+    note_acquired(&s, s.id(), loc_of(file, line), true);
+}
+extern "C" KSHIM_LOCK_API int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    touch(&l->kshim_locked);
+    SpinLock& s = spin_of(l);
+    if (!s.try_lock(loc_of(file, line))) {
+        after_failed_trylock(s.id(), loc_of(file, line));
+        return 0;
+    }
+    l->kshim_locked = 1;
+    note_acquired(&s, s.id(), loc_of(file, line), true);
+    return 1;
+}
+extern "C" KSHIM_LOCK_API void kshim_spin_unlock(spinlock_t* l, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    touch(&l->kshim_locked);
+    SpinLock& s = spin_of(l);
+    s.unlock(loc_of(file, line));
+    l->kshim_locked = 0;
+    note_released(&s);
+    after_unlock(s.id(), loc_of(file, line));
+}
+extern "C" int kshim_spin_is_locked(const spinlock_t* l) {
+    TsanHidden hidden;
+    auto it = world().spins.find(reinterpret_cast<uintptr_t>(l));
+    return it != world().spins.end() && it->second->is_locked();
+}
+
+extern "C" void kshim_rw_init(rwlock_t* l, const char* name) {
+    TsanHidden hidden;
+    World& w = world();
+    l->kshim_cnts = l->kshim_wait_lock = 0;
+    RwLock* r = w.rw_arena.make();
+    r->init(object_of(l, lock_class(name, true)));
+    w.rwlocks[reinterpret_cast<uintptr_t>(l)] = r;
+}
+extern "C" KSHIM_LOCK_API void kshim_read_lock(rwlock_t* l, const char* file, int line) {
+    TsanHidden hidden;
+    touch(&l->kshim_cnts);
+    RwLock& r = rw_of(l);
+    r.read_lock(loc_of(file, line));
+    l->kshim_cnts += 1;
+    note_acquired(&r, r.id(), loc_of(file, line), true);
+}
+extern "C" KSHIM_LOCK_API void kshim_read_unlock(rwlock_t* l, const char* file, int line) {
+    TsanHidden hidden;
+    touch(&l->kshim_cnts);
+    RwLock& r = rw_of(l);
+    r.read_unlock(loc_of(file, line));
+    l->kshim_cnts -= 1;
+    note_released(&r);
+}
+extern "C" KSHIM_LOCK_API void kshim_write_lock(rwlock_t* l, const char* file, int line) {
+    TsanHidden hidden;
+    touch(&l->kshim_cnts);
+    RwLock& r = rw_of(l);
+    r.write_lock(loc_of(file, line));
+    l->kshim_cnts = 0xff;  // qrwlock's _QW_LOCKED
+    note_acquired(&r, r.id(), loc_of(file, line), true);
+}
+extern "C" KSHIM_LOCK_API void kshim_write_unlock(rwlock_t* l, const char* file, int line) {
+    TsanHidden hidden;
+    touch(&l->kshim_cnts);
+    RwLock& r = rw_of(l);
+    r.write_unlock(loc_of(file, line));
+    l->kshim_cnts = 0;
+    note_released(&r);
+}
+
+// lock_page is a sleeping lock: it may not be taken in atomic context.
+// PG_locked mirrors it in page->flags, where PageLocked reads it.
+extern "C" KSHIM_LOCK_API void kshim_lock_page(struct page* pg, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    might_sleep_here("lock_page", loc_of(file, line));
+    touch(reinterpret_cast<const volatile unsigned int*>(&pg->flags));
+    SpinLock& s = page_lock_of(pg);
+    s.lock(loc_of(file, line));
+    __atomic_fetch_or(&pg->flags, KSHIM_PG_locked, __ATOMIC_RELAXED);
+    note_acquired(&s, s.id(), loc_of(file, line), false);
+}
+extern "C" KSHIM_LOCK_API int kshim_trylock_page(struct page* pg, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    touch(reinterpret_cast<const volatile unsigned int*>(&pg->flags));
+    SpinLock& s = page_lock_of(pg);
+    if (!s.try_lock(loc_of(file, line))) return 0;
+    __atomic_fetch_or(&pg->flags, KSHIM_PG_locked, __ATOMIC_RELAXED);
+    note_acquired(&s, s.id(), loc_of(file, line), false);
+    return 1;
+}
+extern "C" KSHIM_LOCK_API void kshim_unlock_page(struct page* pg, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    touch(reinterpret_cast<const volatile unsigned int*>(&pg->flags));
+    SpinLock& s = page_lock_of(pg);
+    s.unlock(loc_of(file, line));
+    __atomic_fetch_and(&pg->flags, ~KSHIM_PG_locked, __ATOMIC_RELAXED);
+    note_released(&s);
+}
+
+// ---- preemption, migration and the CPU id ----
+
+extern "C" void kshim_preempt_disable(const char* file, int line) {
+    TsanHidden hidden;
+    ThreadContext& c = current_context();
+    if (c.preempt_disabled++ == 0) c.preempt_loc = loc_of(file, line);
+}
+extern "C" void kshim_preempt_enable(const char* file, int line) {
+    TsanHidden hidden;
+    ThreadContext& c = current_context();
+    if (c.preempt_disabled <= 0) fatal(ErrorKind::check, loc_of(file, line), "preempt_enable without preempt_disable");
+    c.preempt_disabled--;
+}
+extern "C" void kshim_migrate_disable(const char* file, int line) {
+    TsanHidden hidden;
+    (void)file;
+    (void)line;
+    current_context().migrate_disabled++;
+}
+extern "C" void kshim_migrate_enable(const char* file, int line) {
+    TsanHidden hidden;
+    ThreadContext& c = current_context();
+    if (c.migrate_disabled <= 0) fatal(ErrorKind::check, loc_of(file, line), "migrate_enable without migrate_disable");
+    c.migrate_disabled--;
+}
+
+extern "C" int kshim_current_cpu(void) { return current_vcpu(); }
+
+// CONFIG_DEBUG_PREEMPT's check_preemption_disabled: the CPU id is only
+// stable with preemption off (a spinning lock held, or preempt_disable) or
+// migration disabled. Work items run on an unbound queue's workers (z3fold's
+// queues are ordered, hence unbound), so the rule holds there too. The
+// harness's main context (pool setup and teardown) is not checked.
+extern "C" int kshim_checked_cpu(const char* what, const char* file, int line) {
+    TsanHidden hidden;
+    if (active_runtime()) {
+        const ThreadContext& c = current_context();
+        if (!c.atomic() && c.migrate_disabled == 0)
+            fatal(ErrorKind::cpu_id_preemptible, loc_of(file, line),
+                  std::string("BUG: using ") + what + " in preemptible [00000000] code: the thread may move to "
+                  "another CPU right after it (no spinning lock, preempt_disable or migrate_disable held)");
+    }
+    return current_vcpu();
+}
+
+extern "C" void kshim_enter_caller(gfp_t gfp) {
+    TsanHidden hidden;
+    ThreadContext& c = current_context();
+    c.in_caller = true;
+    c.caller_gfp = gfp;
+}
+extern "C" void kshim_leave_caller(void) {
+    TsanHidden hidden;
+    current_context().in_caller = false;
+}
+
+extern "C" void kshim_might_sleep(const char* what, const char* file, int line) { might_sleep_here(what, loc_of(file, line)); }
+
+extern "C" void kshim_check_returned(const char* what) {
+    TsanHidden hidden;
+    const ThreadContext& c = current_context();
+    if (!c.held.empty())
+        fatal(ErrorKind::lock_held_at_return, c.held.back().loc, std::string(what) + " returned holding " + held_text(c.held));
+    if (c.preempt_disabled > 0)
+        fatal(ErrorKind::lock_held_at_return, c.preempt_loc, std::string(what) + " returned with preemption disabled");
+    if (c.migrate_disabled > 0)
+        fatal(ErrorKind::lock_held_at_return, SrcLoc{"(migrate_disable)", 0},
+              std::string(what) + " returned with migration disabled");
+}
