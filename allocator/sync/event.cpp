@@ -18,6 +18,7 @@ const char* obj_class_name(ObjClass c) {
     case ObjClass::work_queue: return "work queue";
     case ObjClass::work_item: return "work item";
     case ObjClass::harness: return "harness";
+    case ObjClass::zswap_tree: return "zswap tree lock";
     }
     return "?";
 }

@@ -40,6 +40,7 @@ enum class ObjClass : uint8_t {
     work_queue,
     work_item,
     harness,        // operations of the fuzz harness itself
+    zswap_tree,     // the zswap user's tree lock (fuzz/harness/zswap_user.h)
 };
 
 const char* obj_class_name(ObjClass c);

@@ -51,7 +51,7 @@ class PortTargetHolder final : public TargetPool {
 public:
     PortTargetHolder(int vcpus, TargetEvictFn evict, void* ctx) : impl_(vcpus, evict, ctx) {}
     const char* name() const override { return "port"; }
-    AllocResult alloc(size_t size) override { return t().alloc(size); }
+    AllocResult alloc(size_t size, Gfp gfp) override { return t().alloc(size, gfp); }
     void free(Handle h) override { t().free(h); }
     void* map(Handle h) override { return t().map(h); }
     void unmap(Handle h) override { t().unmap(h); }

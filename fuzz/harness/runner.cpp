@@ -14,6 +14,7 @@
 #include "layout.h"
 #include "pool.h"
 #include "report.h"
+#include "harness/zswap_user.h"
 #include "shadow/shadow.h"
 #include "sync/sync.h"
 
@@ -48,6 +49,7 @@ struct Harness {
     std::unique_ptr<TargetPool> pool;
     SlotState slots[kSlots];
     std::unique_ptr<Shadow> shadow;
+    std::unique_ptr<ZswapUser> zswap;  // the program's user is zswap
     std::vector<std::vector<Op>> ops;  // per thread
     unsigned evict_calls = 0;
     sched::Runtime* rt = nullptr;
@@ -163,24 +165,17 @@ int evict(TargetPool& pool, Handle handle, void* ctx) {
     // read puts it in front of ASan, for a page freed under the mapping. It
     // is hidden from TSan: a user writing its object beside writeback is the
     // harness's race, not the allocator's.
+    if (h.zswap) return h.zswap->writeback(handle);
     const auto* header = static_cast<const volatile uint8_t*>(pool.map(handle));
-    bool mapped_right;
-    ResolvedHandle named;  // what the handle names
     {
         sync::TsanHidden hidden;
-        mapped_right = mapping_matches_handle(pool, handle, const_cast<const uint8_t*>(header), &named);
-        if (mapped_right) (void)header[0];
-    }
-    if (!mapped_right) {
-        pool.unmap(handle);
-        sync::TsanHidden hidden;
-        record_finding(h, "invariant",
-                       {"map-address", named.page,
-                        fmt::format("evict: map() returned {:+d} bytes from the {} object the handle names (offset {:#x} "
-                                    "in page {})",
-                                    reinterpret_cast<intptr_t>(header) - reinterpret_cast<intptr_t>(named.object),
-                                    buddy_name(named.bud), named.offset, named.page)});
-        return -1;
+        ShadowFinding f;
+        if (!check_evict_mapping(pool, handle, header, &f)) {
+            pool.unmap(handle);
+            record_finding(h, "invariant", f);
+            return -1;
+        }
+        (void)header[0];
     }
     sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, 0xffffu});
     pool.unmap(handle);
@@ -267,13 +262,32 @@ SlotState view(const SlotState& st) {
     return st;
 }
 
+// The program's operations as zswap performs them (zswap_user.h): alloc
+// stores, free invalidates, write/verify/compact load (zswap never rewrites
+// a stored object), reclaim queues the pool's one shrink work. The mm core's
+// migration goes through an entry reference, which pins the handle.
+bool run_zswap_op(Harness& h, const Op& op) {
+    ZswapUser& z = *h.zswap;
+    switch (op.kind) {
+    case OpKind::alloc: z.store(op.slot(), op.size()); return true;
+    case OpKind::free: z.invalidate(op.slot()); return true;
+    case OpKind::write:
+    case OpKind::verify:
+    case OpKind::compact: z.load(op.slot()); return true;
+    case OpKind::reclaim: z.queue_shrink(); return true;
+    case OpKind::migrate: z.migrate(op.slot()); return true;
+    default: return false;
+    }
+}
+
 void run_op(Harness& h, const Op& op) {
+    if (h.zswap && run_zswap_op(h, op)) return;
     TargetPool& pool = *h.pool;
     SlotState& st = h.slots[op.slot()];
     switch (op.kind) {
     case OpKind::alloc: {
         if (!claim(st, S::empty)) return;
-        AllocResult r = pool.alloc(op.size());
+        AllocResult r = pool.alloc(op.size(), Gfp{});
         sync::hb_publish(&st);  // the new object is handed on through the slot, as a user's would be
         uint32_t gen = view(st).gen;
         settle(st, r.err == Errno::ok ? SlotState{S::live, r.handle, op.size(), gen + 1, false}
@@ -372,6 +386,7 @@ void destroy_pool(Harness& h) {
     }
     sync::hb_consume(&h.threads_done);  // as a join: their work happened before the destroy
     TargetPool& pool = *h.pool;
+    if (h.zswap) h.zswap->invalidate_all();
     for (SlotState& st : h.slots) {
         if (!claim(st, S::live)) continue;
         SlotState v = view(st);
@@ -553,6 +568,10 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     }
     h.pool = make_target(prog.vcpus, &evict, &h);
     h.shadow = std::make_unique<Shadow>(*h.pool, h.slots);
+    if (prog.user == UserKind::zswap)
+        h.zswap = std::make_unique<ZswapUser>(
+            *h.pool, h.slots, prog, [](void* self, const ShadowFinding& f) { record_finding(*static_cast<Harness*>(self), "invariant", f); },
+            &h);
     rt.set_step_hook(&step_hook, &h, cfg.skip_unchanged_steps);
     rt.set_switch_hook(&switch_hook, nullptr);
 
@@ -583,6 +602,12 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     if (cfg.cross_run_lockdep && !out.found && r.status == sched::RunStatus::completed)
         cross_run_check(h, prog, rt.lock_order(), &out);
 
+    if (r.status == sched::RunStatus::completed && h.zswap) {
+        h.zswap->drain();
+        h.zswap.reset();
+    } else {
+        (void)h.zswap.release();  // its queue's worker was abandoned with the run
+    }
     if (r.status == sched::RunStatus::completed && h.destroying) {
         h.pool.reset();  // destroyed by the program already: what is left goes
     } else if (r.status == sched::RunStatus::completed) {

@@ -53,7 +53,9 @@ public:
     virtual const char* name() const = 0;  // "port" | "kernel"
     virtual std::string version() const { return ""; }
 
-    virtual AllocResult alloc(size_t size) = 0;
+    // gfp.can_sleep false: the caller's gfp has no __GFP_DIRECT_RECLAIM
+    // (zswap's never has), so the allocator may not block on its behalf.
+    virtual AllocResult alloc(size_t size, Gfp gfp) = 0;
     virtual void free(Handle handle) = 0;
     virtual void* map(Handle handle) = 0;
     virtual void unmap(Handle handle) = 0;
@@ -89,7 +91,7 @@ class PortTarget final : public TargetPool {
 public:
     explicit PortTarget(Pool& pool) : pool_(pool) {}
     const char* name() const override { return "port"; }
-    AllocResult alloc(size_t size) override { return pool_.alloc(size); }
+    AllocResult alloc(size_t size, Gfp gfp) override { return pool_.alloc(size, gfp); }
     void free(Handle h) override { pool_.free(h); }
     void* map(Handle h) override { return pool_.map(h); }
     void unmap(Handle h) override { pool_.unmap(h); }

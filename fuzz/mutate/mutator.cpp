@@ -31,6 +31,7 @@ Program random_program(std::mt19937& rng) {
     p.threads = 1 + static_cast<int>(rng() % kMaxThreads);
     p.vcpus = 1 + static_cast<int>(rng() % 2);
     p.evict_policy = static_cast<uint8_t>(rng());
+    p.user = rng() % 2 ? UserKind::zswap : UserKind::zpool;
     size_t n = 4 + rng() % 20;
     for (size_t i = 0; i < n; i++) p.ops.push_back(random_op(rng, p.threads));
     if (rng() % 3 == 0) {
@@ -105,9 +106,10 @@ void mutate_program(Program& p, std::mt19937& rng, ByteMutator byte_mutate) {
             p.schedule.resize(std::min(size, max));
             break;
         }
-        case 8:  // pool parameters and evict behaviour
+        case 8:  // pool parameters, evict behaviour and the user
             if (rng() % 2) p.vcpus = 1 + static_cast<int>(rng() % 2);
-            else p.evict_policy = static_cast<uint8_t>(rng());
+            else if (rng() % 4) p.evict_policy = static_cast<uint8_t>(rng());
+            else p.user = p.user == UserKind::zswap ? UserKind::zpool : UserKind::zswap;
             break;
         case 9:  // swap two ops (reorders within and across threads)
             if (p.ops.size() >= 2) std::swap(p.ops[rng() % p.ops.size()], p.ops[rng() % p.ops.size()]);

@@ -38,6 +38,16 @@ const char* evict_action_name(EvictAction a) {
     return "?";
 }
 
+const char* zswap_writeback_name(EvictAction a) {
+    switch (a) {
+    case EvictAction::free_given: return "written-back";
+    case EvictAction::fail: return "eexist";
+    case EvictAction::free_other_then_given: return "written-back-after-io";
+    case EvictAction::free_other_and_fail: return "enomem";
+    }
+    return "?";
+}
+
 const std::vector<size_t>& size_classes() {
     static const std::vector<size_t> classes = {
         1, 8, 64, 65, 100, 128, 200, 256, 320, 448, 512, 640, 900, 1024, 1280, 1500,
@@ -74,6 +84,7 @@ void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t 
     *out = Program{};
     if (plen >= 1) out->threads = 1 + prog[0] % kMaxThreads;
     if (plen >= 2) out->vcpus = 1 + prog[1] % 2;
+    if (plen >= 2) out->user = static_cast<UserKind>((prog[1] >> 1) & 1);
     if (plen >= 3) out->evict_policy = prog[2];
     if (plen > 3) out->ops.reserve(std::min<size_t>(kMaxOps, (plen - 3) / 3));
     for (size_t i = 3; i + 3 <= plen && out->ops.size() < kMaxOps; i += 3) {
@@ -91,6 +102,16 @@ void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t 
     out->schedule.assign(sched, sched + slen);
 }
 }  // namespace
+
+const char* user_kind_name(UserKind u) { return u == UserKind::zswap ? "zswap" : "zpool"; }
+
+bool parse_user_kind(const std::string& name, UserKind* out, bool* any) {
+    *any = name.empty() || name == "any";
+    if (name == "zswap") *out = UserKind::zswap;
+    else if (name == "zpool") *out = UserKind::zpool;
+    else return *any;
+    return true;
+}
 
 const char* schedule_kind_name(ScheduleKind k) {
     switch (k) {
@@ -170,7 +191,7 @@ bool decode_lenient(const uint8_t* data, size_t size, Program* out) {
 std::vector<uint8_t> encode(const Program& p) {
     std::vector<uint8_t> prog;
     prog.push_back(static_cast<uint8_t>(p.threads - 1));
-    prog.push_back(static_cast<uint8_t>(p.vcpus - 1));
+    prog.push_back(static_cast<uint8_t>((p.vcpus - 1) | (static_cast<int>(p.user) << 1)));
     prog.push_back(p.evict_policy);
     for (const Op& op : p.ops) {
         prog.push_back(op.thread);
@@ -215,8 +236,11 @@ std::string op_text(const Op& op) {
 }
 
 std::string to_text(const Program& p) {
-    std::string out = fmt::format("program: {} thread(s), {} vCPU(s), evict policy", p.threads, p.vcpus);
-    for (unsigned c = 0; c < 4; c++) out += fmt::format(" {}", evict_action_name(p.evict_action(c)));
+    std::string out = fmt::format("program: {} thread(s), {} vCPU(s), user {}, evict policy", p.threads, p.vcpus,
+                                  user_kind_name(p.user));
+    for (unsigned c = 0; c < 4; c++)
+        out += fmt::format(" {}", p.user == UserKind::zswap ? zswap_writeback_name(p.evict_action(c))
+                                                            : evict_action_name(p.evict_action(c)));
     out += "\n";
     for (int t = 0; t < p.threads; t++) {
         out += fmt::format("  thread T{}:\n", t);

@@ -3,7 +3,7 @@
 //
 // Binary format (version 1), little-endian:
 //   "Z3FP" magic, u8 version, u16 program_len, u16 schedule_len   (9 bytes)
-//   program bytes: u8 threads, u8 vcpus, u8 evict policy, then 3 bytes an op
+//   program bytes: u8 threads, u8 vcpus (bit 1: the user), u8 evict policy, then 3 bytes an op
 //                  (thread, opcode, argument)
 //   schedule bytes: (delay, target) pairs for the input strategy
 // Version 2 is version 1 with one more byte before the schedule bytes (and
@@ -60,6 +60,20 @@ struct Op {
 // fail; free another object then the given one; free another and fail.
 enum class EvictAction : uint8_t { free_given, fail, free_other_then_given, free_other_and_fail };
 const char* evict_action_name(EvictAction a);
+// The same two bits for the zswap user: the swap-cache outcome its
+// writeback meets (zswap_writeback_entry): the page written back, at once or
+// after a sleep in the I/O; -EEXIST (the page is in the swap cache, a load
+// has it); -ENOMEM.
+const char* zswap_writeback_name(EvictAction a);
+
+// Who uses the pool: the broad zpool user (every operation, any evict
+// behaviour, GFP_KERNEL), or a model of Linux 6.1's zswap
+// (fuzz/harness/zswap_user.h). Bit 1 of the program's vCPU byte.
+enum class UserKind : uint8_t { zpool = 0, zswap = 1 };
+const char* user_kind_name(UserKind u);
+// The campaign's --user: "zpool" or "zswap" pin every input's user ("any"
+// or "" leaves inputs as they are); false for an unknown name.
+bool parse_user_kind(const std::string& name, UserKind* out, bool* any);
 
 enum class ScheduleKind : uint8_t { pairs = 0, pct = 1, random = 2 };
 inline constexpr int kScheduleKinds = 3;
@@ -77,6 +91,7 @@ struct Program {
     int threads = 1;
     int vcpus = 1;
     uint8_t evict_policy = 0;
+    UserKind user = UserKind::zpool;
     std::vector<Op> ops;             // in program order; each names its thread
     std::vector<uint8_t> schedule;   // input-strategy bytes (pairs), or PCT parameters
     ScheduleKind schedule_kind = ScheduleKind::pairs;

@@ -44,6 +44,16 @@ bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mappe
     return ok;
 }
 
+bool check_evict_mapping(TargetPool& target, Handle handle, const volatile uint8_t* mapped, ShadowFinding* f) {
+    ResolvedHandle named;
+    if (mapping_matches_handle(target, handle, const_cast<const uint8_t*>(mapped), &named)) return true;
+    *f = {"map-address", named.page,
+          fmt::format("evict: map() returned {:+d} bytes from the {} object the handle names (offset {:#x} in page {})",
+                      reinterpret_cast<intptr_t>(mapped) - reinterpret_cast<intptr_t>(named.object),
+                      buddy_name(named.bud), named.offset, named.page)};
+    return false;
+}
+
 bool Shadow::contents_ok(int s, bool full) {
     ResolvedHandle r;
     if (!target_.resolve(slots_[s].handle, &r)) return false;

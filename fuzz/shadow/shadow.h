@@ -24,8 +24,28 @@ struct SlotState {
     bool written = false;
 };
 
-// Object pattern: byte i of the object in slot s, generation g.
+// An object's first 8 bytes name it, as zswap's header names the swap
+// entry it holds (the zswap user's writeback reads them back to find its
+// entry): a tag, the slot and the generation, each byte XORed with 0xa5 so
+// that zeroed or freshly filled memory never reads as a header.
+inline constexpr size_t kObjectHeaderBytes = 8;
+inline uint64_t object_header(int slot, uint32_t gen) {
+    return 0x5a00000000000000ULL | (static_cast<uint64_t>(static_cast<unsigned>(slot) & 0xffu) << 32) | gen;
+}
+// What the header at `p` (8 readable bytes) names; false if it is none.
+inline bool read_object_header(const volatile uint8_t* p, int* slot, uint32_t* gen) {
+    uint64_t h = 0;
+    for (size_t i = 0; i < kObjectHeaderBytes; i++) h |= static_cast<uint64_t>(p[i] ^ 0xa5u) << (8 * i);
+    if ((h >> 56) != 0x5a || ((h >> 32) & 0xffffffu) >= static_cast<uint64_t>(kSlots)) return false;
+    *slot = static_cast<int>((h >> 32) & 0xffu);
+    *gen = static_cast<uint32_t>(h);
+    return true;
+}
+
+// Object pattern: byte i of the object in slot s, generation g (the header
+// first).
 inline uint8_t pattern_byte(int slot, uint32_t gen, size_t i) {
+    if (i < kObjectHeaderBytes) return static_cast<uint8_t>(((object_header(slot, gen) >> (8 * i)) & 0xffu) ^ 0xa5u);
     return static_cast<uint8_t>(static_cast<unsigned>(slot) * 31u + gen * 17u + static_cast<unsigned>(i) * 7u + 1u);
 }
 
@@ -101,5 +121,8 @@ const std::vector<InvariantInfo>& invariant_catalogue();
 // that no longer resolves says nothing. `named` (if given) gets what the
 // handle resolved to, for the report.
 bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mapped, ResolvedHandle* named = nullptr);
+// The same as the evict callbacks use it: false, with the map-address
+// finding in *f, when `mapped` is not where the handle says.
+bool check_evict_mapping(TargetPool& target, Handle handle, const volatile uint8_t* mapped, ShadowFinding* f);
 
 }  // namespace z3fh::fuzz

@@ -63,6 +63,20 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     // measuring what they buy; docs/performance.md).
     const char* off = std::getenv("Z3FH_NO_SCHED_FEEDBACK");
     if (!off || std::strcmp(off, "1") != 0) z3fh::fuzz::set_feedback({&on_switch, &on_block});
+    // Unknown values of the knobs the campaign passes are an error, not the default.
+    z3fh::fuzz::UserKind user;
+    bool any;
+    if (const char* u = std::getenv("Z3FH_USER"); u && !z3fh::fuzz::parse_user_kind(u, &user, &any)) {
+        std::fprintf(stderr, "z3fold_fuzz: Z3FH_USER=%s: not any, zswap or zpool\n", u);
+        std::exit(2);
+    }
+    if (const char* s = std::getenv("Z3FH_STRATEGY")) {
+        z3fh::fuzz::Program probe;
+        if (!z3fh::fuzz::force_schedule_kind(probe, s)) {
+            std::fprintf(stderr, "z3fold_fuzz: Z3FH_STRATEGY=%s: not input, pct or random\n", s);
+            std::exit(2);
+        }
+    }
     // Z3FH_CHECKS_OFF=step,lock-order,... turns checkers off, to measure
     // what each costs (docs/invariants.md); never in a campaign.
     if (const char* checks_off = std::getenv("Z3FH_CHECKS_OFF")) {
@@ -81,6 +95,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The campaign's --strategy (replay applies the same from the sidecar).
     static const std::string strategy = getenv("Z3FH_STRATEGY") ? getenv("Z3FH_STRATEGY") : "";
     z3fh::fuzz::force_schedule_kind(prog, strategy);
+    // The campaign's --user (replay applies the same from the sidecar).
+    static const std::string user = getenv("Z3FH_USER") ? getenv("Z3FH_USER") : "";
+    z3fh::fuzz::UserKind forced;
+    bool any = true;
+    if (z3fh::fuzz::parse_user_kind(user, &forced, &any) && !any) prog.user = forced;
     (void)z3fh::fuzz::run_program(prog, g_config);
     return 0;
 }

@@ -109,10 +109,11 @@ void kz_destroy(struct kz_pool *kz) {
 }
 
 /* Each entry point returns with no lock held (lock-held-at-return). */
-int kz_alloc(struct kz_pool *kz, size_t size, unsigned long *handle) {
+int kz_alloc(struct kz_pool *kz, size_t size, int may_block, unsigned long *handle) {
+    const gfp_t gfp = may_block ? GFP_KERNEL : (__GFP_NORETRY | __GFP_NOWARN | __GFP_KSWAPD_RECLAIM);
     int rc;
-    kshim_enter_caller(GFP_KERNEL);
-    rc = z3fold_alloc(kz->pool, size, GFP_KERNEL, handle);
+    kshim_enter_caller(gfp);
+    rc = z3fold_alloc(kz->pool, size, gfp, handle);
     kshim_leave_caller();
     kshim_check_returned("z3fold_alloc");
     return rc;

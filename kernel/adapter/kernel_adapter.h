@@ -19,8 +19,10 @@ void kz_destroy(struct kz_pool *kz);
  * what is left. */
 void kz_destroy_pool(struct kz_pool *kz);
 
-/* Returns 0 or a negative errno, as z3fold_alloc does. */
-int kz_alloc(struct kz_pool *kz, size_t size, unsigned long *handle);
+/* Returns 0 or a negative errno, as z3fold_alloc does. may_block: with
+ * GFP_KERNEL (the broad zpool user); else with zswap's gfp (__GFP_NORETRY |
+ * __GFP_NOWARN | __GFP_KSWAPD_RECLAIM, mm/zswap.c's zswap_frontswap_store). */
+int kz_alloc(struct kz_pool *kz, size_t size, int may_block, unsigned long *handle);
 void kz_free(struct kz_pool *kz, unsigned long handle);
 void *kz_map(struct kz_pool *kz, unsigned long handle);
 void kz_unmap(struct kz_pool *kz, unsigned long handle);

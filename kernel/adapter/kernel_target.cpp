@@ -41,9 +41,9 @@ public:
     const char* name() const override { return "kernel"; }
     std::string version() const override { return Z3FH_KERNEL_VERSION; }
 
-    AllocResult alloc(size_t size) override {
+    AllocResult alloc(size_t size, Gfp gfp) override {
         unsigned long h = 0;
-        int rc = kz_alloc(kz_, size, &h);
+        int rc = kz_alloc(kz_, size, gfp.can_sleep ? 1 : 0, &h);
         return AllocResult{to_errno(rc), rc == 0 ? static_cast<Handle>(h) : 0};
     }
     void free(Handle h) override { kz_free(kz_, h); }

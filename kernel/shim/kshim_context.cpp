@@ -46,6 +46,16 @@ std::string held_text(const std::vector<HeldLock>& v) {
     return out;
 }
 
+// Locks of the sync layer the thread holds that are not the kernel file's:
+// its caller's (the zswap user's tree lock, a spinlock: zpool_free runs
+// under it).
+int caller_locks(const ThreadContext& c) {
+    ControlledRuntime* rt = active_runtime();
+    return rt ? rt->held_count() - static_cast<int>(c.held.size()) : 0;
+}
+
+bool in_atomic(const ThreadContext& c) { return c.atomic() || caller_locks(c) > 0; }
+
 void might_sleep_here(const char* what, SrcLoc loc) {
     TsanHidden hidden;
     if (!lock_rule_checks().might_sleep) return;
@@ -56,6 +66,15 @@ void might_sleep_here(const char* what, SrcLoc loc) {
     std::vector<HeldLock> spinning;
     for (const HeldLock& h : c.held)
         if (h.spinning) spinning.push_back(h);
+    if (int n = caller_locks(c); n > 0) {
+        SrcLoc at;
+        ObjectId outer = active_runtime()->innermost_held(&at);
+        if (spinning.empty()) spinning.push_back({nullptr, outer, at, true});
+        else fatal(ErrorKind::might_sleep, loc,
+                   std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
+                       std::to_string(spinning.size() + static_cast<size_t>(n)) + " spinning lock(s) held: " +
+                       held_text(spinning) + " and the caller's");
+    }
     if (!spinning.empty())
         fatal(ErrorKind::might_sleep, loc,
               std::string("BUG: sleeping function called from invalid context: ") + what + " with " +
@@ -325,7 +344,7 @@ extern "C" int kshim_checked_cpu(const char* what, const char* file, int line) {
     TsanHidden hidden;
     if (active_runtime()) {
         const ThreadContext& c = current_context();
-        if (!c.atomic() && c.migrate_disabled == 0)
+        if (!in_atomic(c) && c.migrate_disabled == 0)
             fatal(ErrorKind::cpu_id_preemptible, loc_of(file, line),
                   std::string("BUG: using ") + what + " in preemptible [00000000] code: the thread may move to "
                   "another CPU right after it (no spinning lock, preempt_disable or migrate_disable held)");

@@ -293,7 +293,7 @@ struct KernelPool {
     ~KernelPool() { kz_destroy(kz); }
     unsigned long alloc(size_t size) {
         unsigned long h = 0;
-        EXPECT_EQ(kz_alloc(kz, size, &h), 0);
+        EXPECT_EQ(kz_alloc(kz, size, 1, &h), 0);
         return h;
     }
     std::vector<kz_page_info> pages() {

@@ -97,6 +97,16 @@ bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* by
         std::fprintf(stderr, "z3fh: Z3FH_STRATEGY=%s: not input, pct or random\n", strategy);
         return false;
     }
+    // A campaign run with --user zswap|zpool ran every input with that user.
+    if (const char* user = getenv("Z3FH_USER")) {
+        fuzz::UserKind u;
+        bool any;
+        if (!fuzz::parse_user_kind(user, &u, &any)) {
+            std::fprintf(stderr, "z3fh: Z3FH_USER=%s: not any, zswap or zpool\n", user);
+            return false;
+        }
+        if (!any) prog->user = u;
+    }
     return true;
 }
 
@@ -405,7 +415,7 @@ std::string program_function(const Program& p, const std::string& name) {
     z3fh::fuzz::Program p;
     p.threads = {threads};
     p.vcpus = {vcpus};
-    p.evict_policy = {evict:#04x};
+    p.evict_policy = {evict:#04x};{user}
     p.ops = {{
 {ops}    }};
     p.schedule = {sched};{kind}
@@ -414,6 +424,9 @@ std::string program_function(const Program& p, const std::string& name) {
 )",
                        fmt::arg("fn", name), fmt::arg("threads", p.threads), fmt::arg("vcpus", p.vcpus),
                        fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops), fmt::arg("sched", sched),
+                       fmt::arg("user", p.user == fuzz::UserKind::zswap
+                                            ? "\n    p.user = z3fh::fuzz::UserKind::zswap;  // Linux 6.1's zswap as the user"
+                                            : ""),
                        fmt::arg("kind", p.schedule_kind == ScheduleKind::pct
                                             ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::pct;  // a PCT interleaving"
                                         : p.schedule_kind == ScheduleKind::random
@@ -607,6 +620,26 @@ std::vector<Program> seed_programs(int count) {
                     o(OpKind::free, 2, 0), a(2, 3, 16), o(OpKind::verify, 2, 2)},
                 {}),
              8);
+    // zswap as the user (fuzz/harness/zswap_user.h): stores, loads and
+    // invalidations beside its one shrink worker, every writeback outcome in
+    // turn; loads overlapping writeback of one page's objects; duplicate
+    // stores beside a load.
+    auto zswap = [](Program p) {
+        p.user = fuzz::UserKind::zswap;
+        return p;
+    };
+    variants(zswap(mk(3, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::reclaim, 1, 0), o(OpKind::verify, 1, 1),
+                          o(OpKind::free, 2, 0), o(OpKind::verify, 2, 2), o(OpKind::reclaim, 2, 0)},
+                      {}, 0xe4)),
+             4);
+    variants(zswap(mk(3, {a(0, 0, 4), a(0, 1, 4), a(0, 2, 27), o(OpKind::verify, 1, 1), o(OpKind::verify, 1, 2),
+                          o(OpKind::reclaim, 2, 0), o(OpKind::free, 2, 1), o(OpKind::free, 2, 2)},
+                      {}, 0x11)),
+             4);
+    variants(zswap(mk(3, {a(0, 0, 16), a(0, 1, 16), o(OpKind::verify, 1, 0), o(OpKind::migrate, 1, 1),
+                          a(2, 0, 8), o(OpKind::reclaim, 2, 0), o(OpKind::free, 2, 1)},
+                      {}, 0xb1)),
+             4);
     std::mt19937 rng(20170104);  // the review's date
     while (static_cast<int>(out.size()) < count) {
         Program p = fuzz::random_program(rng);

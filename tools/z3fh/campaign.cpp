@@ -206,6 +206,7 @@ int run_campaign(const CampaignOptions& o) {
     if (!o.mutant.empty()) env["Z3FH_MUTANT"] = o.mutant;
     if (!o.sched_feedback) env["Z3FH_NO_SCHED_FEEDBACK"] = "1";
     if (o.strategy != "input") env["Z3FH_STRATEGY"] = o.strategy;
+    if (o.user != "any") env["Z3FH_USER"] = o.user;
     // A potential-deadlock finding's witness inputs go beside the crash inputs.
     env["Z3FH_WITNESS_DIR"] = (out / "crashes").string();
 
@@ -253,7 +254,7 @@ int run_campaign(const CampaignOptions& o) {
     // What replay needs to rebuild and select (docs/report-schema.md).
     auto sidecar = [&](const std::string& engine) {
         json side = {{"mutant", mutant_name}, {"mutant_build", mutant_build}, {"sanitizer", o.sanitizer},
-                     {"strategy", o.strategy}, {"engine", engine}, {"format_version", 1}};
+                     {"strategy", o.strategy}, {"user", o.user}, {"engine", engine}, {"format_version", 1}};
         side.update(target_info);
         return side;
     };

@@ -15,6 +15,7 @@ struct CampaignOptions {
     std::string sanitizer = "asan";
     std::string mutant;
     std::string strategy = "input";
+    std::string user = "any";  // the pool's user: any (the input's byte decides), zswap or zpool
     std::string corpus = "corpus";  // "none": start empty
     std::string out;
     uint64_t seed = 0;

@@ -201,11 +201,12 @@ namespace {
 // *mutant_build: the input came from the mutant build (a named mutant, or
 // the sidecar of a `campaign --mutant none` finding).
 bool resolve_build(const ToolInput& in, std::string* mutant, std::string* sanitizer, std::string* strategy,
-                   TargetChoice* target, bool* mutant_build) {
+                   std::string* user, TargetChoice* target, bool* mutant_build) {
     *mutant_build = false;
     *mutant = in.mutant;
     *sanitizer = in.sanitizer;
     *strategy = "input";
+    *user = "any";
     target->target = in.target;
     target->kernel_source = in.kernel_source;
     target->kernel_patch = in.kernel_patch;
@@ -221,6 +222,7 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
             }
             if (sanitizer->empty()) *sanitizer = j.value("sanitizer", "asan");
             *strategy = j.value("strategy", "input");
+            *user = j.value("user", "any");
             if (target->target.empty()) {
                 target->target = j.value("target", "port");
                 if (target->kernel_source.empty()) target->kernel_source = j.value("kernel_source", "");
@@ -276,10 +278,10 @@ std::optional<DriverCall> prepare_driver(const ToolInput& in, const std::vector<
         std::fprintf(stderr, "z3fh: %s: is a directory, not an input file\n", in.file.c_str());
         return std::nullopt;
     }
-    std::string mutant, sanitizer, strategy;
+    std::string mutant, sanitizer, strategy, user;
     TargetChoice target;
     bool mutant_build = false;
-    if (!resolve_build(in, &mutant, &sanitizer, &strategy, &target, &mutant_build)) return std::nullopt;
+    if (!resolve_build(in, &mutant, &sanitizer, &strategy, &user, &target, &mutant_build)) return std::nullopt;
     Context& ctx = Context::get();
     std::string preset = Context::fuzz_preset(sanitizer, mutant_build || mutant != "none");
     DriverCall call;
@@ -299,6 +301,7 @@ std::optional<DriverCall> prepare_driver(const ToolInput& in, const std::vector<
     }
     call.env = ctx.sanitizer_env(sanitizer);
     if (strategy != "input") call.env["Z3FH_STRATEGY"] = strategy;
+    if (user != "any") call.env["Z3FH_USER"] = user;
     return call;
 }
 

@@ -506,6 +506,16 @@ const std::vector<Edit>& known_fixes() {
          "\t\t\t\tatomic64_dec(&pool->pages_nr);\n\t\t\t\treturn 0;\n\t\t\t}\n"
          "\t\t\tlist_add(&page->lru, &pool->lru);\n\t\t\tclear_bit(PAGE_CLAIMED, &page->private);\n"
          "\t\t\tspin_unlock(&pool->lock);\n\t\t} else {"},
+        // K12: reclaim frees a headless page whenever evict returns 0, but
+        // zswap's writeback returns 0 also when it finds no entry for the
+        // object (zswap.c:975-981), as for one whose store has not inserted
+        // it yet (zswap.c:1270): the store then writes into, or inserts, a
+        // freed page. Only K6's mark (the object was freed while claimed)
+        // proves the page empty; otherwise it goes back on the LRU.
+        {"z3fold_reclaim_page",
+         R"(if \(test_bit\(PAGE_HEADLESS, &page->private\)\) \{\s*if \(ret == 0\) \{\s*free_z3fold_page\(page, true\);\s*atomic64_dec\(&pool->pages_nr\);\s*return 0;\s*\})",
+         "if (test_bit(PAGE_HEADLESS, &page->private)) {\n"
+         "\t\t\t/* z3fh fix K12: evict's 0 does not prove the object freed; K6's mark does */"},
         // K7, K8: after compaction moves a page's single object to another page,
         // the moved handle stays in the old page's slots object. The old page
         // must let go of it (a free of the moved object frees it, and the old

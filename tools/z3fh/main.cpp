@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
     campaign->add_option("--strategy", co.strategy, "scheduler strategy: input, pct or random")
         ->check(CLI::IsMember({"input", "pct", "random"}))
         ->capture_default_str();
+    campaign->add_option("--user", co.user, "the pool's user: any (each input says), zswap or zpool")
+        ->check(CLI::IsMember({"any", "zswap", "zpool"}))
+        ->capture_default_str();
     campaign->add_option("--corpus", co.corpus, "seed corpus directory (copied), or none")->capture_default_str();
     campaign->add_option("--out", co.out, "campaign folder (default: campaigns/<time>)");
     campaign->add_option("--seed", co.seed, "libFuzzer seed")->capture_default_str();
