@@ -41,6 +41,7 @@ enum class ObjClass : uint8_t {
     work_item,
     harness,        // operations of the fuzz harness itself
     zswap_tree,     // the zswap user's tree lock (fuzz/harness/zswap_user.h)
+    mm_list,        // the kernel target's mm core: its migration lists (kernel/adapter/kernel_mm.c)
 };
 
 const char* obj_class_name(ObjClass c);

@@ -275,7 +275,7 @@ bool run_zswap_op(Harness& h, const Op& op) {
     case OpKind::verify:
     case OpKind::compact: z.load(op.slot()); return true;
     case OpKind::reclaim: z.queue_shrink(); return true;
-    case OpKind::migrate: z.migrate(op.slot()); return true;
+    case OpKind::migrate: z.migrate(op.arg); return true;
     default: return false;
     }
 }

@@ -62,6 +62,15 @@ public:
     virtual Errno reclaim_page(unsigned retries) = 0;
     virtual void compact_handle_page(Handle handle) = 0;
     virtual Errno migrate_handle_page(Handle handle) = 0;
+    // The mm core's own compaction round (pages found by scanning, as
+    // compaction finds them, not through a handle), where the target models
+    // it: false if it does not (the port). arg: bits 0-2 where the scan
+    // starts, bit 3 async (never block on a page lock), bits 4-5 how many
+    // pages it isolates (1, 2, 4 or 32).
+    virtual bool mm_compact(uint8_t arg) {
+        (void)arg;
+        return false;
+    }
     virtual int vcpus() const = 0;
     // Main context: run queued background work to completion.
     virtual void drain() = 0;

@@ -144,7 +144,9 @@ void ZswapUser::load(int slot) {
     tree_lock_.unlock();
 }
 
-void ZswapUser::migrate(int slot) {
+void ZswapUser::migrate(uint8_t arg) {
+    if (pool_.mm_compact(arg)) return;
+    const int slot = arg & (kSlots - 1);
     tree_lock_.lock();
     Entry* e = find_get(slot);
     tree_lock_.unlock();

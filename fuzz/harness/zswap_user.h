@@ -42,10 +42,10 @@ public:
     void load(int slot);                // zswap_frontswap_load
     void invalidate(int slot);          // zswap_frontswap_invalidate_page
     void queue_shrink();                // a store that found the pool full queues shrink_work
-    // The mm core migrating the page of this offset's object: a harness
-    // device until the mm core scans pages (an entry reference pins the
-    // handle, so the harness never migrates through a freed one).
-    void migrate(int slot);
+    // The mm core's compaction (TargetPool::mm_compact, arg as there); on a
+    // target without an mm core (the port), migration of the page of this
+    // offset's object through an entry reference, which pins the handle.
+    void migrate(uint8_t arg);
     // The pool's end (pool release after the last entry's put): wait for
     // the shrink worker, then free every entry, as invalidate_area does.
     void invalidate_all();

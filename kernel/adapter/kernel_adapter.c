@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kernel_mm.h"
 #include "kshim.h"
 #include "kshim_registry.h"
 
@@ -73,6 +74,7 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
     struct kz_pool *kz = calloc(1, sizeof(*kz));
     if (!kz) return NULL;
     kshim_reset(vcpus);
+    kz_mm_reset();
     kz->evict = evict;
     kz->ctx = ctx;
     g_kz = kz;

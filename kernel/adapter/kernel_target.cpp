@@ -5,6 +5,7 @@
 
 #include "harness/target.h"
 #include "kernel_adapter.h"
+#include "kernel_mm.h"
 #include "kshim_registry.h"
 #include "sync/sync.h"
 
@@ -52,6 +53,11 @@ public:
     Errno reclaim_page(unsigned retries) override { return to_errno(kz_reclaim(kz_, retries)); }
     void compact_handle_page(Handle h) override { kz_compact_handle_page(kz_, h); }
     Errno migrate_handle_page(Handle h) override { return to_errno(kz_migrate_handle_page(kz_, h)); }
+    bool mm_compact(uint8_t arg) override {
+        static constexpr unsigned kIsolate[4] = {1, 2, 4, 32};
+        (void)kz_mm_compact(arg & 7u, kIsolate[(arg >> 4) & 3u], (arg & 8u) != 0);
+        return true;
+    }
     int vcpus() const override { return vcpus_; }
     void drain() override { kz_drain(kz_); }
     void fail_nth(bool slots, int n) override { kshim_fail_nth(slots ? 1 : 0, n); }

@@ -313,6 +313,7 @@ struct page *kshim_alloc_page(gfp_t gfp, const char *file, int line);
 void kshim_put_page(struct page *page, const char *file, int line);
 void kshim_get_page(struct page *page, const char *file, int line);
 #define alloc_page(gfp) kshim_alloc_page((gfp), __FILE__, __LINE__)
+#define page_count(page) __atomic_load_n(&(page)->_refcount.counter, __ATOMIC_RELAXED)
 #define __free_page(page) kshim_put_page((page), __FILE__, __LINE__)
 #define put_page(page) kshim_put_page((page), __FILE__, __LINE__)
 #define get_page(page) kshim_get_page((page), __FILE__, __LINE__)

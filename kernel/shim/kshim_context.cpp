@@ -105,6 +105,7 @@ ObjClass lock_class(const char* name, bool rw) {
     if (n.find("stale_lock") != std::string::npos) return ObjClass::stale_lock;
     if (n.find("page_lock") != std::string::npos) return ObjClass::page_lock;
     if (n.find("pool->lock") != std::string::npos) return ObjClass::pool_lock;
+    if (n.find("mm_list_lock") != std::string::npos) return ObjClass::mm_list;
     return ObjClass::none;
 }
 

@@ -38,6 +38,11 @@ size_t kshim_slab_objects_total(void);
 int kshim_spin_is_locked(const spinlock_t *l);
 /* The pool's list heads and the locks that guard them (kshim.h's list-guard check). */
 void kshim_guard_list(const struct list_head *head, const spinlock_t *lock);
+void kshim_unguard_list(const struct list_head *head);
+/* get_page_unless_zero on the page whose data starts at `data`: NULL if it
+ * is free (the kernel's struct page outlives the page; the shim's does not,
+ * so the scan names a page by its data address). A scheduling point. */
+struct page *kshim_get_page_unless_zero(const void *data, const char *file, int line);
 /* After the pool is destroyed: free what it left (the harness has already
  * reported it as leak-at-teardown), so one run's leak is not the next one's. */
 void kshim_free_leftovers(void);

@@ -105,6 +105,11 @@ extern "C" void kshim_guard_list(const list_head* head, const spinlock_t* lock) 
     world().heads[reinterpret_cast<uintptr_t>(head)] = lock;
 }
 
+extern "C" void kshim_unguard_list(const list_head* head) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    world().heads.erase(reinterpret_cast<uintptr_t>(head));
+}
+
 namespace {
 const spinlock_t* guard_of(const list_head* node) {
     World& w = world();
@@ -551,6 +556,18 @@ extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) 
     w.pages.emplace(reinterpret_cast<uintptr_t>(block), static_cast<uint32_t>(pg->kshim_serial));
     init_page_lock(pg);
     shared_write(nullptr);  // the step checks ask which pages are live
+    return pg;
+}
+
+extern "C" struct page* kshim_get_page_unless_zero(const void* data, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    uint32_t serial = kshim_live_page_serial(data);
+    point(Event::atomic_rmw, ObjectId{ObjClass::page_refs, serial}, loc_of(file, line));
+    if (!kshim_live_page_serial(data)) return nullptr;  // freed while we stood at the point
+    auto* pg = reinterpret_cast<page*>(static_cast<char*>(const_cast<void*>(data)) + kPageSize);
+    if (pg->_refcount.counter <= 0) return nullptr;
+    Z3FH_HB_ACQUIRE(&pg->_refcount);
+    pg->_refcount.counter++;
     return pg;
 }
 
