@@ -20,6 +20,7 @@ const char* obj_class_name(ObjClass c) {
     case ObjClass::harness: return "harness";
     case ObjClass::zswap_tree: return "zswap tree lock";
     case ObjClass::mm_list: return "mm migration list lock";
+    case ObjClass::cpu: return "CPU";
     }
     return "?";
 }
@@ -52,6 +53,7 @@ const char* event_name(Event e) {
     case Event::thread_end: return "thread_end";
     case Event::object_access: return "object_access";
     case Event::fault_injected: return "fault_injected";
+    case Event::cpu_move: return "moved_to_cpu";
     }
     return "?";
 }

@@ -42,6 +42,7 @@ enum class ObjClass : uint8_t {
     harness,        // operations of the fuzz harness itself
     zswap_tree,     // the zswap user's tree lock (fuzz/harness/zswap_user.h)
     mm_list,        // the kernel target's mm core: its migration lists (kernel/adapter/kernel_mm.c)
+    cpu,            // a virtual CPU (the serial is its number)
 };
 
 const char* obj_class_name(ObjClass c);
@@ -64,6 +65,7 @@ enum class Event : uint8_t {
     thread_start, thread_end,
     object_access,  // the harness reads or writes a mapped object: other CPUs run meanwhile
     fault_injected, // an allocation the program said to fail, failed here (the caller's line)
+    cpu_move,       // preempted where its context allows, the thread resumes on another vCPU (recorded, not a choice)
 };
 
 const char* event_name(Event e);
@@ -75,7 +77,7 @@ const char* event_name(Event e);
 constexpr bool event_may_write(Event e) {
     switch (e) {
     case Event::lock: case Event::trylock: case Event::read_lock: case Event::write_lock:
-    case Event::atomic_load: case Event::bit_test: case Event::yield: case Event::block:
+    case Event::atomic_load: case Event::bit_test: case Event::yield: case Event::block: case Event::cpu_move:
         return false;
     default:
         return true;

@@ -40,6 +40,13 @@ public:
 
     // The current thread's virtual CPU (per-CPU unbuddied lists).
     virtual int& vcpu() = 0;
+    // Whether a program thread may move to another virtual CPU when it is
+    // preempted (the kernel target's context rules: no spinning lock,
+    // preempt_disable or migrate_disable; `held` is how many of the sync
+    // layer's locks it holds). Unset, threads change CPU only by the
+    // program's set_vcpu (the port: vCPUs change between operations).
+    using PreemptibleFn = bool (*)(int thread, int held);
+    void set_preemptible(PreemptibleFn f) { preemptible_ = f; }
 
     // Lock bookkeeping for validation (held-lock sets, lock-order graph).
     virtual void on_acquire(const void* lock, ObjectId obj, SrcLoc loc) = 0;
@@ -62,6 +69,7 @@ public:
 
 protected:
     bool in_thread_ = false;  // kept by the implementation
+    PreemptibleFn preemptible_ = nullptr;
     // The plain stores noted since the last scheduling point.
     const void* writes_[kKeptWrites] = {};
     size_t writes_n_ = 0;

@@ -226,6 +226,7 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
             preemptions_++;
         }
         if (switch_hook_) switch_hook_(switch_ctx_, site_hash(loc), site_hash(next->last_loc));
+        if (preemptible_) move_cpus(cur, next);
         switch_from(cur, next, false);
     }
 }
@@ -257,6 +258,20 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
     schedule_.steps.push_back({static_cast<uint8_t>(chosen), static_cast<int8_t>(dp.current),
                                static_cast<uint8_t>(ev), static_cast<uint8_t>(obj.cls), obj.serial});
     return threads_[static_cast<size_t>(chosen)].get();
+}
+
+// A preempted thread leaves its CPU to the thread that runs next, and
+// resumes where that one was: the two swap virtual CPUs when both are
+// program threads whose context lets them move (a scheduler may pick a
+// preempted task up on any CPU). Workers stay where they are.
+void Runtime::move_cpus(Thread* cur, Thread* next) {
+    if (cur->worker || next->worker || !next->started || cur->vcpu == next->vcpu) return;
+    if (!preemptible_(cur->id, static_cast<int>(cur->held.size())) ||
+        !preemptible_(next->id, static_cast<int>(next->held.size())))
+        return;
+    std::swap(cur->vcpu, next->vcpu);
+    record(cur, Event::cpu_move, {sync::ObjClass::cpu, static_cast<uint32_t>(cur->vcpu)}, cur->last_loc);
+    record(next, Event::cpu_move, {sync::ObjClass::cpu, static_cast<uint32_t>(next->vcpu)}, next->last_loc);
 }
 
 void Runtime::switch_from(Thread* cur, Thread* next, bool exiting) {

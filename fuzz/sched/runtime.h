@@ -152,6 +152,7 @@ private:
     [[noreturn]] void end_run(RunStatus status, bool exiting);
     std::string deadlock_report() const;
     void switch_from(Thread* cur, Thread* next, bool exiting);
+    void move_cpus(Thread* cur, Thread* next);
     void set_current(Thread* t) {
         current_ = t;
         in_thread_ = t != nullptr && running_;

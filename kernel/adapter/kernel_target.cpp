@@ -34,6 +34,8 @@ public:
     KernelTarget(int vcpus, TargetEvictFn evict, void* ctx) : evict_(evict), ctx_(ctx) {
         kz_ = kz_create(vcpus, evict ? &trampoline : nullptr, this);
         vcpus_ = vcpus;
+        // Threads move between virtual CPUs wherever the kernel lets a task move.
+        if (sync::ControlledRuntime* rt = sync::runtime()) rt->set_preemptible(&kshim_thread_preemptible);
     }
     ~KernelTarget() override { kz_destroy(kz_); }
     KernelTarget(const KernelTarget&) = delete;

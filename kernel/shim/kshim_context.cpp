@@ -353,6 +353,18 @@ extern "C" int kshim_checked_cpu(const char* what, const char* file, int line) {
     return current_vcpu();
 }
 
+// For the scheduler (ControlledRuntime::set_preemptible): a thread may move
+// to another CPU unless it holds a spinning lock of the kernel file's, has
+// preemption or migration disabled, or holds a lock of its caller's (the
+// zswap user's tree spinlock): `held` counts the sync layer's locks.
+extern "C" bool kshim_thread_preemptible(int thread, int held) {
+    TsanHidden hidden;
+    auto it = world().threads.find(thread);
+    if (it == world().threads.end()) return held == 0;
+    const ThreadContext& c = it->second;
+    return !c.atomic() && c.migrate_disabled == 0 && held == static_cast<int>(c.held.size());
+}
+
 extern "C" void kshim_enter_caller(gfp_t gfp) {
     TsanHidden hidden;
     ThreadContext& c = current_context();

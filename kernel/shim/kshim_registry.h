@@ -59,6 +59,9 @@ void kshim_might_sleep(const char *what, const char *file, int line);
 /* A zpool call made by its user with `gfp` (gfp-contract: what the
  * allocator allocates inside may block only if gfp allows it), and its end. */
 void kshim_enter_caller(gfp_t gfp);
+/* Whether scheduled thread `thread`, holding `held` sync-layer locks, may
+ * move to another virtual CPU now (ControlledRuntime::set_preemptible). */
+bool kshim_thread_preemptible(int thread, int held);
 void kshim_leave_caller(void);
 /* Main context only: run what is queued, inline, until empty. */
 void kshim_flush_workqueue(struct workqueue_struct *wq);

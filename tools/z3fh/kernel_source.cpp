@@ -516,6 +516,16 @@ const std::vector<Edit>& known_fixes() {
          R"(if \(test_bit\(PAGE_HEADLESS, &page->private\)\) \{\s*if \(ret == 0\) \{\s*free_z3fold_page\(page, true\);\s*atomic64_dec\(&pool->pages_nr\);\s*return 0;\s*\})",
          "if (test_bit(PAGE_HEADLESS, &page->private)) {\n"
          "\t\t\t/* z3fh fix K12: evict's 0 does not prove the object freed; K6's mark does */"},
+        // K13: a new page is movable from __SetPageMovable and unlock_page on,
+        // but z3fold takes its header lock only after: compaction can isolate
+        // and migrate the page in between (its header half set up), and the
+        // allocation then fills in and lists the old page, whose lru is on the
+        // mm's migration list. Keep the page claimed over the window: the
+        // isolation callback refuses a claimed page.
+        {"z3fold_alloc", R"(if \(can_sleep\) \{\s*lock_page\(page\);)",
+         "set_bit(PAGE_CLAIMED, &page->private); /* z3fh fix K13 */\n\tif (can_sleep) {\n\t\tlock_page(page);"},
+        {"z3fold_alloc", R"(unlock_page\(page\);\s*\}\s*z3fold_page_lock\(zhdr\);)",
+         "unlock_page(page);\n\t}\n\tz3fold_page_lock(zhdr);\n\tclear_bit(PAGE_CLAIMED, &page->private); /* z3fh fix K13 */"},
         // K7, K8: after compaction moves a page's single object to another page,
         // the moved handle stays in the old page's slots object. The old page
         // must let go of it (a free of the moved object frees it, and the old
