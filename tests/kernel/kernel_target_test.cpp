@@ -51,6 +51,8 @@ void* kshim_alloc_percpu(size_t size, size_t align);
 size_t kshim_percpu_unit(const void* p);
 void kshim_free_percpu(void* p);
 void kshim_list_check_head(const struct list_head* head, const char* file, int line);
+void kshim_yield(const char* file, int line);
+int kshim_current_cpu(void);
 struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line);
 void kshim_put_page(struct page* page, const char* file, int line);
 }
@@ -268,6 +270,46 @@ TEST(KernelShim, QueueWorkOnNeedsAPossibleCpu) {
     EXPECT_FALSE(kshim_work_pending(&work));
     EXPECT_DEATH(kshim_queue_work(0, wq, &work, "mm/z3fold.c", 469), "ERROR: queue-destroyed: queue_work on a destroyed");
     kshim_free_leftovers();
+}
+
+// A preempted thread may resume on another virtual CPU, but not while the
+// kernel keeps it on its CPU (a spinning lock held).
+TEST(KernelShim, PreemptedThreadsMoveCpusOnlyWherePreemptible) {
+    kshim_reset(2);
+    spinlock_t lock;
+    kshim_spin_init(&lock, "&pool->lock");
+    bool moved_free = false, moved_locked = false;
+    for (uint64_t seed = 1; seed <= 30; seed++) {
+        sched::RandomStrategy strategy(seed, 2);
+        sched::Runtime rt(strategy);
+        sync::install_runtime(&rt);
+        rt.set_preemptible(&kshim_thread_preemptible);
+        std::function<void()> t0 = [&] {
+            for (int i = 0; i < 20; i++) {
+                int before = kshim_current_cpu();
+                kshim_yield(__FILE__, __LINE__);
+                sync::TsanHidden hidden;
+                moved_free = moved_free || kshim_current_cpu() != before;
+            }
+            kshim_spin_lock(&lock, __FILE__, __LINE__);
+            for (int i = 0; i < 20; i++) {
+                int before = kshim_current_cpu();
+                kshim_yield(__FILE__, __LINE__);
+                sync::TsanHidden hidden;
+                moved_locked = moved_locked || kshim_current_cpu() != before;
+            }
+            kshim_spin_unlock(&lock, __FILE__, __LINE__);
+        };
+        std::function<void()> t1 = [] {
+            for (int i = 0; i < 40; i++) kshim_yield(__FILE__, __LINE__);
+        };
+        rt.spawn("T0", &Toy::entry, &t0, 0);
+        rt.spawn("T1", &Toy::entry, &t1, 1);
+        EXPECT_EQ(rt.run().status, sched::RunStatus::completed);
+        sync::install_runtime(nullptr);
+    }
+    EXPECT_TRUE(moved_free);
+    EXPECT_FALSE(moved_locked);
 }
 
 // Per-CPU units are apart, with a redzone between them: a list head one
@@ -495,6 +537,89 @@ TEST(KernelAdapter, FailAllocReachesTheKernelsEnomemPaths) {
         EXPECT_NE(o.trace.find("fault_injected"), std::string::npos);
         EXPECT_NE(o.trace.find("z3fold.c"), std::string::npos);
     }
+}
+
+}  // namespace
+}  // namespace z3fh::fuzz
+
+// ---- the zswap user and the mm core on the kernel's own (unmodified) file ----
+
+namespace z3fh::fuzz {
+namespace {
+
+Outcome run_clean_config(const Program& p) {
+    RunConfig cfg;
+    return run_program(p, cfg);
+}
+
+// K12, found by a zswap-user campaign: the shrink worker evicts a headless
+// object whose store has not inserted its entry yet; zswap's writeback
+// finds no entry and returns 0 (zswap.c:975-981), and reclaim frees the
+// page on that 0 (z3fold.c:1338-1341); the store then writes into it.
+Program k12_program() {
+    Program p;
+    p.threads = 1;
+    p.vcpus = 2;
+    p.evict_policy = 0xd1;
+    p.user = UserKind::zswap;
+    p.ops = {
+        {OpKind::reclaim, 0, 0xbb},  // T0: reclaim (queues the shrink work)
+        {OpKind::alloc, 0, 0xcb},    // T0: alloc  slot 3 size 4000 (headless)
+    };
+    p.schedule = seeded_schedule(237, 0x38f6e9cb);
+    p.schedule_kind = ScheduleKind::pct;
+    return p;
+}
+
+// K13, found by the scanning mm core: compaction isolates and migrates the
+// page z3fold_alloc has just made movable (z3fold.c:1061-1069), before
+// z3fold_alloc takes its header lock (z3fold.c:1070); the old page is freed
+// when the migration completes, and z3fold_alloc then locks its header.
+Program k13_program() {
+    Program p;
+    p.threads = 4;
+    p.vcpus = 1;
+    p.evict_policy = 0x00;
+    p.user = UserKind::zswap;
+    p.ops = {
+        {OpKind::alloc, 0, 0x59},  {OpKind::alloc, 0, 0x5a},   {OpKind::write, 0, 0x00}, {OpKind::yield, 0, 0xfe},
+        {OpKind::yield, 0, 0xda},  {OpKind::migrate, 1, 0x00}, {OpKind::migrate, 1, 0x02},
+        {OpKind::verify, 2, 0x01}, {OpKind::write, 2, 0x01},   {OpKind::free, 2, 0x02},  {OpKind::alloc, 3, 0x51},
+    };
+    p.schedule = seeded_schedule(2, 0xae502efb);
+    p.schedule_kind = ScheduleKind::pct;
+    return p;
+}
+
+TEST(KernelZswap, K12ReclaimFreesAHeadlessPageZswapIsStoring) {
+    EXPECT_DEATH(run_clean_config(k12_program()),
+                 "heap-use-after-free.*WRITE.*ZswapUser::store.*freed by thread.*kshim_put_page.*z3fold_reclaim_page.*"
+                 "ZswapUser::shrink_worker");
+}
+
+TEST(KernelZswap, K13CompactionIsolatesThePageAnAllocationIsSettingUp) {
+    EXPECT_DEATH(run_clean_config(k13_program()),
+                 "heap-use-after-free.*kshim_spin_lock.*z3fold_page_lock.*z3fold_alloc.*freed by thread.*kshim_put_page.*"
+                 "kz_mm_migrate_one");
+}
+
+// The zswap user's own rules, on a program with no race: stores, a
+// duplicate store, a load and an invalidation leave nothing behind, and the
+// shrink worker's writeback of an entry frees the entry's own handle.
+TEST(KernelZswap, StoreLoadInvalidateAndWritebackRunClean) {
+    Program p;
+    p.threads = 1;
+    p.vcpus = 1;
+    p.user = UserKind::zswap;
+    p.evict_policy = 0x00;  // every writeback succeeds
+    p.ops = {
+        {OpKind::alloc, 0, (11 << 3) | 0}, {OpKind::alloc, 0, (11 << 3) | 1}, {OpKind::alloc, 0, (4 << 3) | 1},
+        {OpKind::verify, 0, 1},            {OpKind::reclaim, 0, 0},           {OpKind::free, 0, 0},
+        {OpKind::alloc, 0, (27 << 3) | 2}, {OpKind::verify, 0, 2},
+    };
+    Outcome o = run_clean_config(p);
+    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
+    EXPECT_EQ(o.status, sched::RunStatus::completed);
 }
 
 }  // namespace
