@@ -23,6 +23,7 @@
 #include "context.h"
 #include "coverage.h"
 #include "proc.h"
+#include "program/program.h"
 #include "report_html.h"
 
 namespace fs = std::filesystem;
@@ -510,14 +511,36 @@ int run_campaign(const CampaignOptions& o) {
                   {"exported_test", test_path.empty() ? "" : fs::relative(test_path, out).string()},
                   {"duplicates", json::array()}};
         if (!without_patch.is_null()) f["reproduces_without_patch"] = without_patch;
+        // Which user's world reached it (docs/zswap-model.md): the input's own
+        // byte, unless the campaign pinned the user.
+        {
+            fuzz::Program prog;
+            std::string data = read_file(c.path);
+            if (o.user != "any") f["user"] = o.user;
+            else if (fuzz::decode_lenient(reinterpret_cast<const uint8_t*>(data.data()), data.size(), &prog))
+                f["user"] = fuzz::user_kind_name(prog.user);
+        }
         by_sig[sig] = findings.size();
         findings.push_back(f);
     }
     double triage_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tt).count();
     double coverage_s = 0;
     json coverage = {{"edges", cov}};
-    // llvm-cov measures allocator/ (the port); the kernel target reports edges only.
-    if (o.coverage && !kernel && g_interrupts == 0) coverage.update(measure_coverage((out / "corpus").string(), out.string(), &coverage_s));
+    // llvm-cov measures the code under test: allocator/, or the kernel's file.
+    if (o.coverage && g_interrupts == 0) {
+        CoverageSubject subject;
+        if (kernel) {
+            subject.scope = "mm/z3fold.c";
+            subject.sources = {kfile->file};
+            std::fprintf(stderr, "z3fh: coverage: building the kernel target for coverage ...\n");
+            std::string cdir = ensure_kernel_built("coverage", *kfile, {"z3fold_fuzz_kernel"}, nullptr,
+                                                   {"-DCMAKE_C_FLAGS=-fprofile-instr-generate -fcoverage-mapping"});
+            if (!cdir.empty()) subject.bin = cdir + "/kernel/z3fold_fuzz_kernel";
+        } else {
+            subject = port_coverage_subject();
+        }
+        coverage.update(measure_coverage(subject, (out / "corpus").string(), out.string(), &coverage_s));
+    }
 
     json ts = json::array();
     for (const Sample& s : series)
@@ -567,22 +590,29 @@ int run_campaign(const CampaignOptions& o) {
         fuzz_s > 0 ? static_cast<double>(execs) / fuzz_s : 0.0, cov, corpus_size);
     if (coverage.contains("lines_percent"))
         md = md.substr(0, md.size() - std::string("\n## Findings\n\n").size()) +
-             fmt::format("| allocator/ lines | {:.1f}% ({} of {}) |\n| allocator/ branches | {:.1f}% ({} of {}) |\n"
-                         "| coverage page | [{}]({}) |\n\n## Findings\n\n",
-                         coverage["lines_percent"].get<double>(), coverage["lines_covered"].get<int>(),
+             fmt::format("| {0} lines | {1:.1f}% ({2} of {3}) |\n| {0} branches | {4:.1f}% ({5} of {6}) |\n{7}"
+                         "| coverage page | [{8}]({8}) |\n\n## Findings\n\n",
+                         coverage.value("scope", "allocator/"), coverage["lines_percent"].get<double>(),
+                         coverage["lines_covered"].get<int>(),
                          coverage["lines_total"].get<int>(), coverage["branches_percent"].get<double>(),
                          coverage["branches_covered"].get<int>(), coverage["branches_total"].get<int>(),
-                         coverage.value("html", ""), coverage.value("html", ""));
+                         coverage.contains("logic_lines_percent")
+                             ? fmt::format("| the allocator's logic (without reports, introspection, mutant switches) | "
+                                           "lines {:.1f}%, branches {:.1f}% |\n",
+                                           coverage["logic_lines_percent"].get<double>(),
+                                           coverage["logic_branches_percent"].get<double>())
+                             : std::string(),
+                         coverage.value("html", ""));
     if (findings.empty()) md += "None.\n";
-    else md += "| signature | detected after | replays | reproducer | minimised | test |\n|---|---|---|---|---|---|\n";
+    else md += "| signature | user | detected after | replays | reproducer | minimised | test |\n|---|---|---|---|---|---|---|\n";
     // With a kernel patch: whose finding it is.
     auto whose = [](const json& f) -> std::string {
         if (!f.contains("reproduces_without_patch")) return "";
         return f["reproduces_without_patch"].get<bool>() ? " (also without the patch)" : " (only with the patch)";
     };
     for (const json& f : findings)
-        md += fmt::format("| `{}`{} | {:.2f} s | {} | [{}]({}) | {} | {} |\n", f["signature"].get<std::string>(), whose(f),
-                          f["time_to_detect_s"].get<double>(), f["replays"].get<std::string>(),
+        md += fmt::format("| `{}`{} | {} | {:.2f} s | {} | [{}]({}) | {} | {} |\n", f["signature"].get<std::string>(), whose(f),
+                          f.value("user", "-"), f["time_to_detect_s"].get<double>(), f["replays"].get<std::string>(),
                           f["reproducer"].get<std::string>(), f["reproducer"].get<std::string>(),
                           f["minimized"].get<std::string>(), f["exported_test"].get<std::string>());
     write_file((out / "report.md").string(), md);

@@ -109,21 +109,28 @@ std::string render_report_html(const nlohmann::json& r) {
     if (fs.empty()) {
         h += "<p class=\"none\" id=\"no-findings\">No findings.</p>\n";
     }
-    h += "<table id=\"findings\">\n<tr><th>signature</th><th>kind</th><th>detected after</th><th>execs</th>"
-         "<th>replays</th><th>reproducer</th><th>minimised input</th><th>exported test</th></tr>\n";
+    h += "<table id=\"findings\">\n<tr><th>signature</th><th>kind</th><th>user</th><th>with the patch</th>"
+         "<th>detected after</th><th>execs</th><th>replays</th><th>reproducer</th><th>minimised input</th>"
+         "<th>exported test</th></tr>\n";
     for (const auto& f : fs) {
         auto link = [&](const char* key) {
             std::string p = str(f, key);
             return p.empty() ? std::string("-") : fmt::format("<a href=\"{0}\">{0}</a>", esc(p));
         };
-        h += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{:.2f} s</td><td>{}</td><td>{}</td><td>{}</td>"
-                         "<td>{}</td><td>{}</td></tr>\n",
-                         esc(str(f, "signature")), esc(str(f, "kind")), f.value("time_to_detect_s", 0.0),
+        // A --kernel-patch campaign's verdict: whose finding it is.
+        std::string verdict = !f.contains("reproduces_without_patch") ? "-"
+                              : f["reproduces_without_patch"].get<bool>() ? "also without the patch"
+                                                                          : "only with the patch";
+        h += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td class=\"user\">{}</td><td class=\"patch\">{}</td>"
+                         "<td>{:.2f} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                         esc(str(f, "signature")), esc(str(f, "kind")), esc(f.value("user", "-")), verdict,
+                         f.value("time_to_detect_s", 0.0),
                          str(f, "execs_at_detect"), esc(str(f, "replays")), link("reproducer"), link("minimized"),
                          link("exported_test"));
     }
-    h += "</table>\n<h2>Coverage of allocator/</h2>\n";
     const auto& cov = r.value("coverage", nlohmann::json::object());
+    h += fmt::format("</table>\n<h2>Coverage of {}</h2>\n",
+                     esc(cov.value("scope", r.value("target", "") == "kernel" ? "mm/z3fold.c" : "allocator/")));
     h += "<table id=\"coverage\">\n";
     h += fmt::format("<tr><th>edges (libFuzzer)</th><td>{}</td></tr>\n", str(cov, "edges"));
     if (cov.contains("lines_percent")) {
@@ -132,6 +139,14 @@ std::string render_report_html(const nlohmann::json& r) {
         h += fmt::format("<tr><th>branches</th><td>{:.1f}% ({} of {})</td></tr>\n", cov.value("branches_percent", 0.0),
                          str(cov, "branches_covered"), str(cov, "branches_total"));
     }
+    if (cov.contains("logic_lines_percent"))
+        h += fmt::format("<tr><th>the allocator's logic</th><td>lines {:.1f}%, branches {:.1f}%</td></tr>\n",
+                         cov.value("logic_lines_percent", 0.0), cov.value("logic_branches_percent", 0.0));
+    for (const auto& f : cov.value("files", nlohmann::json::array()))
+        h += fmt::format("<tr class=\"file\"><th>{}</th><td>lines {:.1f}% ({} of {}), branches {:.1f}%{}</td></tr>\n",
+                         esc(f.value("file", "")), f.value("lines_percent", 0.0), str(f, "lines_covered"),
+                         str(f, "lines_total"), f.value("branches_percent", 0.0),
+                         f.value("support", false) ? " (support)" : "");
     if (!str(cov, "html").empty())
         h += fmt::format("<tr><th>per line</th><td><a href=\"{0}\">{0}</a></td></tr>\n", esc(str(cov, "html")));
     if (!str(cov, "note").empty()) h += fmt::format("<tr><th>note</th><td>{}</td></tr>\n", esc(str(cov, "note")));
