@@ -2,6 +2,7 @@
 // kernel build links its own make_target (kernel/adapter/kernel_target.cpp)
 // ahead of this archive member, which is then never pulled in.
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 
 #include "harness/target.h"
@@ -12,7 +13,15 @@ namespace {
 
 class HarnessPageSource final : public PageSource {
 protected:
-    void* alloc_frame() override { return std::aligned_alloc(2 * PAGE_SIZE, 2 * PAGE_SIZE); }
+    // A fixed fill, as the kernel shim's pages have: a read of fresh memory
+    // (zswap's writeback reading the header of an object its store has not
+    // written yet) is the same in every run, not whatever an earlier run of
+    // this process left in the block.
+    void* alloc_frame() override {
+        void* f = std::aligned_alloc(2 * PAGE_SIZE, 2 * PAGE_SIZE);
+        if (f) std::memset(f, 0x6b, 2 * PAGE_SIZE);
+        return f;
+    }
     void free_frame(void* f) override { std::free(f); }
 };
 
