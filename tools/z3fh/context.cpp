@@ -93,7 +93,14 @@ bool Context::ensure_built_in(const std::string& preset, const std::string& dir,
     };
     // ccache hits across build folders: paths relative to the repository.
     std::map<std::string, std::string> env = {{"CCACHE_BASEDIR", root_}, {"CCACHE_NOHASHDIR", "true"}};
-    if (!fs::exists(dir + "/build.ninja")) {
+    // Configure a new folder; and an existing one again when it is asked for
+    // cache settings it was not configured with (a kernel folder a campaign
+    // made, later asked for its tests).
+    std::string wanted;
+    for (const std::string& a : cache_args) wanted += a + "\n";
+    const std::string stamp = dir + "/z3fh-cache-args.txt";
+    const bool configured = fs::exists(dir + "/build.ninja");
+    if (!configured || (!cache_args.empty() && read_file(stamp) != wanted)) {
         std::fprintf(stderr, "z3fh: configuring %s in %s ...\n", preset.c_str(), dir.c_str());
         std::vector<std::string> cmd = {"cmake", "--preset", preset, "-B", dir};
         cmd.insert(cmd.end(), cache_args.begin(), cache_args.end());
@@ -102,6 +109,7 @@ bool Context::ensure_built_in(const std::string& preset, const std::string& dir,
             std::fprintf(stderr, "z3fh: configuring preset %s in %s failed\n", preset.c_str(), dir.c_str());
             return false;
         }
+        if (!cache_args.empty()) write_file(stamp, wanted);
     }
     std::vector<std::string> cmd = {"cmake", "--build", dir};
     if (!targets.empty()) {
