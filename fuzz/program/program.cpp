@@ -155,7 +155,7 @@ PctParams Program::pct_params() const {
 
 DecodeError decode_strict(const uint8_t* data, size_t size, Program* out, std::string* why) {
     if (size < 4 || std::memcmp(data, kMagic, 4) != 0) {
-        *why = size < 4 ? "file is shorter than the magic" : "bad magic";
+        *why = size < 4 ? "the file is shorter than the 4-byte magic" : "its first 4 bytes are not \"Z3FP\"";
         return size < 4 ? DecodeError::truncated : DecodeError::not_ours;
     }
     if (size < kHeaderSize) {

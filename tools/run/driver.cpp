@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -651,7 +652,8 @@ std::vector<Program> seed_programs(int count) {
 }
 
 int cmd_seeds(const std::string& dir, int count, bool empty) {
-    mkdir(dir.c_str(), 0755);
+    std::error_code mkdir_error;
+    std::filesystem::create_directories(dir, mkdir_error);
     int i = 0;
     // --empty: one program with no operations, the start of a campaign with
     // no corpus for an engine that needs at least one input (AFL++).
@@ -665,7 +667,8 @@ int cmd_seeds(const std::string& dir, int count, bool empty) {
 }
 
 int cmd_sized_programs(const std::string& dir, int count, int ops) {
-    mkdir(dir.c_str(), 0755);
+    std::error_code mkdir_error;
+    std::filesystem::create_directories(dir, mkdir_error);
     std::mt19937 rng(20170104u + static_cast<unsigned>(ops));
     for (int i = 0; i < count; i++) {
         Program p = fuzz::random_program_of_size(rng, static_cast<size_t>(ops));

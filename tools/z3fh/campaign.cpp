@@ -324,8 +324,8 @@ int run_campaign(const CampaignOptions& o) {
         });
     }
     // The loop: AFL++'s crashes and figures, the series, the status line;
-    // the first finding ends a one-process campaign, the budget (and a
-    // minute's grace for the engines to wind down) ends all.
+    // the first finding ends a one-process campaign, the budget ends all
+    // (SIGINT, then SIGTERM and SIGKILL to an engine that lingers).
     uint64_t execs = 0, cov = 0, corpus_size = 0;
     double last_print = -100, stop_t = 0;
     bool stopping = false;
@@ -333,7 +333,7 @@ int run_campaign(const CampaignOptions& o) {
         double after;
         int sig;
         bool sent;
-    } escalation[] = {{5, SIGTERM, false}, {15, SIGKILL, false}};
+    } escalation[] = {{2, SIGTERM, false}, {8, SIGKILL, false}};
     while (lf_live || afl.running()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
         const double t = elapsed();
@@ -364,7 +364,10 @@ int run_campaign(const CampaignOptions& o) {
         cov = use_lf ? lf_cov : afl_fig.edges;
         corpus_size = std::max(lf_corpus, afl_fig.corpus);
         if (series.empty() || t - series.back().t >= 1.0) series.push_back({t, execs, cov, corpus_size});
-        if (!stopping && ((stop_at_first && !crashes.empty()) || t > o.budget_s + 60 || g_interrupts > 0)) {
+        // The budget is the campaign's, not each engine's: at its end the
+        // engines are stopped (libFuzzer's fork mode overran -max_total_time
+        // by its last jobs' length, 6% on a 5-minute budget).
+        if (!stopping && ((stop_at_first && !crashes.empty()) || t >= o.budget_s || g_interrupts > 0)) {
             stopping = true;
             stop_t = t;
             signal_children(SIGINT);

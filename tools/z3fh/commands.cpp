@@ -130,6 +130,7 @@ int bench_sizes() {
         const std::string dir = fmt::format("{}/build/bench-sizes/{}", ctx.root(), k);
         std::error_code ec;
         fs::remove_all(dir, ec);
+        fs::create_directories(dir, ec);  // a fresh tree has no build/bench-sizes yet
         int code = 0;
         (void)run_capture({ctx.build_dir("default") + "/tools/run/z3fh-run", "seeds", dir, "--count",
                            std::to_string(kPrograms), "--ops", std::to_string(k)},
