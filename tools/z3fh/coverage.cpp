@@ -1,9 +1,10 @@
 // z3fold-harden: coverage of the code under test from a campaign's corpus:
 // a fuzz target built with -fprofile-instr-generate runs every corpus input
 // once (-runs=0), then llvm-profdata merges and llvm-cov summarises and
-// renders the subject's sources, named file by file (a folder given to
-// llvm-cov matches nothing when the build recorded its sources through
-// `..` paths, which left the page with one empty row).
+// renders the subject's sources. The build records sources through `..`
+// paths, which a source filter given to llvm-cov does not match (the page
+// had one empty "Totals" row): the files are picked here by their canonical
+// path, and everything else is excluded by its recorded name.
 #include "coverage.h"
 
 #include <fmt/format.h>
@@ -43,6 +44,22 @@ CoverageSubject port_coverage_subject() {
 }
 
 namespace {
+
+std::string canonical(const std::string& f) {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(f, ec);
+    return ec ? f : c.string();
+}
+
+// An ERE matching exactly `name`.
+std::string literal_regex(const std::string& name) {
+    std::string out;
+    for (char ch : name) {
+        if (std::string(".[]{}()\\*+?^$|").find(ch) != std::string::npos) out += '\\';
+        out += ch;
+    }
+    return out;
+}
 
 json figures(const json& summary) {
     return {{"lines_covered", summary["lines"]["covered"]},   {"lines_total", summary["lines"]["count"]},
@@ -85,10 +102,10 @@ json measure_coverage(const CoverageSubject& subject, const std::string& corpus_
     if (run_process({"llvm-profdata-14", "merge", "-sparse", (dir / "corpus.profraw").string(), "-o", prof}, {}, quiet)
             .exit_code != 0)
         return done({{"note", "llvm-profdata merge failed"}});
-    std::vector<std::string> args = {"llvm-cov-14", "export", "-summary-only", "-instr-profile=" + prof, subject.bin};
-    args.insert(args.end(), subject.sources.begin(), subject.sources.end());
     std::string exported;
-    if (run_process(args, {}, [&](const std::string& l) { exported += l; }).exit_code != 0)
+    if (run_process({"llvm-cov-14", "export", "-summary-only", "-instr-profile=" + prof, subject.bin}, {},
+                    [&](const std::string& l) { exported += l; })
+            .exit_code != 0)
         return done({{"note", "llvm-cov export failed"}});
     json data;
     try {
@@ -96,35 +113,52 @@ json measure_coverage(const CoverageSubject& subject, const std::string& corpus_
     } catch (const std::exception& e) {
         return done({{"note", std::string("unreadable llvm-cov summary: ") + e.what()}});
     }
-    json out = figures(data["totals"]);
-    // One row a file; and the allocator's logic apart from its support code.
+    std::vector<std::string> wanted;
+    for (const std::string& f : subject.sources) wanted.push_back(canonical(f));
+    // One row a file of the subject; its totals, and the allocator's logic
+    // apart from its support code.
     json files = json::array();
-    json logic = {{"lines", {{"covered", 0}, {"count", 0}}}, {"branches", {{"covered", 0}, {"count", 0}}}};
+    std::string ignore;
+    json total = {{"lines", {{"covered", 0}, {"count", 0}}}, {"branches", {{"covered", 0}, {"count", 0}}}};
+    json logic = total;
+    auto add = [](json& acc, const json& summary) {
+        for (const char* k : {"lines", "branches"}) {
+            acc[k]["covered"] = acc[k]["covered"].get<long>() + summary[k]["covered"].get<long>();
+            acc[k]["count"] = acc[k]["count"].get<long>() + summary[k]["count"].get<long>();
+        }
+    };
     for (const json& f : data.value("files", json::array())) {
-        const std::string name = short_name(f.value("filename", ""), subject);
+        const std::string recorded = f.value("filename", "");
+        if (std::find(wanted.begin(), wanted.end(), canonical(recorded)) == wanted.end()) {
+            ignore += (ignore.empty() ? "" : "|") + literal_regex(recorded);
+            continue;
+        }
+        add(total, f["summary"]);
+        const std::string name = short_name(recorded, subject);
         json row = figures(f["summary"]);
         row["file"] = name;
         const bool support = std::find(subject.support.begin(), subject.support.end(), name) != subject.support.end();
         if (!subject.support.empty()) row["support"] = support;
         files.push_back(row);
-        if (support) continue;
-        for (const char* k : {"lines", "branches"}) {
-            logic[k]["covered"] = logic[k]["covered"].get<long>() + f["summary"][k]["covered"].get<long>();
-            logic[k]["count"] = logic[k]["count"].get<long>() + f["summary"][k]["count"].get<long>();
-        }
+        if (!support) add(logic, f["summary"]);
     }
+    if (files.empty()) return done({{"note", "the coverage build has none of the subject's files"}});
+    auto pct = [](const json& j) {
+        long n = j["count"].get<long>();
+        return n ? 100.0 * static_cast<double>(j["covered"].get<long>()) / static_cast<double>(n) : 0.0;
+    };
+    json out = {{"lines_covered", total["lines"]["covered"]},       {"lines_total", total["lines"]["count"]},
+                {"lines_percent", pct(total["lines"])},             {"branches_covered", total["branches"]["covered"]},
+                {"branches_total", total["branches"]["count"]},     {"branches_percent", pct(total["branches"])}};
     out["files"] = files;
     if (!subject.support.empty()) {
-        auto pct = [](const json& j) {
-            long n = j["count"].get<long>();
-            return n ? 100.0 * static_cast<double>(j["covered"].get<long>()) / static_cast<double>(n) : 0.0;
-        };
         out["logic_lines_percent"] = pct(logic["lines"]);
         out["logic_branches_percent"] = pct(logic["branches"]);
     }
     std::vector<std::string> show = {"llvm-cov-14", "show", "-format=html", "-show-branches=count",
-                                     "-instr-profile=" + prof, "-output-dir=" + (dir / "html").string(), subject.bin};
-    show.insert(show.end(), subject.sources.begin(), subject.sources.end());
+                                     "-instr-profile=" + prof, "-output-dir=" + (dir / "html").string()};
+    if (!ignore.empty()) show.push_back("-ignore-filename-regex=^(" + ignore + ")$");
+    show.push_back(subject.bin);
     run_process(show, {}, quiet);
     if (fs::exists(dir / "html" / "index.html")) out["html"] = "coverage/html/index.html";
     fs::remove(dir / "corpus.profraw", ec);

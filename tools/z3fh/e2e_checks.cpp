@@ -182,6 +182,18 @@ std::string check_report_in_browser(const std::string& campaign_dir) {
     if (dom.find("<table id=\"findings\"") == std::string::npos) return "the rendered page has no findings table";
     if (dom.find("<td><code>") == std::string::npos) return "the findings table has no finding row";
     if (dom.find("<th>lines</th>") == std::string::npos) return "the coverage table has no line coverage";
+    if (dom.find("<th>with the patch</th>") == std::string::npos || dom.find("<th>user</th>") == std::string::npos)
+        return "the findings table has no patch-verdict or user column";
+    // The coverage section and llvm-cov's own page list allocator/'s files,
+    // with figures (the page used to show one empty "Totals" row).
+    size_t file_rows = 0;
+    for (size_t at = dom.find("<tr class=\"file\">"); at != std::string::npos; at = dom.find("<tr class=\"file\">", at + 1))
+        file_rows++;
+    if (file_rows < 10 || dom.find("<th>pool.cpp</th>") == std::string::npos)
+        return fmt::format("the coverage table lists {} file(s), without pool.cpp", file_rows);
+    const std::string index = read_file((dir / "coverage" / "html" / "index.html").string());
+    if (index.find("pool.cpp") == std::string::npos || index.find("reclaim.cpp") == std::string::npos)
+        return "coverage/html/index.html does not list allocator/'s files";
     const fs::path png = dir / "report.png";
     std::error_code ec;
     fs::remove(png, ec);
