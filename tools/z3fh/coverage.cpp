@@ -62,7 +62,8 @@ std::string literal_regex(const std::string& name) {
 }
 
 json figures(const json& summary) {
-    return {{"lines_covered", summary["lines"]["covered"]},   {"lines_total", summary["lines"]["count"]},
+    return {{"functions_covered", summary["functions"]["covered"]}, {"functions_total", summary["functions"]["count"]},
+            {"lines_covered", summary["lines"]["covered"]},   {"lines_total", summary["lines"]["count"]},
             {"lines_percent", summary["lines"]["percent"]},   {"branches_covered", summary["branches"]["covered"]},
             {"branches_total", summary["branches"]["count"]}, {"branches_percent", summary["branches"]["percent"]}};
 }
@@ -119,10 +120,12 @@ json measure_coverage(const CoverageSubject& subject, const std::string& corpus_
     // apart from its support code.
     json files = json::array();
     std::string ignore;
-    json total = {{"lines", {{"covered", 0}, {"count", 0}}}, {"branches", {{"covered", 0}, {"count", 0}}}};
+    json total = {{"lines", {{"covered", 0}, {"count", 0}}},
+                  {"branches", {{"covered", 0}, {"count", 0}}},
+                  {"functions", {{"covered", 0}, {"count", 0}}}};
     json logic = total;
     auto add = [](json& acc, const json& summary) {
-        for (const char* k : {"lines", "branches"}) {
+        for (const char* k : {"lines", "branches", "functions"}) {
             acc[k]["covered"] = acc[k]["covered"].get<long>() + summary[k]["covered"].get<long>();
             acc[k]["count"] = acc[k]["count"].get<long>() + summary[k]["count"].get<long>();
         }
@@ -149,7 +152,8 @@ json measure_coverage(const CoverageSubject& subject, const std::string& corpus_
     };
     json out = {{"lines_covered", total["lines"]["covered"]},       {"lines_total", total["lines"]["count"]},
                 {"lines_percent", pct(total["lines"])},             {"branches_covered", total["branches"]["covered"]},
-                {"branches_total", total["branches"]["count"]},     {"branches_percent", pct(total["branches"])}};
+                {"branches_total", total["branches"]["count"]},     {"branches_percent", pct(total["branches"])},
+                {"functions_covered", total["functions"]["covered"]}, {"functions_total", total["functions"]["count"]}};
     out["files"] = files;
     if (!subject.support.empty()) {
         out["logic_lines_percent"] = pct(logic["lines"]);
