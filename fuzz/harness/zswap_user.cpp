@@ -45,6 +45,17 @@ void ZswapUser::erase(Entry* e) {
     slots_[e->slot] = SlotState{SlotState::State::empty, 0, 0, e->gen, false};
 }
 
+void ZswapUser::drop(int slot) {
+    Entry* e;
+    {
+        Hidden hidden;
+        e = tree_[slot];
+    }
+    if (!e) return;
+    erase(e);
+    put(e);
+}
+
 ZswapUser::Entry* ZswapUser::find_get(int slot) {
     Hidden hidden;
     Entry* e = tree_[slot];
@@ -109,15 +120,7 @@ void ZswapUser::store(int slot, size_t size) {
     // The insert; an entry already at this offset is the duplicate store:
     // erased and put (zs:1267-1278).
     tree_lock_.lock();
-    Entry* dup;
-    {
-        Hidden hidden;
-        dup = tree_[slot];
-    }
-    if (dup) {
-        erase(dup);
-        put(dup);
-    }
+    drop(slot);
     insert(e);
     tree_lock_.unlock();
 }
@@ -165,15 +168,7 @@ void ZswapUser::migrate(uint8_t arg) {
 // zswap_frontswap_invalidate_page (zs:1386-1407).
 void ZswapUser::invalidate(int slot) {
     tree_lock_.lock();
-    Entry* e;
-    {
-        Hidden hidden;
-        e = tree_[slot];
-    }
-    if (e) {
-        erase(e);
-        put(e);
-    }
+    drop(slot);
     tree_lock_.unlock();
 }
 
@@ -190,16 +185,7 @@ void ZswapUser::invalidate_all() {
     // worker holds while it runs (zs:595-597).
     shrink_wq_->flush();
     tree_lock_.lock();
-    for (int s = 0; s < kSlots; s++) {
-        Entry* e;
-        {
-            Hidden hidden;
-            e = tree_[s];
-        }
-        if (!e) continue;
-        erase(e);
-        put(e);
-    }
+    for (int s = 0; s < kSlots; s++) drop(s);
     tree_lock_.unlock();
 }
 

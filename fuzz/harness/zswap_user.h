@@ -72,6 +72,7 @@ private:
     void put(Entry* e);     // the last put frees the entry's handle
     void erase(Entry* e);   // off the tree: the slot is empty for the shadow
     void insert(Entry* e);  // into the tree: the slot is live
+    void drop(int slot);    // erase and put the offset's entry, if any
     void check_contents(const Entry& e, const volatile uint8_t* obj, const char* who);
 
     TargetPool& pool_;
