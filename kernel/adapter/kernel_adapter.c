@@ -42,11 +42,13 @@ struct kz_pool {
 
 static struct kz_pool *g_kz;
 
-static int kz_evict_trampoline(struct z3fold_pool *pool, unsigned long handle) {
+/* The zpool user's evict (zpool_ops->evict), reached as zswap reaches it:
+ * z3fold_reclaim_page -> z3fold_zpool_evict -> here. */
+static int kz_evict_trampoline(struct zpool *zpool, unsigned long handle) {
     struct kz_pool *kz = g_kz;
     const void *slots = (const void *)(handle & ~(unsigned long)(SLOTS_ALIGN - 1));
     int i, slot = -1, ret;
-    (void)pool;
+    (void)zpool;
     /* zswap's writeback may sleep: the callback runs where sleeping is allowed. */
     kshim_might_sleep("the zpool evict callback", __FILE__, __LINE__);
     kshim_tsan_hide();
@@ -64,7 +66,7 @@ static int kz_evict_trampoline(struct z3fold_pool *pool, unsigned long handle) {
     return ret;
 }
 
-static const struct z3fold_ops kz_ops = {.evict = kz_evict_trampoline};
+static const struct zpool_ops kz_zpool_ops = {.evict = kz_evict_trampoline};
 
 static struct list_head *kz_unbuddied(struct kz_pool *kz, int cpu) { return per_cpu_ptr(kz->pool->unbuddied, cpu); }
 
@@ -78,7 +80,11 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
     kz->evict = evict;
     kz->ctx = ctx;
     g_kz = kz;
-    kz->pool = z3fold_create_pool("z3fold", GFP_KERNEL, evict ? &kz_ops : NULL);
+    /* Through the module's init and its zpool driver, as zswap reaches z3fold
+     * (zpool_create_pool -> z3fold_zpool_create; evict through
+     * z3fold_zpool_evict; malloc, free, map, unmap and shrink below). */
+    (void)kshim_module_init();
+    kz->pool = z3fold_zpool_driver.create("z3fold", GFP_KERNEL, evict ? &kz_zpool_ops : NULL, (struct zpool *)kz);
     if (!kz->pool) {
         free(kz);
         g_kz = NULL;
@@ -98,13 +104,14 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
 }
 
 void kz_destroy_pool(struct kz_pool *kz) {
-    z3fold_destroy_pool(kz->pool);
+    z3fold_zpool_driver.destroy(kz->pool);
     kz->pool = NULL;
 }
 
 void kz_destroy(struct kz_pool *kz) {
     if (!kz) return;
-    if (kz->pool) z3fold_destroy_pool(kz->pool);
+    if (kz->pool) z3fold_zpool_driver.destroy(kz->pool);
+    kshim_module_exit();
     kshim_free_leftovers();
     if (g_kz == kz) g_kz = NULL;
     free(kz);
@@ -115,26 +122,29 @@ int kz_alloc(struct kz_pool *kz, size_t size, int may_block, unsigned long *hand
     const gfp_t gfp = may_block ? GFP_KERNEL : (__GFP_NORETRY | __GFP_NOWARN | __GFP_KSWAPD_RECLAIM);
     int rc;
     kshim_enter_caller(gfp);
-    rc = z3fold_alloc(kz->pool, size, gfp, handle);
+    rc = z3fold_zpool_driver.malloc(kz->pool, size, gfp, handle);
     kshim_leave_caller();
     kshim_check_returned("z3fold_alloc");
     return rc;
 }
 void kz_free(struct kz_pool *kz, unsigned long handle) {
-    z3fold_free(kz->pool, handle);
+    z3fold_zpool_driver.free(kz->pool, handle);
     kshim_check_returned("z3fold_free");
 }
 void *kz_map(struct kz_pool *kz, unsigned long handle) {
-    void *p = z3fold_map(kz->pool, handle);
+    void *p = z3fold_zpool_driver.map(kz->pool, handle, ZPOOL_MM_RW);
     kshim_check_returned("z3fold_map");
     return p;
 }
 void kz_unmap(struct kz_pool *kz, unsigned long handle) {
-    z3fold_unmap(kz->pool, handle);
+    z3fold_zpool_driver.unmap(kz->pool, handle);
     kshim_check_returned("z3fold_unmap");
 }
 int kz_reclaim(struct kz_pool *kz, unsigned int retries) {
-    int rc = z3fold_reclaim_page(kz->pool, retries);
+    /* zswap's shrink is zpool_shrink(pool, 1, NULL): one z3fold_reclaim_page
+     * with 8 retries, through the driver; other retry counts are the broad
+     * user's, straight to reclaim. */
+    int rc = retries == 8 ? z3fold_zpool_driver.shrink(kz->pool, 1, NULL) : z3fold_reclaim_page(kz->pool, retries);
     kshim_check_returned("z3fold_reclaim_page");
     return rc;
 }

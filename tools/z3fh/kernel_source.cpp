@@ -362,6 +362,10 @@ struct Defect {
     // commit title in quotes, or what the fix did). Empty for the review
     // defects, which `./z3fh test` runs.
     const char* upstream_fix = "";
+    // A planted violation of one of the kernel's context rules (the shim's
+    // checks, docs/zswap-model.md), not a bug z3fold had; not a review
+    // defect either, so `./z3fh test` leaves it out.
+    bool context_rule = false;
 };
 
 // Reclaim's and putback's failure path: re-list, then unclaim.
@@ -450,6 +454,19 @@ const std::vector<Defect>& defects() {
          {{"z3fold_map", R"(addr \+= PAGE_SIZE - \(handle_to_chunks\(handle\) << CHUNK_SHIFT\);)",
            "addr += PAGE_SIZE - (zhdr->last_chunks << CHUNK_SHIFT); /* z3fh defect map-last-from-header */"}},
          "\"z3fold: fix possible reclaim races\""},
+        {"cpu-id-after-unlock",
+         "migration queues its compaction on smp_processor_id() read after the page unlock, in preemptible code "
+         "(K10's first candidate fix): cpu-id-preemptible",
+         {{"z3fold_page_migrate", R"(queue_work_on\(cpu, pool->compact_wq, &new_zhdr->work\);)",
+           "queue_work_on(smp_processor_id(), pool->compact_wq, &new_zhdr->work); /* z3fh defect cpu-id-after-unlock */"}},
+         "",
+         true},
+        {"alloc-ignores-gfp",
+         "z3fold_alloc allocates its new page with GFP_KERNEL whatever its caller's gfp: a blocking allocation for "
+         "zswap, whose gfp forbids it: gfp-contract",
+         {{"z3fold_alloc", R"(page = alloc_page\(gfp\);)", "page = alloc_page(GFP_KERNEL); /* z3fh defect alloc-ignores-gfp */"}},
+         "",
+         true},
     };
     return d;
 }
@@ -624,7 +641,7 @@ bool apply_edits(std::string* text, const std::vector<Edit>& edits, std::string*
 std::vector<std::string> kernel_defect_names(bool review_only) {
     std::vector<std::string> out;
     for (const Defect& d : defects())
-        if (!review_only || !*d.upstream_fix) out.push_back(d.name);
+        if (!review_only || (!*d.upstream_fix && !d.context_rule)) out.push_back(d.name);
     return out;
 }
 
