@@ -91,14 +91,35 @@ void ZswapUser::check_contents(const Entry& e, const volatile uint8_t* obj, cons
                                 who, e.slot, bad, e.size)});
 }
 
-// zswap_frontswap_store (zs:1115-1303).
+bool ZswapUser::begin(int slot) {
+    Hidden hidden;
+    if (busy_[slot]) return false;
+    busy_[slot] = true;
+    return true;
+}
+
+void ZswapUser::end(int slot) {
+    Hidden hidden;
+    busy_[slot] = false;
+}
+
+// zswap_frontswap_store (zs:1115-1303), as __frontswap_store calls it.
 void ZswapUser::store(int slot, size_t size) {
+    if (!begin(slot)) return;
+    // An offset that has an entry is invalidated first (frontswap.c:181-184),
+    // so zswap's own duplicate branch below is the rare fallback.
+    tree_lock_.lock();
+    drop(slot);
+    tree_lock_.unlock();
     // The object is the 8-byte zswap header, then the data (zs:1235).
     const size_t n = std::max(size, kObjectHeaderBytes);
     // __GFP_NORETRY | __GFP_NOWARN | __GFP_KSWAPD_RECLAIM: never
     // __GFP_DIRECT_RECLAIM (zs:1236-1238).
     AllocResult r = pool_.alloc(n, Gfp{false});
-    if (r.err != Errno::ok) return;  // reject_compress_poor / reject_alloc_fail: no shrink (zs:1240-1247)
+    if (r.err != Errno::ok) {  // reject_compress_poor / reject_alloc_fail: no shrink (zs:1240-1247)
+        end(slot);
+        return;
+    }
     uint32_t gen;
     {
         Hidden hidden;
@@ -123,16 +144,21 @@ void ZswapUser::store(int slot, size_t size) {
     drop(slot);
     insert(e);
     tree_lock_.unlock();
+    end(slot);
 }
 
 // zswap_frontswap_load (zs:1309-1383): the entry is pinned by a reference,
 // and its object stays mapped for the whole decompression (z3fold is
 // sleep_mapped): a writeback of the same object may map it meanwhile.
 void ZswapUser::load(int slot) {
+    if (!begin(slot)) return;
     tree_lock_.lock();
     Entry* e = find_get(slot);
     tree_lock_.unlock();
-    if (!e) return;
+    if (!e) {
+        end(slot);
+        return;
+    }
     Entry v;
     {
         Hidden hidden;
@@ -145,6 +171,7 @@ void ZswapUser::load(int slot) {
     tree_lock_.lock();
     put(e);  // only the load's own reference: 6.1's load leaves the entry in the tree
     tree_lock_.unlock();
+    end(slot);
 }
 
 void ZswapUser::migrate(uint8_t arg) {
@@ -167,9 +194,11 @@ void ZswapUser::migrate(uint8_t arg) {
 
 // zswap_frontswap_invalidate_page (zs:1386-1407).
 void ZswapUser::invalidate(int slot) {
+    if (!begin(slot)) return;
     tree_lock_.lock();
     drop(slot);
     tree_lock_.unlock();
+    end(slot);
 }
 
 // zswap_frontswap_store's shrink path: queue_work(shrink_wq, &pool->shrink_work) (zs:1297-1302).
@@ -227,6 +256,9 @@ int ZswapUser::writeback(Handle evict_handle) {
         Hidden hidden;
         outcome = prog_.evict_action(writebacks_++);
         v = *e;
+        // A store, load or invalidate of this offset in flight has its folio
+        // in the swap cache: __read_swap_cache_async finds it (zs:998-1002).
+        if (busy_[v.slot]) outcome = EvictAction::fail;
     }
     int ret = 0;
     if (outcome == EvictAction::fail || outcome == EvictAction::free_other_and_fail) {
@@ -241,10 +273,19 @@ int ZswapUser::writeback(Handle evict_handle) {
         tree_lock_.unlock();
     } else {
         // Decompress from the mapping reclaim's handle gave (zs:1023-1040).
-        // An entry at the same offset with a newer generation is a later
-        // store: zswap would decompress these stale bytes for it unchecked,
-        // which says nothing about the allocator.
-        if (v.gen == gen) check_contents(v, hdr, "writeback");
+        // zswap trusts the header it read and never checks that the entry's
+        // handle is the one it mapped (zs:967-990): a header left in memory
+        // by an object that compaction moved away, or by a freed one, names a
+        // live entry whose object is elsewhere, and zswap then writes back
+        // the wrong bytes for it. That race is zswap's own; the allocator is
+        // judged only when the mapping is the entry's own object.
+        bool own_object;
+        {
+            Hidden hidden;
+            ResolvedHandle r;
+            own_object = v.gen == gen && pool_.resolve(v.handle, &r) && r.object == const_cast<const uint8_t*>(hdr);
+        }
+        if (own_object) check_contents(v, hdr, "writeback");
         if (outcome == EvictAction::free_other_then_given)
             sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, 0xfffeu});  // the I/O sleeps
         // Drop the local reference, then the tree's if the entry is still

@@ -4,10 +4,11 @@
 // shows it. What makes it zswap and not a generic zpool user:
 // - an offset (slot) maps to an entry in a tree under a spinlock; entries
 //   are reference counted under that lock and the last put frees the
-//   entry's own handle, with the tree lock held;
-// - a store allocates with zswap's gfp (no __GFP_DIRECT_RECLAIM), writes a
-//   header naming the offset and the data, then inserts the entry; a store
-//   to an offset that has an entry replaces it (the duplicate store);
+//   entry's own handle, with the tree lock held; one operation of an offset
+//   runs at a time (the swap cache's folio lock);
+// - a store invalidates the offset's entry first (frontswap), allocates
+//   with zswap's gfp (no __GFP_DIRECT_RECLAIM), writes a header naming the
+//   offset and the data, then inserts the entry;
 // - a load keeps the object mapped across the whole decompression;
 // - writeback (the evict callback) runs only from the pool's one shrink
 //   work item, maps the handle reclaim gives it, finds its entry by the
@@ -73,6 +74,11 @@ private:
     void erase(Entry* e);   // off the tree: the slot is empty for the shadow
     void insert(Entry* e);  // into the tree: the slot is live
     void drop(int slot);    // erase and put the offset's entry, if any
+    // One store, load or invalidate of an offset at a time: in 6.1 the swap
+    // cache's folio lock (and SWAP_HAS_CACHE) serialises them; a second one
+    // finds the folio busy, and the model skips it.
+    bool begin(int slot);
+    void end(int slot);
     void check_contents(const Entry& e, const volatile uint8_t* obj, const char* who);
 
     TargetPool& pool_;
@@ -83,6 +89,7 @@ private:
     sync::SpinLock tree_lock_;
     Entry* tree_[kSlots] = {};
     uint32_t gen_[kSlots] = {};
+    bool busy_[kSlots] = {};
     std::vector<std::unique_ptr<Entry>> entries_;
     unsigned writebacks_ = 0;  // which outcome the next writeback meets
     ShrinkWork shrink_work_{};

@@ -20,9 +20,10 @@ enum { KZ_MM_PASSES = 10, KZ_MM_FORCE_AFTER = 2 };
 
 static spinlock_t kz_mm_list_lock;
 
-static void kz_mm_list_add_tail(struct list_head *node, struct list_head *head) {
+static void kz_mm_list_add(struct list_head *node, struct list_head *head, int tail) {
     spin_lock(&kz_mm_list_lock);
-    list_add_tail(node, head);
+    if (tail) list_add_tail(node, head);
+    else list_add(node, head);
     spin_unlock(&kz_mm_list_lock);
 }
 static void kz_mm_list_del(struct list_head *node) {
@@ -46,7 +47,7 @@ static int kz_mm_isolate(const void *data, struct list_head *list) {
         goto out_unlock;
     SetPageIsolated(page); /* mg:109 */
     unlock_page(page);
-    kz_mm_list_add_tail(&page->lru, list); /* cp:1097: onto cc->migratepages */
+    kz_mm_list_add(&page->lru, list, 0); /* cp:1097: list_add onto cc->migratepages */
     return 1;
 out_unlock:
     unlock_page(page);
@@ -63,15 +64,12 @@ static int kz_mm_migrate_one(struct page *src, int force, int async) {
     const struct movable_operations *mops;
     int rc;
 
-    if (page_count(src) == 1) { /* mg:1250: freed from under us */
-        lock_page(src);
-        if (!PageMovable(src)) ClearPageIsolated(src);
-        unlock_page(src);
+    if (page_count(src) == 1) { /* mg:1250: freed from under us; freeing clears the isolation */
         kz_mm_list_del(&src->lru);
         put_page(src);
         return 0;
     }
-    dst = kshim_alloc_page(0, __FILE__, __LINE__); /* compaction_alloc: a free page (mg:1260) */
+    dst = kshim_alloc_free_page(__FILE__, __LINE__); /* compaction_alloc: a free page (mg:1260) */
     if (!dst) return -ENOMEM;
     if (!trylock_page(src)) { /* mg:1065-1085: blocking only when forced and not async */
         if (!force || async) {
@@ -155,7 +153,7 @@ int kz_mm_compact(unsigned start, unsigned max_isolate, int async) {
             else if (rc == -ENOMEM) goto out; /* mg:1719: the batch ends, untried pages stay */
             else {
                 kz_mm_list_del(&src->lru); /* mg:1316: onto the ret list */
-                kz_mm_list_add_tail(&src->lru, &ret);
+                kz_mm_list_add(&src->lru, &ret, 1);
             }
         }
     }
@@ -165,7 +163,7 @@ out:
     while (!list_empty(&pages)) {
         struct list_head *node = pages.next;
         kz_mm_list_del(node);
-        kz_mm_list_add_tail(node, &ret);
+        kz_mm_list_add(node, &ret, 1);
     }
     kz_mm_putback(&ret);
     kshim_unguard_list(&pages);

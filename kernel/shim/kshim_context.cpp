@@ -207,7 +207,9 @@ extern "C" KSHIM_LOCK_API void kshim_spin_lock(spinlock_t* l, const char* file, 
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     touch(&l->kshim_locked);
     SpinLock& s = spin_of(l);
+    current_context().acquiring = true;
     s.lock(loc_of(file, line));
+    current_context().acquiring = false;
     l->kshim_locked = 1;
     note_acquired(&s, s.id(), loc_of(file, line), true);
 }
@@ -250,7 +252,9 @@ extern "C" KSHIM_LOCK_API void kshim_read_lock(rwlock_t* l, const char* file, in
     TsanHidden hidden;
     touch(&l->kshim_cnts);
     RwLock& r = rw_of(l);
+    current_context().acquiring = true;
     r.read_lock(loc_of(file, line));
+    current_context().acquiring = false;
     l->kshim_cnts += 1;
     note_acquired(&r, r.id(), loc_of(file, line), true);
 }
@@ -266,7 +270,9 @@ extern "C" KSHIM_LOCK_API void kshim_write_lock(rwlock_t* l, const char* file, i
     TsanHidden hidden;
     touch(&l->kshim_cnts);
     RwLock& r = rw_of(l);
+    current_context().acquiring = true;
     r.write_lock(loc_of(file, line));
+    current_context().acquiring = false;
     l->kshim_cnts = 0xff;  // qrwlock's _QW_LOCKED
     note_acquired(&r, r.id(), loc_of(file, line), true);
 }

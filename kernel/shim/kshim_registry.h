@@ -43,6 +43,9 @@ void kshim_unguard_list(const struct list_head *head);
  * is free (the kernel's struct page outlives the page; the shim's does not,
  * so the scan names a page by its data address). A scheduling point. */
 struct page *kshim_get_page_unless_zero(const void *data, const char *file, int line);
+/* The mm core's own page allocation (compaction_alloc's free page): never
+ * one of the program's injected failures, which are the allocator's. */
+struct page *kshim_alloc_free_page(const char *file, int line);
 /* After the pool is destroyed: free what it left (the harness has already
  * reported it as leak-at-teardown), so one run's leak is not the next one's. */
 void kshim_free_leftovers(void);

@@ -45,13 +45,25 @@ std::vector<std::pair<uint32_t, uintptr_t>>& serial_scratch() {
     return v;
 }
 
+// Memory [from, to) is freed: its list nodes are no list's members, and its
+// locks and work items no longer have state under their addresses (a lock
+// or work item at a reused address is a new one; a fiber still parked on
+// the old state, or a queue still holding it, keeps it: the arenas own it
+// until the run ends).
+void forget_range(uintptr_t from, uintptr_t to) {
+    World& w = world();
+    w.members.erase(w.members.lower_bound(from), w.members.lower_bound(to));
+    w.spins.erase(w.spins.lower_bound(from), w.spins.lower_bound(to));
+    w.rwlocks.erase(w.rwlocks.lower_bound(from), w.rwlocks.lower_bound(to));
+    w.works.erase(w.works.lower_bound(from), w.works.lower_bound(to));
+}
+
 void free_block(page* pg) {
     World& w = world();
     auto block = reinterpret_cast<uintptr_t>(pg) - kPageSize;
     w.pages.erase(block);
     shared_write(nullptr);
-    // Nodes in the freed block are no list's members any more.
-    w.members.erase(w.members.lower_bound(block), w.members.lower_bound(block + kBlockSize));
+    forget_range(block, block + kBlockSize);
     pg->kshim_magic = 0;
     TsanVisible visible;
     std::free(reinterpret_cast<void*>(block));
@@ -98,6 +110,16 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.percpu.clear();
     reset_locks();
     w.fail_countdown[0] = w.fail_countdown[1] = 0;
+    // A run abandoned mid-way (a finding, a hang) leaves its queues and
+    // caches; they belong to its scheduler, so they are set aside, not
+    // deleted (a queue's destructor would flush and retire a worker of this
+    // run's scheduler). Kept reachable, so LeakSanitizer says nothing.
+    for (const void* q : w.workqueues) w.abandoned.push_back(q);
+    for (KWorkQueue* q : w.dead_workqueues) w.abandoned.push_back(q);
+    for (KmemCache* c : w.zombie_caches) w.abandoned.push_back(c);
+    w.workqueues.clear();
+    w.dead_workqueues.clear();
+    w.zombie_caches.clear();
 }
 
 extern "C" void kshim_guard_list(const list_head* head, const spinlock_t* lock) {
@@ -329,7 +351,8 @@ extern "C" void kshim_bug(const char* cond, const char* file, int line) {
 extern "C" int kshim_nr_cpus(void) { return world().nr_cpus; }
 
 // A per-CPU area: a 64-byte header holding the stride, then one unit a
-// virtual CPU, each followed by a redzone (poisoned under ASan), as the
+// virtual CPU, each followed by a redzone as long as the unit (at least 64
+// bytes; poisoned under ASan), as the
 // kernel's units sit in separate chunks: an overflow of one unit reaches no
 // other CPU's data silently.
 namespace {
@@ -341,7 +364,9 @@ extern "C" void* kshim_alloc_percpu(size_t size, size_t align) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     size_t a = align < 16 ? 16 : align;
     size_t unit = (size + a - 1) / a * a;
-    size_t stride = unit + kPercpuRedzone;
+    // The redzone is at least a unit long: an index past the array by up
+    // to a whole array lands in it, not in the next CPU's unit.
+    size_t stride = unit + std::max(kPercpuRedzone, unit);
     int units = world().nr_cpus;
     size_t total = kPercpuHeader + stride * static_cast<size_t>(units);
     char* base;
@@ -352,7 +377,7 @@ extern "C" void* kshim_alloc_percpu(size_t size, size_t align) {
     if (!base) return nullptr;
     std::memcpy(base, &stride, sizeof stride);
     char* first = base + kPercpuHeader;
-    for (int cpu = 0; cpu < units; cpu++) KSHIM_POISON(first + static_cast<size_t>(cpu) * stride + unit, kPercpuRedzone);
+    for (int cpu = 0; cpu < units; cpu++) KSHIM_POISON(first + static_cast<size_t>(cpu) * stride + unit, stride - unit);
     world().percpu.push_back(PercpuArea{reinterpret_cast<uintptr_t>(first), unit, stride, units});
     return first;
 }
@@ -533,11 +558,27 @@ extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq) {
     world().dead_workqueues.push_back(q);
 }
 
+namespace {
+page* new_page();
+}  // namespace
+
 extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep_here("alloc_page with a blocking gfp", loc_of(file, line));
     check_gfp_contract(gfp, "alloc_page", loc_of(file, line));
     if (injected_failure(0, loc_of(file, line))) return nullptr;
+    return new_page();
+}
+
+extern "C" struct page* kshim_alloc_free_page(const char* file, int line) {
+    (void)file;
+    (void)line;
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    return new_page();
+}
+
+namespace {
+page* new_page() {
     World& w = world();
     void* block;
     {
@@ -558,6 +599,7 @@ extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) 
     shared_write(nullptr);  // the step checks ask which pages are live
     return pg;
 }
+}  // namespace
 
 extern "C" struct page* kshim_get_page_unless_zero(const void* data, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
@@ -630,7 +672,9 @@ extern "C" void kshim_kmem_cache_free(struct kmem_cache* cache, void* obj, const
     auto it = w.objects.find(reinterpret_cast<uintptr_t>(obj));
     if (it == w.objects.end() || it->second.cache != reinterpret_cast<KmemCache*>(cache))
         fatal(ErrorKind::check, loc_of(file, line), "kmem_cache_free of an object this cache does not hold (double free?)");
+    const uintptr_t from = it->first, to = it->first + it->second.size;
     w.objects.erase(it);
+    forget_range(from, to);
     shared_write(nullptr);
     reinterpret_cast<KmemCache*>(cache)->live--;
     TsanVisible visible;

@@ -101,18 +101,22 @@ struct ThreadContext {
     bool in_caller = false;    // inside a zpool call made with caller_gfp
     gfp_t caller_gfp = 0;
     bool yield_after_unlock = false;  // a trylock failed under a spinning lock
+    // Waiting in spin_lock/read_lock/write_lock: the kernel disables
+    // preemption before it spins, so the thread keeps its CPU meanwhile.
+    bool acquiring = false;
     bool spinning() const {
         for (const HeldLock& h : held)
             if (h.spinning) return true;
         return false;
     }
-    bool atomic() const { return preempt_disabled > 0 || spinning(); }
+    bool atomic() const { return preempt_disabled > 0 || acquiring || spinning(); }
     void clear() {
         held.clear();
         preempt_disabled = migrate_disabled = 0;
         in_caller = false;
         caller_gfp = 0;
         yield_after_unlock = false;
+        acquiring = false;
     }
 };
 
@@ -148,6 +152,7 @@ struct World {
     // Destroyed ones, kept until the run's end: as the kernel's worker pools
     // outlive a workqueue, a cancel_work_sync on one of its items stays safe.
     std::vector<KWorkQueue*> dead_workqueues;
+    std::vector<const void*> abandoned;  // queues and caches of runs that never ended (kshim_reset)
 };
 
 World& world();
