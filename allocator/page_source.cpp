@@ -43,8 +43,9 @@ PageDesc* PageSource::alloc_page(sync::SrcLoc loc) {
         if (injected) sync::op_boundary(sync::Event::fault_injected, {sync::ObjClass::page_refs, 0}, loc);
         return nullptr;
     }
-    // The descriptor is constructed in place; the data page is left as is
-    // (uninitialised memory, like a fresh kernel page).
+    // The descriptor is constructed in place; the data page is left as the
+    // frame source gave it (like a fresh kernel page; the fuzz harness's
+    // source fills it, so a read of it is the same in every run).
     auto* page = new (frame) PageDesc{};
     page->serial = next_serial_++;
     live_.insert(page_address(page));
