@@ -24,6 +24,33 @@ TEST(Program, EncodeDecodeRoundTrip) {
     }
 }
 
+// The user is bit 1 of the vCPU byte: programs written before it existed
+// (that byte 0 or 1) keep the zpool user; --user's names parse, others not.
+TEST(Program, UserIsBitOneOfTheVcpuByte) {
+    Program p;
+    p.vcpus = 2;
+    p.ops = {{OpKind::alloc, 0, 1}};
+    std::vector<uint8_t> b = encode(p);
+    EXPECT_EQ(b[kHeaderSize + 1], 1);
+    p.user = UserKind::zswap;
+    b = encode(p);
+    EXPECT_EQ(b[kHeaderSize + 1], 3);
+    Program q;
+    std::string why;
+    ASSERT_EQ(decode_strict(b.data(), b.size(), &q, &why), DecodeError::ok) << why;
+    EXPECT_EQ(q.user, UserKind::zswap);
+    EXPECT_EQ(q.vcpus, 2);
+    UserKind u = UserKind::zpool;
+    bool any = false;
+    EXPECT_TRUE(parse_user_kind("zswap", &u, &any));
+    EXPECT_EQ(u, UserKind::zswap);
+    EXPECT_FALSE(any);
+    EXPECT_TRUE(parse_user_kind("any", &u, &any));
+    EXPECT_TRUE(any);
+    EXPECT_FALSE(parse_user_kind("zram", &u, &any));
+    EXPECT_NE(to_text(q).find("user zswap"), std::string::npos);
+}
+
 TEST(Program, StrictDecoderNamesEachError) {
     Program p;
     p.ops = {{OpKind::alloc, 0, 1}};
