@@ -68,6 +68,7 @@ public:
     void compact_handle_page(Handle h) override { t().compact_handle_page(h); }
     Errno migrate_handle_page(Handle h) override { return t().migrate_handle_page(h); }
     int vcpus() const override { return const_cast<PortTargetHolder*>(this)->t().vcpus(); }
+    uint64_t total_size() override { return t().total_size(); }
     void drain() override { t().drain(); }
     void fail_nth(bool slots, int n) override { t().fail_nth(slots, n); }
     TargetCounts destroy_now() override { return impl_.destroy_now(); }

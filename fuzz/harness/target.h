@@ -71,6 +71,9 @@ public:
         (void)arg;
         return false;
     }
+    // zpool_get_total_size: the pool's size in bytes, as its user asks for
+    // it (zswap after every free).
+    virtual uint64_t total_size() = 0;
     virtual int vcpus() const = 0;
     // Main context: run queued background work to completion.
     virtual void drain() = 0;
@@ -108,6 +111,7 @@ public:
     void compact_handle_page(Handle h) override { pool_.compact_handle_page(h); }
     Errno migrate_handle_page(Handle h) override { return pool_.migrate_handle_page(h); }
     int vcpus() const override { return pool_.vcpus(); }
+    uint64_t total_size() override { return pool_.total_size(); }
     void drain() override { pool_.drain(); }
     void fail_nth(bool slots, int n) override {
         sync::TsanHidden hidden;  // fault-injection bookkeeping, serialised by the scheduler

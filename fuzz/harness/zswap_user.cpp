@@ -64,7 +64,8 @@ ZswapUser::Entry* ZswapUser::find_get(int slot) {
 }
 
 // zswap_entry_put (zs:384-397): the last put frees the entry, and with it
-// the entry's own handle, under the tree lock (zswap_free_entry, zs:361-376).
+// the entry's own handle, under the tree lock (zswap_free_entry, zs:361-376),
+// then reads the pool's size (zswap_update_total_size, zs:255-268).
 void ZswapUser::put(Entry* e) {
     bool last;
     Handle h;
@@ -73,7 +74,9 @@ void ZswapUser::put(Entry* e) {
         last = --e->refcount == 0;
         h = e->handle;
     }
-    if (last) pool_.free(h);
+    if (!last) return;
+    pool_.free(h);
+    (void)pool_.total_size();
 }
 
 void ZswapUser::check_contents(const Entry& e, const volatile uint8_t* obj, const char* who) {

@@ -149,6 +149,8 @@ int kz_reclaim(struct kz_pool *kz, unsigned int retries) {
     return rc;
 }
 
+uint64_t kz_total_size(struct kz_pool *kz) { return z3fold_zpool_driver.total_size(kz->pool); }
+
 void kz_compact_handle_page(struct kz_pool *kz, unsigned long handle) {
     /* z3fold_free's tail for a page it leaves in use, with the kernel's own
      * functions: claim, mark NEEDS_COMPACTING, take the work's reference. */

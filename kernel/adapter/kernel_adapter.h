@@ -27,6 +27,8 @@ void kz_free(struct kz_pool *kz, unsigned long handle);
 void *kz_map(struct kz_pool *kz, unsigned long handle);
 void kz_unmap(struct kz_pool *kz, unsigned long handle);
 int kz_reclaim(struct kz_pool *kz, unsigned int retries);
+/* zpool_get_total_size, through the driver. */
+uint64_t kz_total_size(struct kz_pool *kz);
 /* What free does to a page it leaves partly used: queue compaction. */
 void kz_compact_handle_page(struct kz_pool *kz, unsigned long handle);
 /* The mm core's migration of the page holding handle: isolate_movable_page,

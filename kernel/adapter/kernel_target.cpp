@@ -61,6 +61,7 @@ public:
         return true;
     }
     int vcpus() const override { return vcpus_; }
+    uint64_t total_size() override { return kz_total_size(kz_); }
     void drain() override { kz_drain(kz_); }
     void fail_nth(bool slots, int n) override { kshim_fail_nth(slots ? 1 : 0, n); }
     TargetCounts destroy_now() override {
