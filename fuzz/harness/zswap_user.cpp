@@ -253,24 +253,24 @@ int ZswapUser::writeback(Handle evict_handle) {
         pool_.unmap(evict_handle);
         return 0;  // no entry: "it's okay to return 0" (zs:975-981), nothing freed
     }
-    EvictAction outcome;
+    ZswapWriteback outcome;
     Entry v;
     {
         Hidden hidden;
-        outcome = prog_.evict_action(writebacks_++);
+        outcome = zswap_writeback(prog_.evict_action(writebacks_++));
         v = *e;
         // A store, load or invalidate of this offset in flight has its folio
         // in the swap cache: __read_swap_cache_async finds it (zs:998-1002).
-        if (busy_[v.slot]) outcome = EvictAction::fail;
+        if (busy_[v.slot]) outcome = ZswapWriteback::eexist;
     }
     int ret = 0;
-    if (outcome == EvictAction::fail || outcome == EvictAction::free_other_and_fail) {
+    if (outcome == ZswapWriteback::eexist || outcome == ZswapWriteback::enomem) {
         // __read_swap_cache_async: the page is in the swap cache (a load has
         // it: -EEXIST) or cannot be had (-ENOMEM) (zs:993-1002). `fail:`
         // drops the local reference, which frees the entry (and its handle)
         // if it was invalidated meanwhile, and still returns the error
         // (zs:1075-1078).
-        ret = outcome == EvictAction::fail ? kEexist : kEnomem;
+        ret = outcome == ZswapWriteback::eexist ? kEexist : kEnomem;
         tree_lock_.lock();
         put(e);
         tree_lock_.unlock();
@@ -289,7 +289,7 @@ int ZswapUser::writeback(Handle evict_handle) {
             own_object = v.gen == gen && pool_.resolve(v.handle, &r) && r.object == const_cast<const uint8_t*>(hdr);
         }
         if (own_object) check_contents(v, hdr, "writeback");
-        if (outcome == EvictAction::free_other_then_given)
+        if (outcome == ZswapWriteback::written_back_after_io)
             sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, 0xfffeu});  // the I/O sleeps
         // Drop the local reference, then the tree's if the entry is still
         // there: the last put frees entry->handle, under the tree lock

@@ -65,6 +65,9 @@ const char* evict_action_name(EvictAction a);
 // after a sleep in the I/O; -EEXIST (the page is in the swap cache, a load
 // has it); -ENOMEM.
 const char* zswap_writeback_name(EvictAction a);
+enum class ZswapWriteback : uint8_t { written_back, eexist, written_back_after_io, enomem };
+// The same two bits, named as the zswap user reads them.
+inline ZswapWriteback zswap_writeback(EvictAction a) { return static_cast<ZswapWriteback>(a); }
 
 // Who uses the pool: the broad zpool user (every operation, any evict
 // behaviour, GFP_KERNEL), or a model of Linux 6.1's zswap

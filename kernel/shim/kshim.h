@@ -290,7 +290,7 @@ bool kshim_queue_work(int cpu, struct workqueue_struct *wq, struct work_struct *
 bool kshim_cancel_work_sync(struct work_struct *w, const char *file, int line);
 bool kshim_work_pending(const struct work_struct *w);
 struct workqueue_struct *kshim_create_workqueue(const char *name);
-void kshim_destroy_workqueue(struct workqueue_struct *wq);
+void kshim_destroy_workqueue(struct workqueue_struct *wq, const char *file, int line);
 #define INIT_WORK(w, fn) kshim_init_work((w), (fn))
 /* queue_work passes WORK_CPU_UNBOUND; queue_work_on must name a possible CPU
  * (an unbound queue maps it to a NUMA node: cpu_to_node(-1) reads out of
@@ -300,7 +300,7 @@ void kshim_destroy_workqueue(struct workqueue_struct *wq);
 #define cancel_work_sync(w) kshim_cancel_work_sync((w), __FILE__, __LINE__)
 #define work_pending(w) kshim_work_pending(w)
 #define create_singlethread_workqueue(name) kshim_create_workqueue(name)
-#define destroy_workqueue(wq) kshim_destroy_workqueue(wq)
+#define destroy_workqueue(wq) kshim_destroy_workqueue((wq), __FILE__, __LINE__)
 
 /* ---- pages ---- */
 struct movable_operations {

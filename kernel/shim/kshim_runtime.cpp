@@ -550,8 +550,9 @@ extern "C" struct workqueue_struct* kshim_create_workqueue(const char* name) {
     return reinterpret_cast<struct workqueue_struct*>(q);
 }
 
-extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq) {
+extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    might_sleep_here("destroy_workqueue", loc_of(file, line));  // it flushes: it sleeps
     auto* q = reinterpret_cast<KWorkQueue*>(wq);
     q->q.flush();  // drains first, like the kernel's (waiting for the worker when scheduled)
     world().workqueues.erase(wq);
@@ -683,9 +684,8 @@ extern "C" void kshim_kmem_cache_free(struct kmem_cache* cache, void* obj, const
 
 extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    might_sleep_here("kmem_cache_destroy", loc_of(file, line));
     if (!cache) return;
-    (void)file;
-    (void)line;
     auto* c = reinterpret_cast<KmemCache*>(cache);
     // The kernel complains ("Slab cache still has objects") and keeps the
     // cache; so do we. The harness's teardown check has already reported

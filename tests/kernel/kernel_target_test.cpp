@@ -40,7 +40,7 @@ void kshim_init_work(struct work_struct* w, work_func_t fn);
 bool kshim_queue_work(int cpu, struct workqueue_struct* wq, struct work_struct* w, const char* file, int line);
 bool kshim_cancel_work_sync(struct work_struct* w, const char* file, int line);
 struct workqueue_struct* kshim_create_workqueue(const char* name);
-void kshim_destroy_workqueue(struct workqueue_struct* wq);
+void kshim_destroy_workqueue(struct workqueue_struct* wq, const char* file, int line);
 bool kshim_work_pending(const struct work_struct* w);
 void kshim_preempt_disable(const char* file, int line);
 void kshim_preempt_enable(const char* file, int line);
@@ -176,7 +176,7 @@ TEST(KernelShim, SpinlockExcludesAndWorkRunsOnAWorkerFiber) {
         EXPECT_EQ(r.status, sched::RunStatus::completed);
         // A run ends with its workers idle: queued work has run.
         EXPECT_FALSE(kshim_work_pending(&work));
-        kshim_destroy_workqueue(wq);
+        kshim_destroy_workqueue(wq, __FILE__, __LINE__);
         kshim_free_leftovers();  // the destroyed queue is kept until the run ends
         sync::install_runtime(nullptr);
     }
@@ -266,7 +266,7 @@ TEST(KernelShim, QueueWorkOnNeedsAPossibleCpu) {
     EXPECT_DEATH(kshim_queue_work(2, wq, &work, "mm/z3fold.c", 1180), "queue-work-cpu: queue_work_on\\(cpu 2\\)");
     EXPECT_TRUE(kshim_queue_work(KSHIM_WORK_CPU_UNBOUND, wq, &work, __FILE__, __LINE__));
     EXPECT_TRUE(kshim_work_pending(&work));
-    kshim_destroy_workqueue(wq);
+    kshim_destroy_workqueue(wq, __FILE__, __LINE__);
     EXPECT_FALSE(kshim_work_pending(&work));
     EXPECT_DEATH(kshim_queue_work(0, wq, &work, "mm/z3fold.c", 469), "ERROR: queue-destroyed: queue_work on a destroyed");
     kshim_free_leftovers();
