@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "harness/runner.h"
@@ -143,6 +144,23 @@ std::string signature_of(const std::string& out) {
     return out.find("deadly signal") != std::string::npos || !out.empty() ? "crash" : "";
 }
 
+nlohmann::json signature_fields(const std::string& sig) {
+    nlohmann::json f = {{"signature", sig}, {"kind", ""}, {"invariant", ""}, {"where", ""}};
+    if (sig.empty()) return f;
+    const size_t colon = sig.find(':'), at = sig.find('@');
+    std::string kind = sig.substr(0, std::min(colon, at));
+    if (kind == "invariant") f["invariant"] = sig.substr(colon + 1);
+    if (at != std::string::npos) f["where"] = sig.substr(at + 1);
+    f["kind"] = kind;
+    return f;
+}
+
+void print_result(const nlohmann::json& result) {
+    std::fflush(stdout);
+    std::printf("%s\n", result.dump().c_str());
+    std::fflush(stdout);
+}
+
 namespace {
 std::vector<Program> g_witnesses;
 sched::Schedule g_schedule;      // use_schedule
@@ -253,6 +271,10 @@ int cmd_replay(const std::string& file, int runs) {
             std::printf("schedule stale: the recorded decisions no longer fit this build (the allocator or the "
                         "harness changed since it was recorded); replay without --schedule runs the input's own "
                         "schedule bytes\nreproduced 0/%d\n", runs);
+            nlohmann::json result = signature_fields("");
+            result.update({{"z3fh_run", "replay"}, {"input", file}, {"reproduced", 0}, {"runs", runs}, {"flaky", false},
+                           {"stale_schedule", true}, {"user", fuzz::user_kind_name(prog.user)}});
+            print_result(result);
             return 0;
         }
         if (!r.found) continue;
@@ -266,6 +288,11 @@ int cmd_replay(const std::string& file, int runs) {
     std::printf("reproduced %d/%d%s\n", reproduced, runs,
                 reproduced > 0 && reproduced < runs ? " FLAKY (a deterministic replay must not be: report this)" : "");
     if (inconsistent) std::printf("FLAKY: the failure signature changed between replays\n");
+    nlohmann::json result = signature_fields(first_sig);
+    result.update({{"z3fh_run", "replay"}, {"input", file}, {"reproduced", reproduced}, {"runs", runs},
+                   {"flaky", (reproduced > 0 && reproduced < runs) || inconsistent}, {"stale_schedule", false},
+                   {"user", fuzz::user_kind_name(prog.user)}});
+    print_result(result);
     return reproduced > 0 ? 1 : 0;
 }
 
@@ -381,6 +408,11 @@ int cmd_minimize(const std::string& file, const std::string& out) {
                 preemptions(prog), bytes.size());
     std::printf("after:  %zu ops, %d threads, %zu preemptions, %zu bytes (%d candidate runs)\n", small.ops.size(),
                 small.threads, preemptions(small), fuzz::encode(small).size(), runs);
+    nlohmann::json result = signature_fields(base.signature);
+    result.update({{"z3fh_run", "minimize"}, {"input", file}, {"output", out}, {"candidate_runs", runs},
+                   {"ops_before", prog.ops.size()}, {"ops_after", small.ops.size()},
+                   {"threads_before", prog.threads}, {"threads_after", small.threads}});
+    print_result(result);
     return 0;
 }
 
@@ -506,6 +538,9 @@ int cmd_export_test(const std::string& file, const std::string& out, const std::
     }
     f << export_test_source(prog, test_name, mutant, r.found ? r.signature : "nothing in this build", g_witnesses);
     std::printf("wrote %s (TEST(Regress, %s))\n", out.c_str(), test_name.c_str());
+    nlohmann::json result = signature_fields(r.found ? r.signature : "");
+    result.update({{"z3fh_run", "export-test"}, {"input", file}, {"output", out}, {"test", test_name}});
+    print_result(result);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 // typed errors, running it in a child process, and failure signatures.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,12 @@ bool load_witnesses(const std::string& input, const fuzz::Program& prog, const s
 void save_witnesses_for(const fuzz::Program& prog, const std::string& out);
 // "invariant:unbuddied-index", "asan:heap-use-after-free@Pool::reclaim_page", ...
 std::string signature_of(const std::string& output);
+// A signature's parts, the one place they are split: kind ("invariant",
+// "sanitizer", "tsan", "ubsan", or a check's kind), invariant id, where.
+nlohmann::json signature_fields(const std::string& signature);
+// The last line of every replay, minimize and export-test: one JSON object
+// (docs/report-schema.md, "z3fh-run's result"); the tool reads only this.
+void print_result(const nlohmann::json& result);
 
 fuzz::Program minimize(const fuzz::Program& prog, const std::string& signature, int* runs);
 

@@ -17,6 +17,7 @@
 
 #include "campaign.h"
 #include "context.h"
+#include "driver_result.h"
 #include "e2e_checks.h"
 #include "proc.h"
 
@@ -490,7 +491,8 @@ int cmd_test(bool long_run, const std::string& only) {
             else if (rc != 1) err = fmt::format("exit {}", rc);
             else if (can && out.find("rr: recording") == std::string::npos) err = "rr can record here but did not";
             else if (!can && (out.find("rr: cannot record here: " + why) == std::string::npos ||
-                              out.find("debugger: gdb") == std::string::npos || out.find("reproduced 1/1") == std::string::npos))
+                              out.find("debugger: gdb") == std::string::npos ||
+                              driver_result(out).value("reproduced", 0) != 1))
                 err = "no one-line reason, gdb command and schedule replay";
             check("replay-rr-fallback", err);
         }

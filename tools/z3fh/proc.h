@@ -1,4 +1,4 @@
-// z3fold-harden: running subprocesses (the one place the tool forks), with
+// z3fold-harden: running subprocesses (the one place the tool starts one), with
 // their output streamed line by line.
 #pragma once
 #include <sys/types.h>
@@ -12,7 +12,7 @@
 namespace z3fh::tool {
 
 struct ProcResult {
-    int exit_code = -1;  // -1: could not start; 128+N: killed by signal N
+    int exit_code = -1;  // 127: could not start; 128+N: killed by signal N
     double cpu_s = 0;    // the child's user + system time
 };
 
