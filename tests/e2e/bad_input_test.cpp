@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,6 +39,13 @@ Result run_shell(const std::string& cmd) {
     while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
     int st = pclose(p);
     return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
+}
+
+// The last line of a tool's output, parsed (null if it is not JSON).
+nlohmann::json last_line_json(const std::string& out) {
+    std::string s = out;
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return nlohmann::json::parse(s.substr(s.rfind('\n') + 1), nullptr, false);
 }
 
 Result run(const std::string& args) { return run_tool(Z3FH_RUN_BIN, args); }
@@ -183,7 +191,8 @@ TEST(Replay, RecordedScheduleReplaysAndAStaleOneSaysWhere) {
     ASSERT_EQ(run("replay " + good + " --record-schedule " + sched).status, 0);
     Result same = both("replay " + good + " --schedule " + sched);
     EXPECT_EQ(same.status, 0);
-    EXPECT_EQ(same.err.find("stale"), std::string::npos) << same.err;
+    EXPECT_EQ(same.err.find("schedule stale"), std::string::npos) << same.err;
+    EXPECT_EQ(last_line_json(same.err).value("stale_schedule", true), false) << same.err;
     // Change one recorded step's event: the replay must stop there and say so.
     std::ifstream in(sched, std::ios::binary);
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -194,6 +203,13 @@ TEST(Replay, RecordedScheduleReplaysAndAStaleOneSaysWhere) {
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.err.find("schedule stale at decision"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("reproduced 0/1"), std::string::npos) << r.err;
+    // The tools read only the closing JSON object.
+    nlohmann::json result = last_line_json(r.err);
+    EXPECT_EQ(result.value("z3fh_run", ""), "replay") << r.err;
+    EXPECT_EQ(result.value("stale_schedule", false), true) << r.err;
+    EXPECT_EQ(result.value("reproduced", -1), 0) << r.err;
+    EXPECT_EQ(result.value("runs", -1), 1) << r.err;
+    EXPECT_EQ(last_line_json(same.err).value("signature", "?"), "") << same.err;
     expect_rejected("replay " + good + " --schedule " + put("sched-garbage", {1, 2, 3}));
 }
 

@@ -96,10 +96,14 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
     md += coverage_rows(report["coverage"]) + "\n## Findings\n\n";
     const json& findings = report["findings"];
     if (findings.empty()) md += "None.\n";
-    else md += "| signature | user | detected after | replays | reproducer | minimised | test |\n|---|---|---|---|---|---|---|\n";
+    else
+        md += fmt::format("| signature | user |{} detected after | replays | reproducer | minimised | test |\n"
+                          "|---|---|{}---|---|---|---|---|\n",
+                          p.kernel ? " zswap |" : "", p.kernel ? "---|" : "");
     for (const json& f : findings)
-        md += fmt::format("| `{}`{} | {} | {:.2f} s | {} | [{}]({}) | {} | {} |\n", f["signature"].get<std::string>(),
-                          whose(f), f.value("user", "-"), f["time_to_detect_s"].get<double>(),
+        md += fmt::format("| `{}`{} | {} |{} {:.2f} s | {} | [{}]({}) | {} | {} |\n", f["signature"].get<std::string>(),
+                          whose(f), f.value("user", "-"), p.kernel ? " " + zswap_verdict_text(f) + " |" : "",
+                          f["time_to_detect_s"].get<double>(),
                           f["replays"].get<std::string>(), f["reproducer"].get<std::string>(),
                           f["reproducer"].get<std::string>(), f["minimized"].get<std::string>(),
                           f["exported_test"].get<std::string>());

@@ -314,6 +314,10 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         json report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
         if (report.is_discarded()) return "report.json unreadable";
         for (const json& f : report.value("findings", json::array()))
+            if (f.value("signature", "") != "not-reproduced" &&
+                (!f.contains("zswap") || !f["zswap"].contains("verdict")))
+                return "a finding without its zswap verdict: " + f.value("signature", "");
+        for (const json& f : report.value("findings", json::array()))
             if ((signature.empty() || f.value("signature", "") == signature) &&
                 f.contains("reproduces_without_patch") && !f["reproduces_without_patch"].get<bool>())
                 return "";

@@ -81,6 +81,16 @@ std::string plot(const nlohmann::json& ts) {
 
 }  // namespace
 
+std::string zswap_verdict_text(const nlohmann::json& f) {
+    if (!f.contains("zswap")) return "";
+    const nlohmann::json& z = f["zswap"];
+    const std::string v = z.value("verdict", "");
+    if (v == "found") return "found with zswap as the user";
+    if (v == "reproduced") return fmt::format("reproduced ({})", z.value("input", ""));
+    if (v == "not-found") return fmt::format("not found in {:.1f} min", z.value("minutes", 0.0));
+    return "not tried (--user zpool)";
+}
+
 std::string render_report_html(const nlohmann::json& r) {
     std::string h =
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>z3fold-harden campaign</title>\n"
@@ -109,7 +119,7 @@ std::string render_report_html(const nlohmann::json& r) {
     if (fs.empty()) {
         h += "<p class=\"none\" id=\"no-findings\">No findings.</p>\n";
     }
-    h += "<table id=\"findings\">\n<tr><th>signature</th><th>kind</th><th>user</th><th>with the patch</th>"
+    h += "<table id=\"findings\">\n<tr><th>signature</th><th>kind</th><th>user</th><th>zswap</th><th>with the patch</th>"
          "<th>detected after</th><th>execs</th><th>replays</th><th>reproducer</th><th>minimised input</th>"
          "<th>exported test</th></tr>\n";
     for (const auto& f : fs) {
@@ -121,9 +131,11 @@ std::string render_report_html(const nlohmann::json& r) {
         std::string verdict = !f.contains("reproduces_without_patch") ? "-"
                               : f["reproduces_without_patch"].get<bool>() ? "also without the patch"
                                                                           : "only with the patch";
-        h += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td class=\"user\">{}</td><td class=\"patch\">{}</td>"
+        h += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td class=\"user\">{}</td><td class=\"zswap\">{}</td>"
+                         "<td class=\"patch\">{}</td>"
                          "<td>{:.2f} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                         esc(str(f, "signature")), esc(str(f, "kind")), esc(f.value("user", "-")), verdict,
+                         esc(str(f, "signature")), esc(str(f, "kind")), esc(f.value("user", "-")),
+                         f.contains("zswap") ? esc(zswap_verdict_text(f)) : std::string("-"), verdict,
                          f.value("time_to_detect_s", 0.0),
                          str(f, "execs_at_detect"), esc(str(f, "replays")), link("reproducer"), link("minimized"),
                          link("exported_test"));
