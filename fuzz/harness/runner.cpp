@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "harness/diagram.h"
 #include "harness/step_scope.h"
 #include "harness/target.h"
 #include "layout.h"
@@ -63,6 +64,9 @@ struct Harness {
     bool destroy_claimed = false;
     bool destroying = false;  // from the destroy's start: no more structural checks
     TargetCounts after_destroy;
+    bool full_trace = false;  // the trace keeps every event (replay), so a diagram can be drawn
+    bool context_printed = false;  // ASan calls its report hook and then the death callback
+    bool diagram_printed = false;
 };
 
 Harness* g_current = nullptr;  // for the fatal hook: what is running now
@@ -77,8 +81,31 @@ void write_schedule(const sched::Runtime& rt) {
     }
 }
 
+DiagramInput diagram_input(const Harness& h, const std::string& finding, uint32_t page) {
+    DiagramInput in;
+    in.events = h.rt->trace().events();
+    in.ops = h.ops;
+    in.program_threads = h.prog->threads;
+    in.finding = finding;
+    in.page = page;
+    return in;
+}
+
+// The interleaving diagram (diagram.h), printed between two marker lines
+// that z3fh-run copies into its result. Only when the whole trace was kept
+// (replay): a fuzzing process's ring holds the tail only.
+void print_diagram(Harness& h, const std::string& finding, uint32_t page) {
+    if (!h.rt || !h.full_trace || h.diagram_printed) return;
+    h.diagram_printed = true;
+    DiagramInput in = diagram_input(h, finding, page);
+    std::fprintf(stderr, "==z3fold== interleaving (a column a thread):\n");
+    for (const std::string& line : interleaving_diagram(in)) std::fprintf(stderr, "%s\n", line.c_str());
+    std::fprintf(stderr, "==z3fold== end of interleaving\n");
+}
+
 void print_context(Harness& h) {
-    if (!h.rt) return;
+    if (!h.rt || h.context_printed) return;
+    h.context_printed = true;
     write_schedule(*h.rt);  // a finding ends the process: its decisions go to disk first
     // Z3FH_TRACE_TAIL=N prints more of the trace (replay uses the whole one).
     size_t tail = 32;
@@ -103,6 +130,7 @@ void print_context(Harness& h) {
     std::fprintf(stderr, "==z3fold== ERROR: %s%s%s: %s\n", o.kind.c_str(), o.invariant.empty() ? "" : " ",
                  o.invariant.c_str(), o.message.c_str());
     print_context(h);
+    print_diagram(h, o.invariant.empty() ? o.kind : o.kind + " " + o.invariant, o.page);
     std::fprintf(stderr, "SUMMARY: z3fold %s %s\n", o.kind.c_str(), o.invariant.c_str());
     std::fflush(stderr);
     std::abort();
@@ -119,18 +147,24 @@ void record_finding(Harness& h, std::string kind, const ShadowFinding& f) {
     if (h.abort_on_finding) die_with_finding(h, o);
 }
 
-void fatal_hook(ErrorKind, const std::string&) {
-    if (g_current) print_context(*g_current);
+void fatal_hook(ErrorKind kind, const std::string&) {
+    if (!g_current) return;
+    print_context(*g_current);
+    print_diagram(*g_current, error_kind_name(kind), 0);
 }
 
 #if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK) && !defined(Z3FH_TSAN)
 void sanitizer_death() {
-    if (g_current) print_context(*g_current);
+    if (!g_current) return;
+    print_context(*g_current);
+    print_diagram(*g_current, "sanitizer report", 0);
 }
 #endif
 #if defined(Z3FH_HAVE_ASAN_REPORT_CALLBACK)
 void asan_report(const char*) {
-    if (g_current) print_context(*g_current);
+    if (!g_current) return;
+    print_context(*g_current);
+    print_diagram(*g_current, fmt::format("ASan: {}", __asan_get_report_description()), 0);
 }
 #endif
 
@@ -546,6 +580,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
 
     sched::Runtime rt(*strategy, sched::RunOptions{cfg.max_steps, cfg.trace_ring, cfg.lock_order});
     h.rt = &rt;
+    h.full_trace = cfg.trace_ring == 0;
     g_current = &h;
     set_fatal_hook(&fatal_hook);
 #if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK) && !defined(Z3FH_TSAN)
@@ -628,6 +663,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     // Formatting is for a person: a finding (teardown's included), or a
     // whole-trace run (replay, tests). Clean fuzz runs skip it (7% of an exec).
     if (out.found || cfg.trace_ring == 0) out.trace = rt.trace().format_tail(cfg.trace_ring ? cfg.trace_ring : 1u << 30);
+    if (out.found && h.full_trace) out.diagram = interleaving_diagram(diagram_input(h, out.invariant.empty() ? out.kind : out.kind + " " + out.invariant, out.page));
     sync::set_lock_rule_checks({});  // back to every check on, for whoever runs next
     sync::install_runtime(nullptr);
     set_fatal_hook(nullptr);

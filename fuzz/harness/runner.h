@@ -64,6 +64,9 @@ struct Outcome {
     std::string invariant;  // invariant id when kind == invariant
     std::string message;
     uint32_t page = 0;
+    // The interleaving as CPU columns (harness/diagram.h): a finding's, when
+    // the whole trace was kept (RunConfig::trace_ring 0).
+    std::vector<std::string> diagram;
     sched::RunStatus status = sched::RunStatus::completed;
     uint64_t steps = 0;
     int preemptions = 0;

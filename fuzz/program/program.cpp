@@ -231,7 +231,7 @@ std::string op_text(const Op& op) {
         return fmt::format("fail_alloc the {} {} allocation from here", ordinal(1 + (op.arg & 31)),
                            op.arg & 0x80 ? "slots-object" : "page");
     case OpKind::destroy: return "destroy the pool (last op of its thread: once the others are done)";
-    default: return fmt::format("{:<7}slot {}", op_name(op.kind), op.slot());
+    default: return fmt::format("{:<6} slot {}", op_name(op.kind), op.slot());
     }
 }
 

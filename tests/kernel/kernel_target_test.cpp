@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/diagram.h"
 #include "harness/runner.h"
 #include "harness/target.h"
 #include "kernel_adapter.h"
@@ -620,6 +621,53 @@ TEST(KernelZswap, StoreLoadInvalidateAndWritebackRunClean) {
     Outcome o = run_clean_config(p);
     EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
     EXPECT_EQ(o.status, sched::RunStatus::completed);
+}
+
+// K1 drawn as thread columns (harness/diagram.h), step by step: isolation
+// claims page 1 (1481); migration copies its header, flags included, to
+// page 2 (1547 sets a bit there: PAGE_CLAIMED came with the copy), marks
+// page 1 migrated (1528) and queues page 2's compaction (1555), which runs
+// and never clears the claim: page 2 rests claimed. Each statement is the
+// kernel's own, read from the file the trace names.
+TEST(KernelDiagram, K1DrawnAsThreadColumns) {
+    Program p;
+    p.threads = 2;
+    p.vcpus = 1;
+    p.evict_policy = 0x00;
+    p.ops = {
+        {OpKind::alloc, 0, 0x81},    // T0: alloc  slot 1 size 1984
+        {OpKind::migrate, 1, 0x01},  // T1: migrate slot 1
+    };
+    RunConfig cfg;
+    cfg.trace_ring = 0;
+    cfg.abort_on_finding = false;
+    Outcome o = run_program(p, cfg);
+    ASSERT_TRUE(o.found);
+    ASSERT_EQ(o.invariant, "page-state-at-rest");
+    const std::vector<std::string> want = {
+        "T0             T1             T2 work",
+        "--             --             -------",
+        "[alloc slot 1 size 1984]",
+        "               [migrate slot 1]",
+        "init_z3fold_page()",
+        " 339 [p1] clear_bit(PAGE_HEADLESS, &page->private) (x6)",
+        "               z3fold_page_isolate()",
+        "                1481 [p1] test_and_set_bit(PAGE_CLAIMED, &page->private)",
+        "                1491 [p1] kref_get(&zhdr->refcount)",
+        "               z3fold_page_migrate()",
+        "                1528 [p1] set_bit(PAGE_MIGRATED, &page->private)",
+        "                1547 [p2] set_bit(NEEDS_COMPACTING, &newpage->private)",
+        "                1555 queue_work_on(new_zhdr->cpu,..)",
+        "                              [work item runs]",
+        "                              do_compact_page()",
+        "                               750 [p2] test_and_clear_bit(..)",
+        "                               758 [p2] kref_put(&zhdr->refcount,..)",
+        "                               762 [p2] test_and_set_bit(PAGE_CLAIMED,..)",
+        "!! T2: invariant page-state-at-rest",
+    };
+    EXPECT_EQ(o.diagram, want);
+    EXPECT_LE(o.diagram.size(), kDiagramMaxLines);
+    for (const std::string& line : o.diagram) EXPECT_LE(line.size(), kDiagramMaxColumns) << line;
 }
 
 }  // namespace

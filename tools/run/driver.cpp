@@ -155,6 +155,18 @@ nlohmann::json signature_fields(const std::string& sig) {
     return f;
 }
 
+nlohmann::json diagram_lines(const std::string& child_output) {
+    static const std::string begin = "==z3fold== interleaving (a column a thread):\n", end = "==z3fold== end of interleaving";
+    nlohmann::json lines = nlohmann::json::array();
+    size_t at = child_output.find(begin);
+    if (at == std::string::npos) return lines;
+    at += begin.size();
+    const size_t stop = child_output.find(end, at);
+    for (size_t nl; at < stop && (nl = child_output.find('\n', at)) != std::string::npos && nl <= stop; at = nl + 1)
+        lines.push_back(child_output.substr(at, nl - at));
+    return lines;
+}
+
 void print_result(const nlohmann::json& result) {
     std::fflush(stdout);
     std::printf("%s\n", result.dump().c_str());
@@ -291,7 +303,7 @@ int cmd_replay(const std::string& file, int runs) {
     nlohmann::json result = signature_fields(first_sig);
     result.update({{"z3fh_run", "replay"}, {"input", file}, {"reproduced", reproduced}, {"runs", runs},
                    {"flaky", (reproduced > 0 && reproduced < runs) || inconsistent}, {"stale_schedule", false},
-                   {"user", fuzz::user_kind_name(prog.user)}});
+                   {"user", fuzz::user_kind_name(prog.user)}, {"diagram", diagram_lines(first_output)}});
     print_result(result);
     return reproduced > 0 ? 1 : 0;
 }

@@ -47,6 +47,9 @@ nlohmann::json signature_fields(const std::string& signature);
 // The last line of every replay, minimize and export-test: one JSON object
 // (docs/report-schema.md, "z3fh-run's result"); the tool reads only this.
 void print_result(const nlohmann::json& result);
+// The interleaving diagram the child printed (fuzz/harness/diagram.h), one
+// string a line; empty if it drew none.
+nlohmann::json diagram_lines(const std::string& child_output);
 
 fuzz::Program minimize(const fuzz::Program& prog, const std::string& signature, int* runs);
 

@@ -107,6 +107,13 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
                           f["replays"].get<std::string>(), f["reproducer"].get<std::string>(),
                           f["reproducer"].get<std::string>(), f["minimized"].get<std::string>(),
                           f["exported_test"].get<std::string>());
+    // Each finding's interleaving, as it pastes into a commit message.
+    for (const json& f : findings) {
+        if (f.value("diagram", json::array()).empty()) continue;
+        md += fmt::format("\n### `{}` ({})\n\n```\n", f["signature"].get<std::string>(), f["reproducer"].get<std::string>());
+        for (const json& line : f["diagram"]) md += line.get<std::string>() + "\n";
+        md += "```\n";
+    }
     return md;
 }
 

@@ -107,6 +107,7 @@ json Triage::new_finding(const Crash& c, const json& first_replay) {
               {"minimize_log", min.output},
               {"minimize_result", min.result},
               {"reproducer", rel(repro_path)},
+              {"diagram", repro.result.is_object() ? repro.result.value("diagram", json::array()) : json::array()},
               {"exported_test", test_path.empty() ? "" : rel(test_path)},
               {"duplicates", json::array()}};
     // With a kernel patch: replayed on the kernel without it, is it still there?

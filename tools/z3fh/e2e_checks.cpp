@@ -184,6 +184,8 @@ std::string check_report_in_browser(const std::string& campaign_dir) {
     if (dom.find("<th>lines</th>") == std::string::npos) return "the coverage table has no line coverage";
     if (dom.find("<th>with the patch</th>") == std::string::npos || dom.find("<th>user</th>") == std::string::npos)
         return "the findings table has no patch-verdict or user column";
+    if (dom.find("<pre class=\"diagram\">") == std::string::npos || dom.find("!! T") == std::string::npos)
+        return "the page has no interleaving diagram ending where the finding fired";
     // The coverage section and llvm-cov's own page list allocator/'s files,
     // with figures (the page used to show one empty "Totals" row).
     size_t file_rows = 0;

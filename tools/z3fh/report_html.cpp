@@ -140,8 +140,16 @@ std::string render_report_html(const nlohmann::json& r) {
                          str(f, "execs_at_detect"), esc(str(f, "replays")), link("reproducer"), link("minimized"),
                          link("exported_test"));
     }
+    h += "</table>\n";
+    // Each finding's interleaving, one column a thread (fuzz/harness/diagram.h).
+    for (const auto& f : fs) {
+        if (f.value("diagram", nlohmann::json::array()).empty()) continue;
+        h += fmt::format("<h3>Interleaving of <code>{}</code></h3>\n<pre class=\"diagram\">", esc(str(f, "signature")));
+        for (const auto& line : f["diagram"]) h += esc(line.get<std::string>()) + "\n";
+        h += "</pre>\n";
+    }
     const auto& cov = r.value("coverage", nlohmann::json::object());
-    h += fmt::format("</table>\n<h2>Coverage of {}</h2>\n",
+    h += fmt::format("<h2>Coverage of {}</h2>\n",
                      esc(cov.value("scope", r.value("target", "") == "kernel" ? "mm/z3fold.c" : "allocator/")));
     h += "<table id=\"coverage\">\n";
     h += fmt::format("<tr><th>edges (libFuzzer)</th><td>{}</td></tr>\n", str(cov, "edges"));
