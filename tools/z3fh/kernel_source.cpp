@@ -2,6 +2,7 @@
 // linux-source-6.1 (or a kernel tree), the sha256 check, patches, the
 // build, and the review defects re-created as edits of the user's file.
 #include "kernel_source.h"
+#include "kernel_edits.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -97,12 +98,16 @@ bool fetch_tarball(const std::string& cache, std::string* tarball, std::string* 
     *version = trim(out);
     std::string tb = cache + "/linux-source-6.1.tar.xz";
     if (!fs::exists(tb)) {
-        std::string cmd = fmt::format("dpkg-deb --fsys-tarfile '{}' | tar -xO ./usr/src/linux-source-6.1.tar.xz > '{}.part' && mv '{}.part' '{}'",
-                                      deb, tb, tb, tb);
-        if (run_collect({"bash", "-c", cmd}, &log) != 0) {
+        const std::string unpacked = cache + "/deb.part";
+        std::error_code ec;
+        fs::remove_all(unpacked, ec);
+        if (run_collect({"dpkg-deb", "-x", deb, unpacked}, &log) != 0 ||
+            (fs::rename(unpacked + "/usr/src/linux-source-6.1.tar.xz", tb, ec), ec)) {
             std::fprintf(stderr, "%sz3fh: could not unpack %s\n", log.c_str(), deb.c_str());
+            fs::remove_all(unpacked, ec);
             return false;
         }
+        fs::remove_all(unpacked, ec);
     }
     *tarball = tb;
     return true;
@@ -125,13 +130,22 @@ bool known_sha(const std::string& sha, std::string* name) {
     return false;
 }
 
-struct Edit {
-    const char* function;  // the function whose body is edited
-    const char* pattern;   // ECMAScript regex; must match there
-    const char* replacement;
-};
-const std::vector<Edit>& known_fixes();
-bool apply_edits(std::string* text, const std::vector<Edit>& edits, std::string* why);
+
+}  // namespace
+
+bool extract_from_tarball(const std::string& tarball, const std::vector<std::string>& members, const std::string& dest,
+                          int strip) {
+    std::error_code ec;
+    fs::create_directories(dest, ec);
+    std::vector<std::string> argv = {"tar", "-xJf", tarball, "-C", dest, fmt::format("--strip-components={}", strip)};
+    argv.insert(argv.end(), members.begin(), members.end());
+    std::string log;
+    if (run_collect(argv, &log) == 0) return true;
+    std::fprintf(stderr, "%s", log.c_str());
+    return false;
+}
+
+namespace {
 
 std::string short_hash(const std::string& s) {
     size_t h = std::hash<std::string>{}(s);
@@ -170,13 +184,8 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
         if (!fs::exists(k.pristine)) {
             std::fprintf(stderr, "z3fh: extracting mm/z3fold.c from %s ...\n", tarball.c_str());
             fs::create_directories(pristine_dir + "/mm");
-            std::string log;
-            std::string cmd = fmt::format(
-                "tar -xJf '{}' -O linux-source-6.1/mm/z3fold.c > '{}.part' && mv '{}.part' '{}'", tarball, k.pristine,
-                k.pristine, k.pristine);
-            if (run_collect({"bash", "-c", cmd}, &log) != 0) {
-                std::fprintf(stderr, "%sz3fh: %s holds no linux-source-6.1/mm/z3fold.c\n", log.c_str(), tarball.c_str());
-                fs::remove(k.pristine + ".part");
+            if (!extract_from_tarball(tarball, {"linux-source-6.1/mm/z3fold.c"}, pristine_dir, 1)) {
+                std::fprintf(stderr, "z3fh: %s holds no linux-source-6.1/mm/z3fold.c\n", tarball.c_str());
                 return std::nullopt;
             }
         }
@@ -195,7 +204,7 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
         // Compile a copy (a later edit of the user's tree is picked up by its
         // sha), with the harness's fixes when asked.
         std::string text = read_file(k.pristine), why;
-        if (t.kernel_fixes && !apply_edits(&text, known_fixes(), &why)) {
+        if (t.kernel_fixes && !apply_edits(&text, all_fix_edits(), &why)) {
             std::fprintf(stderr, "z3fh: --kernel-fixes: %s\n", why.c_str());
             return std::nullopt;
         }
@@ -361,7 +370,7 @@ namespace {
 struct Defect {
     const char* name;
     const char* what;
-    std::vector<Edit> edits;
+    std::vector<KernelEdit> edits;
     // For a bug z3fold had upstream: the fix whose revert re-creates it (a
     // commit title in quotes, or what the fix did). Empty for the review
     // defects, which `./z3fh test` runs.
@@ -475,171 +484,6 @@ const std::vector<Defect>& defects() {
     return d;
 }
 
-// Our candidate fixes for what the kernel target found in 6.1 itself
-// (docs/findings.md, "The kernel's own z3fold.c"). A defect patch is made
-// on top of them, so what a campaign then finds is the defect, not these.
-const std::vector<Edit>& known_fixes() {
-    static const std::vector<Edit> f = {
-        // K1: migration copies page->private, PAGE_CLAIMED (isolation's) included,
-        // so the new page stays claimed for good: never compacted, listed or reclaimed.
-        {"z3fold_page_migrate", R"(set_bit\(NEEDS_COMPACTING, &newpage->private\);)",
-         "set_bit(NEEDS_COMPACTING, &newpage->private);\n\tclear_bit(PAGE_CLAIMED, &newpage->private); /* z3fh fix K1 */"},
-        // K2: an empty page (reclaim evicted everything; compaction work still holds
-        // a reference) is listed at unbuddied[NCHUNKS], one past the per-CPU array.
-        {"add_to_unbuddied", R"(int freechunks = num_free_chunks\(zhdr\);)",
-         "int freechunks = num_free_chunks(zhdr);\n\n\t\tif (freechunks >= NCHUNKS) /* z3fh fix K2 */\n\t\t\treturn;"},
-        // K3: a free while the page is claimed (reclaim, isolation) keeps the
-        // object's handle in the page's slots: a stale handle, and a slots object
-        // that is never freed once first_num moves the buddies away from it.
-        {"z3fold_free", R"(if \(!page_claimed\)\s*free_handle\(handle, zhdr\);)",
-         "free_handle(handle, zhdr); /* z3fh fix K3 */"},
-        // K3, and reclaim reads zhdr->slots under the page lock (a free may now
-        // free the slots object while reclaim holds the claim).
-        {"z3fold_reclaim_page",
-         R"(struct z3fold_buddy_slots \*slots = zhdr->slots;\s*z3fold_page_lock\(zhdr\);)",
-         "struct z3fold_buddy_slots *slots;\n\n\t\t\tz3fold_page_lock(zhdr);\n\t\t\tslots = zhdr->slots; /* z3fh fix K3 */"},
-        // K4: the LRU walk leaves zhdr set when it skips a headless page another
-        // reclaim has claimed; if no later page is taken, reclaim goes on with the
-        // skipped page and evicts (and frees) a page it never claimed.
-        {"z3fold_reclaim_page", R"(if \(test_and_set_bit\(PAGE_CLAIMED, &page->private\)\)\s*continue;)",
-         "if (test_and_set_bit(PAGE_CLAIMED, &page->private)) {\n\t\t\t\t\tzhdr = NULL; /* z3fh fix K4 */\n"
-         "\t\t\t\t\tcontinue;\n\t\t\t\t}"},
-        // K5: migration frees the old page while a handle lookup that found the
-        // old address before the handles moved may still hold its page lock and
-        // test its flags: wait for such a holder once before the page goes.
-        {"z3fold_page_migrate", R"(page->private = 0;\s*put_page\(page\);)",
-         "z3fold_page_lock(zhdr); /* z3fh fix K5 */\n\tz3fold_page_unlock(zhdr);\n\tpage->private = 0;\n\tput_page(page);"},
-        // K6: a headless page's owner frees it while reclaim holds the claim:
-        // free leaves it to reclaim, whose evict then fails and gives the page
-        // back, so the page lives on with no object. Free leaves a mark under the
-        // pool lock; reclaim checks it under the same lock before giving back.
-        {"z3fold_free",
-         R"((free_z3fold_page\(page, true\);\s*atomic64_dec\(&pool->pages_nr\);\s*\})\s*return;)",
-         "$1 else {\n\t\t\t/* z3fh fix K6: reclaim holds the page; tell it the object is gone */\n"
-         "\t\t\tspin_lock(&pool->lock);\n\t\t\tif (test_bit(PAGE_CLAIMED, &page->private)) {\n"
-         "\t\t\t\tset_bit(PAGE_MIGRATED + 1, &page->private);\n\t\t\t\tspin_unlock(&pool->lock);\n"
-         "\t\t\t} else {\n\t\t\t\tlist_del(&page->lru);\n\t\t\t\tspin_unlock(&pool->lock);\n"
-         "\t\t\t\tfree_z3fold_page(page, true);\n\t\t\t\tatomic64_dec(&pool->pages_nr);\n\t\t\t}\n\t\t}\n\t\treturn;"},
-        {"z3fold_reclaim_page",
-         R"(spin_lock\(&pool->lock\);\s*list_add\(&page->lru, &pool->lru\);\s*spin_unlock\(&pool->lock\);\s*clear_bit\(PAGE_CLAIMED, &page->private\);\s*\} else \{)",
-         "spin_lock(&pool->lock);\n\t\t\tif (test_bit(PAGE_MIGRATED + 1, &page->private)) { /* z3fh fix K6 */\n"
-         "\t\t\t\tspin_unlock(&pool->lock);\n\t\t\t\tfree_z3fold_page(page, true);\n"
-         "\t\t\t\tatomic64_dec(&pool->pages_nr);\n\t\t\t\treturn 0;\n\t\t\t}\n"
-         "\t\t\tlist_add(&page->lru, &pool->lru);\n\t\t\tclear_bit(PAGE_CLAIMED, &page->private);\n"
-         "\t\t\tspin_unlock(&pool->lock);\n\t\t} else {"},
-        // K12: reclaim frees a headless page whenever evict returns 0, but
-        // zswap's writeback returns 0 also when it finds no entry for the
-        // object (zswap.c:975-981), as for one whose store has not inserted
-        // it yet (zswap.c:1270): the store then writes into, or inserts, a
-        // freed page. Only K6's mark (the object was freed while claimed)
-        // proves the page empty; otherwise it goes back on the LRU.
-        {"z3fold_reclaim_page",
-         R"(if \(test_bit\(PAGE_HEADLESS, &page->private\)\) \{\s*if \(ret == 0\) \{\s*free_z3fold_page\(page, true\);\s*atomic64_dec\(&pool->pages_nr\);\s*return 0;\s*\})",
-         "if (test_bit(PAGE_HEADLESS, &page->private)) {\n"
-         "\t\t\t/* z3fh fix K12: evict's 0 does not prove the object freed; K6's mark does */"},
-        // K13: a new page is movable from __SetPageMovable and unlock_page on,
-        // but z3fold takes its header lock only after: compaction can isolate
-        // and migrate the page in between (its header half set up), and the
-        // allocation then fills in and lists the old page, whose lru is on the
-        // mm's migration list. Keep the page claimed over the window: the
-        // isolation callback refuses a claimed page.
-        {"z3fold_alloc", R"(if \(can_sleep\) \{\s*lock_page\(page\);)",
-         "set_bit(PAGE_CLAIMED, &page->private); /* z3fh fix K13 */\n\tif (can_sleep) {\n\t\tlock_page(page);"},
-        {"z3fold_alloc", R"(unlock_page\(page\);\s*\}\s*z3fold_page_lock\(zhdr\);)",
-         "unlock_page(page);\n\t}\n\tz3fold_page_lock(zhdr);\n\tclear_bit(PAGE_CLAIMED, &page->private); /* z3fh fix K13 */"},
-        // K7, K8: after compaction moves a page's single object to another page,
-        // the moved handle stays in the old page's slots object. The old page
-        // must let go of it (a free of the moved object frees it, and the old
-        // page, if it lives on, would allocate into freed memory); and the lookup
-        // may have given the new page a fresh slots object that nothing uses,
-        // which nobody frees when that page goes.
-        {"compact_single_buddy",
-         R"(write_unlock\(&zhdr->slots->lock\);\s*add_to_unbuddied\(pool, new_zhdr\);)",
-         "write_unlock(&zhdr->slots->lock);\n\t\tzhdr->slots = NULL; /* z3fh fix K7 */\n"
-         "\t\tif (new_zhdr->slots && !new_zhdr->slots->slot[0] && !new_zhdr->slots->slot[1] &&\n"
-         "\t\t    !new_zhdr->slots->slot[2] && !new_zhdr->slots->slot[3]) { /* z3fh fix K8 */\n"
-         "\t\t\tkmem_cache_free(pool->c_handle, new_zhdr->slots);\n\t\t\tnew_zhdr->slots = NULL;\n\t\t}\n"
-         "\t\tadd_to_unbuddied(pool, new_zhdr);"},
-        // K9: MIDDLE_CHUNK_MAPPED is one bit: zswap's writeback maps an object
-        // that its user still has mapped, and its unmap clears the bit, so
-        // compaction moves MIDDLE under the first user. Clear it when the
-        // page's last mapping goes.
-        {"z3fold_unmap",
-         R"(if \(buddy == MIDDLE\)\s*clear_bit\(MIDDLE_CHUNK_MAPPED, &page->private\);\s*zhdr->mapped_count--;)",
-         "zhdr->mapped_count--;\n\tif (zhdr->mapped_count == 0) /* z3fh fix K9 */\n\t\tclear_bit(MIDDLE_CHUNK_MAPPED, "
-         "&page->private);"},
-        // K10: migration reads new_zhdr->cpu for queue_work_on after it has
-        // unlocked the new page; reclaim, walking the LRU, may have claimed the
-        // page and set cpu = -1 under that lock meanwhile (a data race; TSan),
-        // and queue_work_on(-1) on the unbound compact_wq reads cpu_to_node(-1).
-        // The CPU is saved while the page lock is held (smp_processor_id()
-        // after the unlock would run in preemptible code: cpu-id-preemptible).
-        {"z3fold_page_migrate", R"(struct z3fold_pool \*pool;)",
-         "struct z3fold_pool *pool;\n\tint cpu; /* z3fh fix K10 */"},
-        {"z3fold_page_migrate", R"(new_zhdr->cpu = smp_processor_id\(\);)",
-         "new_zhdr->cpu = smp_processor_id();\n\tcpu = new_zhdr->cpu; /* z3fh fix K10 */"},
-        {"z3fold_page_migrate", R"(queue_work_on\(new_zhdr->cpu, pool->compact_wq, &new_zhdr->work\);)",
-         "queue_work_on(cpu, pool->compact_wq, &new_zhdr->work); /* z3fh fix K10 */"},
-        // K11: migration refusing a mapped page clears PAGE_CLAIMED while the
-        // page is still isolated: a free's compaction re-lists it, and putback
-        // then unlinks it from an unbuddied list without pool->lock (and puts
-        // it on the LRU twice). The claim stays until putback, which clears it.
-        {"z3fold_page_migrate",
-         R"((if \(zhdr->mapped_count != 0 \|\| zhdr->foreign_handles != 0\) \{)\s*clear_bit\(PAGE_CLAIMED, &page->private\);)",
-         "$1 /* z3fh fix K11: keep the claim until putback */"},
-        // K3, reclaim's side: evict frees through reclaim's stack-local handles, so
-        // when a later evict fails and the page lives on, free the page's own
-        // handles of what was evicted.
-        {"z3fold_reclaim_page",
-         R"((release_z3fold_page_locked\)\) \{\s*kmem_cache_free\(pool->c_handle, slots\);\s*return 0;\s*\}))",
-         "$1\n\t\t\t/* z3fh fix K3: the page's own handles of what evict freed */\n"
-         "\t\t\tif (first_handle && !zhdr->first_chunks && zhdr->slots && zhdr->slots->slot[__idx(zhdr, FIRST)])\n"
-         "\t\t\t\tfree_handle((unsigned long)&zhdr->slots->slot[__idx(zhdr, FIRST)], zhdr);\n"
-         "\t\t\tif (middle_handle && !zhdr->middle_chunks && zhdr->slots && zhdr->slots->slot[__idx(zhdr, MIDDLE)])\n"
-         "\t\t\t\tfree_handle((unsigned long)&zhdr->slots->slot[__idx(zhdr, MIDDLE)], zhdr);\n"
-         "\t\t\tif (last_handle && !zhdr->last_chunks && zhdr->slots && zhdr->slots->slot[__idx(zhdr, LAST)])\n"
-         "\t\t\t\tfree_handle((unsigned long)&zhdr->slots->slot[__idx(zhdr, LAST)], zhdr);"},
-    };
-    return f;
-}
-
-// The body of `name` in C text: from its definition's "{" to the matching "}".
-bool function_span(const std::string& text, const std::string& name, size_t* begin, size_t* end) {
-    std::regex def("\\b" + std::regex_replace(name, std::regex("_"), "_") + R"(\s*\([^;{()]*\)\s*\{)");
-    std::smatch m;
-    if (!std::regex_search(text, m, def)) return false;
-    size_t i = static_cast<size_t>(m.position(0) + m.length(0));
-    int depth = 1;
-    for (; i < text.size() && depth > 0; i++) {
-        if (text[i] == '{') depth++;
-        if (text[i] == '}') depth--;
-    }
-    *begin = static_cast<size_t>(m.position(0));
-    *end = i;
-    return depth == 0;
-}
-
-}  // namespace
-
-namespace {
-bool apply_edits(std::string* text, const std::vector<Edit>& edits, std::string* why) {
-    for (const Edit& e : edits) {
-        size_t b = 0, en = 0;
-        if (!function_span(*text, e.function, &b, &en)) {
-            *why = fmt::format("no function {} in the file (these edits are for Linux 6.1)", e.function);
-            return false;
-        }
-        std::string body = text->substr(b, en - b);
-        std::regex re(e.pattern);
-        if (!std::regex_search(body, re)) {
-            *why = fmt::format("the code an edit changes is not in {} (these edits are for Linux 6.1)", e.function);
-            return false;
-        }
-        body = std::regex_replace(body, re, e.replacement, std::regex_constants::format_first_only);
-        *text = text->substr(0, b) + body + text->substr(en);
-    }
-    return true;
-}
 }  // namespace
 
 std::vector<std::string> kernel_defect_names(bool review_only) {
@@ -672,7 +516,7 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     // against the fixed file (use it with --kernel-fixes --kernel-patch).
     std::string before = read_file(k->pristine), why;
     std::string text = before;
-    if (!unmodified && !apply_edits(&text, known_fixes(), &why)) {
+    if (!unmodified && !apply_edits(&text, all_fix_edits(), &why)) {
         std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), why.c_str());
         return 2;
     }

@@ -47,6 +47,11 @@ TargetChoice without_patch(const TargetChoice& t);
 // Appends "name passed|FAILED (why)" lines; returns the failures.
 int check_kernel_target(std::vector<std::string>* summary, int* passed);
 
+// Extract `members` of an xz tarball into dest, stripping `strip` leading
+// path components; false (tar's message shown) on failure.
+bool extract_from_tarball(const std::string& tarball, const std::vector<std::string>& members, const std::string& dest,
+                          int strip);
+
 // sha256 of a file (hex), empty if unreadable.
 std::string sha256_file(const std::string& path);
 

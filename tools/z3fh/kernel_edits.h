@@ -1,0 +1,40 @@
+// z3fold-harden: edits of the user's mm/z3fold.c, in one readable form for
+// the harness's fixes (kernel_fixes.cpp) and its planted defects
+// (kernel_source.cpp). An edit names the function it changes (or none: the
+// file's type definitions) and the code it expects there, so it survives a
+// Debian point release that moves lines, and fails with a clear message on
+// a file it was not written for. The replacement texts are short kernel C
+// fragments written for this project (GPL-2.0-only, as the repository).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace z3fh::tool {
+
+struct KernelEdit {
+    const char* function;     // whose body is edited; "" = anywhere in the file
+    const char* pattern;      // ECMAScript regex, matched once in that body
+    const char* replacement;  // $1... refer to the pattern's groups
+};
+
+// Apply in order; false with *why on the first edit that does not match.
+bool apply_edits(std::string* text, const std::vector<KernelEdit>& edits, std::string* why);
+
+// One of the harness's fixes for a finding in Linux 6.1's own z3fold.c
+// (docs/findings.md, K1-K13), with what a patch mail needs to say.
+struct KernelFix {
+    const char* id;       // "K1", "K7+K8"
+    const char* subject;  // the patch subject after "mm/z3fold: "
+    const char* body;     // what goes wrong and why, wrapped at 72
+    // Signature prefixes of the findings it answers (a guide for which fix
+    // to try first; the harness decides by replaying).
+    std::vector<const char*> signatures;
+    std::vector<KernelEdit> edits;
+};
+
+// In the order they apply (a later fix may build on an earlier one).
+const std::vector<KernelFix>& kernel_fixes_6_1();
+// Every fix's edits, in order: the file `--kernel-fixes` compiles.
+std::vector<KernelEdit> all_fix_edits();
+
+}  // namespace z3fh::tool
