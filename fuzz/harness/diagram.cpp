@@ -259,16 +259,16 @@ std::vector<std::string> render(const std::vector<Item>& sel, const std::vector<
         size_t start = col[thread] * width;
         return std::string(start, ' ') + prefix + fit(text, kDiagramMaxColumns - start - prefix.size());
     };
-    std::vector<std::string> lines(2);
+    // One header line, no underline: a commit message line that starts
+    // with "---" would end the message for git am.
+    std::string head;
     for (int t : columns) {
-        const std::string head = fit(t < program_threads ? fmt::format("T{}", t) : fmt::format("T{} work", t), width - 1);
-        lines[0] += head + std::string(width - head.size(), ' ');
-        lines[1] += std::string(head.size(), '-') + std::string(width - head.size(), ' ');
+        const std::string name = fit(t < program_threads ? fmt::format("T{}", t) : fmt::format("T{} work", t), width - 1);
+        head += name + std::string(width - name.size(), ' ');
     }
-    for (std::string& l : lines) {
-        if (l.size() > kDiagramMaxColumns) l.resize(kDiagramMaxColumns);
-        while (!l.empty() && l.back() == ' ') l.pop_back();
-    }
+    if (head.size() > kDiagramMaxColumns) head.resize(kDiagramMaxColumns);
+    while (!head.empty() && head.back() == ' ') head.pop_back();
+    std::vector<std::string> lines = {head};
     std::map<int, std::string> shown_fn;
     for (const Item& it : sel) {
         if (it.text.starts_with("!! ")) {
@@ -354,7 +354,7 @@ std::vector<std::string> interleaving_diagram(const DiagramInput& in) {
             if (items[i].prio <= level) sel.push_back(items[i]);
         sel = collapse(sel);
         std::vector<std::string> lines = render(sel, columns_of(sel, failing_thread), in.program_threads);
-        if (from > 0) lines.insert(lines.begin() + 2, "...");
+        if (from > 0) lines.insert(lines.begin() + 1, "...");
         return lines;
     };
     // The whole run in as much detail as fits; down to state changes only.

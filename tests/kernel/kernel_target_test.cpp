@@ -646,7 +646,6 @@ TEST(KernelDiagram, K1DrawnAsThreadColumns) {
     ASSERT_EQ(o.invariant, "page-state-at-rest");
     const std::vector<std::string> want = {
         "T0             T1             T2 work",
-        "--             --             -------",
         "[alloc slot 1 size 1984]",
         "               [migrate slot 1]",
         "init_z3fold_page()",

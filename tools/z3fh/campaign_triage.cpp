@@ -4,6 +4,7 @@
 // under the first. Every fact comes from z3fh-run's closing JSON object.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 
@@ -18,6 +19,15 @@ using nlohmann::json;
 namespace z3fh::tool {
 
 namespace {
+
+// "lock-not-held@z3fold.c:1090" -> "lock-not-held@z3fold.c".
+std::string without_line(const std::string& sig) {
+    const size_t colon = sig.rfind(':');
+    if (colon == std::string::npos || colon + 1 == sig.size() || sig.find('@') == std::string::npos) return sig;
+    for (size_t i = colon + 1; i < sig.size(); i++)
+        if (!std::isdigit(static_cast<unsigned char>(sig[i]))) return sig;
+    return sig.substr(0, colon);
+}
 
 class Triage {
 public:
@@ -110,9 +120,16 @@ json Triage::new_finding(const Crash& c, const json& first_replay) {
               {"diagram", repro.result.is_object() ? repro.result.value("diagram", json::array()) : json::array()},
               {"exported_test", test_path.empty() ? "" : rel(test_path)},
               {"duplicates", json::array()}};
-    // With a kernel patch: replayed on the kernel without it, is it still there?
-    if (!p_.base_driver.empty())
-        f["reproduces_without_patch"] = run_driver(p_.base_driver, {"replay", c.path}, p_.env).signature() == sig;
+    // With a kernel patch: replayed on the kernel without it, is it still
+    // there? A line in the signature is compared loosely (the patch moves
+    // the file's lines). What the input does there instead is kept: clean
+    // ("") means the patch made the finding; another signature means the
+    // unpatched file fails it some other way first.
+    if (!p_.base_driver.empty()) {
+        const std::string base_sig = run_driver(p_.base_driver, {"replay", c.path}, p_.env).signature();
+        f["reproduces_without_patch"] = without_line(base_sig) == without_line(sig);
+        f["without_patch_signature"] = base_sig;
+    }
     json user = user_of(c.path);
     if (!user.is_null()) f["user"] = user;
     return f;

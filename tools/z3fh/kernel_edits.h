@@ -30,10 +30,15 @@ struct KernelFix {
     // to try first; the harness decides by replaying).
     std::vector<const char*> signatures;
     std::vector<KernelEdit> edits;
+    // Fixes whose edits this one builds on (K12 on K6's mark): tried and
+    // sent with it, each as its own patch before it.
+    std::vector<const char*> requires_fixes = {};
 };
 
 // In the order they apply (a later fix may build on an earlier one).
 const std::vector<KernelFix>& kernel_fixes_6_1();
+// The fix with this id, or nullptr.
+const KernelFix* kernel_fix(const std::string& id);
 // Every fix's edits, in order: the file `--kernel-fixes` compiles.
 std::vector<KernelEdit> all_fix_edits();
 

@@ -161,7 +161,8 @@ const std::vector<KernelFix>& kernel_fixes_6_1() {
          {{"z3fold_reclaim_page",
            R"(if \(test_bit\(PAGE_HEADLESS, &page->private\)\) \{\s*if \(ret == 0\) \{\s*free_z3fold_page\(page, true\);\s*atomic64_dec\(&pool->pages_nr\);\s*return 0;\s*\})",
            "if (test_bit(PAGE_HEADLESS, &page->private)) {\n"
-           "\t\t\t/* evict's 0 does not prove the object freed: only free's mark does */"}}},
+           "\t\t\t/* evict's 0 does not prove the object freed: only free's mark does */"}},
+         {"K6"}},
         {"K13", "keep a new page claimed until its header is locked",
          "z3fold_alloc() makes a new page movable (__SetPageMovable(),\n"
          "unlock_page()) before it takes the header's lock. Compaction can\n"
@@ -225,6 +226,12 @@ const std::vector<KernelFix>& kernel_fixes_6_1() {
            "$1"}}},
     };
     return fixes;
+}
+
+const KernelFix* kernel_fix(const std::string& id) {
+    for (const KernelFix& f : kernel_fixes_6_1())
+        if (id == f.id) return &f;
+    return nullptr;
 }
 
 std::vector<KernelEdit> all_fix_edits() {

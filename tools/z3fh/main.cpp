@@ -9,8 +9,31 @@
 #include "campaign.h"
 #include "commands.h"
 #include "context.h"
+#include "kernel_report.h"
 
 using namespace z3fh::tool;
+
+namespace {
+
+CLI::App* add_kernel_report(CLI::App& app, KernelReportOptions& o) {
+    auto* c = app.add_subcommand("kernel-report",
+                                 "the fixes for what kernel campaigns found in mm/z3fold.c, as a checked "
+                                 "git format-patch series with a cover letter");
+    c->add_option("--from", o.from, "campaign folder(s) on the unmodified kernel file (repeatable)")->required();
+    c->add_option("--out", o.out, "folder for the series (0000-cover-letter.patch, 0001-...)")->required();
+    c->add_option("--signoff", o.signoff, "\"Name <email>\" for Signed-off-by (default: git's user.name and user.email)");
+    c->add_option("--runs", o.runs, "replays of each finding before and with its fix")->check(CLI::Range(1, 1000));
+    c->add_option("--verify-budget", o.verify_budget_s, "seconds of the campaign on the file with the whole series")
+        ->check(CLI::Range(1.0, 86400.0));
+    c->add_option("--also-check", o.also_check, "another z3fold.c: say whether it still has the code each fix changes");
+    bool no_compile = false;
+    c->add_flag_callback("--no-compile", [&o] { o.compile = false; },
+                         "skip the W=1 compile in the real tree (it extracts and prepares Debian's full source once)");
+    (void)no_compile;
+    return c;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"z3fh: fuzz the z3fold port for lifetime and concurrency bugs, replay and shrink what it finds"};
@@ -97,6 +120,8 @@ int main(int argc, char** argv) {
     bool defect_unmodified = false;
     defect->add_flag("--unmodified", defect_unmodified,
                      "a patch of the unmodified file (without the harness's fixes), for --kernel-patch alone");
+    KernelReportOptions report_opts;
+    auto* kreport = add_kernel_report(app, report_opts);
     auto* mutants = app.add_subcommand("mutants", "list the seeded defects: NAME<TAB>CLASS<TAB>description");
     ScoreOptions so;
     std::string score_budget = "60";
@@ -154,6 +179,7 @@ int main(int argc, char** argv) {
     in.kernel_source = in_target.kernel_source;
     in.kernel_patch = in_target.kernel_patch;
     in.kernel_fixes = in_target.kernel_fixes;
+    if (*kreport) return cmd_kernel_report(report_opts);
     if (*defect) return cmd_kernel_defect(defect_name, defect_out, defect_target, defect_unmodified);
     if (*replay) return cmd_replay(in);
     if (*minimize) return cmd_minimize(in);
