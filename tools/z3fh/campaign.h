@@ -25,6 +25,7 @@ struct CampaignOptions {
     bool coverage = true;  // llvm-cov of allocator/ from the corpus at the end
     TargetChoice target;   // the port, or the kernel's own mm/z3fold.c
     bool keep_going = false;  // fuzz on after a crash (fork mode even with one job)
+    bool minimize = true;     // triage minimises and exports each new finding (kernel-report's check does not need it)
 };
 
 // The programs a campaign runs for a sanitizer and mutant choice.

@@ -20,15 +20,6 @@ namespace z3fh::tool {
 
 namespace {
 
-// "lock-not-held@z3fold.c:1090" -> "lock-not-held@z3fold.c".
-std::string without_line(const std::string& sig) {
-    const size_t colon = sig.rfind(':');
-    if (colon == std::string::npos || colon + 1 == sig.size() || sig.find('@') == std::string::npos) return sig;
-    for (size_t i = colon + 1; i < sig.size(); i++)
-        if (!std::isdigit(static_cast<unsigned char>(sig[i]))) return sig;
-    return sig.substr(0, colon);
-}
-
 class Triage {
 public:
     explicit Triage(const CampaignPlan& plan) : p_(plan) {}
@@ -93,7 +84,8 @@ json Triage::new_finding(const Crash& c, const json& first_replay) {
     const fs::path dir = p_.out / "findings";
     std::error_code ec;
     std::string min_path = (dir / (base + ".min.z3fp")).string();
-    DriverRun min = run_driver(p_.driver, {"minimize", c.path, "-o", min_path}, p_.env);
+    DriverRun min;
+    if (p_.opts.minimize) min = run_driver(p_.driver, {"minimize", c.path, "-o", min_path}, p_.env);
     if (min.exit_code != 0) min_path.clear();
     else fs::copy_file(c.path + ".json", min_path + ".json", fs::copy_options::overwrite_existing, ec);
     const std::string shown = min_path.empty() ? c.path : min_path;
@@ -103,7 +95,7 @@ json Triage::new_finding(const Crash& c, const json& first_replay) {
     std::string test_path = (dir / (base + "_test.cpp")).string();
     std::vector<std::string> exp = {"export-test", shown, "-o", test_path, "--name", fmt::format("Finding{}", n_)};
     if (!p_.opts.mutant.empty()) exp.insert(exp.end(), {"--mutant", p_.opts.mutant});
-    if (run_driver(p_.driver, exp, p_.env).exit_code != 0) test_path.clear();
+    if (!p_.opts.minimize || run_driver(p_.driver, exp, p_.env).exit_code != 0) test_path.clear();
     json f = {{"signature", sig},
               {"kind", first_replay.value("kind", "")},
               {"invariant", first_replay.value("invariant", "")},
@@ -127,7 +119,7 @@ json Triage::new_finding(const Crash& c, const json& first_replay) {
     // unpatched file fails it some other way first.
     if (!p_.base_driver.empty()) {
         const std::string base_sig = run_driver(p_.base_driver, {"replay", c.path}, p_.env).signature();
-        f["reproduces_without_patch"] = without_line(base_sig) == without_line(sig);
+        f["reproduces_without_patch"] = signature_without_line(base_sig) == signature_without_line(sig);
         f["without_patch_signature"] = base_sig;
     }
     json user = user_of(c.path);

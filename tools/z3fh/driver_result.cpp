@@ -20,6 +20,14 @@ nlohmann::json driver_result(const std::string& output) {
     return nullptr;
 }
 
+std::string signature_without_line(const std::string& sig) {
+    const size_t colon = sig.rfind(':');
+    if (colon == std::string::npos || colon + 1 == sig.size() || sig.find('@') == std::string::npos) return sig;
+    for (size_t i = colon + 1; i < sig.size(); i++)
+        if (sig[i] < '0' || sig[i] > '9') return sig;
+    return sig.substr(0, colon);
+}
+
 DriverRun run_driver(const std::string& driver, const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env) {
     std::vector<std::string> argv = {driver};

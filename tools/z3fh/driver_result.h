@@ -20,6 +20,10 @@ struct DriverRun {
 // as an object with a "z3fh_run" key); null if there is none.
 nlohmann::json driver_result(const std::string& output);
 
+// A signature with its line number dropped ("lock-not-held@z3fold.c:1090"
+// -> "lock-not-held@z3fold.c"): for comparing runs of files a patch moved.
+std::string signature_without_line(const std::string& signature);
+
 // Run z3fh-run (`driver`) with args and extra environment.
 DriverRun run_driver(const std::string& driver, const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env = {});

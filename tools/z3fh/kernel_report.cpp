@@ -123,10 +123,25 @@ std::string driver_for(const KernelFile& pristine, const std::vector<KernelEdit>
         return "";
     }
     KernelFile k = pristine;
-    const std::string dir = Context::get().root() + "/build/kernel-src/report-" + content_key(text);
-    fs::create_directories(dir + "/mm");
-    k.file = dir + "/mm/z3fold.c";
-    if (read_file(k.file) != text) write_file(k.file, text);
+    // One path per content: a build folder is keyed by the file's sha and
+    // reconfigured when the path it compiles changes. The unmodified file
+    // and the file with every fix have the paths campaigns use.
+    if (edits.empty()) {
+        k.file = pristine.file;
+    } else if (edits.size() == all_fix_edits().size()) {
+        TargetChoice fixed;
+        fixed.target = "kernel";
+        fixed.kernel_source = pristine.pristine == pristine.file ? "" : pristine.pristine;
+        fixed.kernel_fixes = true;
+        auto f = prepare_kernel_file(fixed);
+        if (!f) return "";
+        k = *f;
+    } else {
+        const std::string dir = Context::get().root() + "/build/kernel-src/report-" + content_key(text);
+        fs::create_directories(dir + "/mm");
+        k.file = dir + "/mm/z3fold.c";
+        if (read_file(k.file) != text) write_file(k.file, text);
+    }
     std::fprintf(stderr, "z3fh: building the kernel target with %s ...\n", tag.c_str());
     std::string built = ensure_kernel_built("libfuzzer", k, {"z3fh-run-kernel"});
     return built.empty() ? "" : built + "/kernel/z3fh-run-kernel";
@@ -240,9 +255,9 @@ std::string found_by(const SeriesPatch& p) {
     m += wrap(fmt::format(
              "Found by z3fold-harden, which runs this file unmodified against a kernel-API shim under a "
              "deterministic scheduler with {} as the pool's user: {} after {:.1f} s. The finding's minimised input "
-             "fails {} on the unfixed file and {} with this change alone.{}",
+             "fails {} on the unfixed file and {} with this change{}.{}",
              user == "zswap" ? "a model of 6.1's zswap" : "a broad zpool user", sigs, f.f.value("time_to_detect_s", 0.0),
-             f.before, f.after,
+             f.before, f.after, p.fix->requires_fixes.empty() ? " alone" : " and the one it builds on",
              user == "zswap" || zswap.value("verdict", "") != "reproduced" ? ""
                                                                           : " Its input also fails with zswap as the user.")) +
          "\n\n";
@@ -296,7 +311,7 @@ struct VerifyResult {
 // finding's input: whatever it finds is said; one that the unfixed file
 // does not have (the series made it) fails the report.
 VerifyResult verify_series(const TargetChoice& target, const std::string& diff, const std::vector<Finding>& findings,
-                           double budget_s, const std::string& out) {
+                           double budget_s, const std::string& out, const std::string& all_fixes_driver) {
     VerifyResult v;
     const fs::path seeds = fs::absolute(out) / ".work" / "seeds";
     std::error_code ec;
@@ -311,6 +326,7 @@ VerifyResult verify_series(const TargetChoice& target, const std::string& diff, 
     co.corpus = seeds.string();
     co.coverage = false;
     co.triage_runs = 3;
+    co.minimize = false;  // each finding is judged by replay; shrinking it would only take time
     co.out = (fs::absolute(out) / "verify-campaign").string();
     fs::remove_all(co.out, ec);
     std::fprintf(stderr, "z3fh: a %.0f s campaign on the file with the whole series, seeded with the findings ...\n",
@@ -321,23 +337,32 @@ VerifyResult verify_series(const TargetChoice& target, const std::string& diff, 
         v.line = "the campaign on the patched file could not run";
         return v;
     }
-    // Made by the series: the input runs clean on the unfixed file. One the
-    // unfixed file fails some other way first is said as such.
+    // The unfixed file's own findings are expected (the series fixes what
+    // the campaigns found, not everything). One it does not show is
+    // replayed on the file with every fix of the harness: gone there, one
+    // of the other fixes removes it (the series changed the interleaving
+    // that hid it); still there, the series may have made it: a failure.
     int only_series = 0;
     for (const json& f : r["findings"]) {
-        const bool base = f.value("reproduces_without_patch", true);
-        const std::string other = f.value("without_patch_signature", "");
-        only_series += !base && other.empty() ? 1 : 0;
-        v.findings.push_back(fmt::format("{} ({})", f.value("signature", ""),
-                                         base            ? "the unfixed file has it too"
-                                         : other.empty() ? "ONLY with the series: its input runs clean without"
-                                                         : "the unfixed file fails its input first, as " + other));
+        std::string why = "the unfixed file has it too";
+        if (!f.value("reproduces_without_patch", true)) {
+            const std::string input = co.out + "/" + (f.value("minimized", "").empty() ? f.value("input", "") : f.value("minimized", ""));
+            const std::string with_all = all_fixes_driver.empty() ? "?" :
+                run_driver(all_fixes_driver, {"replay", input}, Context::get().sanitizer_env("asan")).signature();
+            if (signature_without_line(with_all) == signature_without_line(f.value("signature", "")) || with_all == "?") {
+                only_series++;
+                why = "NOT on the unfixed file, and still there with every fix of the harness";
+            } else {
+                why = "not on the unfixed file with this input; the harness's other fixes remove it";
+            }
+        }
+        v.findings.push_back(fmt::format("{} ({})", f.value("signature", ""), why));
     }
     v.clean = only_series == 0;
     v.line = fmt::format("{} execs in {:.0f} s on the file with the series, seeded with the {} finding(s): {}",
                          r.value("execs", uint64_t{0}), r.value("elapsed_s", 0.0), findings.size(),
                          r["findings"].empty() ? "nothing found"
-                                               : fmt::format("{} finding(s), {} only with the series",
+                                               : fmt::format("{} finding(s), {} that may be the series'",
                                                              r["findings"].size(), only_series));
     return v;
 }
@@ -426,7 +451,9 @@ int cmd_kernel_report(const KernelReportOptions& o) {
             all_ok = all_ok && series[i].compile_ok;
         }
     }
-    VerifyResult verify = verify_series(campaigns->target, writer.series_diff(), campaigns->findings, o.verify_budget_s, o.out);
+    const std::string all_fixes = driver_for(*pristine, all_fix_edits(), "every fix of the harness");
+    VerifyResult verify =
+        verify_series(campaigns->target, writer.series_diff(), campaigns->findings, o.verify_budget_s, o.out, all_fixes);
     all_ok = all_ok && verify.clean;
     auto [subject, blurb] = cover_letter(*campaigns, series, verify, o);
     if (!writer.write_cover_letter(files[0], subject, blurb)) {
