@@ -14,6 +14,7 @@
 #include "campaign_phases.h"
 #include "context.h"
 #include "coverage.h"
+#include "proc.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -206,6 +207,42 @@ json coverage_phase(const CampaignPlan& p, uint64_t edges, double* seconds) {
     return coverage;
 }
 
+// Throughput as docs/results.md defines it: checked scheduling steps per
+// second, i.e. the campaign's execs/s times the mean steps of the programs
+// it ran (its corpus, sampled), beside the in-process rate of the same
+// programs (z3fh-run time: no engine between runs).
+json throughput_phase(const CampaignPlan& p, const FuzzResult& fz) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(p.out / "corpus", ec))
+        if (e.is_regular_file()) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    constexpr size_t kSample = 200;
+    if (files.size() > kSample) {
+        std::vector<std::string> sample;
+        for (size_t i = 0; i < kSample; i++) sample.push_back(files[i * files.size() / kSample]);
+        files.swap(sample);
+    }
+    if (files.empty() || fz.fuzz_s <= 0) return json::object();
+    std::vector<std::string> argv = {p.driver, "time", "--repeat", "3"};
+    argv.insert(argv.end(), files.begin(), files.end());
+    int code = 0;
+    std::string out = run_capture(argv, p.env, &code);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    json t = json::parse(out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1), nullptr, false);
+    if (code != 0 || !t.is_object() || !t.contains("mean_steps"))
+        return {{"note", "could not time the corpus (a program in it crashes this build)"}};
+    const double execs_per_s = static_cast<double>(fz.execs) / fz.fuzz_s;
+    const double per_cpu = execs_per_s / std::max(1, p.lf_jobs + p.afl_jobs);
+    const double in_process = t["execs_per_cpu_s"].get<double>();
+    return {{"sampled_programs", files.size()},
+            {"mean_steps", t["mean_steps"]},
+            {"steps_per_s", execs_per_s * t["mean_steps"].get<double>()},
+            {"campaign_execs_per_cpu_s", per_cpu},
+            {"in_process_execs_per_cpu_s", in_process},
+            {"campaign_share_of_in_process", in_process > 0 ? per_cpu / in_process : 0.0}};
+}
+
 }  // namespace
 
 int run_campaign(const CampaignOptions& o) {
@@ -216,7 +253,7 @@ int run_campaign(const CampaignOptions& o) {
     TriageResult triage = triage_phase(*plan, fuzz);
     double coverage_s = 0;
     json coverage = coverage_phase(*plan, fuzz.cov, &coverage_s);
-    report_phase(*plan, fuzz, triage, coverage, coverage_s);
+    report_phase(*plan, fuzz, triage, coverage, coverage_s, throughput_phase(*plan, fuzz));
     return triage.findings.empty() && triage.untriaged.empty() ? 0 : 1;
 }
 

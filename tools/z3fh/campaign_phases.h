@@ -81,6 +81,6 @@ FuzzResult fuzz_phase(const CampaignPlan& plan);
 TriageResult triage_phase(const CampaignPlan& plan, const FuzzResult& fuzz);
 // Writes report.json, report.md and report.html; prints the summary.
 void report_phase(const CampaignPlan& plan, const FuzzResult& fuzz, const TriageResult& triage,
-                  const nlohmann::json& coverage, double coverage_s);
+                  const nlohmann::json& coverage, double coverage_s, const nlohmann::json& throughput);
 
 }  // namespace z3fh::tool

@@ -18,7 +18,7 @@ namespace z3fh::tool {
 namespace {
 
 json report_json(const CampaignPlan& p, const FuzzResult& fz, const TriageResult& tr, const json& coverage,
-                 double coverage_s) {
+                 double coverage_s, const json& throughput) {
     const CampaignOptions& o = p.opts;
     json ts = json::array();
     for (const Sample& s : fz.series)
@@ -41,6 +41,9 @@ json report_json(const CampaignPlan& p, const FuzzResult& fz, const TriageResult
                    {"execs", fz.execs},
                    {"execs_per_s", fz.fuzz_s > 0 ? static_cast<double>(fz.execs) / fz.fuzz_s : 0.0},
                    {"coverage_s", coverage_s},
+                   {"throughput", throughput},
+                   {"mean_steps", throughput.value("mean_steps", 0.0)},
+                   {"steps_per_s", throughput.value("steps_per_s", 0.0)},
                    {"coverage", coverage},
                    {"corpus_size", fz.corpus_size},
                    {"timeseries", ts},
@@ -93,6 +96,13 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
         p.opts.engine, p.opts.sanitizer, p.mutant_name, p.opts.budget_s, fuzz_s, p.build_s,
         report["triage_s"].get<double>(), execs, report["execs_per_s"].get<double>(),
         report["coverage"].value("edges", uint64_t{0}), report["corpus_size"].get<uint64_t>());
+    const json& t = report["throughput"];
+    if (t.contains("mean_steps"))
+        md += fmt::format("| checked steps per second | {:.0f} (mean {:.0f} steps a program, {} sampled) |\n"
+                          "| execs per CPU-second: campaign / in-process | {:.0f} / {:.0f} ({:.0f} %) |\n",
+                          t["steps_per_s"].get<double>(), t["mean_steps"].get<double>(), t["sampled_programs"].get<size_t>(),
+                          t["campaign_execs_per_cpu_s"].get<double>(), t["in_process_execs_per_cpu_s"].get<double>(),
+                          100 * t["campaign_share_of_in_process"].get<double>());
     md += coverage_rows(report["coverage"]) + "\n## Findings\n\n";
     const json& findings = report["findings"];
     if (findings.empty()) md += "None.\n";
@@ -120,8 +130,8 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
 }  // namespace
 
 void report_phase(const CampaignPlan& p, const FuzzResult& fz, const TriageResult& tr, const json& coverage,
-                  double coverage_s) {
-    const json report = report_json(p, fz, tr, coverage, coverage_s);
+                  double coverage_s, const json& throughput) {
+    const json report = report_json(p, fz, tr, coverage, coverage_s, throughput);
     write_file((p.out / "report.json").string(), report.dump(2) + "\n");
     write_file((p.out / "report.md").string(), report_markdown(p, report));
     write_file((p.out / "report.html").string(), render_report_html(report));

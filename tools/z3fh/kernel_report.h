@@ -23,4 +23,10 @@ struct KernelReportOptions {
 // with a failed check (said in the cover letter), 2 nothing written.
 int cmd_kernel_report(const KernelReportOptions& opts);
 
+// `z3fh test`'s kernel-report check: with no identity it stops; from a short
+// campaign on the unmodified file it writes a series whose every patch
+// applies in order, passes checkpatch, compiles in the real tree and carries
+// its verdicts. "" if so, else why not.
+std::string check_kernel_report_end_to_end();
+
 }  // namespace z3fh::tool

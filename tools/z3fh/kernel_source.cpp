@@ -3,6 +3,7 @@
 // build, and the review defects re-created as edits of the user's file.
 #include "kernel_source.h"
 #include "kernel_edits.h"
+#include "kernel_report.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -345,6 +346,8 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
                                           ? "kernel-defect --unmodified failed"
                                           : defect_found("unmodified-" + d, patch, false, 30, "invariant:unbuddied-index"));
     }
+
+    record("kernel-report", check_kernel_report_end_to_end());
 
     // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign
     // finds it, and triage shows its input does not fail the same way on the
