@@ -60,7 +60,7 @@ extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     // Z3FH_NO_SCHED_FEEDBACK=1 turns the interleaving counters off (for
-    // measuring what they buy; docs/performance.md).
+    // measuring what they buy; the git history of docs/performance.md).
     const char* off = std::getenv("Z3FH_NO_SCHED_FEEDBACK");
     if (!off || std::strcmp(off, "1") != 0) z3fh::fuzz::set_feedback({&on_switch, &on_block});
     // Unknown values of the knobs the campaign passes are an error, not the default.

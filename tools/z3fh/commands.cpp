@@ -119,7 +119,7 @@ int bench_checkers() {
 // driver runs them in one process as the fuzz target runs an input, timing
 // only the runs (no file reading, no engine). With each size's mean
 // scheduling steps, this is the curve an executions-per-second target for
-// "a program" has to be read against (docs/performance.md).
+// "a program" has to be read against (measured: docs/results.md and the git history of docs/performance.md).
 int bench_sizes() {
     Context& ctx = Context::get();
     const std::string preset = Context::fuzz_preset("asan", false);
