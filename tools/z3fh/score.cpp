@@ -177,167 +177,202 @@ double median_found(const json& rows, size_t first) {
 
 }  // namespace
 
-int cmd_score(const ScoreOptions& so) {
+namespace {
+
+// The mutants --mutant names (all without it); false after naming one that is not.
+bool select_mutants(const ScoreOptions& so, std::vector<MutantEntry>* mutants) {
     Context& ctx = Context::get();
-    if (so.engine != "libfuzzer" && so.sanitizer != "asan") {
-        std::fprintf(stderr, "z3fh: score --engine %s runs with --sanitizer asan (ASan+UBSan); TSan and UBSan-only "
-                             "scores run with --engine libfuzzer\n", so.engine.c_str());
-        return 2;
-    }
-    std::vector<MutantEntry> mutants = ctx.mutants();
-    if (!so.only.empty()) {
-        for (const std::string& name : so.only) {
-            if (!ctx.is_mutant(name)) {
-                std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants)\n", name.c_str());
-                return 2;
-            }
+    *mutants = ctx.mutants();
+    for (const std::string& name : so.only) {
+        if (!ctx.is_mutant(name)) {
+            std::fprintf(stderr, "z3fh: unknown mutant '%s' (see ./z3fh mutants)\n", name.c_str());
+            return false;
         }
-        mutants.erase(std::remove_if(mutants.begin(), mutants.end(),
-                                     [&](const MutantEntry& m) {
-                                         return std::find(so.only.begin(), so.only.end(), m.name) == so.only.end();
-                                     }),
-                      mutants.end());
     }
-    // Build everything first: the runs then start at once and build time
-    // never counts as time to detect.
-    // With --baseline, a control row first: every engine on the correct
-    // allocator. A mutant's finding of the same kind as its column's control
-    // finding is not counted (it is not the mutant's).
-    if (so.baseline) mutants.insert(mutants.begin(), MutantEntry{"none", "control", "no mutant"});
+    if (so.only.empty()) return true;
+    mutants->erase(std::remove_if(mutants->begin(), mutants->end(),
+                                  [&](const MutantEntry& m) {
+                                      return std::find(so.only.begin(), so.only.end(), m.name) == so.only.end();
+                                  }),
+                   mutants->end());
+    return true;
+}
+
+// Everything is built first: the runs then start at once and build time
+// never counts as time to detect.
+bool build_score_targets(const ScoreOptions& so, const std::vector<std::string>& baselines) {
     std::vector<bool> builds = {true};
     if (so.baseline) builds.push_back(false);  // the control row fuzzes the correct allocator
     for (bool with_mutants : builds) {
         std::fprintf(stderr, "z3fh: building the %s targets%s ...\n", so.engine.c_str(),
                      with_mutants ? " with the mutants" : "");
-        if (!build_engines(so.engine, so.sanitizer, with_mutants)) return 2;
+        if (!build_engines(so.engine, so.sanitizer, with_mutants)) return false;
     }
-    const std::vector<std::string> baselines = so.baseline ? std::vector<std::string>{"asan", "tsan"}
-                                                           : std::vector<std::string>{};
     for (const std::string& b : baselines) {
         std::fprintf(stderr, "z3fh: building baseline-%s ...\n", b.c_str());
-        if (!ctx.ensure_built("baseline-" + b, {"stress_baseline"})) return 2;
+        if (!Context::get().ensure_built("baseline-" + b, {"stress_baseline"})) return false;
     }
+    return true;
+}
 
-    const std::string base = ctx.root() + "/build/score/" + now_stamp();
-    std::error_code ec;
-    fs::create_directories(base, ec);
-    // Task t: mutant t / (seeds * columns), seed, column (0 harness, 1.. baselines).
-    const size_t columns = 1 + baselines.size();
-    const size_t per_mutant = static_cast<size_t>(so.seeds) * columns;
-    const size_t total = mutants.size() * per_mutant;
-    std::vector<Outcome> results(total);
-    std::atomic<size_t> next{0};
-    std::atomic<size_t> done{0};
+struct ScorePlan {
+    const ScoreOptions& so;
+    const std::vector<MutantEntry>& mutants;
+    const std::vector<std::string>& baselines;  // columns after the harness's
+    std::string base;                           // the runs' folder
+    size_t columns() const { return 1 + baselines.size(); }
+    size_t per_mutant() const { return static_cast<size_t>(so.seeds) * columns(); }
+};
+
+// One task: mutant t / per_mutant, seed, column (0 harness, 1.. baselines).
+// A run that failed to start or to report is tried once more (a binary
+// being relinked under a long score, say).
+Outcome run_score_task(const ScorePlan& p, size_t t, std::mutex& print_mu, std::string* what) {
+    const MutantEntry& m = p.mutants[t / p.per_mutant()];
+    const int seed = static_cast<int>((t % p.per_mutant()) / p.columns()) + 1;
+    const size_t col = t % p.columns();
+    Outcome o;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (col == 0) {
+            o = run_harness(p.so, m.name, seed, fmt::format("{}/{}-seed{}", p.base, m.name, seed));
+            *what = "harness";
+        } else {
+            const std::string& san = p.baselines[col - 1];
+            o = run_baseline(Context::get().build_dir("baseline-" + san) + "/baseline/stress_baseline", m.name, san,
+                             p.so.budget_per_mutant, seed, fmt::format("{}/{}-seed{}-baseline-{}.log", p.base, m.name, seed, san));
+            *what = "baseline-" + san;
+        }
+        if (!o.tool_error) break;
+        std::lock_guard<std::mutex> g(print_mu);
+        std::fprintf(stderr, "z3fh: %s %s seed %d: the run failed to start or to report%s\n", m.name.c_str(),
+                     what->c_str(), seed, attempt == 0 ? "; trying it once more" : "");
+    }
+    return o;
+}
+
+// Every task, so.jobs at a time; false (said) if one could not run.
+bool run_score_tasks(const ScorePlan& p, std::vector<Outcome>* results) {
+    const size_t total = p.mutants.size() * p.per_mutant();
+    results->assign(total, Outcome{});
+    std::atomic<size_t> next{0}, done{0};
     std::atomic<bool> failed{false};
     std::mutex print_mu;
-    std::fprintf(stderr, "z3fh: %zu runs of %.0fs, %d at a time -> %s\n", total, so.budget_per_mutant, so.jobs,
-                 base.c_str());
+    std::fprintf(stderr, "z3fh: %zu runs of %.0fs, %d at a time -> %s\n", total, p.so.budget_per_mutant, p.so.jobs,
+                 p.base.c_str());
     auto worker = [&] {
         for (size_t t; (t = next.fetch_add(1)) < total && !failed.load();) {
-            const MutantEntry& m = mutants[t / per_mutant];
-            const int seed = static_cast<int>((t % per_mutant) / columns) + 1;
-            const size_t col = t % columns;
             std::string what;
-            // A run that failed to start or to report is tried once more (a
-            // binary being relinked under a long score, say) before the
-            // whole score stops as a tool failure.
-            for (int attempt = 0; attempt < 2; attempt++) {
-                if (col == 0) {
-                    results[t] = run_harness(so, m.name, seed, fmt::format("{}/{}-seed{}", base, m.name, seed));
-                    what = "harness";
-                } else {
-                    const std::string& san = baselines[col - 1];
-                    results[t] = run_baseline(ctx.build_dir("baseline-" + san) + "/baseline/stress_baseline", m.name,
-                                              san, so.budget_per_mutant, seed,
-                                              fmt::format("{}/{}-seed{}-baseline-{}.log", base, m.name, seed, san));
-                    what = "baseline-" + san;
-                }
-                if (!results[t].tool_error) break;
-                std::lock_guard<std::mutex> g(print_mu);
-                std::fprintf(stderr, "z3fh: %s %s seed %d: the run failed to start or to report%s\n", m.name.c_str(),
-                             what.c_str(), seed, attempt == 0 ? "; trying it once more" : "");
-            }
-            const Outcome& o = results[t];
+            const Outcome o = run_score_task(p, t, print_mu, &what);
+            (*results)[t] = o;
             if (o.tool_error) failed = true;
             std::lock_guard<std::mutex> g(print_mu);
-            std::fprintf(stderr, "[%zu/%zu] %-26s %-14s %s\n", done.fetch_add(1) + 1, total, m.name.c_str(),
-                         what.c_str(),
+            std::fprintf(stderr, "[%zu/%zu] %-26s %-14s %s\n", done.fetch_add(1) + 1, total,
+                         p.mutants[t / p.per_mutant()].name.c_str(), what.c_str(),
                          o.tool_error ? "TOOL ERROR (see the log in the score folder)"
                          : o.found    ? fmt::format("found after {:.2f}s: {}", o.ttd, o.kind).c_str()
                                       : "not found");
         }
     };
     std::vector<std::thread> pool;
-    for (int j = 0; j < so.jobs; j++) pool.emplace_back(worker);
+    for (int j = 0; j < p.so.jobs; j++) pool.emplace_back(worker);
     for (auto& th : pool) th.join();
-    if (failed) {
-        std::fprintf(stderr, "z3fh: a run failed to start or to report; logs in %s\n", base.c_str());
-        return 2;
-    }
+    if (failed) std::fprintf(stderr, "z3fh: a run failed to start or to report; logs in %s\n", p.base.c_str());
+    return !failed;
+}
 
-    std::vector<json> tables(columns, json::array());
-    for (size_t i = 0; i < mutants.size(); i++) {
-        for (size_t c = 0; c < columns; c++) {
+// A table per column, a row per mutant. With --baseline, row 0 is the
+// control: a mutant's finding of the same kind as its column's control
+// finding is not counted (it is not the mutant's).
+std::vector<json> score_tables(const ScorePlan& p, const std::vector<Outcome>& results) {
+    std::vector<json> tables(p.columns(), json::array());
+    for (size_t i = 0; i < p.mutants.size(); i++)
+        for (size_t c = 0; c < p.columns(); c++) {
             std::vector<Outcome> runs;
-            for (int s = 0; s < so.seeds; s++) runs.push_back(results[i * per_mutant + static_cast<size_t>(s) * columns + c]);
-            tables[c].push_back(summarize(mutants[i], runs));
+            for (int s = 0; s < p.so.seeds; s++)
+                runs.push_back(results[i * p.per_mutant() + static_cast<size_t>(s) * p.columns() + c]);
+            tables[c].push_back(summarize(p.mutants[i], runs));
         }
-    }
-    const size_t first = so.baseline ? 1 : 0;  // rows before it are the control
     for (json& rows : tables) {
-        if (!so.baseline || !rows[0]["found"].get<bool>()) continue;
-        for (size_t i = first; i < rows.size(); i++) {
+        if (!p.so.baseline || !rows[0]["found"].get<bool>()) continue;
+        for (size_t i = 1; i < rows.size(); i++)
             if (rows[i]["found"].get<bool>() && rows[i]["kind"] == rows[0]["kind"]) {
                 rows[i]["found"] = false;
                 rows[i]["kind"] = rows[i]["kind"].get<std::string>() + " (= control)";
             }
-        }
     }
-    auto found_in = [&](const json& rows) {
-        int n = 0;
-        for (size_t i = first; i < rows.size(); i++) n += rows[i]["found"].get<bool>();
-        return n;
-    };
-    const size_t scored = mutants.size() - first;
+    return tables;
+}
 
+int found_in(const json& rows, size_t first) {
+    int n = 0;
+    for (size_t i = first; i < rows.size(); i++) n += rows[i]["found"].get<bool>();
+    return n;
+}
+
+void print_score(const ScorePlan& p, const std::vector<json>& tables, size_t first) {
     std::string head = fmt::format("\n{:<28} {:<30} {:<14} {:<36}", "mutant", "class", "harness", "finding");
-    for (const std::string& b : baselines) head += fmt::format(" {:<14} {:<24}", "baseline-" + b, "finding");
+    for (const std::string& b : p.baselines) head += fmt::format(" {:<14} {:<24}", "baseline-" + b, "finding");
     std::printf("%s\n", head.c_str());
-    for (size_t i = 0; i < mutants.size(); i++) {
+    for (size_t i = 0; i < p.mutants.size(); i++) {
         const json& r = tables[0][i];
         std::string line = fmt::format("{:<28} {:<30} {:<14} {:<36}", r["name"].get<std::string>(),
                                        r["class"].get<std::string>(), cell(r), r["kind"].get<std::string>());
-        for (size_t c = 1; c < columns; c++)
+        for (size_t c = 1; c < p.columns(); c++)
             line += fmt::format(" {:<14} {:<24}", cell(tables[c][i]), tables[c][i]["kind"].get<std::string>());
         std::printf("%s\n", line.c_str());
     }
-    const int found = found_in(tables[0]);
-    std::printf("mutation score: harness %d/%zu (median time to detect %.2fs)", found, scored,
+    const size_t scored = p.mutants.size() - first;
+    std::printf("mutation score: harness %d/%zu (median time to detect %.2fs)", found_in(tables[0], first), scored,
                 median_found(tables[0], first));
-    for (size_t c = 1; c < columns; c++)
-        std::printf(", baseline-%s %d/%zu (median %.2fs)", baselines[c - 1].c_str(), found_in(tables[c]),
+    for (size_t c = 1; c < p.columns(); c++)
+        std::printf(", baseline-%s %d/%zu (median %.2fs)", p.baselines[c - 1].c_str(), found_in(tables[c], first),
                     scored, median_found(tables[c], first));
-    std::printf("\n(budget %.0fs per run, %d seed(s), interleaving feedback %s)\n", so.budget_per_mutant, so.seeds,
-                so.sched_feedback ? "on" : "off");
+    std::printf("\n(budget %.0fs per run, %d seed(s), interleaving feedback %s)\n", p.so.budget_per_mutant, p.so.seeds,
+                p.so.sched_feedback ? "on" : "off");
+}
 
-    auto scored_rows = [&](const json& rows) { return json(std::vector<json>(rows.begin() + static_cast<long>(first), rows.end())); };
-    json out = {{"mutants", scored_rows(tables[0])},
-                {"found", found},
-                {"total", scored},
-                {"engine", so.engine},
-                {"sanitizer", so.sanitizer},
-                {"sched_feedback", so.sched_feedback},
-                {"budget_per_mutant_s", so.budget_per_mutant},
-                {"seeds", so.seeds},
-                {"runs_folder", base}};
-    for (size_t c = 1; c < columns; c++)
-        out["baseline"][baselines[c - 1]] = {{"mutants", scored_rows(tables[c])}, {"found", found_in(tables[c])},
-                                             {"total", scored}};
-    if (so.baseline) {
+json score_json(const ScorePlan& p, const std::vector<json>& tables, size_t first) {
+    const size_t scored = p.mutants.size() - first;
+    auto scored_rows = [&](const json& rows) {
+        return json(std::vector<json>(rows.begin() + static_cast<long>(first), rows.end()));
+    };
+    json out = {{"mutants", scored_rows(tables[0])}, {"found", found_in(tables[0], first)}, {"total", scored},
+                {"engine", p.so.engine}, {"sanitizer", p.so.sanitizer}, {"sched_feedback", p.so.sched_feedback},
+                {"budget_per_mutant_s", p.so.budget_per_mutant}, {"seeds", p.so.seeds}, {"runs_folder", p.base}};
+    for (size_t c = 1; c < p.columns(); c++)
+        out["baseline"][p.baselines[c - 1]] = {{"mutants", scored_rows(tables[c])}, {"found", found_in(tables[c], first)},
+                                               {"total", scored}};
+    if (p.so.baseline) {
         out["control"]["harness"] = tables[0][0];
-        for (size_t c = 1; c < columns; c++) out["control"]["baseline-" + baselines[c - 1]] = tables[c][0];
+        for (size_t c = 1; c < p.columns(); c++) out["control"]["baseline-" + p.baselines[c - 1]] = tables[c][0];
     }
-    if (!so.json_path.empty() && !write_file(so.json_path, out.dump(2) + "\n")) {
+    return out;
+}
+
+}  // namespace
+
+int cmd_score(const ScoreOptions& so) {
+    if (so.engine != "libfuzzer" && so.sanitizer != "asan") {
+        std::fprintf(stderr, "z3fh: score --engine %s runs with --sanitizer asan (ASan+UBSan); TSan and UBSan-only "
+                             "scores run with --engine libfuzzer\n", so.engine.c_str());
+        return 2;
+    }
+    std::vector<MutantEntry> mutants;
+    if (!select_mutants(so, &mutants)) return 2;
+    // With --baseline, a control row first: every engine on the correct allocator.
+    if (so.baseline) mutants.insert(mutants.begin(), MutantEntry{"none", "control", "no mutant"});
+    const std::vector<std::string> baselines =
+        so.baseline ? std::vector<std::string>{"asan", "tsan"} : std::vector<std::string>{};
+    if (!build_score_targets(so, baselines)) return 2;
+    ScorePlan p{so, mutants, baselines, Context::get().root() + "/build/score/" + now_stamp()};
+    std::error_code ec;
+    fs::create_directories(p.base, ec);
+    std::vector<Outcome> results;
+    if (!run_score_tasks(p, &results)) return 2;
+    const std::vector<json> tables = score_tables(p, results);
+    const size_t first = so.baseline ? 1 : 0;  // rows before it are the control
+    print_score(p, tables, first);
+    if (!so.json_path.empty() && !write_file(so.json_path, score_json(p, tables, first).dump(2) + "\n")) {
         std::fprintf(stderr, "z3fh: cannot write %s\n", so.json_path.c_str());
         return 2;
     }
