@@ -391,135 +391,100 @@ int cmd_export_test(const ToolInput& in) {
     return hand_over(in, args);
 }
 
-int cmd_test(bool long_run, const std::string& only) {
-    Context& ctx = Context::get();
-    std::vector<std::string> presets = {"default", "asan", "ubsan", "tsan", "mutants"};
+namespace {
+
+// What `z3fh test` prints at the end: a line per stage or check.
+struct TestSummary {
+    std::vector<std::string> lines;
     int passed = 0, failed = 0;
-    std::vector<std::string> summary;
-    for (const std::string& p : presets) {
+    void record(const std::string& line, bool ok) {
+        lines.push_back(line);
+        (ok ? passed : failed)++;
+    }
+    void check(const std::string& what, const std::string& err) {
+        record(fmt::format("e2e {:<22} {}{}", what, err.empty() ? "passed" : "FAILED", err.empty() ? "" : " (" + err + ")"),
+               err.empty());
+    }
+};
+
+void preset_stages(const std::string& only, TestSummary& sum) {
+    Context& ctx = Context::get();
+    for (const std::string p : {"default", "asan", "ubsan", "tsan", "mutants"}) {
         if (!only.empty() && only != p) continue;
         std::fprintf(stderr, "\n=== preset %s: configure, build, test ===\n", p.c_str());
         int rc = run_process({"cmake", "--workflow", "--preset", p}, {}, {}, ctx.root()).exit_code;
-        summary.push_back(fmt::format("preset {:<8} {}", p, rc == 0 ? "passed" : "FAILED"));
-        (rc == 0 ? passed : failed)++;
+        sum.record(fmt::format("preset {:<8} {}", p, rc == 0 ? "passed" : "FAILED"), rc == 0);
     }
     if (only.empty() || only == "oss-fuzz") {
         std::fprintf(stderr, "\n=== OSS-Fuzz build check (address/undefined libFuzzer, AFL++; libc++) ===\n");
         int rc = run_process({ctx.root() + "/ci/check-oss-fuzz-build", "--keep", ctx.build_dir("oss-fuzz")}, {}, {},
                              ctx.root())
                      .exit_code;
-        summary.push_back(fmt::format("oss-fuzz build check  {}", rc == 0 ? "passed" : "FAILED"));
-        (rc == 0 ? passed : failed)++;
+        sum.record(fmt::format("oss-fuzz build check  {}", rc == 0 ? "passed" : "FAILED"), rc == 0);
     }
-    if (only.empty() || only == "e2e") {
-        // End to end: each review mutant is found by a short campaign, and
-        // the finding's input runs clean with no mutant selected.
-        const std::vector<std::string> review = {"release-unlinks", "get-unless-zero", "under-reclaim-bit",
-                                                 "reclaim-put-then-lru"};
-        // A short campaign on mutant m must find it (and with `both`, both
-        // engines must have run); its input must run clean with no mutant.
-        auto e2e_mutant = [&](const std::string& label, const std::string& m, const std::string& engine, int jobs,
-                              double budget) {
-            CampaignOptions o;
-            o.budget_s = budget;
-            o.jobs = jobs;
-            o.engine = engine;
-            o.mutant = m;
-            o.corpus = "none";
-            o.triage_runs = 3;
-            // One of them also measures llvm-cov coverage (the browser check reads it).
-            o.coverage = label == "reclaim-put-then-lru";
-            o.out = ctx.root() + "/build/e2e/" + label;
-            std::error_code ec;
-            fs::remove_all(o.out, ec);
-            std::fprintf(stderr, "\n=== e2e: campaign --engine %s --mutant %s --budget %.0f --jobs %d --corpus none ===\n",
-                         engine.c_str(), m.c_str(), budget, jobs);
-            int rc = run_campaign(o);
-            bool ok = rc == 1;
-            std::string why = rc == 1 ? "" : fmt::format(" (campaign exit {})", rc);
-            if (ok) {
-                json r = json::parse(read_file(o.out + "/report.json"));
-                std::string input = o.out + "/" + r["findings"][0]["input"].get<std::string>();
-                std::string drv = ctx.build_dir(Context::fuzz_preset("asan", true)) + "/tools/run/z3fh-run";
-                int clean = run_process({drv, "replay", input}, ctx.sanitizer_env("asan"),
-                                        [](const std::string&) {}).exit_code;
-                json side = json::parse(read_file(input + ".json"), nullptr, false);
-                if (clean != 0) {
-                    ok = false;
-                    why = " (the input also fails with no mutant selected)";
-                } else if (engine != "both" && (!side.is_object() || side.value("engine", "") != engine)) {
-                    ok = false;
-                    why = " (the finding's sidecar does not name engine " + engine + ")";
-                }
-                for (const char* e : {"libfuzzer", "afl"}) {
-                    bool want = engine == "both" || engine == e;
-                    if (want && (!r.contains("engines") || !r["engines"].contains(e) ||
-                                 r["engines"][e]["execs"].get<uint64_t>() == 0)) {
-                        ok = false;
-                        why = fmt::format(" (engine {} ran no executions)", e);
-                    }
-                }
-            }
-            summary.push_back(fmt::format("e2e {:<22} {}{}", label, ok ? "passed" : "FAILED", why));
-            (ok ? passed : failed)++;
-        };
-        for (const std::string& m : review) e2e_mutant(m, m, "libfuzzer", 1, 60);
-        // AFL++: one instance stops at its finding; both engines side by side
-        // fuzz the whole (short) budget.
-        e2e_mutant("afl-release-unlinks", "release-unlinks", "afl", 1, 60);
-        e2e_mutant("both-reclaim-put", "reclaim-put-then-lru", "both", 2, 30);
-        auto check = [&](const std::string& what, const std::string& err) {
-            summary.push_back(fmt::format("e2e {:<22} {}{}", what, err.empty() ? "passed" : "FAILED",
-                                          err.empty() ? "" : " (" + err + ")"));
-            (err.empty() ? passed : failed)++;
-        };
-        // rr: these VMs cannot record (no hardware performance counters); the
-        // tool must say so in one line and fall back to the schedule replay
-        // with a ready gdb command. Where rr can record, it must record.
-        std::fprintf(stderr, "\n=== e2e: replay --rr (detection and fallback) ===\n");
-        {
-            std::string err;
-            json r = json::parse(read_file(ctx.root() + "/build/e2e/reclaim-put-then-lru/report.json"), nullptr, false);
-            std::string input = r.is_object() && !r["findings"].empty()
-                                    ? ctx.root() + "/build/e2e/reclaim-put-then-lru/" + r["findings"][0]["input"].get<std::string>()
-                                    : "";
-            int rc = -1;
-            std::string out = input.empty() ? "" : run_capture({"/proc/self/exe", "replay", "--rr", input}, {}, &rc);
-            std::string why;
-            bool can = rr_can_record(&why);
-            if (input.empty()) err = "no e2e finding to replay";
-            else if (rc != 1) err = fmt::format("exit {}", rc);
-            else if (can && out.find("rr: recording") == std::string::npos) err = "rr can record here but did not";
-            else if (!can && (out.find("rr: cannot record here: " + why) == std::string::npos ||
-                              out.find("debugger: gdb") == std::string::npos ||
-                              driver_result(out).value("reproduced", 0) != 1))
-                err = "no one-line reason, gdb command and schedule replay";
-            check("replay-rr-fallback", err);
-        }
-        std::fprintf(stderr, "\n=== e2e: report.html in headless chromium ===\n");
-        check("report-in-browser", check_report_in_browser(ctx.root() + "/build/e2e/reclaim-put-then-lru"));
-        std::fprintf(stderr, "\n=== e2e: campaign killed after its first crash, then resumed (--out SAME) ===\n");
-        check("kill-and-resume", check_kill_and_resume("reclaim-put-then-lru"));
-        std::fprintf(stderr, "\n=== e2e: Ctrl-C mid-campaign still writes the report ===\n");
-        check("interrupt-writes-report", check_interrupt_writes_report("reclaim-put-then-lru"));
-    }
-    if (only.empty() || only == "kernel") failed += check_kernel_target(&summary, &passed);
+}
+
+// rr: these VMs cannot record (no hardware performance counters); the tool
+// must say so in one line and fall back to the schedule replay with a ready
+// gdb command. Where rr can record, it must record.
+std::string check_replay_rr() {
+    Context& ctx = Context::get();
+    json r = json::parse(read_file(ctx.root() + "/build/e2e/reclaim-put-then-lru/report.json"), nullptr, false);
+    if (!r.is_object() || r["findings"].empty()) return "no e2e finding to replay";
+    const std::string input = ctx.root() + "/build/e2e/reclaim-put-then-lru/" + r["findings"][0]["input"].get<std::string>();
+    int rc = -1;
+    std::string out = run_capture({"/proc/self/exe", "replay", "--rr", input}, {}, &rc);
+    std::string why;
+    const bool can = rr_can_record(&why);
+    if (rc != 1) return fmt::format("exit {}", rc);
+    if (can && out.find("rr: recording") == std::string::npos) return "rr can record here but did not";
+    if (!can && (out.find("rr: cannot record here: " + why) == std::string::npos ||
+                 out.find("debugger: gdb") == std::string::npos || driver_result(out).value("reproduced", 0) != 1))
+        return "no one-line reason, gdb command and schedule replay";
+    return "";
+}
+
+void e2e_stage(TestSummary& sum) {
+    // Each review mutant is found by a short campaign, and the finding's
+    // input runs clean with no mutant selected.
+    for (const std::string m : {"release-unlinks", "get-unless-zero", "under-reclaim-bit", "reclaim-put-then-lru"})
+        sum.check(m, check_mutant_campaign(m, m, "libfuzzer", 1, 60));
+    // AFL++: one instance stops at its finding; both engines side by side
+    // fuzz the whole (short) budget.
+    sum.check("afl-release-unlinks", check_mutant_campaign("afl-release-unlinks", "release-unlinks", "afl", 1, 60));
+    sum.check("both-reclaim-put", check_mutant_campaign("both-reclaim-put", "reclaim-put-then-lru", "both", 2, 30));
+    std::fprintf(stderr, "\n=== e2e: replay --rr (detection and fallback) ===\n");
+    sum.check("replay-rr-fallback", check_replay_rr());
+    std::fprintf(stderr, "\n=== e2e: report.html in headless chromium ===\n");
+    sum.check("report-in-browser", check_report_in_browser(Context::get().root() + "/build/e2e/reclaim-put-then-lru"));
+    std::fprintf(stderr, "\n=== e2e: campaign killed after its first crash, then resumed (--out SAME) ===\n");
+    sum.check("kill-and-resume", check_kill_and_resume("reclaim-put-then-lru"));
+    std::fprintf(stderr, "\n=== e2e: Ctrl-C mid-campaign still writes the report ===\n");
+    sum.check("interrupt-writes-report", check_interrupt_writes_report("reclaim-put-then-lru"));
+}
+
+}  // namespace
+
+int cmd_test(bool long_run, const std::string& only) {
+    TestSummary sum;
+    preset_stages(only, sum);
+    if (only.empty() || only == "e2e") e2e_stage(sum);
+    if (only.empty() || only == "kernel") sum.failed += check_kernel_target(&sum.lines, &sum.passed);
     if (long_run) {
         for (const char* san : {"asan", "tsan"}) {
             CampaignOptions o;
             o.budget_s = 600;
             o.jobs = 2;
             o.sanitizer = san;
-            o.out = ctx.root() + "/build/long/" + std::string(san);
+            o.out = Context::get().root() + "/build/long/" + std::string(san);
             int rc = run_campaign(o);
-            summary.push_back(fmt::format("long campaign {} {}", san, rc == 0 ? "passed" : "FAILED"));
-            (rc == 0 ? passed : failed)++;
+            sum.record(fmt::format("long campaign {} {}", san, rc == 0 ? "passed" : "FAILED"), rc == 0);
         }
     }
     std::printf("\n");
-    for (const std::string& s : summary) std::printf("%s\n", s.c_str());
-    std::printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    for (const std::string& line : sum.lines) std::printf("%s\n", line.c_str());
+    std::printf("%d passed, %d failed\n", sum.passed, sum.failed);
+    return sum.failed ? 1 : 0;
 }
 
 }  // namespace z3fh::tool

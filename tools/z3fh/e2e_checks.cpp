@@ -209,4 +209,39 @@ std::string check_report_in_browser(const std::string& campaign_dir) {
     return "";
 }
 
+std::string check_mutant_campaign(const std::string& label, const std::string& mutant, const std::string& engine,
+                                  int jobs, double budget) {
+    Context& ctx = Context::get();
+    CampaignOptions o;
+    o.budget_s = budget;
+    o.jobs = jobs;
+    o.engine = engine;
+    o.mutant = mutant;
+    o.corpus = "none";
+    o.triage_runs = 3;
+    // One of them also measures llvm-cov coverage (the browser check reads it).
+    o.coverage = label == "reclaim-put-then-lru";
+    o.out = ctx.root() + "/build/e2e/" + label;
+    std::error_code ec;
+    fs::remove_all(o.out, ec);
+    std::fprintf(stderr, "\n=== e2e: campaign --engine %s --mutant %s --budget %.0f --jobs %d --corpus none ===\n",
+                 engine.c_str(), mutant.c_str(), budget, jobs);
+    const int rc = run_campaign(o);
+    if (rc != 1) return fmt::format("campaign exit {}", rc);
+    json r = json::parse(read_file(o.out + "/report.json"));
+    const std::string input = o.out + "/" + r["findings"][0]["input"].get<std::string>();
+    const std::string drv = ctx.build_dir(Context::fuzz_preset("asan", true)) + "/tools/run/z3fh-run";
+    if (run_process({drv, "replay", input}, ctx.sanitizer_env("asan"), [](const std::string&) {}).exit_code != 0)
+        return "the input also fails with no mutant selected";
+    json side = json::parse(read_file(input + ".json"), nullptr, false);
+    if (engine != "both" && (!side.is_object() || side.value("engine", "") != engine))
+        return "the finding's sidecar does not name engine " + engine;
+    for (const char* e : {"libfuzzer", "afl"}) {
+        const bool want = engine == "both" || engine == e;
+        if (want && (!r.contains("engines") || !r["engines"].contains(e) || r["engines"][e]["execs"].get<uint64_t>() == 0))
+            return fmt::format("engine {} ran no executions", e);
+    }
+    return "";
+}
+
 }  // namespace z3fh::tool

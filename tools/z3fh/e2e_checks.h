@@ -5,6 +5,10 @@
 
 namespace z3fh::tool {
 
+// A short campaign (build/e2e/LABEL) on `mutant` with `engine` finds it;
+// its input runs clean with no mutant selected; the engine(s) ran.
+std::string check_mutant_campaign(const std::string& label, const std::string& mutant, const std::string& engine,
+                                  int jobs, double budget);
 // A campaign on `mutant` is SIGKILLed once its first crash input is on disk;
 // `campaign --out SAME` must then report that finding.
 std::string check_kill_and_resume(const std::string& mutant);
