@@ -5,7 +5,8 @@ target_link_libraries(sched_tests PRIVATE z3fh_sched z3fh_test_support GTest::gt
 gtest_discover_tests(sched_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "sched")
 
 add_executable(harness_tests unit/program_test.cpp unit/shadow_test.cpp unit/runner_test.cpp
-  ${CMAKE_SOURCE_DIR}/tools/run/driver.cpp)
+  ${CMAKE_SOURCE_DIR}/tools/run/driver.cpp ${CMAKE_SOURCE_DIR}/tools/run/export_test.cpp
+  ${CMAKE_SOURCE_DIR}/tools/run/seeds.cpp)
 target_include_directories(harness_tests PRIVATE ${CMAKE_SOURCE_DIR}/tools)
 target_link_libraries(harness_tests PRIVATE z3fh_harness z3fh_test_support GTest::gtest_main)
 gtest_discover_tests(harness_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "harness")

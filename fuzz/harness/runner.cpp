@@ -13,6 +13,7 @@
 #include "harness/step_scope.h"
 #include "harness/target.h"
 #include "layout.h"
+#include "program/env_knobs.h"
 #include "pool.h"
 #include "report.h"
 #include "harness/zswap_user.h"
@@ -109,7 +110,7 @@ void print_context(Harness& h) {
     write_schedule(*h.rt);  // a finding ends the process: its decisions go to disk first
     // Z3FH_TRACE_TAIL=N prints more of the trace (replay uses the whole one).
     size_t tail = 32;
-    if (const char* env = std::getenv("Z3FH_TRACE_TAIL")) tail = std::strtoul(env, nullptr, 10);
+    if (const char* env = env_value(EnvKnob::trace_tail)) tail = std::strtoul(env, nullptr, 10);
     std::fprintf(stderr, "==z3fold== %s==z3fold== scheduling steps (last %zu):\n", to_text(*h.prog).c_str(), tail);
     std::vector<sched::TraceEvent> ev = h.rt->trace().events();
     for (size_t i = ev.size() > tail ? ev.size() - tail : 0; i < ev.size(); i++) {
@@ -516,7 +517,7 @@ void cross_run_check(Harness& h, const Program& prog, const sched::LockOrder& or
     std::optional<sched::CrossRunLockOrder::Cycle> cycle = g_cross_run.merge(order, run);
     g_cross_run_inputs.push_back(encode(prog));
     if (!cycle) return;
-    const char* dir = std::getenv("Z3FH_WITNESS_DIR");
+    const char* dir = env_value(EnvKnob::witness_dir);
     std::string message = cycle->report;
     int k = 0;
     for (int w : cycle->runs) {

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "program/env_knobs.h"
 #include "mutate/mutator.h"
 
 namespace {
@@ -102,7 +103,7 @@ size_t afl_custom_fuzz(void* data, uint8_t* buf, size_t buf_size, uint8_t** out_
 // to the next entry soon.
 uint32_t afl_custom_fuzz_count(void* /*data*/, const uint8_t* /*buf*/, size_t /*buf_size*/) {
     static const uint32_t count = [] {
-        const char* v = std::getenv("Z3FH_AFL_FUZZ_COUNT");
+        const char* v = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::afl_fuzz_count);
         return v ? static_cast<uint32_t>(std::strtoul(v, nullptr, 10)) : 64u;
     }();
     return count;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "program/env_knobs.h"
 #include "harness/runner.h"
 #include "layout.h"
 #include "mutate/mutator.h"
@@ -61,16 +62,21 @@ extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     // Z3FH_NO_SCHED_FEEDBACK=1 turns the interleaving counters off (for
     // measuring what they buy; the git history of docs/performance.md).
-    const char* off = std::getenv("Z3FH_NO_SCHED_FEEDBACK");
+    const char* off = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::no_sched_feedback);
     if (!off || std::strcmp(off, "1") != 0) z3fh::fuzz::set_feedback({&on_switch, &on_block});
-    // Unknown values of the knobs the campaign passes are an error, not the default.
+    // Unknown values of the knobs the campaign passes are an error, not the
+    // default (fuzz/program/env_knobs.def).
+    if (std::string why = z3fh::fuzz::check_env_knobs(); !why.empty()) {
+        std::fprintf(stderr, "z3fold_fuzz: %s\n", why.c_str());
+        std::exit(2);
+    }
     z3fh::fuzz::UserKind user;
     bool any;
-    if (const char* u = std::getenv("Z3FH_USER"); u && !z3fh::fuzz::parse_user_kind(u, &user, &any)) {
+    if (const char* u = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::user); u && !z3fh::fuzz::parse_user_kind(u, &user, &any)) {
         std::fprintf(stderr, "z3fold_fuzz: Z3FH_USER=%s: not any, zswap or zpool\n", u);
         std::exit(2);
     }
-    if (const char* s = std::getenv("Z3FH_STRATEGY")) {
+    if (const char* s = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::strategy)) {
         z3fh::fuzz::Program probe;
         if (!z3fh::fuzz::force_schedule_kind(probe, s)) {
             std::fprintf(stderr, "z3fold_fuzz: Z3FH_STRATEGY=%s: not input, pct or random\n", s);
@@ -79,7 +85,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     }
     // Z3FH_CHECKS_OFF=step,lock-order,... turns checkers off, to measure
     // what each costs (docs/invariants.md); never in a campaign.
-    if (const char* checks_off = std::getenv("Z3FH_CHECKS_OFF")) {
+    if (const char* checks_off = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::checks_off)) {
         std::string error = z3fh::fuzz::turn_checks_off(checks_off, &g_config);
         if (!error.empty()) {
             std::fprintf(stderr, "z3fold_fuzz: Z3FH_CHECKS_OFF: %s\n", error.c_str());
@@ -93,10 +99,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     z3fh::fuzz::Program prog;
     if (!z3fh::fuzz::decode_lenient(data, size, &prog)) return -1;  // not ours: keep it out of the corpus
     // The campaign's --strategy (replay applies the same from the sidecar).
-    static const std::string strategy = getenv("Z3FH_STRATEGY") ? getenv("Z3FH_STRATEGY") : "";
+    static const std::string strategy = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::strategy) ? z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::strategy) : "";
     z3fh::fuzz::force_schedule_kind(prog, strategy);
     // The campaign's --user (replay applies the same from the sidecar).
-    static const std::string user = getenv("Z3FH_USER") ? getenv("Z3FH_USER") : "";
+    static const std::string user = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::user) ? z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::user) : "";
     z3fh::fuzz::UserKind forced;
     bool any = true;
     if (z3fh::fuzz::parse_user_kind(user, &forced, &any) && !any) prog.user = forced;

@@ -152,6 +152,31 @@ TEST(BadInput, FrontEndIsExit2WithAMessage) {
     EXPECT_EQ(run_tool(z3fh, "campaign --help").status, 0);
 }
 
+// A knob set outside its table entry is exit 2 with the knob named; `z3fh
+// knobs` lists the whole table.
+TEST(BadInput, UnknownKnobValueIsExit2) {
+    setenv("Z3FH_ROOT", Z3FH_SOURCE_ROOT, 1);
+    const std::string z3fh = Z3FH_TOOL_BIN;
+    for (const char* bad : {"Z3FH_STRATEGY=sometimes", "Z3FH_USER=nobody", "Z3FH_TRACE_TAIL=lots", "Z3FH_NO_SCHED_FEEDBACK=yes"}) {
+        Result r = run_shell(std::string("env ") + bad + " " + z3fh + " mutants 2>&1 1>/dev/null");
+        EXPECT_EQ(r.status, 2) << bad;
+        std::string name(bad, std::string(bad).find('='));
+        EXPECT_NE(r.err.find(name), std::string::npos) << r.err;
+    }
+    Result table = run_shell(z3fh + " knobs");
+    EXPECT_EQ(table.status, 0);
+    std::ifstream def(std::string(Z3FH_SOURCE_ROOT) + "/fuzz/program/env_knobs.def");
+    size_t knobs = 0;
+    for (std::string line; std::getline(def, line);)
+        if (line.rfind("Z3FH_ENV_KNOB(", 0) == 0) {
+            knobs++;
+            std::string name = line.substr(line.find('"') + 1);
+            name = name.substr(0, name.find('"'));
+            EXPECT_NE(table.err.find(name), std::string::npos) << name;
+        }
+    EXPECT_EQ(knobs, 9u);
+}
+
 // `z3fh mutants` lists every line of the catalogue, description included
 // (a description may quote a commit title).
 TEST(Tool, MutantsListsTheWholeCatalogue) {

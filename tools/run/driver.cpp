@@ -20,6 +20,7 @@
 #include "harness/runner.h"
 #include "mutants.h"
 #include "mutate/mutator.h"
+#include "program/env_knobs.h"
 
 namespace z3fh::run {
 
@@ -69,6 +70,8 @@ bool read_input_file(const std::string& path, std::vector<uint8_t>* bytes) {
 }
 
 // An encoded program to a file; false after saying why.
+}  // namespace
+
 bool write_program(const std::string& path, const Program& p) {
     std::vector<uint8_t> enc = fuzz::encode(p);
     std::ofstream f(path, std::ios::binary);
@@ -78,6 +81,8 @@ bool write_program(const std::string& path, const Program& p) {
 }
 
 // The folder a path names a file in ("." for a bare name).
+namespace {
+
 std::string dir_of(const std::string& path) {
     return path.find('/') == std::string::npos ? "." : path.substr(0, path.find_last_of('/'));
 }
@@ -94,13 +99,13 @@ bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* by
     }
     // A campaign run with --strategy pct|random ran every input that way; its
     // sidecar says so and `z3fh` passes it on here.
-    const char* strategy = getenv("Z3FH_STRATEGY");
+    const char* strategy = fuzz::env_value(fuzz::EnvKnob::strategy);
     if (strategy && !fuzz::force_schedule_kind(*prog, strategy)) {
         std::fprintf(stderr, "z3fh: Z3FH_STRATEGY=%s: not input, pct or random\n", strategy);
         return false;
     }
     // A campaign run with --user zswap|zpool ran every input with that user.
-    if (const char* user = getenv("Z3FH_USER")) {
+    if (const char* user = fuzz::env_value(fuzz::EnvKnob::user)) {
         fuzz::UserKind u;
         bool any;
         if (!fuzz::parse_user_kind(user, &u, &any)) {
@@ -212,6 +217,8 @@ bool load_witnesses(const std::string& input, const Program& prog, const std::ve
     if (!files.empty()) std::printf("with %zu potential-deadlock witness run(s) first\n", files.size());
     return true;
 }
+
+const std::vector<Program>& loaded_witnesses() { return g_witnesses; }
 
 void save_witnesses_for(const Program& prog, const std::string& out) {
     for (size_t k = 0; k < g_witnesses.size(); k++)
@@ -428,310 +435,13 @@ int cmd_minimize(const std::string& file, const std::string& out) {
     return 0;
 }
 
-namespace {
-
-// `Program NAME() { ... }`: a program spelled as C++, each op with its text
-// and the schedule as named preemption steps (never a byte array).
-std::string program_function(const Program& p, const std::string& name) {
-    std::string ops;
-    for (int t = 0; t < p.threads; t++) {
-        for (const Op& op : p.thread_ops(t))
-            ops += fmt::format("        {{OpKind::{}, {}, {:#04x}}},  // T{}: {}\n", fuzz::op_name(op.kind), op.thread,
-                               op.arg, t, fuzz::op_text(op));
-    }
-    // A pair schedule's odd last byte is never read (a preemption needs
-    // both), so it is left out.
-    std::string sched;
-    if (p.schedule_kind == ScheduleKind::pairs) {
-        sched = "z3fh::fuzz::preemptions({\n";
-        for (size_t i = 0; i + 1 < p.schedule.size(); i += 2)
-            sched += fmt::format("        {{.after = {}, .to = {}}},  // keep the running thread {} more decision{}, then "
-                                 "runnable #{}\n",
-                                 p.schedule[i], p.schedule[i + 1], p.schedule[i], p.schedule[i] == 1 ? "" : "s",
-                                 p.schedule[i + 1]);
-        sched += "    })";
-    } else {
-        fuzz::PctParams pp = p.pct_params();
-        uint8_t depth_byte = p.schedule.empty() ? 0 : p.schedule[0];
-        sched = fmt::format("z3fh::fuzz::seeded_schedule(/* depth {} */ {}, /* seed */ {:#010x})", pp.depth, depth_byte,
-                            static_cast<uint32_t>(pp.seed));
-    }
-    return fmt::format(R"(z3fh::fuzz::Program {fn}() {{
-    z3fh::fuzz::Program p;
-    p.threads = {threads};
-    p.vcpus = {vcpus};
-    p.evict_policy = {evict:#04x};{user}
-    p.ops = {{
-{ops}    }};
-    p.schedule = {sched};{kind}
-    return p;
-}}
-)",
-                       fmt::arg("fn", name), fmt::arg("threads", p.threads), fmt::arg("vcpus", p.vcpus),
-                       fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops), fmt::arg("sched", sched),
-                       fmt::arg("user", p.user == fuzz::UserKind::zswap
-                                            ? "\n    p.user = z3fh::fuzz::UserKind::zswap;  // Linux 6.1's zswap as the user"
-                                            : ""),
-                       fmt::arg("kind", p.schedule_kind == ScheduleKind::pct
-                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::pct;  // a PCT interleaving"
-                                        : p.schedule_kind == ScheduleKind::random
-                                            ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::random;  // a seeded random walk"
-                                            : ""));
-}
-
-}  // namespace
-
-namespace {
-// Which sanitizer reports a finding with this signature ("" = the harness's
-// own checks, which every tree has).
-std::string sanitizer_needed(const std::string& signature) {
-    if (signature.starts_with("ubsan@")) return "ubsan";
-    if (signature.starts_with("tsan:")) return "tsan";
-    if (signature.starts_with("sanitizer:") || signature == "crash") return "asan";
-    return "";
-}
-}  // namespace
-
-std::string export_test_source(const Program& p, const std::string& test_name, const std::string& mutant,
-                               const std::string& signature, const std::vector<Program>& witnesses) {
-    // A potential deadlock is a pair (or more) of runs: the witnesses run
-    // first in the same process, their lock orders kept, then the program.
-    std::string witness_fns, witness_list;
-    for (size_t k = 0; k < witnesses.size(); k++) {
-        witness_fns += "\n// Potential-deadlock witness " + std::to_string(k) + ": runs first, its lock order kept.\n" +
-                       program_function(witnesses[k], "witness_" + std::to_string(k));
-        witness_list += (k ? ", " : "") + std::string("witness_") + std::to_string(k) + "()";
-    }
-    if (!witnesses.empty())
-        witness_fns += "\nstd::vector<z3fh::fuzz::Program> witnesses() { return {" + witness_list + "}; }\n";
-    // A witnessed finding is a potential deadlock, which the harness reports itself.
-    const std::string needs = witnesses.empty() ? sanitizer_needed(signature) : std::string();
-    return fmt::format(R"(// Regression test exported by `z3fh export-test`.
-// Found: {sig}{mut_note}
-// Each thread runs its operations in order; the schedule says where the
-// scheduler preempts the running thread (see z3fh::fuzz::Preempt).
-#include "regress/regress.h"
-
-namespace {{
-
-using z3fh::fuzz::OpKind;
-
-{program}{witnesses}
-}}  // namespace
-
-{macro}({name}, "{mutant}"{needs})
-)",
-                       fmt::arg("sig", signature), fmt::arg("program", program_function(p, "program")),
-                       fmt::arg("witnesses", witness_fns),
-                       fmt::arg("macro", !witnesses.empty() ? "Z3FH_REGRESSION_WITH_WITNESSES"
-                                         : needs.empty()     ? "Z3FH_REGRESSION"
-                                                             : "Z3FH_REGRESSION_UNDER"),
-                       fmt::arg("needs", needs.empty() ? std::string() : ", \"" + needs + "\""),
-                       fmt::arg("name", test_name), fmt::arg("mutant", mutant.empty() ? "none" : mutant),
-                       fmt::arg("mut_note", mutant.empty() ? std::string() : " with mutant " + mutant));
-}
-
-int cmd_export_test(const std::string& file, const std::string& out, const std::string& name,
-                    const std::string& mutant) {
-    Program prog;
-    std::vector<uint8_t> bytes;
-    if (!load_input(file, &prog, &bytes)) return 2;
-    ChildResult r = run_child(prog);
-    std::string test_name = name;
-    if (test_name.empty()) {
-        std::string base = file.substr(file.find_last_of('/') + 1);
-        test_name = "Input_";
-        for (char c : base.substr(0, 24)) test_name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-    }
-    std::ofstream f(out);
-    if (!f) {
-        std::fprintf(stderr, "z3fh: cannot write %s\n", out.c_str());
-        return 2;
-    }
-    f << export_test_source(prog, test_name, mutant, r.found ? r.signature : "nothing in this build", g_witnesses);
-    std::printf("wrote %s (TEST(Regress, %s))\n", out.c_str(), test_name.c_str());
-    nlohmann::json result = signature_fields(r.found ? r.signature : "");
-    result.update({{"z3fh_run", "export-test"}, {"input", file}, {"output", out}, {"test", test_name}});
-    print_result(result);
-    return 0;
-}
-
-Program fault_injection_program(bool slots) {
-    Program p;
-    p.threads = 1;
-    p.vcpus = 1;
-    p.ops = {{OpKind::fail_alloc, 0, static_cast<uint8_t>(slots ? 0x80 : 0x00)},
-             {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 0)},
-             {OpKind::alloc, 0, static_cast<uint8_t>((4 << 3) | 1)},
-             {OpKind::write, 0, 1},
-             {OpKind::verify, 0, 1}};
-    return p;
-}
-
-std::vector<Program> seed_programs(int count) {
-    std::vector<Program> out;
-    // Hand-shaped seeds first: each exercises one path the review cares about.
-    auto mk = [](int threads, std::vector<Op> ops, std::vector<uint8_t> sched, uint8_t evict = 0) {
-        Program p;
-        p.threads = threads;
-        p.vcpus = 1;
-        p.evict_policy = evict;
-        p.ops = std::move(ops);
-        p.schedule = std::move(sched);
-        return p;
-    };
-    auto a = [](int t, int slot, int size_class) {
-        return Op{OpKind::alloc, static_cast<uint8_t>(t), static_cast<uint8_t>((size_class << 3) | slot)};
-    };
-    auto o = [](OpKind k, int t, int arg) { return Op{k, static_cast<uint8_t>(t), static_cast<uint8_t>(arg)}; };
-    // Fill a page, free in order, with writes and verifies.
-    out.push_back(mk(1, {a(0, 0, 4), o(OpKind::write, 0, 0), a(0, 1, 6), o(OpKind::write, 0, 1), a(0, 2, 9),
-                         o(OpKind::write, 0, 2), o(OpKind::free, 0, 1), o(OpKind::verify, 0, 0), o(OpKind::free, 0, 0),
-                         o(OpKind::verify, 0, 2), o(OpKind::free, 0, 2)},
-                     {}));
-    // Reclaim racing free on two threads.
-    out.push_back(mk(2, {a(0, 0, 4), a(0, 1, 4), o(OpKind::write, 0, 0), o(OpKind::reclaim, 1, 2),
-                         o(OpKind::free, 0, 1), o(OpKind::free, 0, 0)},
-                     {2, 1, 3, 0}));
-    // Reclaim with every evict behaviour, headless pages included.
-    out.push_back(mk(2, {a(0, 0, 27), a(0, 1, 3), a(0, 2, 5), o(OpKind::reclaim, 1, 7), o(OpKind::free, 0, 0),
-                         o(OpKind::reclaim, 1, 7), o(OpKind::free, 0, 2)},
-                     {4, 1}, 0xe4));
-    // Compaction and migration next to frees.
-    out.push_back(mk(2, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::write, 0, 2), o(OpKind::free, 0, 0),
-                         o(OpKind::compact, 1, 2), o(OpKind::migrate, 1, 2), o(OpKind::free, 0, 1),
-                         o(OpKind::verify, 1, 2)},
-                     {3, 1, 1, 0}));
-    // Two vCPUs, alloc on both, cross frees.
-    Program v = mk(2, {o(OpKind::set_vcpu, 1, 1), a(0, 0, 8), a(1, 1, 8), a(0, 2, 4), o(OpKind::free, 1, 0),
-                       o(OpKind::free, 0, 1), a(1, 3, 4)},
-                   {1, 1});
-    v.vcpus = 2;
-    out.push_back(v);
-    // Three-thread shapes: one page's objects used from three threads at once
-    // (map beside reclaim and compaction; migration beside map and free;
-    // headless reclaim beside free; compaction beside map on two vCPUs;
-    // isolation beside compaction), each with a few interleavings drawn at
-    // random. Generic shapes, not aimed at any one mutant: the fuzzer starts
-    // from many threads touching one page instead of having to build that.
-    std::mt19937 srng(1729);
-    auto variants = [&](Program base, int n) {
-        for (int i = 0; i < n; i++) {
-            Program q = base;
-            // First let T0 run its set-up (allocations are tens of decisions
-            // each) for a varying while, then a few random switches.
-            q.schedule = {static_cast<uint8_t>(40 + 25 * i), 0};
-            int pairs = 1 + static_cast<int>(srng() % 3);
-            for (int k = 0; k < pairs; k++) {
-                q.schedule.push_back(static_cast<uint8_t>(srng() % 48));
-                q.schedule.push_back(static_cast<uint8_t>(srng() % 3));
-            }
-            out.push_back(q);
-        }
-        for (int i = 0; i < n / 2; i++) {  // and PCT interleavings of the same program
-            Program q = base;
-            q.schedule_kind = ScheduleKind::pct;
-            q.schedule = {static_cast<uint8_t>(1 + i % 2)};
-            for (int k = 0; k < 4; k++) q.schedule.push_back(static_cast<uint8_t>(srng()));
-            out.push_back(q);
-        }
-    };
-    constexpr uint8_t kEvictFail = 0x55;  // every evict call fails (EvictAction::fail)
-    variants(mk(3, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::write, 0, 2), o(OpKind::verify, 1, 2),
-                    o(OpKind::verify, 1, 2), o(OpKind::reclaim, 2, 0), o(OpKind::free, 2, 0), o(OpKind::free, 2, 1)},
-                {}, kEvictFail),
-             8);
-    variants(mk(3, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::write, 0, 1), o(OpKind::migrate, 1, 0),
-                    o(OpKind::migrate, 1, 2), o(OpKind::write, 2, 1), o(OpKind::free, 2, 2), a(2, 3, 11),
-                    o(OpKind::verify, 2, 1)},
-                {}),
-             8);
-    variants(mk(3, {a(0, 0, 27), o(OpKind::write, 0, 0), a(0, 1, 4), o(OpKind::reclaim, 1, 3),
-                    o(OpKind::reclaim, 1, 3), o(OpKind::free, 2, 0), o(OpKind::free, 2, 1)},
-                {}, kEvictFail),
-             8);
-    {
-        Program d = mk(3, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::write, 0, 2), o(OpKind::write, 0, 1),
-                           o(OpKind::free, 1, 0), o(OpKind::compact, 1, 1), o(OpKind::write, 2, 2),
-                           o(OpKind::verify, 2, 2), o(OpKind::verify, 2, 1)},
-                       {});
-        d.vcpus = 2;
-        variants(d, 8);
-    }
-    variants(mk(3, {a(0, 0, 4), a(0, 1, 4), a(0, 2, 16), o(OpKind::migrate, 1, 1), o(OpKind::migrate, 1, 1),
-                    o(OpKind::free, 2, 0), o(OpKind::compact, 2, 1), o(OpKind::free, 2, 2)},
-                {}),
-             8);
-    // Migration beside single-buddy compaction: a full page loses one of its
-    // two objects while the other is being migrated.
-    variants(mk(3, {a(0, 0, 16), a(0, 1, 16), a(0, 2, 4), o(OpKind::migrate, 1, 1), o(OpKind::write, 1, 1),
-                    o(OpKind::free, 2, 0), a(2, 3, 16), o(OpKind::verify, 2, 2)},
-                {}),
-             8);
-    // zswap as the user (fuzz/harness/zswap_user.h): stores, loads and
-    // invalidations beside its one shrink worker, every writeback outcome in
-    // turn; loads overlapping writeback of one page's objects; duplicate
-    // stores beside a load.
-    auto zswap = [](Program p) {
-        p.user = fuzz::UserKind::zswap;
-        return p;
-    };
-    variants(zswap(mk(3, {a(0, 0, 11), a(0, 1, 11), a(0, 2, 11), o(OpKind::reclaim, 1, 0), o(OpKind::verify, 1, 1),
-                          o(OpKind::free, 2, 0), o(OpKind::verify, 2, 2), o(OpKind::reclaim, 2, 0)},
-                      {}, 0xe4)),
-             4);
-    variants(zswap(mk(3, {a(0, 0, 4), a(0, 1, 4), a(0, 2, 27), o(OpKind::verify, 1, 1), o(OpKind::verify, 1, 2),
-                          o(OpKind::reclaim, 2, 0), o(OpKind::free, 2, 1), o(OpKind::free, 2, 2)},
-                      {}, 0x11)),
-             4);
-    variants(zswap(mk(3, {a(0, 0, 16), a(0, 1, 16), o(OpKind::verify, 1, 0), o(OpKind::migrate, 1, 1),
-                          a(2, 0, 8), o(OpKind::reclaim, 2, 0), o(OpKind::free, 2, 1)},
-                      {}, 0xb1)),
-             4);
-    std::mt19937 rng(20170104);  // the review's date
-    while (static_cast<int>(out.size()) < count) {
-        Program p = fuzz::random_program(rng);
-        for (int i = 0; i < 3; i++) fuzz::mutate_program(p, rng, nullptr);
-        out.push_back(p);
-    }
-    out.resize(static_cast<size_t>(count));
-    return out;
-}
-
-int cmd_seeds(const std::string& dir, int count, bool empty) {
-    std::error_code mkdir_error;
-    std::filesystem::create_directories(dir, mkdir_error);
-    int i = 0;
-    // --empty: one program with no operations, the start of a campaign with
-    // no corpus for an engine that needs at least one input (AFL++).
-    for (const Program& p : empty ? std::vector<Program>(1) : seed_programs(count)) {
-        std::string path = empty ? dir + "/empty.z3fp" : fmt::format("{}/seed-{:03d}.z3fp", dir, i);
-        i++;
-        if (!write_program(path, p)) return 2;
-    }
-    std::printf("wrote %d seeds to %s\n", i, dir.c_str());
-    return 0;
-}
-
-int cmd_sized_programs(const std::string& dir, int count, int ops) {
-    std::error_code mkdir_error;
-    std::filesystem::create_directories(dir, mkdir_error);
-    std::mt19937 rng(20170104u + static_cast<unsigned>(ops));
-    for (int i = 0; i < count; i++) {
-        Program p = fuzz::random_program_of_size(rng, static_cast<size_t>(ops));
-        if (!write_program(fmt::format("{}/sized-{:03d}-{:04d}.z3fp", dir, ops, i), p)) return 2;
-    }
-    std::printf("wrote %d programs of %d operations to %s\n", count, ops, dir.c_str());
-    return 0;
-}
-
 int cmd_time(const std::vector<std::string>& files, int repeat) {
     // As the fuzz target runs an input (its RunConfig, Z3FH_CHECKS_OFF), with
     // no file reading or engine between runs: the harness's own cost.
     fuzz::RunConfig cfg;
     cfg.cross_run_lockdep = true;
     cfg.abort_on_finding = false;  // a corpus program that fails in this build is timed too (the engine runs it)
-    if (const char* off = std::getenv("Z3FH_CHECKS_OFF")) {
+    if (const char* off = fuzz::env_value(fuzz::EnvKnob::checks_off)) {
         std::string error = fuzz::turn_checks_off(off, &cfg);
         if (!error.empty()) {
             std::fprintf(stderr, "z3fh-run: Z3FH_CHECKS_OFF: %s\n", error.c_str());

@@ -37,6 +37,10 @@ ChildResult run_child(const fuzz::Program& prog);
 // edges first. `explicit_files` (--witness) and the witness files saved
 // beside `input` for it (witness_file_name); false after printing an error.
 bool load_witnesses(const std::string& input, const fuzz::Program& prog, const std::vector<std::string>& explicit_files);
+// The witnesses load_witnesses loaded (export-test writes them too).
+const std::vector<fuzz::Program>& loaded_witnesses();
+// Encode and write a program; false (said) if it cannot be written.
+bool write_program(const std::string& path, const fuzz::Program& p);
 // Copy the loaded witnesses beside `out`, named for `prog` (a minimised input keeps its pair).
 void save_witnesses_for(const fuzz::Program& prog, const std::string& out);
 // "invariant:unbuddied-index", "asan:heap-use-after-free@Pool::reclaim_page", ...

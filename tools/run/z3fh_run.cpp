@@ -16,6 +16,7 @@
 #include <string>
 
 #include "mutants.h"
+#include "program/env_knobs.h"
 #include "run/driver.h"
 
 int main(int argc, char** argv) {
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
         return 2;  // every usage error is exit 2
     }
     using namespace z3fh::run;
+    if (std::string why = z3fh::fuzz::check_env_knobs(); !why.empty()) {
+        std::fprintf(stderr, "z3fh-run: %s\n", why.c_str());
+        return 2;
+    }
     if (!mutant.empty() && !select_mutant(mutant)) {
         std::fprintf(stderr, "z3fh-run: unknown mutant '%s' (or this build has no mutants)\n", mutant.c_str());
         return 2;

@@ -199,8 +199,9 @@ const std::vector<KernelFix>& kernel_fixes_6_1() {
          "compaction moves the middle object under the load.\n\n"
          "Clear the bit when the page's last mapping goes.",
          {"invariant:object-contents"},
-         {{"z3fold_unmap",
-           R"(if \(buddy == MIDDLE\)\s*clear_bit\(MIDDLE_CHUNK_MAPPED, &page->private\);\s*zhdr->mapped_count--;)",
+         {{"z3fold_unmap", R"((struct page \*page;)\s*enum buddy buddy;)", "$1"},
+          {"z3fold_unmap",
+           R"(buddy = handle_to_buddy\(handle\);\s*if \(buddy == MIDDLE\)\s*clear_bit\(MIDDLE_CHUNK_MAPPED, &page->private\);\s*zhdr->mapped_count--;)",
            "zhdr->mapped_count--;\n\tif (zhdr->mapped_count == 0)\n\t\tclear_bit(MIDDLE_CHUNK_MAPPED, &page->private);"}}},
         {"K10", "queue compaction on the CPU saved under the page lock",
          "z3fold_page_migrate() reads new_zhdr->cpu for queue_work_on() after\n"

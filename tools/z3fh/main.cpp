@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "context.h"
 #include "kernel_report.h"
+#include "program/env_knobs.h"
 
 using namespace z3fh::tool;
 
@@ -214,10 +215,15 @@ std::vector<Subcommand> small_commands(CLI::App& app) {
     bench->add_flag("--checkers", s->checkers, "instead: what each checker costs, in executions per CPU second of the ASan fuzz target");
     bench->add_flag("--sizes", s->sizes,
                     "instead: executions per CPU second of the ASan fuzz target by program size (0-64 operations)");
+    auto* knobs = app.add_subcommand("knobs", "list the Z3FH_* environment knobs: name, values, what each does");
     auto* test = app.add_subcommand("test", "build every preset and run all fast test suites, then the e2e checks");
     test->add_flag("--long", s->long_run, "also run 10-minute campaigns (evidence, not CI)");
     test->add_option("--only", s->only, "one stage: a preset (default, asan, ubsan, tsan, mutants), oss-fuzz, e2e or kernel");
     return {{mutants, [] { return cmd_mutants(); }},
+            {knobs, [] {
+                 std::printf("%s", z3fh::fuzz::env_knob_table().c_str());
+                 return 0;
+             }},
             {bench, [s] { return cmd_bench(s->alloc, s->checkers, s->sizes); }},
             {test, [s] { return cmd_test(s->long_run, s->only); }}};
 }
@@ -231,6 +237,11 @@ int main(int argc, char** argv) {
     for (auto add : {&input_commands, &small_commands})
         for (Subcommand& c : add(app)) commands.push_back(c);
     for (auto add : {&kernel_defect_command, &kernel_report_command, &score_command}) commands.push_back(add(app));
+    // A knob set to a value outside its table entry is an error, not the default.
+    if (std::string why = z3fh::fuzz::check_env_knobs(); !why.empty()) {
+        std::fprintf(stderr, "z3fh: %s (./z3fh knobs lists them)\n", why.c_str());
+        return 2;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
