@@ -24,4 +24,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(FailedReclaimNotUnbuddied, "failed-reclaim-not-unbuddied")
+Z3FH_REGRESSION(FailedReclaimNotUnbuddied, "failed-reclaim-not-unbuddied", "invariant:unbuddied-index")

@@ -68,4 +68,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(ForeignSlotsDangling, "none")
+Z3FH_REGRESSION(ForeignSlotsDangling, "none", "")

@@ -32,4 +32,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(FreeClaimedKeepsHandle, "free-claimed-keeps-handle")
+Z3FH_REGRESSION(FreeClaimedKeepsHandle, "free-claimed-keeps-handle", "invariant:slots-accounting")

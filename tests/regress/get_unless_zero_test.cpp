@@ -28,4 +28,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(ReviewGetUnlessZero, "get-unless-zero")
+Z3FH_REGRESSION(ReviewGetUnlessZero, "get-unless-zero", "refcount@pool.cpp:376")

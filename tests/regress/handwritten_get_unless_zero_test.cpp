@@ -29,4 +29,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(HandWrittenGetUnlessZero, "get-unless-zero")
+Z3FH_REGRESSION(HandWrittenGetUnlessZero, "get-unless-zero", "refcount@pool.cpp:376")

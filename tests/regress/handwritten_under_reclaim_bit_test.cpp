@@ -28,4 +28,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(HandWrittenUnderReclaimBit, "under-reclaim-bit")
+Z3FH_REGRESSION(HandWrittenUnderReclaimBit, "under-reclaim-bit", "refcount@reclaim.cpp:62")

@@ -23,4 +23,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(HeadlessSlotsLeak, "headless-slots-leak")
+Z3FH_REGRESSION(HeadlessSlotsLeak, "headless-slots-leak", "invariant:slots-accounting")

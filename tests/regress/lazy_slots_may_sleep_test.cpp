@@ -31,4 +31,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(LazySlotsMaySleep, "lazy-slots-may-sleep")
+Z3FH_REGRESSION(LazySlotsMaySleep, "lazy-slots-may-sleep", "might-sleep@pool.cpp:244")

@@ -35,4 +35,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION_UNDER(LazySlotsUnchecked, "lazy-slots-unchecked", "ubsan")
+Z3FH_REGRESSION_UNDER(LazySlotsUnchecked, "lazy-slots-unchecked", "ubsan", "ubsan@handle.cpp")

@@ -25,4 +25,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(MapLastFromHeader, "map-last-from-header")
+Z3FH_REGRESSION(MapLastFromHeader, "map-last-from-header", "invariant:map-address")

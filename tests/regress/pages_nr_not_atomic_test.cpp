@@ -36,4 +36,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(PagesNrNotAtomic, "pages-nr-not-atomic")
+Z3FH_REGRESSION(PagesNrNotAtomic, "pages-nr-not-atomic", "invariant:accounting-pages")

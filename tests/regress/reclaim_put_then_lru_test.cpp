@@ -24,4 +24,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(ReviewReclaimPutThenLru, "reclaim-put-then-lru")
+Z3FH_REGRESSION(ReviewReclaimPutThenLru, "reclaim-put-then-lru", "invariant:listed-page-zero-ref")

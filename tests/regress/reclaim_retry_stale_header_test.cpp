@@ -25,4 +25,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(ReclaimRetryStaleHeader, "reclaim-retry-stale-header")
+Z3FH_REGRESSION(ReclaimRetryStaleHeader, "reclaim-retry-stale-header", "deadlock")

@@ -24,4 +24,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(ReclaimUnclaimsAfterUnlock, "reclaim-unclaims-after-unlock")
+Z3FH_REGRESSION(ReclaimUnclaimsAfterUnlock, "reclaim-unclaims-after-unlock", "invariant:claimed-page-listed")

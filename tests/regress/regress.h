@@ -1,7 +1,8 @@
 // z3fold-harden: what every exported regression test shares. An exported
-// test spells its program and then says Z3FH_REGRESSION(Name, "mutant"):
-// on the correct allocator the program runs clean; in a mutant build, with
-// the mutant it was found on, it must fail (a death test).
+// test spells its program and then says Z3FH_REGRESSION(Name, "mutant",
+// "signature"): on the correct allocator the program runs clean; in a mutant
+// build, with the mutant it was found on, it must fail with that signature
+// (a death test whose expected output is the signature's, not any error).
 #pragma once
 #include <gtest/gtest.h>
 
@@ -47,10 +48,49 @@ inline bool tree_sees(const std::string& needs) {
     if (needs == "ubsan") return tree == "asan" || tree == "ubsan";
     return tree == needs;
 }
+// What the dying run must print for a signature (docs/report-schema.md):
+// its kind, invariant id, sanitizer bug type and frame, or check and file.
+// A check's line is not pinned: an edit of the allocator moves it, and the
+// kind and file already say which check fired where.
+inline std::string signature_regex(const std::string& sig) {
+    auto quoted = [](const std::string& s) {
+        std::string out;
+        for (char c : s) {
+            if (std::string(".[]()*+?^$|\\{}").find(c) != std::string::npos) out += '\\';
+            out += c;
+        }
+        return out;
+    };
+    if (sig.empty()) return "ERROR|runtime error";  // found on the allocator itself: the test is skipped
+    const size_t at = sig.find('@');
+    if (sig.rfind("invariant:", 0) == 0) return "ERROR: invariant " + quoted(sig.substr(10)) + ":";
+    if (sig.rfind("sanitizer:", 0) == 0) {
+        // The frame must be on the access's own stack: the frames right
+        // after the report's first two lines, not where it was allocated or freed.
+        const std::string kind = sig.substr(10, at == std::string::npos ? std::string::npos : at - 10);
+        if (at == std::string::npos) return "Sanitizer: " + quoted(kind);
+        return "Sanitizer: " + quoted(kind) + "[^\n]*\n[^\n]*\n(    #[^\n]*\n)*    #[0-9]+ 0x[0-9a-f]+ in " +
+               quoted(sig.substr(at + 1)) + "[( ]";
+    }
+    if (sig.rfind("tsan:", 0) == 0) {
+        // "tsan:data-race" is TSan's "data race".
+        std::string kind;
+        for (char c : sig.substr(5, at == std::string::npos ? std::string::npos : at - 5)) kind += c == '-' ? "[ -]" : quoted(std::string(1, c));
+        return "ThreadSanitizer: " + kind;
+    }
+    if (sig.rfind("ubsan@", 0) == 0) return "/" + quoted(sig.substr(6)) + ":[0-9]+:[0-9]+: runtime error";
+    if (at == std::string::npos) return "ERROR: " + quoted(sig) + ":";
+    // A check: its kind, then the very next line names the file.
+    const std::string where = sig.substr(at + 1);
+    const size_t line = where.rfind(':');
+    return "ERROR: " + quoted(sig.substr(0, at)) + ":[^\n]*\n==z3fold==   at [^\n]*/" +
+           quoted(line == std::string::npos ? where : where.substr(0, line + 1));
+}
+
 }  // namespace z3fh::regress
 
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
-#define Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witness_list, needs)                          \
+#define Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witness_list, needs, signature)               \
     TEST(RegressDeathTest, name##_FailsWithMutant) {                                            \
         if (std::string(mutant) == "none")                                                      \
             GTEST_SKIP() << "found on the allocator itself (fixed), not with a mutant";         \
@@ -61,20 +101,20 @@ inline bool tree_sees(const std::string& needs) {
                 z3fh::mutants::select(mutant);                                                  \
                 (void)z3fh::regress::run(program(), true, witness_list); /* reports and aborts */ \
             },                                                                                  \
-            "ERROR|runtime error");                                                             \
+            z3fh::regress::signature_regex(signature));                                         \
     }
 #else
-#define Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witness_list, needs)
+#define Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witness_list, needs, signature)
 #endif
 
 // A finding a sanitizer reports: the death test needs a tree built with it.
-#define Z3FH_REGRESSION_UNDER(name, mutant, needs)                      \
+#define Z3FH_REGRESSION_UNDER(name, mutant, needs, signature)           \
     TEST(Regress, name) { z3fh::regress::expect_clean(program()); }     \
-    Z3FH_REGRESSION_MUTANT_TEST(name, mutant, {}, needs)
+    Z3FH_REGRESSION_MUTANT_TEST(name, mutant, {}, needs, signature)
 
-#define Z3FH_REGRESSION(name, mutant) Z3FH_REGRESSION_UNDER(name, mutant, "")
+#define Z3FH_REGRESSION(name, mutant, signature) Z3FH_REGRESSION_UNDER(name, mutant, "", signature)
 
 // A potential deadlock: the file also defines witnesses(), run first.
-#define Z3FH_REGRESSION_WITH_WITNESSES(name, mutant)                               \
+#define Z3FH_REGRESSION_WITH_WITNESSES(name, mutant, signature)                    \
     TEST(Regress, name) { z3fh::regress::expect_clean(program(), witnesses()); }   \
-    Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witnesses(), "")
+    Z3FH_REGRESSION_MUTANT_TEST(name, mutant, witnesses(), "", signature)

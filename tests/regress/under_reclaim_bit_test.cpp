@@ -27,4 +27,4 @@ z3fh::fuzz::Program program() {
 
 }  // namespace
 
-Z3FH_REGRESSION(ReviewUnderReclaimBit, "under-reclaim-bit")
+Z3FH_REGRESSION(ReviewUnderReclaimBit, "under-reclaim-bit", "refcount@reclaim.cpp:62")

@@ -97,7 +97,7 @@ TEST(Runner, EveryOperationKindRuns) {
 TEST(Runner, ExportedTestSpellsTheProgram) {
     Program p = run::seed_programs(2)[1];
     std::string src = run::export_test_source(p, "Sample", "reclaim-put-then-lru", "invariant:x");
-    EXPECT_NE(src.find("Z3FH_REGRESSION(Sample, \"reclaim-put-then-lru\")"), std::string::npos);
+    EXPECT_NE(src.find("Z3FH_REGRESSION(Sample, \"reclaim-put-then-lru\", \"invariant:x\")"), std::string::npos);
     EXPECT_NE(src.find("OpKind::reclaim"), std::string::npos);
     EXPECT_NE(src.find("// T1: reclaim retries"), std::string::npos);
     EXPECT_EQ(src.find("0x5a, 0x33"), std::string::npos) << "no byte array";
@@ -114,16 +114,17 @@ TEST(Runner, ExportedSanitizerFindingNamesItsSanitizer) {
         std::string src = run::export_test_source(p, "S", "m", sig);
         return src.substr(src.rfind("Z3FH_REGRESSION"));
     };
-    EXPECT_EQ(macro_of("sanitizer:heap-use-after-free@z3fh::Pool::free"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"asan\")\n");
-    EXPECT_EQ(macro_of("ubsan@handle.cpp"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"ubsan\")\n");
+    EXPECT_EQ(macro_of("sanitizer:heap-use-after-free@z3fh::Pool::free"),
+              "Z3FH_REGRESSION_UNDER(S, \"m\", \"asan\", \"sanitizer:heap-use-after-free@z3fh::Pool::free\")\n");
+    EXPECT_EQ(macro_of("ubsan@handle.cpp"), "Z3FH_REGRESSION_UNDER(S, \"m\", \"ubsan\", \"ubsan@handle.cpp\")\n");
     const std::string race = run::signature_of("WARNING: ThreadSanitizer: data race (pid=7)\n"
                                                "  Write of size 4 at 0x1 by main thread:\n");
     EXPECT_EQ(race, "tsan:data-race");
-    EXPECT_EQ(macro_of(race), "Z3FH_REGRESSION_UNDER(S, \"m\", \"tsan\")\n");
+    EXPECT_EQ(macro_of(race), "Z3FH_REGRESSION_UNDER(S, \"m\", \"tsan\", \"tsan:data-race\")\n");
     EXPECT_EQ(macro_of(run::signature_of("WARNING: ThreadSanitizer: heap-use-after-free (pid=7)\n")),
-              "Z3FH_REGRESSION_UNDER(S, \"m\", \"tsan\")\n");
-    EXPECT_EQ(macro_of("invariant:unbuddied-index"), "Z3FH_REGRESSION(S, \"m\")\n");
-    EXPECT_EQ(macro_of("might-sleep@pool.cpp:244"), "Z3FH_REGRESSION(S, \"m\")\n");
+              "Z3FH_REGRESSION_UNDER(S, \"m\", \"tsan\", \"tsan:heap-use-after-free\")\n");
+    EXPECT_EQ(macro_of("invariant:unbuddied-index"), "Z3FH_REGRESSION(S, \"m\", \"invariant:unbuddied-index\")\n");
+    EXPECT_EQ(macro_of("might-sleep@pool.cpp:244"), "Z3FH_REGRESSION(S, \"m\", \"might-sleep@pool.cpp:244\")\n");
 }
 
 // A potential deadlock is exported with its witness runs, which the test
@@ -131,7 +132,7 @@ TEST(Runner, ExportedSanitizerFindingNamesItsSanitizer) {
 TEST(Runner, ExportedPotentialDeadlockCarriesItsWitnesses) {
     std::vector<Program> seeds = run::seed_programs(3);
     std::string src = run::export_test_source(seeds[1], "Pair", "none", "potential-deadlock", {seeds[0], seeds[2]});
-    EXPECT_NE(src.find("Z3FH_REGRESSION_WITH_WITNESSES(Pair, \"none\")"), std::string::npos);
+    EXPECT_NE(src.find("Z3FH_REGRESSION_WITH_WITNESSES(Pair, \"none\", \"potential-deadlock\")"), std::string::npos);
     EXPECT_NE(src.find("z3fh::fuzz::Program program() {"), std::string::npos);
     EXPECT_NE(src.find("z3fh::fuzz::Program witness_0() {"), std::string::npos);
     EXPECT_NE(src.find("z3fh::fuzz::Program witness_1() {"), std::string::npos);

@@ -108,9 +108,10 @@ using z3fh::fuzz::OpKind;
 {program}{witnesses}
 }}  // namespace
 
-{macro}({name}, "{mutant}"{needs})
+{macro}({name}, "{mutant}"{needs}, "{sig_arg}")
 )",
                        fmt::arg("sig", signature), fmt::arg("program", program_function(p, "program")),
+                       fmt::arg("sig_arg", signature == "nothing in this build" ? std::string() : signature),
                        fmt::arg("witnesses", witness_fns),
                        fmt::arg("macro", !witnesses.empty() ? "Z3FH_REGRESSION_WITH_WITNESSES"
                                          : needs.empty()     ? "Z3FH_REGRESSION"
