@@ -161,36 +161,46 @@ std::string sha256_file(const std::string& path) {
     return out.substr(0, out.find(' '));
 }
 
-std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
-    Context& ctx = Context::get();
-    const std::string base = ctx.root() + "/build/kernel-src";
-    KernelFile k;
-    std::string pristine_dir;
+namespace {
+
+// Where the pristine file is: the user's tree, or Debian's package
+// (fetched and extracted once); false after saying why.
+bool locate_pristine(const TargetChoice& t, KernelFile* k) {
+    const std::string base = Context::get().root() + "/build/kernel-src";
     if (!t.kernel_source.empty()) {
         fs::path dir = fs::absolute(t.kernel_source);
         fs::path file = dir / "mm" / "z3fold.c";
         if (fs::is_regular_file(dir) && dir.filename() == "z3fold.c") file = dir;
         if (!fs::is_regular_file(file)) {
             std::fprintf(stderr, "z3fh: --kernel-source %s: no mm/z3fold.c there\n", t.kernel_source.c_str());
-            return std::nullopt;
+            return false;
         }
-        k.pristine = file.string();
-        k.version = "kernel tree " + dir.string();
-    } else {
-        std::string tarball, version;
-        if (!fetch_tarball(base + "/debian", &tarball, &version)) return std::nullopt;
-        pristine_dir = base + "/debian-" + version;
-        k.pristine = pristine_dir + "/mm/z3fold.c";
-        k.version = version + " (Debian " + kPackage + ")";
-        if (!fs::exists(k.pristine)) {
-            std::fprintf(stderr, "z3fh: extracting mm/z3fold.c from %s ...\n", tarball.c_str());
-            fs::create_directories(pristine_dir + "/mm");
-            if (!extract_from_tarball(tarball, {"linux-source-6.1/mm/z3fold.c"}, pristine_dir, 1)) {
-                std::fprintf(stderr, "z3fh: %s holds no linux-source-6.1/mm/z3fold.c\n", tarball.c_str());
-                return std::nullopt;
-            }
-        }
+        k->pristine = file.string();
+        k->version = "kernel tree " + dir.string();
+        return true;
     }
+    std::string tarball, version;
+    if (!fetch_tarball(base + "/debian", &tarball, &version)) return false;
+    const std::string pristine_dir = base + "/debian-" + version;
+    k->pristine = pristine_dir + "/mm/z3fold.c";
+    k->version = version + " (Debian " + kPackage + ")";
+    if (fs::exists(k->pristine)) return true;
+    std::fprintf(stderr, "z3fh: extracting mm/z3fold.c from %s ...\n", tarball.c_str());
+    fs::create_directories(pristine_dir + "/mm");
+    if (!extract_from_tarball(tarball, {"linux-source-6.1/mm/z3fold.c"}, pristine_dir, 1)) {
+        std::fprintf(stderr, "z3fh: %s holds no linux-source-6.1/mm/z3fold.c\n", tarball.c_str());
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
+    Context& ctx = Context::get();
+    const std::string base = ctx.root() + "/build/kernel-src";
+    KernelFile k;
+    if (!locate_pristine(t, &k)) return std::nullopt;
     k.sha256 = sha256_file(k.pristine);
     std::string known_as;
     k.known = known_sha(k.sha256, &known_as);
@@ -268,6 +278,44 @@ TargetChoice without_patch(const TargetChoice& t) {
     return b;
 }
 
+namespace {
+
+// One kernel campaign on a defect patch; "" if a finding with `signature`
+// (any, if empty) fails only with the patch, and every finding carries its
+// zswap verdict; else why not.
+std::string kernel_defect_found(const std::string& name, const std::string& patch, bool fixes, double budget_s,
+                                const std::string& signature) {
+    std::fprintf(stderr, "\n=== kernel: campaign --target kernel%s --kernel-patch %s ===\n", fixes ? " --kernel-fixes" : "",
+                 fs::path(patch).filename().c_str());
+    CampaignOptions o;
+    o.budget_s = budget_s;
+    o.jobs = 1;
+    o.corpus = "none";
+    o.triage_runs = 3;
+    o.coverage = false;
+    o.target.target = "kernel";
+    o.target.kernel_fixes = fixes;
+    o.target.kernel_patch = patch;
+    o.out = Context::get().root() + "/build/e2e/kernel-" + name;
+    std::error_code ec;
+    fs::remove_all(o.out, ec);
+    int crc = run_campaign(o);
+    if (crc != 1) return fmt::format("campaign exit {}", crc);
+    json report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
+    if (report.is_discarded()) return "report.json unreadable";
+    for (const json& f : report.value("findings", json::array()))
+        if (f.value("signature", "") != "not-reproduced" && (!f.contains("zswap") || !f["zswap"].contains("verdict")))
+            return "a finding without its zswap verdict: " + f.value("signature", "");
+    for (const json& f : report.value("findings", json::array()))
+        if ((signature.empty() || f.value("signature", "") == signature) && f.contains("reproduces_without_patch") &&
+            !f["reproduces_without_patch"].get<bool>())
+            return "";
+    return signature.empty() ? "the finding's input fails the same way without the defect"
+                             : "no " + signature + " that fails only with the patch";
+}
+
+}  // namespace
+
 int check_kernel_target(std::vector<std::string>* summary, int* passed) {
     Context& ctx = Context::get();
     int failed = 0;
@@ -301,40 +349,6 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         run_capture({"/proc/self/exe", "campaign", "--target", "kernel", "--kernel-patch", bad, "--budget", "1"}, {}, &brc);
     record("bad-patch", brc == 2 && msg.find("not a unified diff") != std::string::npos ? "" : fmt::format("exit {}", brc));
 
-    // One kernel campaign on a defect patch; "" if a finding with
-    // `signature` (any, if empty) fails only with the patch, else why not.
-    auto defect_found = [&](const std::string& name, const std::string& patch, bool fixes, double budget_s,
-                            const std::string& signature) -> std::string {
-        std::fprintf(stderr, "\n=== kernel: campaign --target kernel%s --kernel-patch %s ===\n",
-                     fixes ? " --kernel-fixes" : "", fs::path(patch).filename().c_str());
-        CampaignOptions o;
-        o.budget_s = budget_s;
-        o.jobs = 1;
-        o.corpus = "none";
-        o.triage_runs = 3;
-        o.coverage = false;
-        o.target.target = "kernel";
-        o.target.kernel_fixes = fixes;
-        o.target.kernel_patch = patch;
-        o.out = ctx.root() + "/build/e2e/kernel-" + name;
-        std::error_code ec;
-        fs::remove_all(o.out, ec);
-        int crc = run_campaign(o);
-        if (crc != 1) return fmt::format("campaign exit {}", crc);
-        json report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
-        if (report.is_discarded()) return "report.json unreadable";
-        for (const json& f : report.value("findings", json::array()))
-            if (f.value("signature", "") != "not-reproduced" &&
-                (!f.contains("zswap") || !f["zswap"].contains("verdict")))
-                return "a finding without its zswap verdict: " + f.value("signature", "");
-        for (const json& f : report.value("findings", json::array()))
-            if ((signature.empty() || f.value("signature", "") == signature) &&
-                f.contains("reproduces_without_patch") && !f["reproduces_without_patch"].get<bool>())
-                return "";
-        return signature.empty() ? "the finding's input fails the same way without the defect"
-                                 : "no " + signature + " that fails only with the patch";
-    };
-
     // An upstream bug as a patch of the unmodified file, alone: 6.1's own
     // findings come first, so the campaign fuzzes past them, and triage must
     // name the bug's own finding as failing only with the patch.
@@ -344,7 +358,7 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         TargetChoice none;
         record("patch-of-unmodified", cmd_kernel_defect(d, patch, none, true) != 0
                                           ? "kernel-defect --unmodified failed"
-                                          : defect_found("unmodified-" + d, patch, false, 30, "invariant:unbuddied-index"));
+                                          : kernel_defect_found("unmodified-" + d, patch, false, 30, "invariant:unbuddied-index"));
     }
 
     record("kernel-report", check_kernel_report_end_to_end());
@@ -361,7 +375,7 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         }
         // under-reclaim-bit needs free and reclaim to meet on one headless
         // page in a narrow window: 20-55 s in recent runs, sometimes more.
-        record(d, defect_found(d, patch, true, d == "under-reclaim-bit" ? 240 : 60, ""));
+        record(d, kernel_defect_found(d, patch, true, d == "under-reclaim-bit" ? 240 : 60, ""));
     }
     return failed;
 }

@@ -91,34 +91,29 @@ std::string zswap_verdict_text(const nlohmann::json& f) {
     return "not tried (--user zpool)";
 }
 
-std::string render_report_html(const nlohmann::json& r) {
-    std::string h =
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>z3fold-harden campaign</title>\n"
-        "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}th{background:#eee}"
-        "code{font-size:90%}.none{color:#2a7d2a}</style></head><body>\n<h1>z3fold-harden campaign</h1>\n";
-    h += "<table id=\"summary\">\n";
+namespace {
+
+std::string summary_table(const nlohmann::json& r) {
+    std::string h = "<table id=\"summary\">\n";
     auto row = [&](const std::string& k, const std::string& v) {
         h += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", esc(k), esc(v));
     };
-    row("target", str(r, "target"));
-    row("engine", str(r, "engine"));
-    row("sanitizer", str(r, "sanitizer"));
-    row("strategy", str(r, "strategy"));
-    row("mutant", str(r, "mutant"));
+    for (const char* key : {"target", "engine", "sanitizer", "strategy", "mutant"}) row(key, str(r, key));
     row("budget", fmt::format("{:.0f} s", r.value("budget_s", 0.0)));
     row("fuzzing time", fmt::format("{:.1f} s", r.value("elapsed_s", 0.0)));
     row("build / triage", fmt::format("{:.1f} s / {:.1f} s", r.value("build_s", 0.0), r.value("triage_s", 0.0)));
     row("executions", fmt::format("{} ({:.0f}/s)", r.value("execs", uint64_t{0}), r.value("execs_per_s", 0.0)));
+    if (r.value("steps_per_s", 0.0) > 0)
+        row("checked steps per second", fmt::format("{:.0f} (mean {:.0f} steps a program)", r.value("steps_per_s", 0.0),
+                                                    r.value("mean_steps", 0.0)));
     row("corpus", fmt::format("{}", r.value("corpus_size", uint64_t{0})));
-    h += "</table>\n<h2>Coverage and speed over time</h2>\n";
-    h += plot(r.value("timeseries", nlohmann::json::array()));
+    return h + "</table>\n";
+}
 
-    h += "<h2>Findings</h2>\n";
-    const auto& fs = r.value("findings", nlohmann::json::array());
-    if (fs.empty()) {
-        h += "<p class=\"none\" id=\"no-findings\">No findings.</p>\n";
-    }
+// The findings table, then each finding's interleaving (fuzz/harness/diagram.h).
+std::string findings_section(const nlohmann::json& fs) {
+    std::string h = "<h2>Findings</h2>\n";
+    if (fs.empty()) h += "<p class=\"none\" id=\"no-findings\">No findings.</p>\n";
     h += "<table id=\"findings\">\n<tr><th>signature</th><th>kind</th><th>user</th><th>zswap</th><th>with the patch</th>"
          "<th>detected after</th><th>execs</th><th>replays</th><th>reproducer</th><th>minimised input</th>"
          "<th>exported test</th></tr>\n";
@@ -128,30 +123,31 @@ std::string render_report_html(const nlohmann::json& r) {
             return p.empty() ? std::string("-") : fmt::format("<a href=\"{0}\">{0}</a>", esc(p));
         };
         // A --kernel-patch campaign's verdict: whose finding it is.
-        std::string verdict = !f.contains("reproduces_without_patch") ? "-"
+        std::string verdict = !f.contains("reproduces_without_patch")     ? "-"
                               : f["reproduces_without_patch"].get<bool>() ? "also without the patch"
                                                                           : "only with the patch";
         h += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td class=\"user\">{}</td><td class=\"zswap\">{}</td>"
-                         "<td class=\"patch\">{}</td>"
-                         "<td>{:.2f} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                         "<td class=\"patch\">{}</td><td>{:.2f} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                         "<td>{}</td></tr>\n",
                          esc(str(f, "signature")), esc(str(f, "kind")), esc(f.value("user", "-")),
                          f.contains("zswap") ? esc(zswap_verdict_text(f)) : std::string("-"), verdict,
-                         f.value("time_to_detect_s", 0.0),
-                         str(f, "execs_at_detect"), esc(str(f, "replays")), link("reproducer"), link("minimized"),
-                         link("exported_test"));
+                         f.value("time_to_detect_s", 0.0), str(f, "execs_at_detect"), esc(str(f, "replays")),
+                         link("reproducer"), link("minimized"), link("exported_test"));
     }
     h += "</table>\n";
-    // Each finding's interleaving, one column a thread (fuzz/harness/diagram.h).
     for (const auto& f : fs) {
         if (f.value("diagram", nlohmann::json::array()).empty()) continue;
         h += fmt::format("<h3>Interleaving of <code>{}</code></h3>\n<pre class=\"diagram\">", esc(str(f, "signature")));
         for (const auto& line : f["diagram"]) h += esc(line.get<std::string>()) + "\n";
         h += "</pre>\n";
     }
+    return h;
+}
+
+std::string coverage_section(const nlohmann::json& r) {
     const auto& cov = r.value("coverage", nlohmann::json::object());
-    h += fmt::format("<h2>Coverage of {}</h2>\n",
-                     esc(cov.value("scope", r.value("target", "") == "kernel" ? "mm/z3fold.c" : "allocator/")));
-    h += "<table id=\"coverage\">\n";
+    std::string h = fmt::format("<h2>Coverage of {}</h2>\n<table id=\"coverage\">\n",
+                                esc(cov.value("scope", r.value("target", "") == "kernel" ? "mm/z3fold.c" : "allocator/")));
     h += fmt::format("<tr><th>edges (libFuzzer)</th><td>{}</td></tr>\n", str(cov, "edges"));
     if (cov.contains("lines_percent")) {
         h += fmt::format("<tr><th>lines</th><td>{:.1f}% ({} of {})</td></tr>\n", cov.value("lines_percent", 0.0),
@@ -170,8 +166,22 @@ std::string render_report_html(const nlohmann::json& r) {
     if (!str(cov, "html").empty())
         h += fmt::format("<tr><th>per line</th><td><a href=\"{0}\">{0}</a></td></tr>\n", esc(str(cov, "html")));
     if (!str(cov, "note").empty()) h += fmt::format("<tr><th>note</th><td>{}</td></tr>\n", esc(str(cov, "note")));
-    h += "</table>\n</body></html>\n";
-    return h;
+    return h + "</table>\n";
+}
+
+}  // namespace
+
+std::string render_report_html(const nlohmann::json& r) {
+    std::string h =
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>z3fold-harden campaign</title>\n"
+        "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}th{background:#eee}"
+        "code{font-size:90%}.none{color:#2a7d2a}</style></head><body>\n<h1>z3fold-harden campaign</h1>\n";
+    h += summary_table(r);
+    h += "<h2>Coverage and speed over time</h2>\n" + plot(r.value("timeseries", nlohmann::json::array()));
+    h += findings_section(r.value("findings", nlohmann::json::array()));
+    h += coverage_section(r);
+    return h + "</body></html>\n";
 }
 
 }  // namespace z3fh::tool
