@@ -11,6 +11,8 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -236,6 +238,40 @@ TEST(Replay, RecordedScheduleReplaysAndAStaleOneSaysWhere) {
     EXPECT_EQ(result.value("runs", -1), 1) << r.err;
     EXPECT_EQ(last_line_json(same.err).value("signature", "?"), "") << same.err;
     expect_rejected("replay " + good + " --schedule " + put("sched-garbage", {1, 2, 3}));
+}
+
+// The inputs saved beside the exported tests (tests/regress/*.z3fp) replay
+// as their tests say: in the mutant tree, with the test's mutant, failing
+// with the test's signature (a check's line may have moved since); in every
+// other tree, and with the mutant "none", clean.
+TEST(Replay, SavedRegressionInputsReplayAsTheirTestsSay) {
+    static const std::regex macro(R"RE(Z3FH_REGRESSION\w*\(\w+, "([^"]*)"(?:, "[^"]*")?, "([^"]*)"\))RE");
+    auto without_line = [](std::string sig) {
+        const size_t colon = sig.rfind(':');
+        if (sig.find('@') != std::string::npos && colon != std::string::npos &&
+            sig.find_first_not_of("0123456789", colon + 1) == std::string::npos)
+            sig.resize(colon);
+        return sig;
+    };
+    size_t inputs = 0;
+    for (const auto& e : fs::directory_iterator(Z3FH_REGRESS_DIR)) {
+        if (e.path().extension() != ".z3fp") continue;
+        inputs++;
+        std::string stem = e.path().stem().string();
+        std::replace(stem.begin(), stem.end(), '-', '_');
+        std::ifstream src(fs::path(Z3FH_REGRESS_DIR) / (stem + "_test.cpp"));
+        std::string text((std::istreambuf_iterator<char>(src)), std::istreambuf_iterator<char>());
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(text, m, macro)) << stem << ": no exported test beside it";
+        const std::string mutant = m[1].str(), signature = m[2].str();
+        const bool fails = Z3FH_MUTANT_TREE && mutant != "none";
+        Result r = run_shell("env Z3FH_MUTANT=" + (fails ? mutant : std::string("none")) + " " + Z3FH_RUN_BIN + " replay " +
+                             e.path().string() + " 2>/dev/null");
+        EXPECT_EQ(r.status, fails ? 1 : 0) << e.path();
+        const nlohmann::json result = last_line_json(r.err);
+        EXPECT_EQ(without_line(result.value("signature", "?")), fails ? without_line(signature) : "") << e.path();
+    }
+    EXPECT_EQ(inputs, 7u);
 }
 
 // The decoders under the tools: random and truncated bytes never crash them.
