@@ -77,7 +77,8 @@ std::optional<Campaigns> read_campaigns(const std::vector<std::string>& dirs) {
         c.target.target = "kernel";
         c.target.kernel_source = r.value("kernel_source", "");
         c.version = r.value("kernel_version", "");
-        c.version = c.version.substr(0, c.version.find(' '));
+        // "6.1.192-3 (Debian ...)" -> "6.1.192-3"; "kernel tree DIR" stays whole.
+        if (c.version.rfind("kernel tree", 0) != 0) c.version = c.version.substr(0, c.version.find(' '));
         c.fuzz_s += r.value("elapsed_s", 0.0);
         c.runs.push_back(fmt::format("{}: {:.0f} s, {} job(s), sanitizer {}, user {}, {} finding(s)",
                                      dir.filename().string(), r.value("elapsed_s", 0.0), r.value("jobs", 1),
@@ -268,6 +269,52 @@ std::string found_by(const SeriesPatch& p) {
     return m;
 }
 
+// The longest run of plain text in a regex pattern (escapes undone).
+std::string longest_literal(const std::string& pattern) {
+    std::string best, piece;
+    auto cut = [&] {
+        if (piece.size() > best.size()) best = piece;
+        piece.clear();
+    };
+    for (size_t i = 0; i < pattern.size(); i++) {
+        const char c = pattern[i];
+        if (c == '\\' && i + 1 < pattern.size()) {
+            const char n = pattern[++i];
+            if (std::string("sSdDwWbB").find(n) != std::string::npos) cut();
+            else piece += n;
+        } else if (std::string("()|*+?[]{}^$.").find(c) != std::string::npos) {
+            cut();
+        } else {
+            piece += c;
+        }
+    }
+    cut();
+    return best;
+}
+
+bool is_git_tree(const TargetChoice& t) {
+    if (t.kernel_source.empty()) return false;
+    int code = 0;
+    run_capture({"git", "-C", fs::absolute(t.kernel_source).string(), "rev-parse", "--is-inside-work-tree"}, {}, &code);
+    return code == 0;
+}
+
+// "Fixes: <12 hex> (\"subject\")": the oldest commit of the user's git tree
+// that added the code the fix's first edit changes (git log -S on its
+// longest literal piece); "" when the source is no git tree or none is found.
+std::string fixes_tag(const TargetChoice& t, const KernelFix& fix) {
+    if (!is_git_tree(t) || fix.edits.empty()) return "";
+    const std::string literal = longest_literal(fix.edits[0].pattern);
+    if (literal.size() < 8) return "";
+    int code = 0;
+    std::string out = run_capture({"git", "-C", fs::absolute(t.kernel_source).string(), "log", "--reverse",
+                                   "--abbrev=12", "--format=%h%x09%s", "-S" + literal, "--", "mm/z3fold.c"},
+                                  {}, &code);
+    const size_t tab = out.find('\t'), nl = out.find('\n');
+    if (code != 0 || tab == std::string::npos || nl == std::string::npos || tab > nl) return "";
+    return fmt::format("Fixes: {} (\"{}\")\n", out.substr(0, tab), out.substr(tab + 1, nl - tab - 1));
+}
+
 std::string commit_message(const SeriesPatch& p, const Campaigns& c, const std::string& name, const std::string& email,
                            const std::vector<std::string>& also_checked) {
     std::string m = fmt::format("mm/z3fold: {}\n\n{}\n\n", p.fix->subject, p.fix->body) + found_by(p);
@@ -279,6 +326,7 @@ std::string commit_message(const SeriesPatch& p, const Campaigns& c, const std::
                                    : "differs here");
     m += wrap("z3fold is gone from mainline, so this fix is for the stable trees only. Checked: " + carried + ".") +
          "\n\n";
+    m += fixes_tag(c.target, *p.fix);
     m += fmt::format("Cc: stable@vger.kernel.org # 6.1.x\nSigned-off-by: {} <{}>\n", name, email);
     return m;
 }
@@ -397,10 +445,11 @@ std::pair<std::string, std::string> cover_letter(const Campaigns& c, const std::
         if (!f.fix) left += fmt::format("  {} (replays {} on the unfixed file)\n", f.f.value("signature", ""), f.before);
     if (!left.empty()) b += "\nFindings no single fix of the harness removes (no patch here):\n" + left;
     b += "\n" +
-         wrap(c.target.kernel_source.empty() || !fs::exists(fs::path(c.target.kernel_source) / ".git")
-                  ? "No Fixes: tags: the source is Debian's linux-source package, not a git tree, so the commits "
-                    "that introduced these bugs cannot be looked up here."
-                  : "No Fixes: tags: looking up the introducing commits in a git tree is not implemented yet.") +
+         wrap(is_git_tree(c.target)
+                  ? "Fixes: tags name the oldest commit of the source's git history that added the code each fix "
+                    "changes (git log -S); a patch without one found none."
+                  : "No Fixes: tags: the source is Debian's linux-source package, not a git tree, so the commits "
+                    "that introduced these bugs cannot be looked up here.") +
          "\n\n" + wrap("z3fold was removed from mainline after 6.12, so these fixes are for the stable trees only.") +
          "\n";
     return {fmt::format("mm/z3fold: fix {} race(s) and leak(s) found by z3fold-harden", series.size()), b};
@@ -440,13 +489,21 @@ int cmd_kernel_report(const KernelReportOptions& o) {
     for (size_t i = 0; i < series.size(); i++) series[i].file = files[i + 1];
     // The three checks, then the cover letter.
     bool all_ok = true;
-    const std::string checkpatch = checkpatch_script(campaigns->target, campaigns->version);
+    // checkpatch.pl and the real tree come from Debian's package (a user's
+    // tree is never built in), keyed by the package's version.
+    TargetChoice debian;
+    debian.target = "kernel";
+    auto debian_file = prepare_kernel_file(debian);
+    const std::string debian_version =
+        debian_file ? debian_file->version.substr(0, debian_file->version.find(' ')) : campaigns->version;
+    const std::string checkpatch = checkpatch_script(campaigns->target, debian_version);
     for (SeriesPatch& p : series) {
-        p.checkpatch_ok = run_checkpatch(checkpatch, p.file, &p.checkpatch);
+        p.checkpatch_ok = run_checkpatch(checkpatch, p.file, &p.checkpatch,
+                                         is_git_tree(campaigns->target) ? fs::absolute(campaigns->target.kernel_source).string() : "");
         all_ok = all_ok && p.checkpatch_ok;
     }
     if (o.compile) {
-        RealTree tree(campaigns->version);
+        RealTree tree(debian_version);
         for (size_t i = 0; i < series.size(); i++) {
             series[i].compile_ok = tree.ready() && tree.compile(writer.file_after(i), &series[i].compile);
             if (!tree.ready()) series[i].compile = "not compiled: " + tree.why();
@@ -509,9 +566,31 @@ std::string check_kernel_report_end_to_end() {
                                   &rc, outside.string());
     fs::remove_all(outside, ec);
     if (rc != 2 || msg.find("never invents one") == std::string::npos) return fmt::format("no identity: exit {}", rc);
-    // A short campaign on the unmodified file, then its series.
-    std::fprintf(stderr, "\n=== kernel: campaign --target kernel (unmodified), then kernel-report ===\n");
+    // The unmodified file as a git tree of one commit, so that the series'
+    // Fixes: tags have a commit to find; a short campaign on it, then its series.
+    auto debian = prepare_kernel_file(TargetChoice{"kernel", "", "", false});
+    if (!debian) return "no pristine file";
+    const std::string tree = base + "/tree";
+    fs::create_directories(tree + "/mm", ec);
+    fs::copy_file(debian->pristine, tree + "/mm/z3fold.c", fs::copy_options::overwrite_existing, ec);
+    const std::map<std::string, std::string> who = {{"GIT_AUTHOR_NAME", "z3fold-harden test"},
+                                                    {"GIT_AUTHOR_EMAIL", "test@z3fold-harden.invalid"},
+                                                    {"GIT_COMMITTER_NAME", "z3fold-harden test"},
+                                                    {"GIT_COMMITTER_EMAIL", "test@z3fold-harden.invalid"}};
+    int git_rc = 0;
+    const std::vector<std::vector<std::string>> steps = {
+        {"init", "-q"}, {"add", "mm/z3fold.c"}, {"commit", "-q", "-m", "mm: add z3fold"}};
+    for (const std::vector<std::string>& args : steps) {
+        std::vector<std::string> argv = {"git", "-C", tree};
+        argv.insert(argv.end(), args.begin(), args.end());
+        run_capture(argv, who, &git_rc);
+        if (git_rc != 0) return "could not make the test's git tree";
+    }
+    const std::string head = run_capture({"git", "-C", tree, "log", "-1", "--abbrev=12", "--format=%h"}, who, &git_rc);
+    std::fprintf(stderr, "\n=== kernel: campaign --target kernel --kernel-source <a git tree of the unmodified file>, "
+                         "then kernel-report ===\n");
     CampaignOptions co;
+    co.target.kernel_source = tree;
     co.budget_s = 15;
     co.jobs = 1;
     co.keep_going = true;
@@ -534,13 +613,13 @@ std::string check_kernel_report_end_to_end() {
             patches.push_back(e.path().string());
     std::sort(patches.begin(), patches.end());
     if (patches.empty()) return "no patch written";
-    auto pristine = prepare_kernel_file(co.target);
-    if (!pristine) return "no pristine file";
-    if (std::string err = series_applies(patches, pristine->pristine, base + "/applied"); !err.empty()) return err;
+    if (std::string err = series_applies(patches, debian->pristine, base + "/applied"); !err.empty()) return err;
     const std::string cover = read_file(o.out + "/0000-cover-letter.patch");
     for (const std::string& p : patches) {
         const std::string text = read_file(p), check = read_file(p + ".checkpatch.txt");
         if (check.find("total: 0 errors, 0 warnings") == std::string::npos) return fs::path(p).filename().string() + ": checkpatch";
+        if (text.find(fmt::format("Fixes: {} (\"mm: add z3fold\")", head.substr(0, 12))) == std::string::npos)
+            return fs::path(p).filename().string() + ": no Fixes: tag naming the tree's commit";
         if (text.find("Signed-off-by: z3fold-harden test <test@z3fold-harden.invalid>") == std::string::npos ||
             text.find("Cc: stable@vger.kernel.org") == std::string::npos || text.find("Subject: [PATCH 6.1.y ") == std::string::npos)
             return fs::path(p).filename().string() + ": no subject prefix, sign-off or Cc: stable";

@@ -108,8 +108,8 @@ std::string checkpatch_script(const TargetChoice& target, const std::string& ver
     if (!target.kernel_source.empty()) {
         const std::string own = fs::absolute(target.kernel_source).string() + "/scripts/checkpatch.pl";
         if (fs::exists(own)) return own;
-        std::fprintf(stderr, "z3fh: %s has no scripts/checkpatch.pl\n", target.kernel_source.c_str());
-        return "";
+        std::fprintf(stderr, "z3fh: %s has no scripts/checkpatch.pl; using Debian's linux-source-6.1's\n",
+                     target.kernel_source.c_str());
     }
     const std::string dir = Context::get().root() + "/build/kernel-src/checkpatch-" + version;
     const std::string script = dir + "/scripts/checkpatch.pl";
@@ -123,13 +123,14 @@ std::string checkpatch_script(const TargetChoice& target, const std::string& ver
     return script;
 }
 
-bool run_checkpatch(const std::string& script, const std::string& patch, std::string* verdict) {
+bool run_checkpatch(const std::string& script, const std::string& patch, std::string* verdict, const std::string& git_tree) {
     if (script.empty()) {
         *verdict = "checkpatch: not run (no checkpatch.pl)";
         return false;
     }
     int code = 0;
-    std::string out = run_capture({"perl", script, "--no-tree", "--showfile", patch}, {}, &code);
+    // In the user's git tree, so that a Fixes: tag's commit is looked up there.
+    std::string out = run_capture({"perl", script, "--no-tree", "--showfile", patch}, {}, &code, git_tree);
     std::smatch m;
     static const std::regex total(R"(total: (\d+) errors?, (\d+) warnings?)");
     std::string figures = std::regex_search(out, m, total) ? fmt::format("{} errors, {} warnings", m[1].str(), m[2].str())

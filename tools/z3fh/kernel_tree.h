@@ -43,7 +43,9 @@ private:
 std::string checkpatch_script(const TargetChoice& target, const std::string& version);
 // Run it on one patch: true on 0 errors and 0 warnings; *verdict is its
 // one-line total ("checkpatch: 0 errors, 0 warnings").
-bool run_checkpatch(const std::string& script, const std::string& patch, std::string* verdict);
+// In `git_tree` (if given), where checkpatch looks a Fixes: tag's commit up.
+bool run_checkpatch(const std::string& script, const std::string& patch, std::string* verdict,
+                    const std::string& git_tree = "");
 
 // Debian's full linux-source tree, configured with zswap and z3fold and
 // prepared once (make defconfig, the options, make prepare).
