@@ -206,6 +206,14 @@ std::vector<Item> items_of(const DiagramInput& in, int failing_thread) {
         it.serial = e.serial;
         items.push_back(it);
     }
+    // Where the failing thread was when it fired: its last steps are shown
+    // whatever they are (a lock of the pool, say).
+    int last_steps = 0;
+    for (auto it = items.rbegin(); it != items.rend() && last_steps < 2; ++it)
+        if (it->thread == failing_thread && !it->function.empty()) {
+            it->prio = std::min(it->prio, 1);
+            last_steps++;
+        }
     if (!in.events.empty()) items.push_back(mark(failing_thread, 0, "!! " + in.finding));
     return items;
 }

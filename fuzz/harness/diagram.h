@@ -2,9 +2,10 @@
 // diagrams are: one column a thread (its CPU marked when it moves), each
 // thread's operations, and under the function that runs them only the
 // steps that matter (bit, refcount and work events on the pages the
-// finding is about first; then locks; then the rest), down to the point
-// where the check or sanitizer fired. It fits a commit message: at most
-// kMaxLines lines of at most kMaxColumns columns.
+// finding is about first; then locks; then the rest; the failing thread's
+// last two steps always), down to the point where the check or sanitizer
+// fired. It fits a commit message: at most kDiagramMaxLines lines of at
+// most kDiagramMaxColumns columns.
 #pragma once
 #include <cstdint>
 #include <string>

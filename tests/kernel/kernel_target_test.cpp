@@ -662,6 +662,7 @@ TEST(KernelDiagram, K1DrawnAsThreadColumns) {
         "                               750 [p2] test_and_clear_bit(..)",
         "                               758 [p2] kref_put(&zhdr->refcount,..)",
         "                               762 [p2] test_and_set_bit(PAGE_CLAIMED,..)",
+        "                               248 [p2] spin_unlock(&zhdr->page_lock)",
         "!! T2: invariant page-state-at-rest",
     };
     EXPECT_EQ(o.diagram, want);
