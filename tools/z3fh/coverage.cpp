@@ -93,9 +93,10 @@ json measure_coverage(const CoverageSubject& subject, const std::string& corpus_
     fs::create_directories(dir, ec);
     auto quiet = [](const std::string&) {};
     std::fprintf(stderr, "z3fh: coverage: replaying the corpus ...\n");
-    // One process over the whole corpus; inputs that fail in the code under
-    // test cannot be in a corpus (they would be crashes).
-    ProcResult r = run_process({subject.bin, "-runs=0", corpus_dir},
+    // One process over the whole corpus. A fork-mode campaign (--keep-going)
+    // can keep an input that fails: its crash file goes to this folder, never
+    // the current one.
+    ProcResult r = run_process({subject.bin, "-runs=0", "-artifact_prefix=" + dir.string() + "/", corpus_dir},
                                {{"LLVM_PROFILE_FILE", (dir / "corpus.profraw").string()}}, quiet, "", 600);
     if (!fs::exists(dir / "corpus.profraw"))
         return done({{"note", fmt::format("the corpus replay wrote no profile (exit {})", r.exit_code)}});
