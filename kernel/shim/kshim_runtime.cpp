@@ -668,7 +668,9 @@ extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, con
 
 extern "C" void kshim_kmem_cache_free(struct kmem_cache* cache, void* obj, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    if (!obj) return;  // kmem_cache_free(c, NULL) is a no-op
+    // Unlike kfree(), 6.1's kmem_cache_free() does not take NULL: it looks the
+    // slab up from the address (mm/slub.c:3710-3716, virt_to_slab(NULL)).
+    if (!obj) fatal(ErrorKind::check, loc_of(file, line), "kmem_cache_free(cache, NULL): 6.1's kmem_cache_free does not take NULL");
     World& w = world();
     auto it = w.objects.find(reinterpret_cast<uintptr_t>(obj));
     if (it == w.objects.end() || it->second.cache != reinterpret_cast<KmemCache*>(cache))

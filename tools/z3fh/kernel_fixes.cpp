@@ -82,15 +82,20 @@ const std::vector<KernelFix>& kernel_fixes_6_1() {
          "(kmemleak_not_leak() hides it). Reclaim evicts through its own\n"
          "stack copies of the handles, so the page's handles of what evict\n"
          "freed stay behind the same way.\n\n"
-         "Free the handle always, read zhdr->slots in reclaim under the page\n"
-         "lock, and have reclaim free the page's handles of the objects evict\n"
-         "freed when the page lives on.",
+         "Free the handle always; in reclaim, read zhdr->slots under the page\n"
+         "lock and free it only if free_handle() has not (it then leaves NULL\n"
+         "there, and kmem_cache_free() does not take NULL), and free the page's\n"
+         "handles of the objects evict freed when the page lives on.",
          {"invariant:slots-accounting", "invariant:leak-at"},
          {{"z3fold_free", R"(if \(!page_claimed\)\s*free_handle\(handle, zhdr\);)", "free_handle(handle, zhdr);"},
           {"z3fold_reclaim_page", R"(struct z3fold_buddy_slots \*slots = zhdr->slots;\s*z3fold_page_lock\(zhdr\);)",
            "struct z3fold_buddy_slots *slots;\n\n\t\t\tz3fold_page_lock(zhdr);\n\t\t\tslots = zhdr->slots;"},
+          // free_handle() may now have freed the slots (zhdr->slots is then
+          // NULL), and kmem_cache_free() does not take NULL.
+          {"z3fold_reclaim_page", R"(kmem_cache_free\(pool->c_handle, slots\);\s*return 0;)",
+           "if (slots)\n\t\t\t\t\tkmem_cache_free(pool->c_handle, slots);\n\t\t\t\treturn 0;"},
           {"z3fold_reclaim_page",
-           R"((release_z3fold_page_locked\)\) \{\s*kmem_cache_free\(pool->c_handle, slots\);\s*return 0;\s*\}))",
+           R"((release_z3fold_page_locked\)\) \{\s*if \(slots\)\s*kmem_cache_free\(pool->c_handle, slots\);\s*return 0;\s*\}))",
            "$1\n\t\t\t/* free the page's own handles of the objects evict freed */\n"
            "\t\t\tif (first_handle && !zhdr->first_chunks && zhdr->slots &&\n"
            "\t\t\t    zhdr->slots->slot[__idx(zhdr, FIRST)])\n"

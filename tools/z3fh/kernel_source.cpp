@@ -433,10 +433,10 @@ const std::vector<Defect>& defects() {
         {"reclaim-put-then-lru",
          "reclaim drops its reference, then puts the page back on the LRU (review #4)",
          {{"z3fold_reclaim_page",
-           R"(if \(kref_put\(&zhdr->refcount,\s*release_z3fold_page_locked\)\) \{\s*kmem_cache_free\(pool->c_handle, slots\);)",
+           R"(if \(kref_put\(&zhdr->refcount,\s*release_z3fold_page_locked\)\) \{\s*(?:if \(slots\)\s*)?kmem_cache_free\(pool->c_handle, slots\);)",
            "if (kref_put(&zhdr->refcount, release_z3fold_page_locked)) {\n\t\t\t\tspin_lock(&pool->lock); /* z3fh "
            "defect reclaim-put-then-lru */\n\t\t\t\tlist_add(&page->lru, &pool->lru);\n\t\t\t\t"
-           "spin_unlock(&pool->lock);\n\t\t\t\tkmem_cache_free(pool->c_handle, slots);"}}},
+           "spin_unlock(&pool->lock);\n\t\t\t\tif (slots)\n\t\t\t\t\tkmem_cache_free(pool->c_handle, slots);"}}},
         // Bugs z3fold had upstream, re-created in 6.1 by reverting their fix
         // (the same bugs as the port's mutants of the same names).
         {"failed-reclaim-not-unbuddied",
