@@ -51,6 +51,7 @@ struct Campaigns {
     std::string version;            // "6.1.192-3"
     double fuzz_s = 0;              // summed fuzzing time
     std::vector<std::string> runs;  // one line per campaign: what ran
+    std::string git_tree;           // the source as a git tree (absolute), or "" if it is none
 };
 
 std::optional<Campaigns> read_campaigns(const std::vector<std::string>& dirs) {
@@ -95,6 +96,12 @@ std::optional<Campaigns> read_campaigns(const std::vector<std::string>& dirs) {
             c.findings.push_back(x);
         }
     }
+    if (!c.target.kernel_source.empty()) {
+        int code = 0;
+        const std::string tree = fs::absolute(c.target.kernel_source).string();
+        run_capture({"git", "-C", tree, "rev-parse", "--is-inside-work-tree"}, {}, &code);
+        if (code == 0) c.git_tree = tree;
+    }
     return c;
 }
 
@@ -126,19 +133,11 @@ std::string driver_for(const KernelFile& pristine, const std::vector<KernelEdit>
         return "";
     }
     KernelFile k = pristine;
-    // One path per content: a build folder is keyed by the file's sha and
-    // reconfigured when the path it compiles changes. The unmodified file
-    // and the file with every fix have the paths campaigns use.
+    // One path per content (a build folder is keyed by the file's sha and
+    // reconfigured when the path it compiles changes); the unmodified file
+    // keeps the path campaigns use.
     if (edits.empty()) {
         k.file = pristine.file;
-    } else if (edits.size() == all_fix_edits().size()) {
-        TargetChoice fixed;
-        fixed.target = "kernel";
-        fixed.kernel_source = pristine.pristine == pristine.file ? "" : pristine.pristine;
-        fixed.kernel_fixes = true;
-        auto f = prepare_kernel_file(fixed);
-        if (!f) return "";
-        k = *f;
     } else {
         const std::string dir = Context::get().root() + "/build/kernel-src/report-" + content_key(text);
         fs::create_directories(dir + "/mm");
@@ -147,6 +146,19 @@ std::string driver_for(const KernelFile& pristine, const std::vector<KernelEdit>
     }
     std::fprintf(stderr, "z3fh: building the kernel target with %s ...\n", tag.c_str());
     std::string built = ensure_kernel_built("libfuzzer", k, {"z3fh-run-kernel"});
+    return built.empty() ? "" : built + "/kernel/z3fh-run-kernel";
+}
+
+// z3fh-run-kernel for the file with every fix of the harness, the one
+// `--kernel-fixes` campaigns build (same path, same build folder).
+std::string all_fixes_driver(const TargetChoice& target) {
+    TargetChoice fixed = target;
+    fixed.kernel_patch.clear();
+    fixed.kernel_fixes = true;
+    auto f = prepare_kernel_file(fixed);
+    if (!f) return "";
+    std::fprintf(stderr, "z3fh: building the kernel target with every fix of the harness ...\n");
+    std::string built = ensure_kernel_built("libfuzzer", *f, {"z3fh-run-kernel"});
     return built.empty() ? "" : built + "/kernel/z3fh-run-kernel";
 }
 
@@ -292,22 +304,16 @@ std::string longest_literal(const std::string& pattern) {
     return best;
 }
 
-bool is_git_tree(const TargetChoice& t) {
-    if (t.kernel_source.empty()) return false;
-    int code = 0;
-    run_capture({"git", "-C", fs::absolute(t.kernel_source).string(), "rev-parse", "--is-inside-work-tree"}, {}, &code);
-    return code == 0;
-}
 
 // "Fixes: <12 hex> (\"subject\")": the oldest commit of the user's git tree
 // that added the code the fix's first edit changes (git log -S on its
 // longest literal piece); "" when the source is no git tree or none is found.
-std::string fixes_tag(const TargetChoice& t, const KernelFix& fix) {
-    if (!is_git_tree(t) || fix.edits.empty()) return "";
+std::string fixes_tag(const std::string& git_tree, const KernelFix& fix) {
+    if (git_tree.empty() || fix.edits.empty()) return "";
     const std::string literal = longest_literal(fix.edits[0].pattern);
     if (literal.size() < 8) return "";
     int code = 0;
-    std::string out = run_capture({"git", "-C", fs::absolute(t.kernel_source).string(), "log", "--reverse",
+    std::string out = run_capture({"git", "-C", git_tree, "log", "--reverse",
                                    "--abbrev=12", "--format=%h%x09%s", "-S" + literal, "--", "mm/z3fold.c"},
                                   {}, &code);
     const size_t tab = out.find('\t'), nl = out.find('\n');
@@ -326,7 +332,7 @@ std::string commit_message(const SeriesPatch& p, const Campaigns& c, const std::
                                    : "differs here");
     m += wrap("z3fold is gone from mainline, so this fix is for the stable trees only. Checked: " + carried + ".") +
          "\n\n";
-    m += fixes_tag(c.target, *p.fix);
+    m += fixes_tag(c.git_tree, *p.fix);
     m += fmt::format("Cc: stable@vger.kernel.org # 6.1.x\nSigned-off-by: {} <{}>\n", name, email);
     return m;
 }
@@ -445,7 +451,7 @@ std::pair<std::string, std::string> cover_letter(const Campaigns& c, const std::
         if (!f.fix) left += fmt::format("  {} (replays {} on the unfixed file)\n", f.f.value("signature", ""), f.before);
     if (!left.empty()) b += "\nFindings no single fix of the harness removes (no patch here):\n" + left;
     b += "\n" +
-         wrap(is_git_tree(c.target)
+         wrap(!c.git_tree.empty()
                   ? "Fixes: tags name the oldest commit of the source's git history that added the code each fix "
                     "changes (git log -S); a patch without one found none."
                   : "No Fixes: tags: the source is Debian's linux-source package, not a git tree, so the commits "
@@ -498,8 +504,7 @@ int cmd_kernel_report(const KernelReportOptions& o) {
         debian_file ? debian_file->version.substr(0, debian_file->version.find(' ')) : campaigns->version;
     const std::string checkpatch = checkpatch_script(campaigns->target, debian_version);
     for (SeriesPatch& p : series) {
-        p.checkpatch_ok = run_checkpatch(checkpatch, p.file, &p.checkpatch,
-                                         is_git_tree(campaigns->target) ? fs::absolute(campaigns->target.kernel_source).string() : "");
+        p.checkpatch_ok = run_checkpatch(checkpatch, p.file, &p.checkpatch, campaigns->git_tree);
         all_ok = all_ok && p.checkpatch_ok;
     }
     if (o.compile) {
@@ -510,7 +515,7 @@ int cmd_kernel_report(const KernelReportOptions& o) {
             all_ok = all_ok && series[i].compile_ok;
         }
     }
-    const std::string all_fixes = driver_for(*pristine, all_fix_edits(), "every fix of the harness");
+    const std::string all_fixes = all_fixes_driver(campaigns->target);
     VerifyResult verify =
         verify_series(campaigns->target, writer.series_diff(), campaigns->findings, o.verify_budget_s, o.out, all_fixes);
     all_ok = all_ok && verify.clean;

@@ -134,6 +134,10 @@ bool known_sha(const std::string& sha, std::string* name) {
 
 }  // namespace
 
+std::string content_key(const std::string& text) {
+    return fmt::format("{:016x}", static_cast<uint64_t>(std::hash<std::string>{}(text)));
+}
+
 bool extract_from_tarball(const std::string& tarball, const std::vector<std::string>& members, const std::string& dest,
                           int strip) {
     std::error_code ec;
@@ -148,10 +152,6 @@ bool extract_from_tarball(const std::string& tarball, const std::vector<std::str
 
 namespace {
 
-std::string short_hash(const std::string& s) {
-    size_t h = std::hash<std::string>{}(s);
-    return fmt::format("{:012x}", h & 0xffffffffffffULL);
-}
 
 }  // namespace
 
@@ -237,7 +237,7 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
         std::fprintf(stderr, "z3fh: --kernel-patch %s is not a unified diff (no @@ hunk)\n", t.kernel_patch.c_str());
         return std::nullopt;
     }
-    std::string dir = base + "/patched-" + short_hash(read_file(k.base)) + "-" + short_hash(body);
+    std::string dir = base + "/patched-" + content_key(read_file(k.base)) + "-" + content_key(body);
     fs::create_directories(dir + "/mm");
     std::string target = dir + "/mm/z3fold.c";
     fs::copy_file(k.base, target, fs::copy_options::overwrite_existing);

@@ -52,6 +52,9 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed);
 bool extract_from_tarball(const std::string& tarball, const std::vector<std::string>& members, const std::string& dest,
                           int strip);
 
+// A key for a text's contents (folder names of patched copies and builds).
+std::string content_key(const std::string& text);
+
 // sha256 of a file (hex), empty if unreadable.
 std::string sha256_file(const std::string& path);
 

@@ -22,9 +22,6 @@ const char* const kDebianTree = "linux-source-6.1";  // the tarball's top folder
 std::string debian_tarball() { return Context::get().root() + "/build/kernel-src/debian/linux-source-6.1.tar.xz"; }
 }  // namespace
 
-std::string content_key(const std::string& text) {
-    return fmt::format("{:016x}", static_cast<uint64_t>(std::hash<std::string>{}(text)));
-}
 
 // ---- the series ----
 

@@ -11,9 +11,6 @@
 
 namespace z3fh::tool {
 
-// A key for a file's contents (build folders, cached states).
-std::string content_key(const std::string& text);
-
 // The series, committed in a scratch git repository (OUT/.work) and written
 // by `git format-patch`.
 class SeriesWriter {
