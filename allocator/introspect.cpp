@@ -30,24 +30,24 @@ size_t walk_list(Pool& pool, ListNode* head, const char* list_name, DataOf data_
     for (ListNode* node = head->next; node != head; node = node->next) {
         const void* data = data_of(node);
         if (!pool.page_source().is_live(data)) {
-            if (out) out->push_back({"listed-page-freed", 0, fmt::format("a freed page is linked on {}", list_name)});
+            if (out) out->push_back({finding_name(FindingId::listed_page_freed), 0, fmt::format("a freed page is linked on {}", list_name)});
             return n;
         }
         if (node->prev != prev) {
             if (out)
-                out->push_back({"list-link", virt_to_page(data)->serial,
+                out->push_back({finding_name(FindingId::list_link), virt_to_page(data)->serial,
                                 fmt::format("{}: node->prev does not point back to its predecessor", list_name)});
             return n;
         }
         visit(node);
         prev = node;
         if (++n > 1000000) {
-            if (out) out->push_back({"list-link", 0, fmt::format("{}: cycle", list_name)});
+            if (out) out->push_back({finding_name(FindingId::list_link), 0, fmt::format("{}: cycle", list_name)});
             return n;
         }
     }
     if (head->prev != prev && out)
-        out->push_back({"list-link", 0, fmt::format("{}: head->prev is not the last node", list_name)});
+        out->push_back({finding_name(FindingId::list_link), 0, fmt::format("{}: head->prev is not the last node", list_name)});
     return n;
 }
 
@@ -176,17 +176,17 @@ void check_listed(PageDesc* page, const char* list, std::vector<Violation>& out)
     if (!((flags >> PAGE_HEADLESS) & 1UL)) {
         Z3foldHeader* z = page_header(page);
         if (z->refcount.peek() < 1)
-            out.push_back({"listed-page-zero-ref", page->serial,
+            out.push_back({finding_name(FindingId::listed_page_zero_ref), page->serial,
                            fmt::format("page {} on {} has refcount {}", page->serial, list, z->refcount.peek())});
     }
     if ((flags >> PAGE_STALE) & 1UL)
-        out.push_back({"listed-page-stale", page->serial, fmt::format("released page {} is on {}", page->serial, list)});
+        out.push_back({finding_name(FindingId::listed_page_stale), page->serial, fmt::format("released page {} is on {}", page->serial, list)});
 }
 
 void check_on_unbuddied(PageDesc* page, int cpu, int i, std::vector<Violation>& out) {
     unsigned long flags = page->flags.peek();
     if ((flags >> PAGE_HEADLESS) & 1UL) {
-        out.push_back({"headless-on-unbuddied", page->serial,
+        out.push_back({finding_name(FindingId::headless_on_unbuddied), page->serial,
                        fmt::format("headless page {} on unbuddied[{}][{}]", page->serial, cpu, i)});
         return;
     }
@@ -194,14 +194,14 @@ void check_on_unbuddied(PageDesc* page, int cpu, int i, std::vector<Violation>& 
     // A claim holder takes the page off its list under the page lock it
     // still holds; otherwise a claimed page must not be findable by alloc.
     if (((flags >> PAGE_CLAIMED) & 1UL) && !page_header(page)->page_lock.is_locked())
-        out.push_back({"claimed-page-listed", page->serial,
+        out.push_back({finding_name(FindingId::claimed_page_listed), page->serial,
                        fmt::format("claimed page {} is on unbuddied[{}][{}] and unlocked", page->serial, cpu, i)});
 }
 
 void check_on_stale(PageDesc* page, std::vector<Violation>& out) {
     unsigned long flags = page->flags.peek();
     if (!((flags >> PAGE_STALE) & 1UL) || page_header(page)->refcount.peek() != 0)
-        out.push_back({"stale-page-state", page->serial,
+        out.push_back({finding_name(FindingId::stale_page_state), page->serial,
                        fmt::format("page {} on the stale list is not released", page->serial)});
 }
 
@@ -213,7 +213,7 @@ void check_page_state(const Pool* pool, PageDesc* page, std::vector<Violation>& 
     // always claimed. An unclaimed one is fair game to compaction and alloc,
     // which re-list a page the migration caller will put back itself.
     if (page->isolated && !((flags >> PAGE_CLAIMED) & 1UL))
-        out.push_back({"isolated-page-unclaimed", page->serial,
+        out.push_back({finding_name(FindingId::isolated_page_unclaimed), page->serial,
                        fmt::format("page {} is isolated for migration but not claimed", page->serial)});
     // MIDDLE_CHUNK_MAPPED tells compaction not to move MIDDLE: under the
     // page lock it changes with the count of live MIDDLE mappings, so
@@ -223,7 +223,7 @@ void check_page_state(const Pool* pool, PageDesc* page, std::vector<Violation>& 
     if (z->pool != pool || z->page_lock.is_locked()) return;  // no header yet, or mid-update
     const bool flag = (flags >> MIDDLE_CHUNK_MAPPED) & 1UL;
     if (flag != (z->middle_mapped > 0))
-        out.push_back({"middle-mapped-flag", page->serial,
+        out.push_back({finding_name(FindingId::middle_mapped_flag), page->serial,
                        fmt::format("page {} has {} live MIDDLE mapping(s) but MIDDLE_CHUNK_MAPPED is {}",
                                    page->serial, z->middle_mapped, flag ? "set" : "clear")});
 }
@@ -238,7 +238,7 @@ void PoolInspector::validate(Pool& pool, std::vector<Violation>& out) {
     buddy_seen.clear();
     auto note_buddy = [&](const PageDesc* page) {
         if (std::find(buddy_seen.begin(), buddy_seen.end(), page) != buddy_seen.end())
-            out.push_back({"page-on-two-lists", page->serial,
+            out.push_back({finding_name(FindingId::page_on_two_lists), page->serial,
                            fmt::format("page {} is linked on two lists through one link", page->serial)});
         else
             buddy_seen.push_back(page);

@@ -5,12 +5,15 @@
 // after each round. Run under ASan or TSan with the mutant build, it is what
 // `z3fh score --baseline` compares the scheduler-driven harness against.
 //
-// Output contract (parsed by the z3fh tool): a finding of its own prints
+// Output contract (read by the z3fh tool): a finding of its own prints
 //   BASELINE FINDING: <kind>: <detail>
+// for a person, then one JSON line for the tool
+//   ==baseline== FINDING {"kind": "<kind>", "detail": "...", "seconds": t}
 // and exits 1; sanitizer and allocator reports exit non-zero on their own;
 // exit 0 means the budget ended with nothing found.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -53,6 +56,8 @@ Shared* g_shared = nullptr;
 [[noreturn]] void finding(const std::string& kind, const std::string& detail) {
     double t = std::chrono::duration<double>(Clock::now() - g_shared->start).count();
     std::fprintf(stderr, "BASELINE FINDING: %s: %s (after %.2f s)\n", kind.c_str(), detail.c_str(), t);
+    const nlohmann::json j = {{"kind", kind}, {"detail", detail}, {"seconds", t}};
+    std::fprintf(stderr, "==baseline== FINDING %s\n", j.dump().c_str());
     std::fflush(stderr);
     std::_Exit(1);
 }

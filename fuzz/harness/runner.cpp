@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "finding.h"
 #include "harness/diagram.h"
 #include "harness/step_scope.h"
 #include "harness/target.h"
@@ -127,21 +128,28 @@ void print_context(Harness& h) {
     }
 }
 
+// The outcome as a finding of the table: an invariant by its id, a run
+// that ended wrong by its status.
+Finding finding_of(const Outcome& o) {
+    const FindingInfo* info = finding_by_name(o.invariant.empty() ? o.kind : o.invariant);
+    return {info ? info->id : FindingId::check, "", 0, o.message, o.page};
+}
+
 [[noreturn]] void die_with_finding(Harness& h, const Outcome& o) {
-    std::fprintf(stderr, "==z3fold== ERROR: %s%s%s: %s\n", o.kind.c_str(), o.invariant.empty() ? "" : " ",
-                 o.invariant.c_str(), o.message.c_str());
+    const Finding f = finding_of(o);
+    print_finding_head(stderr, f);
     print_context(h);
     print_diagram(h, o.invariant.empty() ? o.kind : o.kind + " " + o.invariant, o.page);
-    std::fprintf(stderr, "SUMMARY: z3fold %s %s\n", o.kind.c_str(), o.invariant.c_str());
-    std::fflush(stderr);
+    print_finding_tail(stderr, f);
     std::abort();
 }
 
-void record_finding(Harness& h, std::string kind, const ShadowFinding& f) {
+// An invariant the checks found (the shadow model's or a validator's).
+void record_finding(Harness& h, const ShadowFinding& f) {
     Outcome& o = *h.out;
     if (o.found) return;
     o.found = true;
-    o.kind = std::move(kind);
+    o.kind = "invariant";
     o.invariant = f.invariant;
     o.message = f.message;
     o.page = f.page;
@@ -179,7 +187,7 @@ void step_hook(void* ctx, sched::Runtime&, const sched::Runtime::StepChanges& ch
     std::vector<ShadowFinding> v =
         h.skip_unchanged_steps ? h.shadow->check_step(step_scope(changes, h.slots)) : h.shadow->check_step();
     h.in_check = false;
-    if (!v.empty()) record_finding(h, "invariant", v[0]);
+    if (!v.empty()) record_finding(h, v[0]);
 }
 
 void switch_hook(void*, uint64_t from, uint64_t to) {
@@ -207,7 +215,7 @@ int evict(TargetPool& pool, Handle handle, void* ctx) {
         ShadowFinding f;
         if (!check_evict_mapping(pool, handle, header, &f)) {
             pool.unmap(handle);
-            record_finding(h, "invariant", f);
+            record_finding(h, f);
             return -1;
         }
         (void)header[0];
@@ -371,8 +379,8 @@ void run_op(Harness& h, const Op& op) {
         settle(st, v);
         if (bad != v.size) {
             Hidden hidden;
-            record_finding(h, "invariant",
-                           {"object-contents", 0,
+            record_finding(h,
+                           {finding_name(FindingId::object_contents), 0,
                             fmt::format("verify: slot {} byte {} of {} differs through map()", op.slot(), bad, v.size)});
         }
         return;
@@ -530,7 +538,7 @@ void cross_run_check(Harness& h, const Program& prog, const sched::LockOrder& or
         message += fmt::format(" witness (run {}): {}", w, path);
     }
     out->found = true;
-    out->kind = "potential-deadlock";
+    out->kind = finding_name(FindingId::potential_deadlock);
     out->message = message;
     if (h.abort_on_finding) report_fatal(ErrorKind::potential_deadlock, cycle->at, message);
 }
@@ -606,7 +614,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     h.shadow = std::make_unique<Shadow>(*h.pool, h.slots);
     if (prog.user == UserKind::zswap)
         h.zswap = std::make_unique<ZswapUser>(
-            *h.pool, h.slots, prog, [](void* self, const ShadowFinding& f) { record_finding(*static_cast<Harness*>(self), "invariant", f); },
+            *h.pool, h.slots, prog, [](void* self, const ShadowFinding& f) { record_finding(*static_cast<Harness*>(self), f); },
             &h);
     rt.set_step_hook(&step_hook, &h, cfg.skip_unchanged_steps);
     rt.set_switch_hook(&switch_hook, nullptr);
@@ -627,13 +635,13 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     if (!out.found && h.destroying && r.status == sched::RunStatus::completed) {
         const TargetCounts& c = h.after_destroy;
         if (c.pages_nr != 0 || c.live_pages != 0 || c.live_slots != 0)
-            record_finding(h, "invariant",
-                           {"leak-at-destroy", 0,
+            record_finding(h,
+                           {finding_name(FindingId::leak_at_destroy), 0,
                             fmt::format("after the pool was destroyed: pages_nr {}, live pages {}, live slots objects {}",
                                         c.pages_nr, c.live_pages, c.live_slots)});
     } else if (!out.found) {
         std::vector<ShadowFinding> v = h.shadow->check_at_rest();
-        if (!v.empty()) record_finding(h, "invariant", v[0]);
+        if (!v.empty()) record_finding(h, v[0]);
     }
     if (cfg.cross_run_lockdep && !out.found && r.status == sched::RunStatus::completed)
         cross_run_check(h, prog, rt.lock_order(), &out);
@@ -653,7 +661,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
         h.pool->drain();
         if (!out.found) {
             std::vector<ShadowFinding> v = h.shadow->check_teardown();
-            if (!v.empty()) record_finding(h, "invariant", v[0]);
+            if (!v.empty()) record_finding(h, v[0]);
         }
         h.pool.reset();
     } else {

@@ -88,7 +88,7 @@ void ZswapUser::check_contents(const Entry& e, const volatile uint8_t* obj, cons
         }
     if (bad == e.size) return;
     Hidden hidden;
-    finding_(ctx_, {"object-contents", 0,
+    finding_(ctx_, {finding_name(FindingId::object_contents), 0,
                     fmt::format("zswap {}: offset {} byte {} of {} differs through map() (decompression would fail: "
                                 "BUG_ON in zswap)",
                                 who, e.slot, bad, e.size)});

@@ -20,9 +20,9 @@ using sync::SrcLoc;
 const char* run_status_name(RunStatus s) {
     switch (s) {
     case RunStatus::completed: return "completed";
-    case RunStatus::deadlock: return "deadlock";
-    case RunStatus::hang: return "hang";
-    case RunStatus::stale_schedule: return "stale-schedule";
+    case RunStatus::deadlock: return finding_name(FindingId::deadlock);
+    case RunStatus::hang: return finding_name(FindingId::hang);
+    case RunStatus::stale_schedule: return finding_name(FindingId::stale_schedule);
     }
     return "?";
 }

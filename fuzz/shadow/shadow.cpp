@@ -7,36 +7,6 @@
 
 namespace z3fh::fuzz {
 
-const std::vector<InvariantInfo>& invariant_catalogue() {
-    static const std::vector<InvariantInfo> v = {
-        {"list-link", "step", "list links are consistent both ways"},
-        {"listed-page-freed", "step", "no freed page is linked on any list"},
-        {"listed-page-zero-ref", "step", "a page on a list has refcount >= 1"},
-        {"listed-page-stale", "step", "a released page is on no unbuddied list or LRU"},
-        {"headless-on-unbuddied", "step", "headless pages are never on an unbuddied list"},
-        {"claimed-page-listed", "step", "a claimed page is on no unbuddied list (unless its claimer holds its lock)"},
-        {"middle-mapped-flag", "step", "whenever a page's lock is free, MIDDLE_CHUNK_MAPPED is set exactly while a MIDDLE mapping is live (port)"},
-        {"isolated-page-unclaimed", "step", "a page isolated for migration stays claimed until migration or putback ends (port)"},
-        {"page-on-two-lists", "step", "a page's buddy link is on one list at most"},
-        {"stale-page-state", "step", "pages on the stale list are released (STALE, refcount 0)"},
-        {"handle-unresolvable", "step", "every idle live handle resolves to a live page"},
-        {"object-contents", "step", "every idle written object holds its pattern"},
-        {"map-address", "op", "the evict callback's map of a handle returns the address the handle names"},
-        {"refcount-below-objects", "step", "a page's refcount covers the objects in it"},
-        {"refcount-exact", "rest", "at rest, refcount equals the objects in the page"},
-        {"page-state-at-rest", "rest", "at rest, no page is claimed, compacting, stale, migrated or mapped"},
-        {"lru-membership", "rest", "at rest, every live page is on the LRU"},
-        {"unbuddied-index", "rest", "at rest, a page with room is on unbuddied[cpu][free chunks], a full one on none"},
-        {"empty-page-kept", "rest", "at rest, every live page holds an object"},
-        {"accounting-pages", "rest", "at rest, pages_nr equals the live pages"},
-        {"slots-accounting", "rest", "at rest, live slots objects are exactly those live handles use"},
-        {"foreign-handles", "rest", "foreign_handles counts the objects whose handles live in other slots"},
-        {"leak-at-teardown", "teardown", "after every object is freed and work drained, no page or slots object is left"},
-        {"leak-at-destroy", "teardown", "a pool destroyed from a program thread (work maybe still queued) leaves no page or slots object"},
-    };
-    return v;
-}
-
 bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mapped, ResolvedHandle* named) {
     ResolvedHandle r;
     const bool ok = !target.resolve(handle, &r) || r.object == mapped;
@@ -47,7 +17,7 @@ bool mapping_matches_handle(TargetPool& target, Handle handle, const void* mappe
 bool check_evict_mapping(TargetPool& target, Handle handle, const volatile uint8_t* mapped, ShadowFinding* f) {
     ResolvedHandle named;
     if (mapping_matches_handle(target, handle, const_cast<const uint8_t*>(mapped), &named)) return true;
-    *f = {"map-address", named.page,
+    *f = {finding_name(FindingId::map_address), named.page,
           fmt::format("evict: map() returned {:+d} bytes from the {} object the handle names (offset {:#x} in page {})",
                       reinterpret_cast<intptr_t>(mapped) - reinterpret_cast<intptr_t>(named.object),
                       buddy_name(named.bud), named.offset, named.page)};
@@ -101,7 +71,7 @@ std::vector<ShadowFinding> Shadow::check_handles() {
     objects.clear();
     for_each_live([&](const Resolved& r) {
         if (!r.ok) {
-            out.push_back({"handle-unresolvable", 0,
+            out.push_back({finding_name(FindingId::handle_unresolvable), 0,
                            fmt::format("slot {} (size {}) does not resolve to a live page", r.slot, r.st.size)});
             return;
         }
@@ -110,13 +80,13 @@ std::vector<ShadowFinding> Shadow::check_handles() {
             if (it == objects.end()) objects.push_back({r.r.page, r.r.refcount, 1}); else it->objects++;
         }
         if (r.st.written && !contents_ok(r.slot, r.r.object, false))
-            out.push_back({"object-contents", r.r.page,
+            out.push_back({finding_name(FindingId::object_contents), r.r.page,
                            fmt::format("slot {} (size {}, page {}, {}) lost its contents", r.slot, r.st.size, r.r.page,
                                        buddy_name(r.r.bud))});
     });
     for (const PageObjects& po : objects)
         if (po.refcount < po.objects)
-            out.push_back({"refcount-below-objects", po.page,
+            out.push_back({finding_name(FindingId::refcount_below_objects), po.page,
                            fmt::format("page {} has refcount {} but holds {} idle objects", po.page, po.refcount,
                                        po.objects)});
     return out;
@@ -156,7 +126,7 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
         if (!r.ok) return;
         objects.add(r.r.page);
         if (r.st.written && !contents_ok(r.slot, r.r.object, true))
-            out.push_back({"object-contents", r.r.page,
+            out.push_back({finding_name(FindingId::object_contents), r.r.page,
                            fmt::format("slot {} (size {}) differs from its pattern", r.slot, r.st.size)});
         if (r.r.bud == Buddy::HEADLESS) return;
         slots_used.add(r.r.slots_serial);
@@ -168,19 +138,19 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
     for (const PageSnapshot& p : snap.pages) {
         int n = objects.count(p.serial);
         if (n == 0) {
-            out.push_back({"empty-page-kept", p.serial, fmt::format("page {} holds no object at rest", p.serial)});
+            out.push_back({finding_name(FindingId::empty_page_kept), p.serial, fmt::format("page {} holds no object at rest", p.serial)});
             continue;
         }
-        if (!p.on_lru) out.push_back({"lru-membership", p.serial, fmt::format("page {} is not on the LRU", p.serial)});
+        if (!p.on_lru) out.push_back({finding_name(FindingId::lru_membership), p.serial, fmt::format("page {} is not on the LRU", p.serial)});
         const unsigned long busy = (1UL << PAGE_CLAIMED) | (1UL << NEEDS_COMPACTING) | (1UL << PAGE_STALE) |
                                    (1UL << PAGE_MIGRATED) | (1UL << MIDDLE_CHUNK_MAPPED) | (1UL << HEADLESS_FREED);
         if ((p.flags & busy) || p.mapped_count)
-            out.push_back({"page-state-at-rest", p.serial,
+            out.push_back({finding_name(FindingId::page_state_at_rest), p.serial,
                            fmt::format("page {} at rest has flags {:#x}, mapped_count {}", p.serial, p.flags,
                                        p.mapped_count)});
         if (p.headless) continue;
         if (p.refcount != n)
-            out.push_back({"refcount-exact", p.serial,
+            out.push_back({finding_name(FindingId::refcount_exact), p.serial,
                            fmt::format("page {} has refcount {} but holds {} objects", p.serial, p.refcount, n)});
         const bool full = p.first_chunks && p.middle_chunks && p.last_chunks;
         int want_index = -1;
@@ -194,16 +164,16 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
             }
         }
         if (p.unbuddied_index != want_index || (want_index >= 0 && p.unbuddied_cpu != p.cpu))
-            out.push_back({"unbuddied-index", p.serial,
+            out.push_back({finding_name(FindingId::unbuddied_index), p.serial,
                            fmt::format("page {} ({} free chunks) is on unbuddied[{}][{}], cpu field {}", p.serial,
                                        want_index, p.unbuddied_cpu, p.unbuddied_index, p.cpu)});
         int f = foreign.count(p.serial);
         if (p.foreign_handles != f)
-            out.push_back({"foreign-handles", p.serial,
+            out.push_back({finding_name(FindingId::foreign_handles), p.serial,
                            fmt::format("page {} counts {} foreign handles, the model {}", p.serial, p.foreign_handles, f)});
     }
     if (snap.pages_nr != static_cast<int64_t>(snap.pages.size()))
-        out.push_back({"accounting-pages", 0,
+        out.push_back({finding_name(FindingId::accounting_pages), 0,
                        fmt::format("pages_nr is {} but {} pages are live", snap.pages_nr, snap.pages.size())});
     // Slots objects: those live handles use, plus the (empty) one a live
     // page owns for its next objects; every non-zero slot is a live handle.
@@ -218,16 +188,16 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
     live_handles.seal();
     for (uint32_t serial : target_.live_slots_objects())
         if (!expected.contains(serial))
-            out.push_back({"slots-accounting", 0,
+            out.push_back({finding_name(FindingId::slots_accounting), 0,
                            fmt::format("slots object {} is live but neither a live handle nor a live page uses it",
                                        serial)});
     for (const SlotSnapshot& ss : snap.slots)
         if (!live_handles.contains(ss.handle))
-            out.push_back({"slots-accounting", 0,
+            out.push_back({finding_name(FindingId::slots_accounting), 0,
                            fmt::format("slot {} of slots object {} is set but no live handle is that slot", ss.index,
                                        ss.slots_serial)});
     if (snap.slots_objects < slots_used.distinct())
-        out.push_back({"slots-accounting", 0,
+        out.push_back({finding_name(FindingId::slots_accounting), 0,
                        fmt::format("{} slots objects are live but live handles use {}", snap.slots_objects,
                                    slots_used.distinct())});
     return out;
@@ -237,7 +207,7 @@ std::vector<ShadowFinding> Shadow::check_teardown() {
     std::vector<ShadowFinding> out;
     TargetCounts c = target_.counts();
     if (c.pages_nr != 0 || c.live_pages != 0 || c.live_slots != 0)
-        out.push_back({"leak-at-teardown", 0,
+        out.push_back({finding_name(FindingId::leak_at_teardown), 0,
                        fmt::format("after freeing everything: pages_nr {}, live pages {}, live slots objects {}",
                                    c.pages_nr, c.live_pages, c.live_slots)});
     return out;

@@ -106,14 +106,6 @@ private:
     SlotState (&slots_)[kSlots];
 };
 
-// Every invariant id with a line of help, for docs and reports.
-struct InvariantInfo {
-    const char* id;
-    const char* tier;
-    const char* help;
-};
-const std::vector<InvariantInfo>& invariant_catalogue();
-
 // map-address: a mapping of an object points where its handle says (the
 // introspection layer's decoding, LAST's size from the handle). Checked
 // where the evict callback maps, while the mapping holds the object still;

@@ -9,6 +9,7 @@
 
 #include "kernel_mm.h"
 #include "kshim.h"
+#include "findings.h"
 #include "kshim_registry.h"
 
 #ifndef Z3FH_KERNEL_Z3FOLD_C
@@ -291,31 +292,31 @@ static size_t kz_walk(const struct list_head *head, const char *name, const void
         const void *data;
         if (kz_poisoned(node)) {
             snprintf(msg, sizeof msg, "%s reaches a deleted (poisoned) link", name);
-            if (report) report(rctx, "list-link", 0, msg);
+            if (report) report(rctx, Z3FH_FINDING_NAME(list_link), 0, msg);
             return n;
         }
         data = data_of(node);
         if (!kshim_page_is_live(data)) {
             snprintf(msg, sizeof msg, "a freed page is linked on %s", name);
-            if (report) report(rctx, "listed-page-freed", 0, msg);
+            if (report) report(rctx, Z3FH_FINDING_NAME(listed_page_freed), 0, msg);
             return n;
         }
         if (node->prev != prev) {
             snprintf(msg, sizeof msg, "%s: node->prev does not point back to its predecessor", name);
-            if (report) report(rctx, "list-link", kshim_page_serial(data), msg);
+            if (report) report(rctx, Z3FH_FINDING_NAME(list_link), kshim_page_serial(data), msg);
             return n;
         }
         visit(vctx, node);
         prev = node;
         if (++n > 1000000) {
             snprintf(msg, sizeof msg, "%s: cycle", name);
-            if (report) report(rctx, "list-link", 0, msg);
+            if (report) report(rctx, Z3FH_FINDING_NAME(list_link), 0, msg);
             return n;
         }
     }
     if (head->prev != prev && report) {
         snprintf(msg, sizeof msg, "%s: head->prev is not the last node", name);
-        report(rctx, "list-link", 0, msg);
+        report(rctx, Z3FH_FINDING_NAME(list_link), 0, msg);
     }
     return n;
 }
@@ -465,7 +466,7 @@ static void kz_note_buddy(struct kz_val_ctx *c, const struct page *page) {
     for (i = 0; i < c->nseen; i++)
         if (c->seen[i] == page) {
             snprintf(msg, sizeof msg, "page %u is linked on two lists through one link", (uint32_t)page->kshim_serial);
-            c->report(c->rctx, "page-on-two-lists", (uint32_t)page->kshim_serial, msg);
+            c->report(c->rctx, Z3FH_FINDING_NAME(page_on_two_lists), (uint32_t)page->kshim_serial, msg);
             return;
         }
     if (c->nseen < 512) c->seen[c->nseen++] = page;
@@ -483,7 +484,7 @@ static void kz_check_listed(struct kz_val_ctx *c, const struct page *page, const
         if (z->refcount.refcount.refs.counter < 1 && !kshim_spin_is_locked(&z->page_lock)) {
             snprintf(msg, sizeof msg, "page %u on %s has refcount %d", (uint32_t)page->kshim_serial, list,
                      z->refcount.refcount.refs.counter);
-            c->report(c->rctx, "listed-page-zero-ref", (uint32_t)page->kshim_serial, msg);
+            c->report(c->rctx, Z3FH_FINDING_NAME(listed_page_zero_ref), (uint32_t)page->kshim_serial, msg);
         }
     }
     /* Likewise __release_z3fold_page sets PAGE_STALE before it takes the
@@ -491,7 +492,7 @@ static void kz_check_listed(struct kz_val_ctx *c, const struct page *page, const
     if (((flags >> PAGE_STALE) & 1UL) &&
         (((flags >> PAGE_HEADLESS) & 1UL) || !kshim_spin_is_locked(&((const struct z3fold_header *)page_address(page))->page_lock))) {
         snprintf(msg, sizeof msg, "released page %u is on %s", (uint32_t)page->kshim_serial, list);
-        c->report(c->rctx, "listed-page-stale", (uint32_t)page->kshim_serial, msg);
+        c->report(c->rctx, Z3FH_FINDING_NAME(listed_page_stale), (uint32_t)page->kshim_serial, msg);
     }
 }
 
@@ -508,7 +509,7 @@ static void kz_val_unbuddied(void *ctx, const struct list_head *n) {
     kz_note_buddy(c, page);
     if ((flags >> PAGE_HEADLESS) & 1UL) {
         snprintf(msg, sizeof msg, "headless page %u on unbuddied[%d][%d]", (uint32_t)page->kshim_serial, c->cpu, c->index);
-        c->report(c->rctx, "headless-on-unbuddied", (uint32_t)page->kshim_serial, msg);
+        c->report(c->rctx, Z3FH_FINDING_NAME(headless_on_unbuddied), (uint32_t)page->kshim_serial, msg);
         return;
     }
     kz_check_listed(c, page, "an unbuddied list");
@@ -517,7 +518,7 @@ static void kz_val_unbuddied(void *ctx, const struct list_head *n) {
     if (((flags >> PAGE_CLAIMED) & 1UL) && !kshim_spin_is_locked(&z->page_lock)) {
         snprintf(msg, sizeof msg, "claimed page %u is on unbuddied[%d][%d] and unlocked", (uint32_t)page->kshim_serial, c->cpu,
                  c->index);
-        c->report(c->rctx, "claimed-page-listed", (uint32_t)page->kshim_serial, msg);
+        c->report(c->rctx, Z3FH_FINDING_NAME(claimed_page_listed), (uint32_t)page->kshim_serial, msg);
     }
 }
 
@@ -529,7 +530,7 @@ static void kz_val_stale(void *ctx, const struct list_head *n) {
     kz_note_buddy(c, page);
     if (!((page->private >> PAGE_STALE) & 1UL) || z->refcount.refcount.refs.counter != 0) {
         snprintf(msg, sizeof msg, "page %u on the stale list is not released", (uint32_t)page->kshim_serial);
-        c->report(c->rctx, "stale-page-state", (uint32_t)page->kshim_serial, msg);
+        c->report(c->rctx, Z3FH_FINDING_NAME(stale_page_state), (uint32_t)page->kshim_serial, msg);
     }
 }
 

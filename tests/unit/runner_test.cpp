@@ -3,6 +3,9 @@
 // minimiser and test export work on the hand-written review reproducers.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
+#include "finding.h"
 #include "harness/runner.h"
 #include "run/driver.h"
 
@@ -151,10 +154,23 @@ TEST(Runner, ExportedScheduleStepsRebuildTheSameBytes) {
     EXPECT_NE(src.find("seeded_schedule(/* depth 2 */ 7, /* seed */ 0x04030201)"), std::string::npos);
 }
 
+// What the one printer (checks/finding.h) writes for `f`, context between.
+std::string printed(const Finding& f) {
+    char buf[2048] = {};
+    std::FILE* out = fmemopen(buf, sizeof buf - 1, "w");
+    print_finding_head(out, f);
+    std::fputs("==z3fold== scheduling steps ...\n", out);
+    print_finding_tail(out, f);
+    std::fclose(out);
+    return buf;
+}
+
 TEST(Runner, SignaturesAreStable) {
-    EXPECT_EQ(run::signature_of("==z3fold== ERROR: invariant unbuddied-index: page 2 ..."), "invariant:unbuddied-index");
-    EXPECT_EQ(run::signature_of("==z3fold== ERROR: refcount: x\n==z3fold==   at /a/b/lifetime.cpp:70\n"),
+    EXPECT_EQ(run::signature_of(printed({FindingId::unbuddied_index, "", 0, "page 2 ...", 2})), "invariant:unbuddied-index");
+    EXPECT_EQ(run::signature_of(printed({FindingId::refcount, "/a/b/lifetime.cpp", 70, "x", 0})),
               "refcount@lifetime.cpp:70");
+    // The text alone is for a person: the tools read the JSON line.
+    EXPECT_EQ(run::signature_of("==z3fold== ERROR: invariant unbuddied-index: page 2 ..."), "crash");
     EXPECT_EQ(run::signature_of("==1==ERROR: AddressSanitizer: heap-use-after-free on address\n"
                                 "    #0 0x1 in z3fh::list_add(x) /w/allocator/list.h:3\n"),
               "sanitizer:heap-use-after-free@z3fh::list_add");
@@ -168,7 +184,7 @@ TEST(Runner, SignaturesAreStable) {
     EXPECT_EQ(run::signature_of("/k/mm/z3fold.c:404:2: runtime error: member access within null pointer\n"),
               "ubsan@z3fold.c");
     EXPECT_EQ(run::signature_of("../../allocator/handle.cpp:74:12: runtime error: member access\n"), "ubsan@handle.cpp");
-    EXPECT_EQ(run::signature_of("==z3fold== ERROR: deadlock: every live thread is blocked"), "deadlock");
+    EXPECT_EQ(run::signature_of(printed({FindingId::deadlock, "", 0, "every live thread is blocked", 0})), "deadlock");
 }
 
 

@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <regex>
+#include <set>
+#include <string>
 #include <vector>
 
+#include "finding.h"
 #include "introspect.h"
 #include "shadow/shadow.h"
 
@@ -218,12 +222,40 @@ TEST(Shadow, MapAddress) {
     w.pool->unmap(w.slots[s].handle);
 }
 
-TEST(Shadow, EveryInvariantHasAnIdAndHelp) {
-    for (const InvariantInfo& i : invariant_catalogue()) {
-        EXPECT_NE(std::string(i.id), "");
-        EXPECT_NE(std::string(i.help), "");
+// The finding table (checks/findings.def): names unique and well formed,
+// each with help, and the name parses back to its own entry.
+TEST(Findings, EveryFindingHasAUniqueNameAndHelp) {
+    std::set<std::string> names;
+    size_t invariants = 0;
+    for (const FindingInfo& f : kFindings) {
+        EXPECT_TRUE(names.insert(f.name).second) << f.name;
+        EXPECT_TRUE(std::regex_match(std::string(f.name), std::regex("[a-z][a-z0-9-]*"))) << f.name;
+        EXPECT_NE(std::string(f.help), "") << f.name;
+        ASSERT_NE(finding_by_name(f.name), nullptr);
+        EXPECT_EQ(finding_by_name(f.name)->id, f.id);
+        EXPECT_EQ(&finding_info(f.id), &f);
+        if (f.cls == FindingClass::invariant) invariants++;
     }
-    EXPECT_GE(invariant_catalogue().size(), 20u);
+    EXPECT_EQ(finding_by_name("no-such-finding"), nullptr);
+    EXPECT_EQ(invariants, 24u);
+    EXPECT_STREQ(Z3FH_FINDING_NAME(list_link), "list-link");
+}
+
+// One finding, printed: the signature each class has, and the JSON line.
+TEST(Findings, SignatureAndJsonLine) {
+    EXPECT_EQ(finding_signature({FindingId::list_link, "", 0, "m", 3}), "invariant:list-link");
+    EXPECT_EQ(finding_signature({FindingId::lock_not_held, "/a/b/pool.cpp", 120, "m", 0}), "lock-not-held@pool.cpp:120");
+    EXPECT_EQ(finding_signature({FindingId::deadlock, "", 0, "m", 0}), "deadlock");
+    char buf[1024] = {};
+    std::FILE* f = fmemopen(buf, sizeof buf - 1, "w");
+    ASSERT_NE(f, nullptr);
+    print_finding_tail(f, {FindingId::claimed_page_listed, "", 0, "page 3 \"x\"\n", 3});
+    std::fclose(f);
+    EXPECT_EQ(std::string(buf),
+              "SUMMARY: z3fold invariant:claimed-page-listed\n"
+              "==z3fold== FINDING {\"signature\": \"invariant:claimed-page-listed\", \"kind\": \"invariant\", "
+              "\"invariant\": \"claimed-page-listed\", \"where\": \"\", \"page\": 3, "
+              "\"message\": \"page 3 \\\"x\\\"\\u000a\"}\n");
 }
 
 }  // namespace

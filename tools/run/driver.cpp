@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "finding.h"
 #include "harness/runner.h"
 #include "mutants.h"
 #include "mutate/mutator.h"
@@ -117,17 +118,24 @@ bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* by
     return true;
 }
 
-std::string signature_of(const std::string& out) {
+// The harness's own finding: the JSON line its printer ends with
+// (checks/finding.h); the last one, should a run print more than one.
+std::string own_finding_signature(const std::string& out) {
+    const size_t at = out.rfind(kFindingJsonMarker);
+    if (at == std::string::npos) return "";
+    const size_t from = at + kFindingJsonMarker.size();
+    const nlohmann::json j = nlohmann::json::parse(out.substr(from, out.find('\n', from) - from), nullptr, false);
+    return j.is_object() && j.contains("signature") && j["signature"].is_string() ? j["signature"].get<std::string>() : "";
+}
+
+// A sanitizer's report is text by nature: read from its own first lines.
+std::string sanitizer_signature(const std::string& out) {
     std::smatch m;
-    static const std::regex inv(R"(==z3fold== ERROR: invariant ([a-z0-9-]+))");
-    static const std::regex z3(R"(==z3fold== ERROR: ([a-z0-9-]+):[^\n]*\n==z3fold==   at [^\n]*/([^/\n]+:[0-9]+))");
-    static const std::regex z3plain(R"(==z3fold== ERROR: ([a-z0-9-]+))");
     static const std::regex asan(
         R"((?:ERROR|WARNING): (AddressSanitizer|ThreadSanitizer|LeakSanitizer): ([a-zA-Z-]+(?: race)?))");
     static const std::regex frame(R"(#[0-9]+ 0x[0-9a-f]+ in (z3fh::[A-Za-z_:]+)[^\n]*/allocator/)");
     // .c: the kernel target's z3fold.c.
     static const std::regex ubsan(R"(([a-z0-9_]+\.(?:cpp|h|c)):[0-9]+:[0-9]+: runtime error: ([^\n]*))");
-    if (std::regex_search(out, m, inv)) return "invariant:" + m[1].str();
     if (std::regex_search(out, m, asan)) {
         // TSan warns ("WARNING: ThreadSanitizer: data race"): its findings
         // say so, since only a TSan tree reproduces them.
@@ -143,9 +151,14 @@ std::string signature_of(const std::string& out) {
         if (std::regex_search(access, f, frame)) sig += "@" + f[1].str();
         return sig;
     }
-    if (std::regex_search(out, m, z3)) return m[1].str() + "@" + m[2].str();
-    if (std::regex_search(out, m, z3plain)) return m[1].str();
     if (std::regex_search(out, m, ubsan)) return "ubsan@" + m[1].str();
+    return "";
+}
+
+std::string signature_of(const std::string& out) {
+    std::string sig = own_finding_signature(out);
+    if (sig.empty()) sig = sanitizer_signature(out);
+    if (!sig.empty()) return sig;
     return out.find("deadly signal") != std::string::npos || !out.empty() ? "crash" : "";
 }
 
