@@ -12,7 +12,7 @@
 namespace z3fh {
 
 namespace {
-void mchunk_memmove(Z3foldHeader* zhdr, unsigned dst_chunk) {
+void mchunk_memmove(Z3foldHeader* zhdr, unsigned dst_chunk) Z3FH_REQUIRES(zhdr->page_lock) {
     char* beg = reinterpret_cast<char*>(zhdr);
     std::memmove(beg + (static_cast<size_t>(dst_chunk) << CHUNK_SHIFT),
                  beg + (static_cast<size_t>(zhdr->start_middle) << CHUNK_SHIFT),

@@ -65,7 +65,10 @@ namespace z3fh {
 
 // __encode_handle: store the page address plus buddy index (and LAST's size)
 // in the slot for `bud`, and return the slot's address as the handle.
-Handle Pool::encode_handle_in(Z3foldHeader* zhdr, BuddySlots* slots, Buddy bud) {
+// Its callers hold the page lock for a page with a header; a headless page
+// has no header and no lock, and only LAST's size is read.
+Handle Pool::encode_handle_in(Z3foldHeader* zhdr, BuddySlots* slots, Buddy bud)
+    Z3FH_TSA_ESCAPE("page lock held by the caller when the page has one; headless pages have none") {
     uintptr_t h = reinterpret_cast<uintptr_t>(zhdr);
     if (bud == Buddy::HEADLESS) return h | 1U;  // PAGE_HEADLESS bit
     int idx = slot_index(zhdr, bud);

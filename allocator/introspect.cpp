@@ -3,6 +3,8 @@
 // so a freed page still linked is reported, not dereferenced.
 #include "introspect.h"
 
+#include "z3fold_rules.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,36 +21,33 @@ const PageSnapshot* PoolSnapshot::page(uint32_t serial) const {
 
 namespace {
 
-// Walk one list, calling visit(node) for each node that lies in a live page;
-// reports broken links and freed pages. `data_of` maps a node to its page's
-// data address. Returns the number of nodes visited.
-template <typename DataOf, typename Visit>
-size_t walk_list(Pool& pool, ListNode* head, const char* list_name, DataOf data_of, Visit visit,
+ListNode* node_of(const z3fh_links* n) { return const_cast<ListNode*>(reinterpret_cast<const ListNode*>(n)); }
+const z3fh_links* links_of_node(const ListNode* n) { return reinterpret_cast<const z3fh_links*>(n); }
+
+// The pool's pages and heads as the shared list checks (checks/list_check.h)
+// ask about them.
+z3fh_list_world port_world(Pool& pool) {
+    z3fh_list_world w{};
+    w.ctx = &pool;
+    w.is_live = [](void* ctx, const void* data) -> int { return static_cast<Pool*>(ctx)->page_source().is_live(data); };
+    w.serial_of = [](void*, const void* data) -> uint32_t { return virt_to_page(data)->serial; };
+    w.is_head = [](void* ctx, const z3fh_links* x) -> int { return PoolInspector::is_list_head(*static_cast<Pool*>(ctx), x); };
+    return w;
+}
+
+void report_into(void* rctx, z3fh_finding_id id, uint32_t page, const char* message) {
+    static_cast<std::vector<Violation>*>(rctx)->push_back({z3fh_finding_name(id), page, message});
+}
+
+// Walk one list (checks/list_check.h), calling visit(node) for each node
+// that lies in a live page; broken links and freed pages go to `out` (if
+// given). Returns the number of nodes visited.
+template <typename Visit>
+size_t walk_list(Pool& pool, ListNode* head, const char* list_name, z3fh_data_of_fn data_of, Visit visit,
                  std::vector<Violation>* out) {
-    size_t n = 0;
-    ListNode* prev = head;
-    for (ListNode* node = head->next; node != head; node = node->next) {
-        const void* data = data_of(node);
-        if (!pool.page_source().is_live(data)) {
-            if (out) out->push_back({finding_name(FindingId::listed_page_freed), 0, fmt::format("a freed page is linked on {}", list_name)});
-            return n;
-        }
-        if (node->prev != prev) {
-            if (out)
-                out->push_back({finding_name(FindingId::list_link), virt_to_page(data)->serial,
-                                fmt::format("{}: node->prev does not point back to its predecessor", list_name)});
-            return n;
-        }
-        visit(node);
-        prev = node;
-        if (++n > 1000000) {
-            if (out) out->push_back({finding_name(FindingId::list_link), 0, fmt::format("{}: cycle", list_name)});
-            return n;
-        }
-    }
-    if (head->prev != prev && out)
-        out->push_back({finding_name(FindingId::list_link), 0, fmt::format("{}: head->prev is not the last node", list_name)});
-    return n;
+    const z3fh_list_world w = port_world(pool);
+    auto call = [](void* v, const z3fh_links* n) { (*static_cast<Visit*>(v))(node_of(n)); };
+    return z3fh_walk_list(&w, head, list_name, data_of, call, &visit, out ? &report_into : nullptr, out);
 }
 
 // The indices of the non-empty heads among `n`. The vcpus x 62 unbuddied
@@ -64,8 +63,8 @@ void nonempty_heads(const ListNode* heads, size_t n, std::vector<uint32_t>& out)
         if (heads[i].next != &heads[i] || heads[i].prev != &heads[i]) out.push_back(static_cast<uint32_t>(i));
 }
 
-const void* lru_data(ListNode* n) { return page_address(page_of_lru(n)); }
-const void* buddy_data(ListNode* n) {
+const void* lru_data(const z3fh_links* n) { return page_address(page_of_lru(node_of(n))); }
+const void* buddy_data(const z3fh_links* n) {
     return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(n) & PAGE_MASK);
 }
 
@@ -79,7 +78,7 @@ PageDesc* PoolInspector::find_page(Pool& pool, uint32_t serial) {
     return nullptr;
 }
 
-PoolSnapshot PoolInspector::snapshot(Pool& pool) {
+PoolSnapshot PoolInspector::snapshot(Pool& pool) Z3FH_TSA_ESCAPE("introspection: read while no thread runs") {
     PoolSnapshot snap;
     // (page, its position in snap.pages), sorted by address after the loop:
     // one allocation where a hash map took one a page.
@@ -126,20 +125,20 @@ PoolSnapshot PoolInspector::snapshot(Pool& pool) {
         if (it != index.end() && it->first == page) f(snap.pages[it->second]);
     };
     snap.lru_length = walk_list(pool, &pool.lru_, "the LRU", lru_data,
-                                [&](ListNode* n) { mark(lru_data(n), [](PageSnapshot& p) { p.on_lru = true; }); },
+                                [&](ListNode* n) { mark(lru_data(links_of_node(n)), [](PageSnapshot& p) { p.on_lru = true; }); },
                                 nullptr);
     for (int cpu = 0; cpu < pool.vcpus_; cpu++)
         for (int i = 0; i < NCHUNKS; i++)
             walk_list(pool, pool.unbuddied(cpu, i), "an unbuddied list", buddy_data,
                       [&](ListNode* n) {
-                          mark(buddy_data(n), [&](PageSnapshot& p) {
+                          mark(buddy_data(links_of_node(n)), [&](PageSnapshot& p) {
                               p.unbuddied_cpu = cpu;
                               p.unbuddied_index = i;
                           });
                       },
                       nullptr);
     snap.stale_length = walk_list(pool, &pool.stale_, "the stale list", buddy_data,
-                                  [&](ListNode* n) { mark(buddy_data(n), [](PageSnapshot& p) { p.on_stale = true; }); },
+                                  [&](ListNode* n) { mark(buddy_data(links_of_node(n)), [](PageSnapshot& p) { p.on_stale = true; }); },
                                   nullptr);
     for (BuddySlots* s : pool.c_handle_.live_ordered()) {
         snap.slots_objects++;
@@ -169,40 +168,25 @@ std::vector<Violation> PoolInspector::validate(Pool& pool) {
 
 namespace {
 
-// The rules for a page found on a list, shared by the walk of every list
-// (validate) and the check of the pages one step touched (validate_pages).
-void check_listed(PageDesc* page, const char* list, std::vector<Violation>& out) {
-    unsigned long flags = page->flags.peek();
-    if (!((flags >> PAGE_HEADLESS) & 1UL)) {
-        Z3foldHeader* z = page_header(page);
-        if (z->refcount.peek() < 1)
-            out.push_back({finding_name(FindingId::listed_page_zero_ref), page->serial,
-                           fmt::format("page {} on {} has refcount {}", page->serial, list, z->refcount.peek())});
-    }
-    if ((flags >> PAGE_STALE) & 1UL)
-        out.push_back({finding_name(FindingId::listed_page_stale), page->serial, fmt::format("released page {} is on {}", page->serial, list)});
+// A page as z3fold's shared rules read it (checks/z3fold_rules.h).
+z3fh_z3fold_page page_view(PageDesc* page) {
+    const unsigned long flags = page->flags.peek();
+    Z3foldHeader* z = page_header(page);
+    z3fh_z3fold_page v{};
+    v.key = page;
+    v.serial = page->serial;
+    v.headless = (flags >> PAGE_HEADLESS) & 1UL;
+    v.claimed = (flags >> PAGE_CLAIMED) & 1UL;
+    v.stale = (flags >> PAGE_STALE) & 1UL;
+    v.refcount = z->refcount.peek();
+    v.locked = !v.headless && z->page_lock.is_locked();
+    return v;
 }
 
-void check_on_unbuddied(PageDesc* page, int cpu, int i, std::vector<Violation>& out) {
-    unsigned long flags = page->flags.peek();
-    if ((flags >> PAGE_HEADLESS) & 1UL) {
-        out.push_back({finding_name(FindingId::headless_on_unbuddied), page->serial,
-                       fmt::format("headless page {} on unbuddied[{}][{}]", page->serial, cpu, i)});
-        return;
-    }
-    check_listed(page, "an unbuddied list", out);
-    // A claim holder takes the page off its list under the page lock it
-    // still holds; otherwise a claimed page must not be findable by alloc.
-    if (((flags >> PAGE_CLAIMED) & 1UL) && !page_header(page)->page_lock.is_locked())
-        out.push_back({finding_name(FindingId::claimed_page_listed), page->serial,
-                       fmt::format("claimed page {} is on unbuddied[{}][{}] and unlocked", page->serial, cpu, i)});
-}
-
-void check_on_stale(PageDesc* page, std::vector<Violation>& out) {
-    unsigned long flags = page->flags.peek();
-    if (!((flags >> PAGE_STALE) & 1UL) || page_header(page)->refcount.peek() != 0)
-        out.push_back({finding_name(FindingId::stale_page_state), page->serial,
-                       fmt::format("page {} on the stale list is not released", page->serial)});
+// The port takes a page off its lists before the last put: a listed page at
+// refcount zero or STALE is never legal here, page lock or not.
+void rules_init(z3fh_z3fold_rules& r, std::vector<Violation>& out) {
+    z3fh_z3fold_rules_init(&r, /*release_under_page_lock=*/0, &report_into, &out);
 }
 
 // Rules about one live page's own state, listed or not.
@@ -231,19 +215,13 @@ void check_page_state(const Pool* pool, PageDesc* page, std::vector<Violation>& 
 }  // namespace
 
 void PoolInspector::validate(Pool& pool, std::vector<Violation>& out) {
-    // Pages whose buddy link was seen on a list, to catch one link on two
-    // lists. Reused across calls: this runs at every scheduling point, and an
-    // allocation per call costs more than the checks under ASan.
-    static thread_local std::vector<const PageDesc*> buddy_seen;
-    buddy_seen.clear();
-    auto note_buddy = [&](const PageDesc* page) {
-        if (std::find(buddy_seen.begin(), buddy_seen.end(), page) != buddy_seen.end())
-            out.push_back({finding_name(FindingId::page_on_two_lists), page->serial,
-                           fmt::format("page {} is linked on two lists through one link", page->serial)});
-        else
-            buddy_seen.push_back(page);
-    };
-    walk_list(pool, &pool.lru_, "the LRU", lru_data, [&](ListNode* n) { check_listed(page_of_lru(n), "the LRU", out); },
+    static thread_local z3fh_z3fold_rules rules;  // 4 KiB of pages seen: not on the fiber's stack
+    rules_init(rules, out);
+    walk_list(pool, &pool.lru_, "the LRU", lru_data,
+              [&](ListNode* n) {
+                  const z3fh_z3fold_page v = page_view(page_of_lru(n));
+                  z3fh_z3fold_check_listed(&rules, &v, "the LRU");
+              },
               &out);
     static thread_local std::vector<uint32_t> listed;
     nonempty_heads(pool.unbuddied_.data(), pool.unbuddied_.size(), listed);
@@ -252,9 +230,8 @@ void PoolInspector::validate(Pool& pool, std::vector<Violation>& out) {
         ListNode* head = pool.unbuddied_.data() + at;
         walk_list(pool, head, "an unbuddied list", buddy_data,
                   [&](ListNode* n) {
-                      PageDesc* page = virt_to_page(buddy_data(n));
-                      note_buddy(page);
-                      check_on_unbuddied(page, cpu, i, out);
+                      const z3fh_z3fold_page v = page_view(virt_to_page(buddy_data(links_of_node(n))));
+                      z3fh_z3fold_check_unbuddied(&rules, &v, cpu, i);
                   },
                   &out);
     }
@@ -263,9 +240,8 @@ void PoolInspector::validate(Pool& pool, std::vector<Violation>& out) {
     for (PageDesc* page : live) check_page_state(&pool, page, out);
     walk_list(pool, &pool.stale_, "the stale list", buddy_data,
               [&](ListNode* n) {
-                  PageDesc* page = virt_to_page(buddy_data(n));
-                  note_buddy(page);
-                  check_on_stale(page, out);
+                  const z3fh_z3fold_page v = page_view(virt_to_page(buddy_data(links_of_node(n))));
+                  z3fh_z3fold_check_stale(&rules, &v);
               },
               &out);
 }
@@ -299,44 +275,10 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
     if (page_serial)
         if (PageDesc* p = find_page(pool, page_serial)) add(p, false);
     const ListNode* unbuddied = pool.unbuddied_.data();
-    const size_t n_unbuddied = pool.unbuddied_.size();
-    auto is_head = [&](const ListNode* x) {
-        return x == &pool.lru_ || x == &pool.stale_ || (x >= unbuddied && x < unbuddied + n_unbuddied);
-    };
-    // A link that may be followed: a list head, or a node in a live page.
-    auto reachable = [&](ListNode* x, auto data_of) { return is_head(x) || src.is_live(data_of(x)); };
-    // Whether `node` is linked (`*linked`), its links and its neighbours'
-    // back-links checked; false if they do not check out (a freed page, a
-    // broken or stale link).
-    auto links_of = [&](ListNode* node, auto data_of, bool* linked) {
-        *linked = false;
-        if (node->next == node || node->next == kListPoison1)
-            return node->prev == node || node->prev == kListPoison2;
-        if (!reachable(node->prev, data_of) || node->prev->next != node) return false;
-        if (!reachable(node->next, data_of) || node->next->prev != node) return false;
-        *linked = true;
-        return true;
-    };
-    // The head of the list `node` is on (nullptr: none), found by walking
-    // forward with every link checked both ways, as links_of.
-    auto head_of = [&](ListNode* node, auto data_of, ListNode** head) {
-        *head = nullptr;
-        bool linked;
-        if (!links_of(node, data_of, &linked)) return false;
-        if (!linked) return true;
-        ListNode* at = node;
-        for (int steps = 0; steps < 1000000; steps++) {
-            ListNode* x = at->next;
-            if (!reachable(x, data_of) || x->prev != at) return false;
-            if (is_head(x)) {
-                *head = x;
-                return true;
-            }
-            at = x;
-        }
-        return false;
-    };
+    const z3fh_list_world w = port_world(pool);
     const size_t reported = out.size();
+    static thread_local z3fh_z3fold_rules rules;
+    rules_init(rules, out);
     auto undecided = [&] {
         out.resize(reported);
         return false;
@@ -346,10 +288,13 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
         // An LRU link can only be on the LRU (the walk at the next operation
         // boundary would see it elsewhere): no walk to its head, which is
         // the longest list.
-        bool on_lru;
-        if (!links_of(&page->lru, lru_data, &on_lru)) return undecided();
-        if (on_lru) check_listed(page, "the LRU", out);
-        ListNode* head;
+        int on_lru;
+        if (!z3fh_links_of(&w, &page->lru, lru_data, &on_lru)) return undecided();
+        if (on_lru) {
+            const z3fh_z3fold_page v = page_view(page);
+            z3fh_z3fold_check_listed(&rules, &v, "the LRU");
+        }
+        const z3fh_links* head;
         const bool headless = (page->flags.peek() >> PAGE_HEADLESS) & 1UL;
         Z3foldHeader* z = page_header(page);
         if (headless || z->pool != &pool) {
@@ -357,13 +302,15 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
             // so a link stored there is something only the walk can judge.
             if (t.data) return undecided();
         } else {
-            if (!head_of(&z->buddy, buddy_data, &head)) return undecided();
-            if (head == &pool.lru_) return undecided();
-            if (head == &pool.stale_) {
-                check_on_stale(page, out);
-            } else if (head) {
-                const auto at = static_cast<size_t>(head - unbuddied);
-                check_on_unbuddied(page, static_cast<int>(at / NCHUNKS), static_cast<int>(at % NCHUNKS), out);
+            if (!z3fh_head_of(&w, &z->buddy, buddy_data, &head)) return undecided();
+            const ListNode* at_head = node_of(head);
+            if (at_head == &pool.lru_) return undecided();
+            const z3fh_z3fold_page v = page_view(page);
+            if (at_head == &pool.stale_) {
+                z3fh_z3fold_check_stale(&rules, &v);
+            } else if (at_head) {
+                const auto at = static_cast<size_t>(at_head - unbuddied);
+                z3fh_z3fold_check_unbuddied(&rules, &v, static_cast<int>(at / NCHUNKS), static_cast<int>(at % NCHUNKS));
             }
         }
         check_page_state(&pool, page, out);
@@ -371,8 +318,14 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
     return true;
 }
 
+bool PoolInspector::is_list_head(Pool& pool, const void* x) {
+    const ListNode* unbuddied = pool.unbuddied_.data();
+    const auto* node = static_cast<const ListNode*>(x);
+    return node == &pool.lru_ || node == &pool.stale_ || (node >= unbuddied && node < unbuddied + pool.unbuddied_.size());
+}
+
 bool PoolInspector::resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset,
-                            const uint8_t** object) {
+                            const uint8_t** object) Z3FH_TSA_ESCAPE("introspection: read while no thread runs") {
     if (h == 0) return false;
     if (handle_is_headless(h)) {
         const void* data = reinterpret_cast<const void*>(h & PAGE_MASK);
@@ -400,7 +353,7 @@ bool PoolInspector::resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* 
     return true;
 }
 
-void PoolInspector::corrupt_lru_link_for_test(Pool& pool) {
+void PoolInspector::corrupt_lru_link_for_test(Pool& pool) Z3FH_TSA_ESCAPE("test hook: the pool is quiescent") {
     if (!list_empty(&pool.lru_)) pool.lru_.next->prev = pool.lru_.next;
 }
 
@@ -438,7 +391,7 @@ void PoolInspector::clear_flag_for_test(Pool& pool, uint32_t serial, int bit) {
     if (PageDesc* p = find_page(pool, serial)) p->flags.init(p->flags.peek() & ~(1UL << bit), p->flags.id());
 }
 
-void PoolInspector::set_field_for_test(Pool& pool, uint32_t serial, Field f, int value) {
+void PoolInspector::set_field_for_test(Pool& pool, uint32_t serial, Field f, int value) Z3FH_TSA_ESCAPE("test hook: the pool is quiescent") {
     PageDesc* p = find_page(pool, serial);
     if (!p) return;
     Z3foldHeader* z = page_header(p);

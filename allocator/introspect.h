@@ -66,6 +66,8 @@ public:
     // every list from its head (validate) can say what is wrong then.
     static bool validate_pages(Pool& pool, const void* const* addresses, size_t n, uint32_t page_serial,
                                std::vector<Violation>& out);
+    // Whether `x` is one of the pool's list heads (LRU, stale, an unbuddied).
+    static bool is_list_head(Pool& pool, const void* x);
     // Resolve a handle to (page serial, buddy) without locking (quiescent only).
     static bool resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset,
                         const uint8_t** object = nullptr);

@@ -22,11 +22,11 @@ struct Z3foldHeader {
     sync::WorkItem work;        // compaction work on pool->compact_wq
     BuddySlots* slots;          // page_lock: this page's own slots object (nullptr once all freed)
     Pool* pool;
-    int16_t cpu;                // page_lock: vCPU whose unbuddied list holds the page; -1 none
-    uint16_t first_chunks;      // page_lock
-    uint16_t middle_chunks;     // page_lock
-    uint16_t last_chunks;       // page_lock
-    uint16_t start_middle;      // page_lock: chunk index where MIDDLE starts
+    int16_t cpu Z3FH_GUARDED_BY(page_lock);                // page_lock: vCPU whose unbuddied list holds the page; -1 none
+    uint16_t first_chunks Z3FH_GUARDED_BY(page_lock);      // page_lock
+    uint16_t middle_chunks Z3FH_GUARDED_BY(page_lock);     // page_lock
+    uint16_t last_chunks Z3FH_GUARDED_BY(page_lock);       // page_lock
+    uint16_t start_middle Z3FH_GUARDED_BY(page_lock);      // page_lock: chunk index where MIDDLE starts
     uint8_t first_num : 2;      // page_lock (+ slots lock for readers): buddy relabel counter
     uint8_t foreign_handles : 2;// page_lock: objects whose handles live in another page's slots
     uint8_t mapped_count;       // page_lock: live mappings of this page's objects (upstream: 2 bits,
@@ -51,7 +51,7 @@ inline PageDesc* page_of_lru(ListNode* n) {
 // num_free_chunks: with a MIDDLE object, the larger of the gap before it (if
 // FIRST is free) and after it (if LAST is free); otherwise what FIRST and LAST
 // leave.
-inline int num_free_chunks(const Z3foldHeader* z) {
+inline int num_free_chunks(const Z3foldHeader* z) Z3FH_REQUIRES(z->page_lock) {
     if (z->middle_chunks != 0) {
         int before = z->first_chunks ? 0 : z->start_middle - ZHDR_CHUNKS;
         int after = z->last_chunks ? 0 : TOTAL_CHUNKS - (z->start_middle + z->middle_chunks);
@@ -65,7 +65,7 @@ inline int num_free_chunks(const Z3foldHeader* z) {
 }
 
 // get_free_buddy: where an object of `chunks` goes in this page (HEADLESS = nowhere).
-inline Buddy get_free_buddy(const Z3foldHeader* z, int chunks) {
+inline Buddy get_free_buddy(const Z3foldHeader* z, int chunks) Z3FH_REQUIRES(z->page_lock) {
     if (z->middle_chunks) {
         if (!z->first_chunks && chunks <= z->start_middle - ZHDR_CHUNKS) return Buddy::FIRST;
         if (!z->last_chunks) return Buddy::LAST;
@@ -77,12 +77,12 @@ inline Buddy get_free_buddy(const Z3foldHeader* z, int chunks) {
 }
 
 // buddy_single: at most one of the three buddies is in use.
-inline bool buddy_single(const Z3foldHeader* z) {
+inline bool buddy_single(const Z3foldHeader* z) Z3FH_REQUIRES(z->page_lock) {
     return !((z->first_chunks && z->middle_chunks) || (z->first_chunks && z->last_chunks) ||
              (z->middle_chunks && z->last_chunks));
 }
 
-inline int buddy_chunks(const Z3foldHeader* z, Buddy b) {
+inline int buddy_chunks(const Z3foldHeader* z, Buddy b) Z3FH_REQUIRES(z->page_lock) {
     switch (b) {
     case Buddy::FIRST: return z->first_chunks;
     case Buddy::MIDDLE: return z->middle_chunks;

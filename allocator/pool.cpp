@@ -90,7 +90,8 @@ void Pool::pages_nr_add(int64_t d, sync::SrcLoc loc) {
 }
 
 // init_z3fold_page: a fresh page gets its header and its own slots object.
-Z3foldHeader* Pool::init_z3fold_page(PageDesc* page, bool headless) {
+Z3foldHeader* Pool::init_z3fold_page(PageDesc* page, bool headless)
+    Z3FH_TSA_ESCAPE("initialises a header no other thread can reach yet") {
     auto* zhdr = page_header(page);
 #if defined(Z3FH_MUTANTS) && Z3FH_MUTANTS
     // slab-leak (before "z3fold: fix memory leak in kmem cache"): the slots

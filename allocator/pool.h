@@ -100,7 +100,7 @@ private:
     // lifetime.cpp
     void kref_get_locked(Z3foldHeader* zhdr, sync::SrcLoc loc = sync::SrcLoc::here());
     bool put_z3fold_locked(Z3foldHeader* zhdr, sync::SrcLoc loc = sync::SrcLoc::here());
-    void unlink_from_lists(Z3foldHeader* zhdr);
+    void unlink_from_lists(Z3foldHeader* zhdr) Z3FH_REQUIRES(zhdr->page_lock);
     void release_z3fold_page_locked(Z3foldHeader* zhdr);
     static void free_pages_work(sync::WorkItem* w);
 
@@ -121,9 +121,9 @@ private:
 
     sync::SpinLock lock_;        // pool->lock: unbuddied lists, zhdr->buddy links, LRU
     sync::SpinLock stale_lock_;  // the stale list
-    std::vector<ListNode> unbuddied_;  // [vcpu][NCHUNKS], by free chunks; lock_
-    ListNode lru_;                     // lock_
-    ListNode stale_;                   // stale_lock_
+    std::vector<ListNode> unbuddied_;  // [vcpu][NCHUNKS], by free chunks; the heads and links under lock_
+    ListNode lru_ Z3FH_GUARDED_BY(lock_);
+    ListNode stale_ Z3FH_GUARDED_BY(stale_lock_);
     sync::Atomic<int64_t> pages_nr_;  // pages_nr_add() changes it
     SlotsCache c_handle_;
     struct ReleaseWork {

@@ -3,7 +3,7 @@
 // began with, the stores the sync layer noted) to the pages and handles to
 // check (docs/invariants.md, "How the step tier is checked").
 #pragma once
-#include "harness/target.h"
+#include "target/target.h"
 #include "sched/runtime.h"
 #include "shadow/shadow.h"
 

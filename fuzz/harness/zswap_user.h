@@ -19,7 +19,7 @@
 #include <memory>
 #include <vector>
 
-#include "harness/target.h"
+#include "target/target.h"
 #include "program/program.h"
 #include "shadow/shadow.h"
 #include "sync/sync.h"

@@ -10,7 +10,7 @@
 
 #include <memory>
 
-#include "harness/target.h"
+#include "target/port_target.h"
 #include "introspect.h"
 #include "program/program.h"
 

@@ -1,9 +1,11 @@
 /* z3fold-harden kernel adapter: the operations and the introspection of the
  * kernel's own mm/z3fold.c, in the shapes the harness uses for the port
- * (fuzz/harness/target.h). kernel_adapter.c includes the kernel file. */
+ * (fuzz/target/target.h). kernel_adapter.c includes the kernel file. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+
+#include "list_check.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,14 +88,14 @@ struct kz_layout {
 };
 void kz_get_layout(struct kz_layout *out);
 
-/* Structural invariants at a scheduling point; ids as the port's validator. */
-typedef void (*kz_violation_fn)(void *ctx, const char *id, uint32_t page, const char *message);
-void kz_validate(struct kz_pool *kz, kz_violation_fn report, void *ctx);
+/* Structural invariants at a scheduling point: the port's rules
+ * (checks/z3fold_rules.h), on the kernel's structures. */
+void kz_validate(struct kz_pool *kz, z3fh_report_fn report, void *ctx);
 /* The same for the pages that addrs (list links) lie in and the page
  * numbered serial (0: none); 0, having reported nothing, when a link of
  * theirs does not check out and only kz_validate can say what is wrong. */
 int kz_validate_pages(struct kz_pool *kz, const void *const *addrs, size_t n, uint32_t serial,
-                      kz_violation_fn report, void *ctx);
+                      z3fh_report_fn report, void *ctx);
 
 /* Resolve a handle without locks. Returns 0 if it names no live object. */
 int kz_resolve(struct kz_pool *kz, unsigned long handle, uint32_t *page_serial, int *bud, size_t *offset,

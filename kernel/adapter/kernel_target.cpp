@@ -1,9 +1,9 @@
 // z3fold-harden: the kernel's own mm/z3fold.c as the harness's TargetPool.
 // Linked into the kernel build's binaries ahead of the harness archive, so
-// this make_target() is the one they use (fuzz/harness/target.h).
+// this make_target() is the one they use (fuzz/target/target.h).
 #include <string>
 
-#include "harness/target.h"
+#include "target/target.h"
 #include "kernel_adapter.h"
 #include "kernel_mm.h"
 #include "kshim_registry.h"
@@ -168,8 +168,8 @@ private:
         auto* t = static_cast<KernelTarget*>(self);
         return t->evict_(*t, static_cast<Handle>(handle), t->ctx_);
     }
-    static void on_violation(void* ctx, const char* id, uint32_t page, const char* message) {
-        static_cast<std::vector<Violation>*>(ctx)->push_back(Violation{id, page, message});
+    static void on_violation(void* ctx, z3fh_finding_id id, uint32_t page, const char* message) {
+        static_cast<std::vector<Violation>*>(ctx)->push_back(Violation{z3fh_finding_name(id), page, message});
     }
 
     kz_pool* kz_ = nullptr;

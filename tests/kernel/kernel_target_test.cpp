@@ -1,6 +1,6 @@
-// The kernel target: the shim's primitives (kref, lists and their lock
-// guard, spinlocks and work queues under the scheduler), and the adapter's
-// snapshot, validator and handle resolution over the kernel's own z3fold.c.
+// The kernel target: the adapter's snapshot, validator and handle
+// resolution over the kernel's own z3fold.c, the zswap user on it, and the
+// diagram of a kernel finding. (The shim's primitives: kernel_shim_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 
 #include "harness/diagram.h"
 #include "harness/runner.h"
-#include "harness/target.h"
+#include "target/target.h"
 #include "kernel_adapter.h"
 #include "kshim_registry.h"
 #include "program/program.h"
@@ -22,315 +22,13 @@
 // The shim's C entry points these tests drive directly (kshim.h is C, with
 // kernel macros such as min/max that a C++ file must not see).
 extern "C" {
-void kshim_spin_init(spinlock_t* l, const char* name);
 void kshim_spin_lock(spinlock_t* l, const char* file, int line);
-void kshim_spin_unlock(spinlock_t* l, const char* file, int line);
-void kshim_kref_init(struct kref* k, const char* file, int line);
-void* kshim_kmem_cache_alloc(struct kmem_cache* c, gfp_t gfp, const char* file, int line);
-struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t size, size_t align);
-void kshim_kmem_cache_free(struct kmem_cache* c, void* obj, const char* file, int line);
-void kshim_cond_resched(const char* file, int line);
-void kshim_kmem_cache_destroy(struct kmem_cache* c, const char* file, int line);
-void kshim_kref_get(struct kref* k, const char* file, int line);
-int kshim_kref_get_unless_zero(struct kref* k, const char* file, int line);
-int kshim_kref_put(struct kref* k, void (*release)(struct kref*), const char* file, int line);
-void kshim_list_added(const struct list_head* n, const struct list_head* prev, const struct list_head* next,
-                      const char* file, int line);
-void kshim_list_deleted(const struct list_head* entry, const char* file, int line);
-void kshim_init_work(struct work_struct* w, work_func_t fn);
-bool kshim_queue_work(int cpu, struct workqueue_struct* wq, struct work_struct* w, const char* file, int line);
-bool kshim_cancel_work_sync(struct work_struct* w, const char* file, int line);
-struct workqueue_struct* kshim_create_workqueue(const char* name);
-void kshim_destroy_workqueue(struct workqueue_struct* wq, const char* file, int line);
-bool kshim_work_pending(const struct work_struct* w);
-void kshim_preempt_disable(const char* file, int line);
-void kshim_preempt_enable(const char* file, int line);
-void kshim_migrate_disable(const char* file, int line);
-void kshim_migrate_enable(const char* file, int line);
-int kshim_checked_cpu(const char* what, const char* file, int line);
-void* kshim_alloc_percpu(size_t size, size_t align);
-size_t kshim_percpu_unit(const void* p);
-void kshim_free_percpu(void* p);
-void kshim_list_check_head(const struct list_head* head, const char* file, int line);
-void kshim_yield(const char* file, int line);
-int kshim_current_cpu(void);
-struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line);
 void kshim_put_page(struct page* page, const char* file, int line);
 }
 
 namespace z3fh::fuzz {
 namespace {
 
-int g_released = 0;
-void count_release(struct kref*) { g_released++; }
-
-TEST(KernelShim, KrefFollowsTheKernelsRules) {
-    kshim_reset(1);
-    struct kref k;
-    kshim_kref_init(&k, __FILE__, __LINE__);
-    kshim_kref_get(&k, __FILE__, __LINE__);
-    g_released = 0;
-    EXPECT_EQ(kshim_kref_put(&k, &count_release, __FILE__, __LINE__), 0);
-    EXPECT_EQ(g_released, 0);
-    EXPECT_EQ(kshim_kref_put(&k, &count_release, __FILE__, __LINE__), 1);
-    EXPECT_EQ(g_released, 1);
-    EXPECT_EQ(kshim_kref_get_unless_zero(&k, __FILE__, __LINE__), 0);
-    // refcount_t: an increment from zero is a use after free.
-    EXPECT_DEATH(kshim_kref_get(&k, "mm/z3fold.c", 42), "addition on 0");
-    EXPECT_DEATH(kshim_kref_put(&k, &count_release, "mm/z3fold.c", 43), "underflow");
-}
-
-TEST(KernelShim, GuardedListNeedsItsLock) {
-    kshim_reset(1);
-    spinlock_t lock;
-    kshim_spin_init(&lock, "&pool->lock");
-    struct list_head head = {&head, &head}, node = {nullptr, nullptr};
-    kshim_guard_list(&head, &lock);
-    // Under the lock: fine, and the node becomes a guarded member.
-    kshim_spin_lock(&lock, __FILE__, __LINE__);
-    kshim_list_added(&node, &head, head.next, __FILE__, __LINE__);
-    node.next = &head;
-    node.prev = &head;
-    head.next = head.prev = &node;
-    kshim_spin_unlock(&lock, __FILE__, __LINE__);
-    // Without it: a lock-not-held finding naming the lock's class.
-    EXPECT_DEATH(kshim_list_deleted(&node, "mm/z3fold.c", 486), "lock-not-held.*pool lock");
-    kshim_spin_lock(&lock, __FILE__, __LINE__);
-    kshim_list_deleted(&node, __FILE__, __LINE__);
-    kshim_spin_unlock(&lock, __FILE__, __LINE__);
-    // Unguarded lists are the kernel's own business.
-    struct list_head other = {&other, &other}, n2 = {nullptr, nullptr};
-    kshim_list_added(&n2, &other, &other, __FILE__, __LINE__);
-    kshim_list_deleted(&n2, __FILE__, __LINE__);
-}
-
-TEST(KernelShim, SleepingWithASpinlockHeldIsAFinding) {
-    kshim_reset(1);
-    spinlock_t lock;
-    kshim_spin_init(&lock, "&pool->lock");
-    struct kmem_cache* c = kshim_kmem_cache_create("t", 64, 64);
-    // GFP_ATOMIC under a spinlock is fine; a blocking allocation is not.
-    kshim_spin_lock(&lock, __FILE__, __LINE__);
-    void* obj = kshim_kmem_cache_alloc(c, 0x20u /* GFP_ATOMIC-like */, __FILE__, __LINE__);
-    EXPECT_DEATH(kshim_kmem_cache_alloc(c, KSHIM_GFP_DIRECT_RECLAIM, "mm/z3fold.c", 7),
-                 "might-sleep.*kmem_cache_alloc.*pool lock");
-    EXPECT_DEATH(kshim_cond_resched("mm/z3fold.c", 8), "might-sleep.*cond_resched");
-    // An operation may not return with it held either.
-    EXPECT_DEATH(kshim_check_returned("z3fold_free"), "lock-held-at-return.*z3fold_free.*pool lock");
-    kshim_spin_unlock(&lock, __FILE__, __LINE__);
-    kshim_check_returned("z3fold_free");
-    void* obj2 = kshim_kmem_cache_alloc(c, KSHIM_GFP_DIRECT_RECLAIM, __FILE__, __LINE__);
-    kshim_cond_resched(__FILE__, __LINE__);
-    kshim_kmem_cache_free(c, obj, __FILE__, __LINE__);
-    kshim_kmem_cache_free(c, obj2, __FILE__, __LINE__);
-    EXPECT_DEATH(kshim_kmem_cache_free(c, obj2, "mm/z3fold.c", 9), "double free");
-    kshim_kmem_cache_destroy(c, __FILE__, __LINE__);
-}
-
-// Threads of a toy program on the scheduler.
-struct Toy {
-    std::vector<std::function<void()>> bodies;
-    static void entry(void* p) { (*static_cast<std::function<void()>*>(p))(); }
-};
-
-int g_work_runs = 0;
-spinlock_t g_lock;
-int g_in_section = 0;
-int g_max_in_section = 0;
-
-void count_work(struct work_struct*) {
-    sync::TsanHidden hidden;
-    g_work_runs++;
-}
-
-TEST(KernelShim, SpinlockExcludesAndWorkRunsOnAWorkerFiber) {
-    kshim_reset(1);
-    g_work_runs = 0;
-    g_in_section = g_max_in_section = 0;
-    kshim_spin_init(&g_lock, "&zhdr->page_lock");
-    for (uint64_t seed = 1; seed <= 20; seed++) {
-        sched::RandomStrategy strategy(seed, 2);
-        sched::Runtime rt(strategy);
-        sync::install_runtime(&rt);
-        struct workqueue_struct* wq = kshim_create_workqueue("test");
-        struct work_struct work;
-        kshim_init_work(&work, &count_work);
-        Toy toy;
-        for (int t = 0; t < 3; t++)
-            toy.bodies.push_back([&] {
-                kshim_spin_lock(&g_lock, __FILE__, __LINE__);
-                {
-                    sync::TsanHidden hidden;
-                    g_in_section++;
-                    g_max_in_section = std::max(g_max_in_section, g_in_section);
-                }
-                sync::cpu_relax();  // another thread may run here, but not enter
-                {
-                    sync::TsanHidden hidden;
-                    g_in_section--;
-                }
-                kshim_spin_unlock(&g_lock, __FILE__, __LINE__);
-                kshim_queue_work(0, wq, &work, __FILE__, __LINE__);
-            });
-        for (size_t i = 0; i < toy.bodies.size(); i++) rt.spawn("T" + std::to_string(i), &Toy::entry, &toy.bodies[i]);
-        sched::RunResult r = rt.run();
-        EXPECT_EQ(r.status, sched::RunStatus::completed);
-        // A run ends with its workers idle: queued work has run.
-        EXPECT_FALSE(kshim_work_pending(&work));
-        kshim_destroy_workqueue(wq, __FILE__, __LINE__);
-        kshim_free_leftovers();  // the destroyed queue is kept until the run ends
-        sync::install_runtime(nullptr);
-    }
-    EXPECT_EQ(g_max_in_section, 1);
-    EXPECT_GE(g_work_runs, 20);
-}
-
-// `body` as the one thread of a scheduled run (the context rules apply to
-// scheduled threads; the harness's main context is pool setup).
-void run_scheduled(const std::function<void()>& body) {
-    sched::RandomStrategy strategy(1, 1);
-    sched::Runtime rt(strategy);
-    sync::install_runtime(&rt);
-    std::function<void()> b = body;
-    rt.spawn("T0", &Toy::entry, &b);
-    sched::RunResult r = rt.run();
-    sync::install_runtime(nullptr);
-    EXPECT_EQ(r.status, sched::RunStatus::completed);
-}
-
-// Each context rule fires on its planted violation, with the kernel's words
-// and the caller's line, and is silent where the kernel allows the call.
-TEST(KernelShim, CpuIdNeedsPreemptionOrMigrationDisabled) {
-    kshim_reset(2);
-    spinlock_t lock;
-    kshim_spin_init(&lock, "&pool->lock");
-    run_scheduled([&] {
-        kshim_spin_lock(&lock, __FILE__, __LINE__);
-        EXPECT_EQ(kshim_checked_cpu("smp_processor_id()", __FILE__, __LINE__), 0);
-        kshim_spin_unlock(&lock, __FILE__, __LINE__);
-        kshim_migrate_disable(__FILE__, __LINE__);
-        kshim_checked_cpu("this_cpu_ptr()", __FILE__, __LINE__);
-        kshim_migrate_enable(__FILE__, __LINE__);
-        kshim_preempt_disable(__FILE__, __LINE__);
-        kshim_checked_cpu("smp_processor_id()", __FILE__, __LINE__);
-        kshim_preempt_enable(__FILE__, __LINE__);
-    });
-    EXPECT_DEATH(run_scheduled([] { kshim_checked_cpu("smp_processor_id()", "mm/z3fold.c", 1555); }),
-                 "ERROR: cpu-id-preemptible: BUG: using smp_processor_id\\(\\) in preemptible.*\n.*at mm/z3fold.c:1555");
-}
-
-TEST(KernelShim, SleepingWithPreemptionOffIsAFinding) {
-    kshim_reset(1);
-    EXPECT_DEATH(run_scheduled([] {
-                     kshim_preempt_disable("mm/z3fold.c", 10);
-                     kshim_cond_resched("mm/z3fold.c", 11);
-                 }),
-                 "might-sleep: BUG: sleeping function called from invalid context: cond_resched with preemption "
-                 "disabled \\(preempt_disable at mm/z3fold.c:10\\)");
-    EXPECT_DEATH(run_scheduled([] {
-                     kshim_preempt_disable("mm/z3fold.c", 10);
-                     kshim_check_returned("z3fold_alloc");
-                 }),
-                 "lock-held-at-return: z3fold_alloc returned with preemption disabled");
-}
-
-TEST(KernelShim, BlockingAllocationForANonBlockingCallerIsAGfpContractFinding) {
-    kshim_reset(1);
-    struct kmem_cache* c = kshim_kmem_cache_create("t", 64, 64);
-    run_scheduled([&] {
-        // A caller that may block: anything goes.
-        kshim_enter_caller(KSHIM_GFP_DIRECT_RECLAIM);
-        kshim_kmem_cache_free(c, kshim_kmem_cache_alloc(c, KSHIM_GFP_DIRECT_RECLAIM, __FILE__, __LINE__), __FILE__,
-                              __LINE__);
-        kshim_leave_caller();
-        // zswap's gfp (no direct reclaim): GFP_ATOMIC-like allocations only.
-        kshim_enter_caller(0x800u);
-        kshim_kmem_cache_free(c, kshim_kmem_cache_alloc(c, 0x20u, __FILE__, __LINE__), __FILE__, __LINE__);
-        kshim_leave_caller();
-    });
-    EXPECT_DEATH(run_scheduled([&] {
-                     kshim_enter_caller(0x800u);
-                     kshim_alloc_page(KSHIM_GFP_DIRECT_RECLAIM, "mm/z3fold.c", 1046);
-                 }),
-                 "ERROR: gfp-contract: alloc_page may block.*caller's gfp 0x800 does not allow blocking\n.*at "
-                 "mm/z3fold.c:1046");
-    kshim_kmem_cache_destroy(c, __FILE__, __LINE__);
-}
-
-TEST(KernelShim, QueueWorkOnNeedsAPossibleCpu) {
-    kshim_reset(2);
-    struct workqueue_struct* wq = kshim_create_workqueue("test");
-    struct work_struct work;
-    kshim_init_work(&work, &count_work);
-    EXPECT_DEATH(kshim_queue_work(-1, wq, &work, "mm/z3fold.c", 1555),
-                 "ERROR: queue-work-cpu: queue_work_on\\(cpu -1\\) with 2 possible CPU\\(s\\).*\\n.*at mm/z3fold.c:1555");
-    EXPECT_DEATH(kshim_queue_work(2, wq, &work, "mm/z3fold.c", 1180), "queue-work-cpu: queue_work_on\\(cpu 2\\)");
-    EXPECT_TRUE(kshim_queue_work(KSHIM_WORK_CPU_UNBOUND, wq, &work, __FILE__, __LINE__));
-    EXPECT_TRUE(kshim_work_pending(&work));
-    kshim_destroy_workqueue(wq, __FILE__, __LINE__);
-    EXPECT_FALSE(kshim_work_pending(&work));
-    EXPECT_DEATH(kshim_queue_work(0, wq, &work, "mm/z3fold.c", 469), "ERROR: queue-destroyed: queue_work on a destroyed");
-    kshim_free_leftovers();
-}
-
-// A preempted thread may resume on another virtual CPU, but not while the
-// kernel keeps it on its CPU (a spinning lock held).
-TEST(KernelShim, PreemptedThreadsMoveCpusOnlyWherePreemptible) {
-    kshim_reset(2);
-    spinlock_t lock;
-    kshim_spin_init(&lock, "&pool->lock");
-    bool moved_free = false, moved_locked = false;
-    for (uint64_t seed = 1; seed <= 30; seed++) {
-        sched::RandomStrategy strategy(seed, 2);
-        sched::Runtime rt(strategy);
-        sync::install_runtime(&rt);
-        rt.set_preemptible(&kshim_thread_preemptible);
-        std::function<void()> t0 = [&] {
-            for (int i = 0; i < 20; i++) {
-                int before = kshim_current_cpu();
-                kshim_yield(__FILE__, __LINE__);
-                sync::TsanHidden hidden;
-                moved_free = moved_free || kshim_current_cpu() != before;
-            }
-            kshim_spin_lock(&lock, __FILE__, __LINE__);
-            for (int i = 0; i < 20; i++) {
-                int before = kshim_current_cpu();
-                kshim_yield(__FILE__, __LINE__);
-                sync::TsanHidden hidden;
-                moved_locked = moved_locked || kshim_current_cpu() != before;
-            }
-            kshim_spin_unlock(&lock, __FILE__, __LINE__);
-        };
-        std::function<void()> t1 = [] {
-            for (int i = 0; i < 40; i++) kshim_yield(__FILE__, __LINE__);
-        };
-        rt.spawn("T0", &Toy::entry, &t0, 0);
-        rt.spawn("T1", &Toy::entry, &t1, 1);
-        EXPECT_EQ(rt.run().status, sched::RunStatus::completed);
-        sync::install_runtime(nullptr);
-    }
-    EXPECT_TRUE(moved_free);
-    EXPECT_FALSE(moved_locked);
-}
-
-// Per-CPU units are apart, with a redzone between them: a list head one
-// past a CPU's array (K2's unbuddied[NCHUNKS]) is a finding, in every build.
-TEST(KernelShim, PerCpuHeadPastTheUnitIsAFinding) {
-    kshim_reset(2);
-    constexpr size_t kHeads = 62;
-    auto* heads = static_cast<struct list_head*>(kshim_alloc_percpu(kHeads * sizeof(struct list_head), 8));
-    size_t stride = kshim_percpu_unit(heads);
-    EXPECT_GT(stride, kHeads * sizeof(struct list_head));
-    auto* cpu1 = reinterpret_cast<struct list_head*>(reinterpret_cast<char*>(heads) + stride);
-    kshim_list_check_head(&heads[kHeads - 1], __FILE__, __LINE__);
-    kshim_list_check_head(&cpu1[0], __FILE__, __LINE__);
-    EXPECT_DEATH(kshim_list_check_head(&heads[kHeads], "mm/z3fold.c", 555),
-                 "ERROR: percpu-out-of-bounds: list head at byte 992 of CPU 0's per-CPU unit of 992 bytes.*next CPU");
-    EXPECT_DEATH(kshim_list_check_head(&cpu1[kHeads], "mm/z3fold.c", 555), "percpu-out-of-bounds.*CPU 1's");
-    kshim_free_percpu(heads);
-}
-
-// A kernel pool in the main context (no scheduler: plain sync).
 struct KernelPool {
     kz_pool* kz = kz_create(1, nullptr, nullptr);
     ~KernelPool() { kz_destroy(kz); }
@@ -349,8 +47,8 @@ struct KernelPool {
         std::vector<std::string> out;
         *decided = kz_validate_pages(
                        kz, nullptr, 0, serial,
-                       [](void* ctx, const char* id, uint32_t, const char*) {
-                           static_cast<std::vector<std::string>*>(ctx)->push_back(id);
+                       [](void* ctx, z3fh_finding_id id, uint32_t, const char*) {
+                           static_cast<std::vector<std::string>*>(ctx)->push_back(z3fh_finding_name(id));
                        },
                        &out) != 0;
         return out;
@@ -358,7 +56,10 @@ struct KernelPool {
     std::vector<std::string> violations() {
         std::vector<std::string> out;
         kz_validate(
-            kz, [](void* ctx, const char* id, uint32_t, const char*) { static_cast<std::vector<std::string>*>(ctx)->push_back(id); },
+            kz,
+            [](void* ctx, z3fh_finding_id id, uint32_t, const char*) {
+                static_cast<std::vector<std::string>*>(ctx)->push_back(z3fh_finding_name(id));
+            },
             &out);
         return out;
     }

@@ -110,21 +110,10 @@ std::string afl_core_pattern_warning() {
         pattern.substr(0, 60));
 }
 
-bool AflEngine::start(const AflSetup& s) {
-    if (!afl_available()) {
-        std::fprintf(stderr, "z3fh: afl-fuzz is not installed (Debian package afl++)\n");
-        return false;
-    }
-    setup_ = s;
-    std::error_code ec;
-    fs::create_directories(s.sync_dir, ec);
-    // What an earlier run of this folder saved is not new.
-    for (const auto& inst : fs::directory_iterator(s.sync_dir, ec)) {
-        fs::path crashes = inst.path() / "crashes";
-        if (!fs::is_directory(crashes)) continue;
-        for (const auto& e : fs::directory_iterator(crashes, ec))
-            if (is_saved_input(e.path())) seen_.insert(e.path().string());
-    }
+// The environment every instance shares: the sanitizers' options afl-fuzz
+// insists on, the live-figures socket (statsd_fd_, opened here), and the
+// knobs a campaign of minutes on a VM needs.
+std::map<std::string, std::string> AflEngine::shared_env(const AflSetup& s) {
     std::map<std::string, std::string> env = s.env;
     // afl-fuzz insists on these in the sanitizers' options (it reads the
     // crash from the abort, and symbolising in every run is slow).
@@ -155,34 +144,62 @@ bool AflEngine::start(const AflSetup& s) {
     if (s.instances + running_afl_instances() > static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))
         env["AFL_NO_AFFINITY"] = "1";
     if (!afl_core_pattern_warning().empty()) env["AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES"] = "1";
+    return env;
+}
 
+namespace {
+
+// Instance i's command line (named `name`).
+std::vector<std::string> afl_instance_argv(const AflSetup& s, int i, const std::string& name) {
+    std::vector<std::string> argv = {"afl-fuzz", "-i", s.seeds, "-o", s.sync_dir, role(i, s.instances, !s.foreign.empty()), name,
+                                     "-m", "none",
+                                     // Our own watchdog reports a stuck run as a finding; this is the backstop.
+                                     "-t", "5000",
+                                     "-V", fmt::format("{}", static_cast<long>(s.budget_s + 0.5)),
+                                     "-s", fmt::format("{}", s.seed + static_cast<uint64_t>(i)),
+                                     "-T", name};
+    if (!s.dict.empty()) {
+        argv.push_back("-x");
+        argv.push_back(s.dict);
+    }
+    // CMPLOG on the first secondary (on the main when it is alone).
+    if (i == std::min(1, s.instances - 1) && !s.cmplog_target.empty()) {
+        argv.push_back("-c");
+        argv.push_back(s.cmplog_target);
+    }
+    if (i == 0)
+        for (const std::string& f : s.foreign) {
+            argv.push_back("-F");
+            argv.push_back(f);
+        }
+    argv.push_back("--");
+    argv.push_back(s.target);
+    return argv;
+}
+
+}  // namespace
+
+bool AflEngine::start(const AflSetup& s) {
+    if (!afl_available()) {
+        std::fprintf(stderr, "z3fh: afl-fuzz is not installed (Debian package afl++)\n");
+        return false;
+    }
+    setup_ = s;
+    std::error_code ec;
+    fs::create_directories(s.sync_dir, ec);
+    // What an earlier run of this folder saved is not new.
+    for (const auto& inst : fs::directory_iterator(s.sync_dir, ec)) {
+        fs::path crashes = inst.path() / "crashes";
+        if (!fs::is_directory(crashes)) continue;
+        for (const auto& e : fs::directory_iterator(crashes, ec))
+            if (is_saved_input(e.path())) seen_.insert(e.path().string());
+    }
+    const std::map<std::string, std::string> env = shared_env(s);
     codes_.assign(static_cast<size_t>(s.instances), 0);
     for (int i = 0; i < s.instances; i++) {
         std::string name = i == 0 ? "main" : fmt::format("s{}", i);
         names_.push_back(name);
-        std::vector<std::string> argv = {"afl-fuzz", "-i", s.seeds, "-o", s.sync_dir, role(i, s.instances, !s.foreign.empty()), name,
-                                         "-m", "none",
-                                         // Our own watchdog reports a stuck run as a finding; this is the backstop.
-                                         "-t", "5000",
-                                         "-V", fmt::format("{}", static_cast<long>(s.budget_s + 0.5)),
-                                         "-s", fmt::format("{}", s.seed + static_cast<uint64_t>(i)),
-                                         "-T", name};
-        if (!s.dict.empty()) {
-            argv.push_back("-x");
-            argv.push_back(s.dict);
-        }
-        // CMPLOG on the first secondary (on the main when it is alone).
-        if (i == std::min(1, s.instances - 1) && !s.cmplog_target.empty()) {
-            argv.push_back("-c");
-            argv.push_back(s.cmplog_target);
-        }
-        if (i == 0)
-            for (const std::string& f : s.foreign) {
-                argv.push_back("-F");
-                argv.push_back(f);
-            }
-        argv.push_back("--");
-        argv.push_back(s.target);
+        std::vector<std::string> argv = afl_instance_argv(s, i, name);
         const std::string log = (fs::path(s.sync_dir) / (name + ".log")).string();
         // The main runs our structural mutator only: a race needs several
         // generations of small program edits, and AFL++'s byte havoc beside

@@ -69,6 +69,8 @@ public:
     size_t export_queue(const std::string& dir) const;
 
 private:
+    std::map<std::string, std::string> shared_env(const AflSetup& s);
+
     AflSetup setup_;
     std::vector<std::string> names_;
     std::vector<std::thread> threads_;

@@ -1,5 +1,5 @@
 // z3fold-harden: the C++ port as a TargetPool.
-#include "harness/target.h"
+#include "target/port_target.h"
 
 namespace z3fh::fuzz {
 

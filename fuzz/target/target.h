@@ -1,8 +1,12 @@
 // z3fold-harden: the allocator under test, as the harness and the shadow
-// model see it. Two implementations: the C++ port (port_target.cpp, the
-// default) and the kernel's own mm/z3fold.c behind the kernel shim
-// (kernel/adapter/kernel_target.cpp, in builds made with a kernel source).
-// A binary links exactly one make_target(); every tool works on either.
+// model see it: the neutral target layer. The implementations sit side by
+// side: the C++ port (target/port_target.{h,cpp}, the default) and the
+// kernel's own mm/z3fold.c behind the kernel shim
+// (kernel/adapter/kernel_target.cpp, in builds made with a kernel source,
+// which compile the user's file). A binary links exactly one make_target();
+// every tool works on either. The zpool vocabulary (Handle, Gfp, Errno,
+// AllocResult) and the z3fold snapshot (PoolSnapshot, Violation) are the
+// port's types, which the kernel adapter fills from its own structures.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -98,46 +102,8 @@ public:
     virtual std::vector<uint32_t> live_slots_objects() = 0;
 };
 
-// The port, over a pool someone else owns (tests) ...
-class PortTarget final : public TargetPool {
-public:
-    explicit PortTarget(Pool& pool) : pool_(pool) {}
-    const char* name() const override { return "port"; }
-    AllocResult alloc(size_t size, Gfp gfp) override { return pool_.alloc(size, gfp); }
-    void free(Handle h) override { pool_.free(h); }
-    void* map(Handle h) override { return pool_.map(h); }
-    void unmap(Handle h) override { pool_.unmap(h); }
-    Errno reclaim_page(unsigned retries) override { return pool_.reclaim_page(retries); }
-    void compact_handle_page(Handle h) override { pool_.compact_handle_page(h); }
-    Errno migrate_handle_page(Handle h) override { return pool_.migrate_handle_page(h); }
-    int vcpus() const override { return pool_.vcpus(); }
-    uint64_t total_size() override { return pool_.total_size(); }
-    void drain() override { pool_.drain(); }
-    void fail_nth(bool slots, int n) override {
-        sync::TsanHidden hidden;  // fault-injection bookkeeping, serialised by the scheduler
-        if (slots) pool_.slots_cache().fail_nth(n);
-        else pool_.page_source().fail_nth(n);
-    }
-    // A view cannot end the life of a pool someone else owns: it drains the
-    // work and counts (the owner frees the pool).
-    TargetCounts destroy_now() override {
-        pool_.drain();
-        return counts();
-    }
-    PoolSnapshot snapshot() override;
-    void validate(std::vector<Violation>& out) override;
-    bool validate_scope(const StepScope& scope, std::vector<Violation>& out) override;
-    bool resolve(Handle h, ResolvedHandle* out) override;
-    TargetCounts counts() override;
-    std::vector<uint32_t> live_slots_objects() override;
-    Pool& pool() { return pool_; }
-
-private:
-    Pool& pool_;
-};
-
-// ... and the build's target, owning its pool: the port, or the kernel's
-// z3fold.c in a kernel build. `evict` gets this TargetPool.
+// The build's target, owning its pool: the port (target/port_target.h),
+// or the kernel's z3fold.c in a kernel build. `evict` gets this TargetPool.
 std::unique_ptr<TargetPool> make_target(int vcpus, TargetEvictFn evict, void* ctx);
 // "port" or "kernel": what make_target builds in this binary.
 const char* target_name();

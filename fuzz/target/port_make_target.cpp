@@ -5,7 +5,7 @@
 #include <cstring>
 #include <optional>
 
-#include "harness/target.h"
+#include "target/port_target.h"
 
 namespace z3fh::fuzz {
 

@@ -1,0 +1,167 @@
+// z3fold-harden kernel shim: the registries the adapter's introspection
+// reads (kshim_registry.h): which pages, slab objects and work items are
+// live, by serial, and the reset between runs. Every query is made while no
+// scheduled thread runs (the checks between steps).
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+#include <vector>
+
+#include "kshim_world.h"
+
+extern "C" {
+#include "kshim_registry.h"
+}
+
+using namespace kshim;
+
+namespace {
+
+// (serial, address) pairs, for listing pages or objects in serial order;
+// asked by the validator at every step, so the storage is kept.
+std::vector<std::pair<uint32_t, uintptr_t>>& serial_scratch() {
+    static std::vector<std::pair<uint32_t, uintptr_t>> v;
+    v.clear();
+    return v;
+}
+
+}  // namespace
+
+extern "C" void kshim_reset(int nr_cpus) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    World& w = world();
+    w.nr_cpus = nr_cpus < 1 ? 1 : nr_cpus;
+    w.next_page_serial = 1;
+    w.next_slab_serial = 1;
+    w.next_wq_serial = 1;
+    // Pages and objects a finished run leaked stay allocated (LeakSanitizer
+    // reports them); the registry forgets them so serials start afresh.
+    w.pages.clear();
+    w.objects.clear();
+    w.heads.clear();
+    w.members.clear();
+    w.works.clear();
+    w.work_arena.reset();
+    w.percpu.clear();
+    reset_locks();
+    w.fail_countdown[0] = w.fail_countdown[1] = 0;
+    // A run abandoned mid-way (a finding, a hang) leaves its queues and
+    // caches; they belong to its scheduler, so they are set aside, not
+    // deleted (a queue's destructor would flush and retire a worker of this
+    // run's scheduler). Kept reachable, so LeakSanitizer says nothing.
+    for (const void* q : w.workqueues) w.abandoned.push_back(q);
+    for (KWorkQueue* q : w.dead_workqueues) w.abandoned.push_back(q);
+    for (KmemCache* c : w.zombie_caches) w.abandoned.push_back(c);
+    w.workqueues.clear();
+    w.dead_workqueues.clear();
+    w.zombie_caches.clear();
+}
+
+extern "C" void kshim_free_leftovers(void) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    World& w = world();
+    for (auto& [addr, obj] : w.objects) std::free(reinterpret_cast<void*>(addr));
+    w.objects.clear();
+    for (KmemCache* c : w.zombie_caches) delete c;
+    for (KWorkQueue* q : w.dead_workqueues) delete q;
+    w.dead_workqueues.clear();
+    w.zombie_caches.clear();
+    for (auto& [block, serial] : w.pages) std::free(reinterpret_cast<void*>(block));
+    w.pages.clear();
+    w.members.clear();
+}
+
+extern "C" int kshim_page_is_live(const void* data) { return kshim_live_page_serial(data) != 0; }
+
+extern "C" uint32_t kshim_page_serial(const void* addr) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    World& w = world();
+    auto p = w.pages.find(reinterpret_cast<uintptr_t>(addr) & ~(uintptr_t{kBlockSize} - 1));
+    return p == w.pages.end() ? 0 : p->second;
+}
+
+extern "C" uint32_t kshim_live_page_serial(const void* data) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    auto a = reinterpret_cast<uintptr_t>(data);
+    if ((a & (kPageSize - 1)) != 0) return 0;
+    World& w = world();
+    auto p = w.pages.find(a);
+    return p == w.pages.end() ? 0 : p->second;
+}
+
+extern "C" const void* kshim_page_data_of(const void* addr) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    auto block = reinterpret_cast<uintptr_t>(addr) & ~(uintptr_t{kBlockSize} - 1);
+    return world().pages.count(block) ? reinterpret_cast<const void*>(block) : nullptr;
+}
+
+extern "C" const void* kshim_page_data_by_serial(uint32_t serial) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    for (auto& [block, s] : world().pages)
+        if (s == serial) return reinterpret_cast<const void*>(block);
+    return nullptr;
+}
+
+extern "C" size_t kshim_live_pages(void* out_data[], size_t cap) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    // In serial order: the snapshot lists pages in allocation order.
+    World& w = world();
+    std::vector<std::pair<uint32_t, uintptr_t>>& by_serial = serial_scratch();
+    for (auto& [block, serial] : w.pages) by_serial.emplace_back(serial, block);
+    std::sort(by_serial.begin(), by_serial.end());
+    size_t n = 0;
+    for (auto& [serial, block] : by_serial) {
+        if (n < cap) out_data[n] = reinterpret_cast<void*>(block);
+        n++;
+    }
+    return n;
+}
+
+extern "C" uint32_t kshim_slab_serial(const void* obj) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    World& w = world();
+    auto o = w.objects.find(reinterpret_cast<uintptr_t>(obj));
+    return o == w.objects.end() ? 0 : o->second.serial;
+}
+
+extern "C" size_t kshim_live_slab_objects(const struct kmem_cache* cache, void* out[], size_t cap) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    World& w = world();
+    std::vector<std::pair<uint32_t, uintptr_t>>& by_serial = serial_scratch();
+    for (auto& [addr, obj] : w.objects)
+        if (obj.cache == reinterpret_cast<const KmemCache*>(cache)) by_serial.emplace_back(obj.serial, addr);
+    std::sort(by_serial.begin(), by_serial.end());
+    size_t n = 0;
+    for (auto& [serial, addr] : by_serial) {
+        if (n < cap) out[n] = reinterpret_cast<void*>(addr);
+        n++;
+    }
+    return n;
+}
+
+extern "C" size_t kshim_slab_objects_total(void) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    return world().objects.size();
+}
+
+extern "C" size_t kshim_slab_live_count(const struct kmem_cache* cache) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    return cache ? reinterpret_cast<const KmemCache*>(cache)->live : 0;
+}
+
+// work_pending reads PENDING from work->data, as the kernel's does.
+extern "C" bool kshim_work_pending(const work_struct* w) {
+    TsanHidden hidden;
+    return (__atomic_load_n(&w->data, __ATOMIC_RELAXED) & KSHIM_WORK_STRUCT_PENDING) != 0;
+}
+
+extern "C" void kshim_flush_workqueue(struct workqueue_struct* wq) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    if (wq) reinterpret_cast<KWorkQueue*>(wq)->q.flush();
+}
+
+extern "C" int kshim_workqueue_idle(const struct workqueue_struct* wq) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    return !wq || reinterpret_cast<const KWorkQueue*>(wq)->q.idle();
+}
+
