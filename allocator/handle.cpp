@@ -8,6 +8,7 @@
 namespace z3fh {
 
 BuddySlots* SlotsCache::alloc(uintptr_t pool_word, sync::SrcLoc loc) {
+    const AllocSite site = Z3FH_ALLOC_SITE(loc.file, loc.line);
     lock_.lock();
     bool fail = fail_always_;
     bool injected = fail_countdown_ > 0 && --fail_countdown_ == 0;
@@ -24,7 +25,7 @@ BuddySlots* SlotsCache::alloc(uintptr_t pool_word, sync::SrcLoc loc) {
     }
     auto* s = new (mem) BuddySlots{};
     s->serial = next_serial_++;
-    live_.insert(s);
+    live_.insert(s, site);
     sync::shared_write(nullptr);  // the step checks resolve handles through live slots objects
     lock_.unlock();
     s->pool = pool_word;
@@ -51,6 +52,15 @@ bool SlotsCache::is_live(const BuddySlots* s) const {
 std::vector<BuddySlots*> SlotsCache::live_ordered() const {
     lock_.lock();
     std::vector<BuddySlots*> out = live_.in_order();
+    lock_.unlock();
+    return out;
+}
+
+std::vector<Leftover> SlotsCache::live_allocations() const {
+    std::vector<Leftover> out;
+    lock_.lock();
+    const std::vector<BuddySlots*>& live = live_.in_order();
+    for (size_t i = 0; i < live.size(); i++) out.push_back({"a slots object", alloc_site_name(live_.site(i)), live[i]->serial});
     lock_.unlock();
     return out;
 }

@@ -39,6 +39,9 @@ public:
     size_t live() const { return live_.size(); }
     bool is_live(const BuddySlots* s) const;
     std::vector<BuddySlots*> live_ordered() const;
+    // The live slots objects with the sites that allocated them (a leak's
+    // signature), oldest first.
+    std::vector<Leftover> live_allocations() const;
 
 private:
     mutable sync::RawLock lock_;

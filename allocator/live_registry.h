@@ -8,6 +8,8 @@
 #include <functional>
 #include <vector>
 
+#include "alloc_site.h"
+
 namespace z3fh {
 
 template <typename T>
@@ -19,14 +21,19 @@ public:
         in_order_.reserve(32);
         by_address_.reserve(32);
     }
-    // Objects are inserted in allocation order (their serials increase).
-    void insert(T* p) {
+    // Objects are inserted in allocation order (their serials increase),
+    // each with the site that allocated it (a leak's signature).
+    void insert(T* p, const AllocSite& site) {
         in_order_.push_back(p);
+        sites_.push_back(site);
         by_address_.insert(std::upper_bound(by_address_.begin(), by_address_.end(), p, std::less<T*>()), p);
     }
     void erase(T* p) {
         auto o = std::find(in_order_.begin(), in_order_.end(), p);
-        if (o != in_order_.end()) in_order_.erase(o);
+        if (o != in_order_.end()) {
+            sites_.erase(sites_.begin() + (o - in_order_.begin()));
+            in_order_.erase(o);
+        }
         auto a = std::lower_bound(by_address_.begin(), by_address_.end(), p, std::less<T*>());
         if (a != by_address_.end() && *a == p) by_address_.erase(a);
     }
@@ -36,9 +43,12 @@ public:
     size_t size() const { return in_order_.size(); }
     // Oldest first.
     const std::vector<T*>& in_order() const { return in_order_; }
+    // The site of in_order()[i].
+    const AllocSite& site(size_t i) const { return sites_[i]; }
 
 private:
     std::vector<T*> in_order_;
+    std::vector<AllocSite> sites_;  // parallel to in_order_
     std::vector<T*> by_address_;  // sorted by address
 };
 

@@ -32,6 +32,7 @@ bool built_with_sanitizer() {
 PageSource::~PageSource() = default;
 
 PageDesc* PageSource::alloc_page(sync::SrcLoc loc) {
+    const AllocSite site = Z3FH_ALLOC_SITE(loc.file, loc.line);
     lock_.lock();
     bool fail = fail_always_;
     bool injected = fail_countdown_ > 0 && --fail_countdown_ == 0;
@@ -48,7 +49,7 @@ PageDesc* PageSource::alloc_page(sync::SrcLoc loc) {
     // source fills it, so a read of it is the same in every run).
     auto* page = new (frame) PageDesc{};
     page->serial = next_serial_++;
-    live_.insert(page_address(page));
+    live_.insert(page_address(page), site);
     sync::shared_write(nullptr);  // the set of live pages
     lock_.unlock();
     page->flags.init(0, {sync::ObjClass::page_flags, page->serial});
@@ -91,6 +92,15 @@ void PageSource::live_pages_ordered(std::vector<PageDesc*>& out) const {
     lock_.lock();
     for (const void* d : live_.in_order()) out.push_back(virt_to_page(d));
     lock_.unlock();
+}
+
+std::vector<Leftover> PageSource::live_allocations() const {
+    std::vector<Leftover> out;
+    lock_.lock();
+    const std::vector<const void*>& live = live_.in_order();
+    for (size_t i = 0; i < live.size(); i++) out.push_back({"a page", alloc_site_name(live_.site(i)), virt_to_page(live[i])->serial});
+    lock_.unlock();
+    return out;
 }
 
 void* HeapPageSource::alloc_frame() { return std::aligned_alloc(kFrameSize, kFrameSize); }

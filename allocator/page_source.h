@@ -63,6 +63,8 @@ public:
     bool is_live(const void* data) const;
     // Live pages in allocation order (for the introspection snapshot).
     std::vector<PageDesc*> live_pages_ordered() const;
+    // The live pages with the sites that allocated them, oldest first.
+    std::vector<Leftover> live_allocations() const;
     // The same into a caller's vector, reused: the validator runs at every
     // scheduling point, where an allocation costs more than its checks.
     void live_pages_ordered(std::vector<PageDesc*>& out) const;

@@ -41,6 +41,7 @@ std::string what_of(const Finding& f) {
 std::string finding_signature(const Finding& f) {
     const FindingInfo& info = finding_info(f.id);
     if (info.cls == FindingClass::invariant) return fmt::format("invariant:{}", info.name);
+    if (!f.site.empty()) return fmt::format("{}@{}", info.name, f.site);
     if (f.file.empty()) return info.name;
     return fmt::format("{}@{}:{}", info.name, basename_of(f.file), f.line);
 }
@@ -55,7 +56,7 @@ void print_finding_tail(std::FILE* out, const Finding& f) {
     const std::string sig = finding_signature(f);
     const bool invariant = info.cls == FindingClass::invariant;
     std::fprintf(out, "SUMMARY: z3fold %s\n", sig.c_str());
-    const std::string where = f.file.empty() ? "" : fmt::format("{}:{}", basename_of(f.file), f.line);
+    const std::string where = !f.site.empty() ? f.site : f.file.empty() ? "" : fmt::format("{}:{}", basename_of(f.file), f.line);
     std::fprintf(out, "%.*s{\"signature\": %s, \"kind\": %s, \"invariant\": %s, \"where\": %s, \"page\": %u, \"message\": %s}\n",
                  static_cast<int>(kFindingJsonMarker.size()), kFindingJsonMarker.data(), json_string(sig).c_str(),
                  json_string(invariant ? "invariant" : info.name).c_str(), json_string(invariant ? info.name : "").c_str(),

@@ -19,10 +19,12 @@ struct Finding {
     int line = 0;
     std::string message;
     uint32_t page = 0;  // the page serial involved, 0 if none
+    std::string site = {};  // a leak's allocation site (alloc_site.h), "" otherwise
 };
 
-// "invariant:<name>" for an invariant; "<name>@<file's basename>:<line>"
-// for a finding with a site; "<name>" otherwise.
+// "invariant:<name>" for an invariant; "leak@<site>" for a leak;
+// "<name>@<file's basename>:<line>" for a finding where a check fired;
+// "<name>" otherwise.
 std::string finding_signature(const Finding& f);
 
 // The ERROR line (and the site's "at" line).

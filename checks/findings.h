@@ -39,7 +39,7 @@ enum class FindingId {
 #include "findings.def"
 #undef Z3FH_FINDING
 };
-enum class FindingClass { fatal, invariant, run };
+enum class FindingClass { fatal, invariant, leak, run };
 
 struct FindingInfo {
     FindingId id;

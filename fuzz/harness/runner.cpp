@@ -107,7 +107,7 @@ void print_context(Harness& h) {
 // that ended wrong by its status.
 Finding finding_of(const Outcome& o) {
     const FindingInfo* info = finding_by_name(o.invariant.empty() ? o.kind : o.invariant);
-    return {info ? info->id : FindingId::check, "", 0, o.message, o.page};
+    return {info ? info->id : FindingId::check, "", 0, o.message, o.page, o.site};
 }
 
 [[noreturn]] void die_with_finding(Harness& h, const Outcome& o) {
@@ -164,8 +164,11 @@ void record_finding(Harness& h, const ShadowFinding& f) {
     Outcome& o = *h.out;
     if (o.found) return;
     o.found = true;
-    o.kind = "invariant";
-    o.invariant = f.invariant;
+    const FindingInfo* info = finding_by_name(f.invariant);
+    const bool invariant = !info || info->cls == FindingClass::invariant;
+    o.kind = invariant ? "invariant" : f.invariant;
+    o.invariant = invariant ? f.invariant : "";
+    o.site = f.site;
     o.message = f.message;
     o.page = f.page;
     if (h.abort_on_finding) die_with_finding(h, o);
@@ -323,7 +326,9 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     }
     if (!out.found && h.destroying && r.status == sched::RunStatus::completed) {
         const TargetCounts& c = h.after_destroy;
-        if (c.pages_nr != 0 || c.live_pages != 0 || c.live_slots != 0)
+        if (!c.leftovers.empty())
+            record_finding(h, leak_finding(c.leftovers, "after the pool was destroyed"));
+        else if (c.pages_nr != 0 || c.live_pages != 0 || c.live_slots != 0)
             record_finding(h,
                            {finding_name(FindingId::leak_at_destroy), 0,
                             fmt::format("after the pool was destroyed: pages_nr {}, live pages {}, live slots objects {}",
@@ -351,6 +356,11 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
         if (!out.found) {
             std::vector<ShadowFinding> v = h.shadow->check_teardown();
             if (!v.empty()) record_finding(h, v[0]);
+        }
+        if (!out.found) {
+            // The pool's own destroy: what it leaves allocated is a leak.
+            const TargetCounts c = h.pool->destroy_now();
+            if (!c.leftovers.empty()) record_finding(h, leak_finding(c.leftovers, "after the pool was destroyed"));
         }
         h.pool.reset();
     } else {

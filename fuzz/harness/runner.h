@@ -62,6 +62,7 @@ struct Outcome {
     bool found = false;
     std::string kind;       // "invariant", "deadlock", "hang", "stale-schedule"
     std::string invariant;  // invariant id when kind == invariant
+    std::string site;       // a leak's allocation site (kind "leak"): its signature's tail
     std::string message;
     uint32_t page = 0;
     // The interleaving as CPU columns (harness/diagram.h): a finding's, when

@@ -203,9 +203,28 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
     return out;
 }
 
+ShadowFinding leak_finding(const std::vector<Leftover>& left, const char* when) {
+    std::string what;
+    for (size_t i = 0; i < left.size() && i < 4; i++)
+        what += fmt::format("{}{}{} from {}", i ? "; " : "", left[i].what,
+                            left[i].serial ? fmt::format(" (#{})", left[i].serial) : "", left[i].site);
+    if (left.size() > 4) what += fmt::format("; and {} more", left.size() - 4);
+    return {finding_name(FindingId::leak), 0, fmt::format("{} allocation(s) left {}: {}", left.size(), when, what),
+            left.front().site};
+}
+
 std::vector<ShadowFinding> Shadow::check_teardown() {
     std::vector<ShadowFinding> out;
     TargetCounts c = target_.counts();
+    // What is still allocated is a leak, signed by where it was allocated;
+    // a count that disagrees with nothing live is the accounting's.
+    if (c.live_pages != 0 || c.live_slots != 0) {
+        const std::vector<Leftover> left = target_.live_allocations();
+        if (!left.empty()) {
+            out.push_back(leak_finding(left, "after every object was freed and the work drained"));
+            return out;
+        }
+    }
     if (c.pages_nr != 0 || c.live_pages != 0 || c.live_slots != 0)
         out.push_back({finding_name(FindingId::leak_at_teardown), 0,
                        fmt::format("after freeing everything: pages_nr {}, live pages {}, live slots objects {}",

@@ -50,10 +50,15 @@ inline uint8_t pattern_byte(int slot, uint32_t gen, size_t i) {
 }
 
 struct ShadowFinding {
-    std::string invariant;  // stable id
+    std::string invariant;  // the finding's name (checks/findings.def)
     uint32_t page = 0;
     std::string message;
+    std::string site = {};  // a leak's allocation site (its signature), "" otherwise
 };
+
+// The leak finding for what `left` lists (non-empty), signed by the first
+// entry's site; `when` says at which point they were still allocated.
+ShadowFinding leak_finding(const std::vector<Leftover>& left, const char* when);
 
 class Shadow {
 public:

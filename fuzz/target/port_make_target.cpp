@@ -37,9 +37,13 @@ public:
     TargetCounts destroy_now() {
         pool_->drain();
         TargetCounts c = target_->counts();
+        // The slots cache goes with the pool: what it still holds is leaked.
+        c.leftovers = pool_->slots_cache().live_allocations();
         target_.reset();
         pool_.reset();
         c.live_pages = src_.live_pages();
+        std::vector<Leftover> pages = src_.live_allocations();
+        c.leftovers.insert(c.leftovers.end(), pages.begin(), pages.end());
         return c;
     }
 
@@ -79,6 +83,7 @@ public:
     }
     bool resolve(Handle h, ResolvedHandle* out) override { return t().resolve(h, out); }
     TargetCounts counts() override { return t().counts(); }
+    std::vector<Leftover> live_allocations() override { return t().live_allocations(); }
     std::vector<uint32_t> live_slots_objects() override { return t().live_slots_objects(); }
 
 private:

@@ -32,6 +32,15 @@ TargetCounts PortTarget::counts() {
                         pool_.slots_cache().live()};
 }
 
+// Slots objects first: a page's leak usually leaks its slots object too,
+// and the slots object's site is the more telling one.
+std::vector<Leftover> PortTarget::live_allocations() {
+    std::vector<Leftover> out = pool_.slots_cache().live_allocations();
+    std::vector<Leftover> pages = pool_.page_source().live_allocations();
+    out.insert(out.end(), pages.begin(), pages.end());
+    return out;
+}
+
 std::vector<uint32_t> PortTarget::live_slots_objects() {
     std::vector<uint32_t> out;
     for (BuddySlots* bs : pool_.slots_cache().live_ordered()) out.push_back(bs->serial);

@@ -37,6 +37,7 @@ public:
     bool validate_scope(const StepScope& scope, std::vector<Violation>& out) override;
     bool resolve(Handle h, ResolvedHandle* out) override;
     TargetCounts counts() override;
+    std::vector<Leftover> live_allocations() override;
     std::vector<uint32_t> live_slots_objects() override;
     Pool& pool() { return pool_; }
 

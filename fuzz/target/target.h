@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "alloc_site.h"
 #include "introspect.h"
 #include "pool.h"
 
@@ -32,6 +33,9 @@ struct TargetCounts {
     int64_t pages_nr = 0;     // the pool's own page count
     size_t live_pages = 0;    // pages the page source has not seen freed
     size_t live_slots = 0;    // live slots objects
+    // destroy_now(): every allocation the destroy left (a leak each), with
+    // the site it was made at; the first one signs the finding.
+    std::vector<Leftover> leftovers = {};
 };
 
 // What one scheduling step can have changed (harness: step_scope): the
@@ -98,6 +102,9 @@ public:
     virtual bool validate_scope(const StepScope&, std::vector<Violation>&) { return false; }
     virtual bool resolve(Handle handle, ResolvedHandle* out) = 0;
     virtual TargetCounts counts() = 0;
+    // The pages and slots objects live now, each with the site it was
+    // allocated at, in allocation order (quiescent only).
+    virtual std::vector<Leftover> live_allocations() = 0;
     // Every live slots object's serial, in allocation order.
     virtual std::vector<uint32_t> live_slots_objects() = 0;
 };

@@ -6,6 +6,7 @@
 #include "target/target.h"
 #include "kernel_adapter.h"
 #include "kernel_mm.h"
+#include "kshim_leftovers.h"
 #include "kshim_registry.h"
 #include "sync/sync.h"
 
@@ -68,7 +69,7 @@ public:
         kz_destroy_pool(kz_);
         destroyed_ = true;
         sync::TsanHidden hidden;
-        return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total()};
+        return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total(), kshim_live_allocations(true)};
     }
 
     PoolSnapshot snapshot() override {
@@ -148,6 +149,7 @@ public:
         return true;
     }
 
+    std::vector<Leftover> live_allocations() override { return kshim_live_allocations(false); }
     TargetCounts counts() override {
         sync::TsanHidden hidden;
         if (destroyed_) return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total()};

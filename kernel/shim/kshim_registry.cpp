@@ -7,6 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "kshim_leftovers.h"
 #include "kshim_world.h"
 
 extern "C" {
@@ -37,7 +40,10 @@ extern "C" void kshim_reset(int nr_cpus) {
     // Pages and objects a finished run leaked stay allocated (LeakSanitizer
     // reports them); the registry forgets them so serials start afresh.
     w.pages.clear();
+    w.page_sites.clear();
     w.objects.clear();
+    for (const auto& [addr, block] : w.kmallocs) w.abandoned.push_back(reinterpret_cast<const void*>(addr));
+    w.kmallocs.clear();
     w.heads.clear();
     w.members.clear();
     w.works.clear();
@@ -52,6 +58,8 @@ extern "C" void kshim_reset(int nr_cpus) {
     for (const void* q : w.workqueues) w.abandoned.push_back(q);
     for (KWorkQueue* q : w.dead_workqueues) w.abandoned.push_back(q);
     for (KmemCache* c : w.zombie_caches) w.abandoned.push_back(c);
+    for (KmemCache* c : w.caches) w.abandoned.push_back(c);
+    w.caches.clear();
     w.workqueues.clear();
     w.dead_workqueues.clear();
     w.zombie_caches.clear();
@@ -68,7 +76,41 @@ extern "C" void kshim_free_leftovers(void) {
     w.zombie_caches.clear();
     for (auto& [block, serial] : w.pages) std::free(reinterpret_cast<void*>(block));
     w.pages.clear();
+    w.page_sites.clear();
+    for (auto& [addr, block] : w.kmallocs) std::free(reinterpret_cast<void*>(addr));
+    w.kmallocs.clear();
+    for (KmemCache* c : w.caches) delete c;
+    w.caches.clear();
     w.members.clear();
+}
+
+std::vector<z3fh::Leftover> kshim_live_allocations(bool everything) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    World& w = world();
+    std::vector<z3fh::Leftover> out;
+    // Slab objects and pages in allocation order, then the pool's own
+    // allocations: the first is the signature's.
+    std::vector<std::pair<uint32_t, const SlabObject*>> objects;
+    for (const auto& [addr, obj] : w.objects) objects.emplace_back(obj.serial, &obj);
+    std::sort(objects.begin(), objects.end());
+    for (const auto& [serial, obj] : objects)
+        out.push_back({fmt::format("a {} object", obj->cache->name), z3fh::alloc_site_name(obj->site), serial});
+    for (const auto& [block, serial] : w.pages) {
+        auto site = w.page_sites.find(block);
+        out.push_back({"a page", site == w.page_sites.end() ? "unknown" : z3fh::alloc_site_name(site->second), serial});
+    }
+    std::sort(out.begin() + static_cast<long>(objects.size()), out.end(),
+              [](const z3fh::Leftover& a, const z3fh::Leftover& b) { return a.serial < b.serial; });
+    if (!everything) return out;
+    for (const auto& [addr, block] : w.kmallocs)
+        out.push_back({fmt::format("a kzalloc block of {} bytes", block.size), z3fh::alloc_site_name(block.site), 0});
+    for (const PercpuArea& a : w.percpu)
+        out.push_back({fmt::format("a per-CPU area of {} bytes a CPU", a.size), z3fh::alloc_site_name(a.site), 0});
+    for (const KmemCache* c : w.caches)
+        out.push_back({fmt::format("the kmem_cache {}", c->name), z3fh::alloc_site_name(c->site), 0});
+    for (const void* q : w.workqueues)
+        out.push_back({"a workqueue", z3fh::alloc_site_name(static_cast<const KWorkQueue*>(q)->site), 0});
+    return out;
 }
 
 extern "C" int kshim_page_is_live(const void* data) { return kshim_live_page_serial(data) != 0; }

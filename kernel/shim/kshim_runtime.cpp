@@ -54,6 +54,7 @@ void free_block(page* pg) {
     World& w = world();
     auto block = reinterpret_cast<uintptr_t>(pg) - kPageSize;
     w.pages.erase(block);
+    w.page_sites.erase(block);
     shared_write(nullptr);
     forget_range(block, block + kBlockSize);
     pg->kshim_magic = 0;
@@ -232,7 +233,7 @@ extern "C" void* kshim_alloc_percpu(size_t size, size_t align) {
     std::memcpy(base, &stride, sizeof stride);
     char* first = base + kPercpuHeader;
     for (int cpu = 0; cpu < units; cpu++) KSHIM_POISON(first + static_cast<size_t>(cpu) * stride + unit, stride - unit);
-    world().percpu.push_back(PercpuArea{reinterpret_cast<uintptr_t>(first), unit, stride, units});
+    world().percpu.push_back(PercpuArea{reinterpret_cast<uintptr_t>(first), unit, stride, units, Z3FH_ALLOC_SITE(nullptr, 0)});
     return first;
 }
 
@@ -399,7 +400,7 @@ extern "C" bool kshim_cancel_work_sync(struct work_struct* w, const char* file, 
 extern "C" struct workqueue_struct* kshim_create_workqueue(const char* name) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     (void)name;
-    auto* q = new KWorkQueue(ObjectId{ObjClass::work_queue, world().next_wq_serial++});
+    auto* q = new KWorkQueue(ObjectId{ObjClass::work_queue, world().next_wq_serial++}, Z3FH_ALLOC_SITE(nullptr, 0));
     world().workqueues.insert(q);
     return reinterpret_cast<struct workqueue_struct*>(q);
 }
@@ -414,7 +415,7 @@ extern "C" void kshim_destroy_workqueue(struct workqueue_struct* wq, const char*
 }
 
 namespace {
-page* new_page();
+page* new_page(const AllocSite& site);
 }  // namespace
 
 extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) {
@@ -422,18 +423,18 @@ extern "C" struct page* kshim_alloc_page(gfp_t gfp, const char* file, int line) 
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep_here("alloc_page with a blocking gfp", loc_of(file, line));
     check_gfp_contract(gfp, "alloc_page", loc_of(file, line));
     if (injected_failure(0, loc_of(file, line))) return nullptr;
-    return new_page();
+    return new_page(Z3FH_ALLOC_SITE(file, line));
 }
 
 extern "C" struct page* kshim_alloc_free_page(const char* file, int line) {
     (void)file;
     (void)line;
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    return new_page();
+    return new_page(Z3FH_ALLOC_SITE(file, line));
 }
 
 namespace {
-page* new_page() {
+page* new_page(const AllocSite& site) {
     World& w = world();
     void* block;
     {
@@ -450,6 +451,7 @@ page* new_page() {
     pg->kshim_serial = w.next_page_serial++;
     pg->kshim_magic = KSHIM_PAGE_MAGIC;
     w.pages.emplace(reinterpret_cast<uintptr_t>(block), static_cast<uint32_t>(pg->kshim_serial));
+    w.page_sites.emplace(reinterpret_cast<uintptr_t>(block), site);
     init_page_lock(pg);
     shared_write(nullptr);  // the step checks ask which pages are live
     return pg;
@@ -495,11 +497,13 @@ extern "C" void kshim_put_page(struct page* pg, const char* file, int line) {
 
 extern "C" struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t size, size_t align) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    auto* c = new KmemCache{name ? name : "", size, align < 8 ? 8 : align};
+    auto* c = new KmemCache{name ? name : "", size, align < 8 ? 8 : align, 0, Z3FH_ALLOC_SITE(nullptr, 0)};
+    world().caches.push_back(c);
     return reinterpret_cast<struct kmem_cache*>(c);
 }
 
 extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, const char* file, int line) {
+    const AllocSite site = Z3FH_ALLOC_SITE(file, line);
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep_here("kmem_cache_alloc with a blocking gfp", loc_of(file, line));
     check_gfp_contract(gfp, "kmem_cache_alloc", loc_of(file, line));
@@ -514,7 +518,7 @@ extern "C" void* kshim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp, con
     }
     if (!obj) return nullptr;
     World& w = world();
-    w.objects.emplace(reinterpret_cast<uintptr_t>(obj), SlabObject{c, w.next_slab_serial++, bytes});
+    w.objects.emplace(reinterpret_cast<uintptr_t>(obj), SlabObject{c, w.next_slab_serial++, bytes, site});
     shared_write(nullptr);
     c->live++;
     return obj;
@@ -543,6 +547,8 @@ extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* f
     might_sleep_here("kmem_cache_destroy", loc_of(file, line));
     if (!cache) return;
     auto* c = reinterpret_cast<KmemCache*>(cache);
+    auto& live = world().caches;
+    live.erase(std::remove(live.begin(), live.end(), c), live.end());
     // The kernel complains ("Slab cache still has objects") and keeps the
     // cache; so do we. The harness's teardown check has already reported
     // the objects (leak-at-teardown), and LeakSanitizer sees them.
@@ -554,8 +560,19 @@ extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* f
 }
 
 extern "C" void* kshim_kzalloc(size_t size, gfp_t gfp, const char* file, int line) {
+    const AllocSite site = Z3FH_ALLOC_SITE(file, line);
     if (gfp & KSHIM_GFP_DIRECT_RECLAIM) might_sleep_here("kzalloc with a blocking gfp", loc_of(file, line));
     check_gfp_contract(gfp, "kzalloc", loc_of(file, line));
-    return std::calloc(1, size);
+    void* p = std::calloc(1, size);
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    if (p) world().kmallocs.emplace(reinterpret_cast<uintptr_t>(p), KmallocBlock{size, site});
+    return p;
 }
-extern "C" void kshim_kfree(const void* p) { std::free(const_cast<void*>(p)); }
+extern "C" void kshim_kfree(const void* p) {
+    if (!p) return;
+    {
+        TsanHidden hidden;
+        world().kmallocs.erase(reinterpret_cast<uintptr_t>(p));
+    }
+    std::free(const_cast<void*>(p));
+}

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "alloc_site.h"
 #include "report.h"
 #include "sync/sync.h"
 
@@ -22,6 +23,7 @@ extern "C" {
 namespace kshim {
 
 using namespace z3fh::sync;
+using z3fh::AllocSite;
 using z3fh::ErrorKind;
 
 constexpr size_t kPageSize = 4096;
@@ -54,17 +56,26 @@ struct KmemCache {
     size_t size;
     size_t align;
     size_t live = 0;
+    AllocSite site;  // where kmem_cache_create was called
 };
 
 struct SlabObject {
     KmemCache* cache;
     uint32_t serial;
     size_t size;
+    AllocSite site;
+};
+
+// A kzalloc'd block (kfree takes it back).
+struct KmallocBlock {
+    size_t size;
+    AllocSite site;
 };
 
 struct KWorkQueue {
-    explicit KWorkQueue(ObjectId id) : q(id) {}
+    KWorkQueue(ObjectId id, AllocSite at) : q(id), site(at) {}
     WorkQueue q;
+    AllocSite site;  // where create_workqueue was called
 };
 
 // A work_struct's queue state (the kernel keeps it in work->data and
@@ -81,6 +92,7 @@ struct PercpuArea {
     size_t size;
     size_t stride;
     int units;
+    AllocSite site;
 };
 
 // A lock the running thread holds, innermost last: the atomic context
@@ -132,6 +144,11 @@ struct World {
     uint32_t next_wq_serial = 1;
     FlatMap<uintptr_t, uint32_t> pages;      // block address -> serial (live pages)
     FlatMap<uintptr_t, SlabObject> objects;  // object address -> object (live slab objects)
+    // Every other allocation the kernel file makes, with its site: at the
+    // pool's destroy, what is left is a leak (kshim_leftovers).
+    FlatMap<uintptr_t, AllocSite> page_sites;  // block address -> where alloc_page was called
+    FlatMap<uintptr_t, KmallocBlock> kmallocs;
+    std::vector<KmemCache*> caches;            // created and not destroyed
     // The list-guard check: registered heads and the nodes linked from them,
     // each with the lock that must be held to add or delete it.
     FlatMap<uintptr_t, const spinlock_t*> heads;

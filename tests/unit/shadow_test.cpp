@@ -205,11 +205,32 @@ TEST(Shadow, ForeignHandles) {
     EXPECT_TRUE(reports(w.shadow.check_at_rest(), "foreign-handles"));
 }
 
-TEST(Shadow, LeakAtTeardown) {
+// An object never freed: its slots object and page are still allocated at
+// teardown, a leak signed by the function that allocated the slots object
+// and its caller (or, in a build with no sanitizer runtime to symbolize,
+// the allocating call's file and line).
+TEST(Shadow, LeakAtTeardownIsSignedByItsAllocationSite) {
     World w;
     w.add(100);
     w.slots[0].state = SlotState::State::empty;  // never freed
+    std::vector<ShadowFinding> v = w.shadow.check_teardown();
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0].invariant, "leak");
+    if (alloc_sites_symbolized())
+        EXPECT_EQ(v[0].site, "Pool::init_z3fold_page<-Pool::alloc");
+    else
+        EXPECT_TRUE(std::regex_match(v[0].site, std::regex("pool\\.cpp:[0-9]+"))) << v[0].site;
+    EXPECT_NE(v[0].message.find("a slots object (#1) from " + v[0].site), std::string::npos) << v[0].message;
+    EXPECT_NE(v[0].message.find("a page (#1)"), std::string::npos) << v[0].message;
+    EXPECT_EQ(finding_signature({FindingId::leak, "", 0, v[0].message, 0, v[0].site}), "leak@" + v[0].site);
+}
+
+// A page count that disagrees when nothing is live is the accounting's.
+TEST(Shadow, PageCountAtTeardownWithNothingLive) {
+    World w;
+    PoolInspector::add_pages_nr_for_test(*w.pool, 1);
     EXPECT_TRUE(reports(w.shadow.check_teardown(), "leak-at-teardown"));
+    PoolInspector::add_pages_nr_for_test(*w.pool, -1);
 }
 
 TEST(Shadow, MapAddress) {
