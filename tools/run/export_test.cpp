@@ -1,6 +1,8 @@
 // z3fold-harden: z3fh-run's export-test: a finding as a readable GoogleTest case.
 #include <fmt/format.h>
 
+#include <regex>
+
 #include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -77,6 +79,11 @@ std::string sanitizer_needed(const std::string& signature) {
     if (signature.starts_with("ubsan@")) return "ubsan";
     if (signature.starts_with("tsan:")) return "tsan";
     if (signature.starts_with("sanitizer:") || signature == "crash") return "asan";
+    // A leak's site is symbolized by the sanitizer runtime (checks/alloc_site.h):
+    // a tree with one (asan or ubsan) prints the same signature.
+    // (Without one the site is the allocating call's file:line.)
+    static const std::regex file_line(R"(leak@[A-Za-z0-9_.-]+:[0-9]+)");
+    if (signature.starts_with("leak@") && !std::regex_match(signature, file_line)) return "ubsan";
     return "";
 }
 }  // namespace

@@ -282,16 +282,17 @@ namespace {
 
 // One kernel campaign on a defect patch; "" if a finding with `signature`
 // (any, if empty) fails only with the patch, and every finding carries its
-// zswap verdict; else why not.
+// zswap verdict; else why not. `whole`: the finding must also replay 5/5,
+// minimise and export.
 std::string kernel_defect_found(const std::string& name, const std::string& patch, bool fixes, double budget_s,
-                                const std::string& signature) {
+                                const std::string& signature, bool whole = false) {
     std::fprintf(stderr, "\n=== kernel: campaign --target kernel%s --kernel-patch %s ===\n", fixes ? " --kernel-fixes" : "",
                  fs::path(patch).filename().c_str());
     CampaignOptions o;
     o.budget_s = budget_s;
     o.jobs = 1;
     o.corpus = "none";
-    o.triage_runs = 3;
+    o.triage_runs = whole ? 5 : 3;
     o.coverage = false;
     o.target.target = "kernel";
     o.target.kernel_fixes = fixes;
@@ -308,8 +309,13 @@ std::string kernel_defect_found(const std::string& name, const std::string& patc
             return "a finding without its zswap verdict: " + f.value("signature", "");
     for (const json& f : report.value("findings", json::array()))
         if ((signature.empty() || f.value("signature", "") == signature) && f.contains("reproduces_without_patch") &&
-            !f["reproduces_without_patch"].get<bool>())
+            !f["reproduces_without_patch"].get<bool>()) {
+            if (!whole) return "";
+            if (f.value("replays", "") != "5/5") return signature + " replays " + f.value("replays", "");
+            if (f.value("minimized", "").empty() || f.value("exported_test", "").empty())
+                return signature + " was not minimised and exported";
             return "";
+        }
     return signature.empty() ? "the finding's input fails the same way without the defect"
                              : "no " + signature + " that fails only with the patch";
 }
@@ -363,6 +369,19 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
 
     record("kernel-report", check_kernel_report_end_to_end());
 
+    // A planted teardown leak (the per-CPU lists never freed): found as a
+    // leak signed by the function that allocated them and its caller, and
+    // like any finding it replays, minimises and exports.
+    {
+        const std::string d = "destroy-leaks-unbuddied";
+        std::string patch = ctx.root() + "/build/kernel-src/defects/" + d + ".diff";
+        TargetChoice none;
+        record("teardown-leak", cmd_kernel_defect(d, patch, none) != 0
+                                    ? "kernel-defect failed"
+                                    : kernel_defect_found(d, patch, true, 30, "leak@z3fold_create_pool<-z3fold_zpool_create",
+                                                          true));
+    }
+
     // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign
     // finds it, and triage shows its input does not fail the same way on the
     // kernel without the patch.
@@ -378,198 +397,6 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         record(d, kernel_defect_found(d, patch, true, d == "under-reclaim-bit" ? 240 : 60, ""));
     }
     return failed;
-}
-
-// ---- the review defects, re-created in the user's 6.1 file ----
-
-namespace {
-
-struct Defect {
-    const char* name;
-    const char* what;
-    std::vector<KernelEdit> edits;
-    // For a bug z3fold had upstream: the fix whose revert re-creates it (a
-    // commit title in quotes, or what the fix did). Empty for the review
-    // defects, which `./z3fh test` runs.
-    const char* upstream_fix = "";
-    // A planted violation of one of the kernel's context rules (the shim's
-    // checks, docs/zswap-model.md), not a bug z3fold had; not a review
-    // defect either, so `./z3fh test` leaves it out.
-    bool context_rule = false;
-};
-
-// Reclaim's and putback's failure path: re-list, then unclaim.
-constexpr const char* kRelistThenUnclaim =
-    R"(if \(list_empty\(&zhdr->buddy\)\)\s*add_to_unbuddied\(pool, zhdr\);\s*(clear_bit\(PAGE_CLAIMED, &page->private\);))";
-
-const std::vector<Defect>& defects() {
-    static const std::vector<Defect> d = {
-        {"release-unlinks",
-         "the kref release function unlinks the page from its lists without the pool lock (review #1)",
-         {{"release_z3fold_page_locked_list",
-           R"(spin_lock\(&pool->lock\);\s*list_del_init\(&zhdr->buddy\);\s*spin_unlock\(&pool->lock\);)",
-           "list_del_init(&zhdr->buddy); /* z3fh defect release-unlinks */"},
-          {"__release_z3fold_page",
-           R"(spin_lock\(&pool->lock\);\s*if \(!list_empty\(&page->lru\)\)\s*list_del_init\(&page->lru\);\s*spin_unlock\(&pool->lock\);)",
-           "if (!list_empty(&page->lru)) list_del_init(&page->lru); /* z3fh defect release-unlinks */"}}},
-        {"get-unless-zero",
-         "the unbuddied lookup takes its reference with kref_get_unless_zero under the pool lock, not under the "
-         "page lock (review #2)",
-         {{"__z3fold_alloc", R"(!z3fold_page_trylock\(zhdr\)\) \{)",
-           "!kref_get_unless_zero(&zhdr->refcount)) { /* z3fh defect get-unless-zero */"},
-          {"__z3fold_alloc", R"(zhdr->cpu = -1;\s*spin_unlock\(&pool->lock\);\s*page = virt_to_page\(zhdr\);)",
-           "zhdr->cpu = -1;\n\t\tspin_unlock(&pool->lock);\n\t\tz3fold_page_lock(zhdr); /* z3fh defect */\n\n\t\tpage = "
-           "virt_to_page(zhdr);"},
-          {"__z3fold_alloc", R"(z3fold_page_unlock\(zhdr\);\s*zhdr = NULL;\s*migrate_enable\(\);)",
-           "if (!kref_put(&zhdr->refcount, release_z3fold_page_locked)) /* z3fh defect */\n\t\t\t\t"
-           "z3fold_page_unlock(zhdr);\n\t\t\tzhdr = NULL;\n\t\t\tmigrate_enable();"},
-          {"__z3fold_alloc", R"(kref_get\(&zhdr->refcount\);\s*break;\s*\}\s*migrate_enable\(\);)",
-           "break; /* z3fh defect: the reference was taken above */\n\t}\n\tmigrate_enable();"}}},
-        {"under-reclaim-bit",
-         "free tests PAGE_CLAIMED and sets it later, so free and reclaim both believe they own the page (review #3)",
-         {{"z3fold_free", R"(page_claimed = test_and_set_bit\(PAGE_CLAIMED, &page->private\);)",
-           "page_claimed = test_bit(PAGE_CLAIMED, &page->private); /* z3fh defect under-reclaim-bit */\n\tif "
-           "(!page_claimed)\n\t\tset_bit(PAGE_CLAIMED, &page->private);"}}},
-        {"reclaim-put-then-lru",
-         "reclaim drops its reference, then puts the page back on the LRU (review #4)",
-         {{"z3fold_reclaim_page",
-           R"(if \(kref_put\(&zhdr->refcount,\s*release_z3fold_page_locked\)\) \{\s*(?:if \(slots\)\s*)?kmem_cache_free\(pool->c_handle, slots\);)",
-           "if (kref_put(&zhdr->refcount, release_z3fold_page_locked)) {\n\t\t\t\tspin_lock(&pool->lock); /* z3fh "
-           "defect reclaim-put-then-lru */\n\t\t\t\tlist_add(&page->lru, &pool->lru);\n\t\t\t\t"
-           "spin_unlock(&pool->lock);\n\t\t\t\tif (slots)\n\t\t\t\t\tkmem_cache_free(pool->c_handle, slots);"}}},
-        // Bugs z3fold had upstream, re-created in 6.1 by reverting their fix
-        // (the same bugs as the port's mutants of the same names).
-        {"failed-reclaim-not-unbuddied",
-         "a page reclaim or migration could not free goes back on the LRU but not on its unbuddied list",
-         {{"z3fold_reclaim_page",
-           kRelistThenUnclaim,
-           "/* z3fh defect failed-reclaim-not-unbuddied */\n\t\t\t$1"},
-          {"z3fold_page_putback",
-           kRelistThenUnclaim,
-           "/* z3fh defect failed-reclaim-not-unbuddied */\n\t$1"}},
-         "\"mm/z3fold: put z3fold page back into unbuddied list when reclaim or migration fails\""},
-        {"reclaim-unclaims-after-unlock",
-         "reclaim that could not free a page clears PAGE_CLAIMED after dropping the page lock",
-         {{"z3fold_reclaim_page", R"(clear_bit\(PAGE_CLAIMED, &page->private\);\s*z3fold_page_unlock\(zhdr\);)",
-           "z3fold_page_unlock(zhdr);\n\t\t\tclear_bit(PAGE_CLAIMED, &page->private); /* z3fh defect "
-           "reclaim-unclaims-after-unlock */"}},
-         "\"mm/z3fold: always clear PAGE_CLAIMED under z3fold page lock\""},
-        {"migrated-header-used",
-         "the handle lookup returns a page migration has copied and is about to free",
-         {{"get_z3fold_header", R"(if \(!test_bit\(PAGE_MIGRATED, &page->private\)\)\s*break;\s*z3fold_page_unlock\(zhdr\);)",
-           "(void)page; /* z3fh defect migrated-header-used */\n\t\t\t\tbreak;"}},
-         "\"mm/z3fold: fix z3fold_page_migrate races with z3fold_map\""},
-        {"lazy-slots-unchecked",
-         "alloc gives a page that lost its slots object a new one without checking the allocation",
-         {{"__z3fold_alloc",
-           R"(if \(zhdr && !zhdr->slots\) \{\s*zhdr->slots = alloc_slots\(pool, GFP_ATOMIC\);\s*if \(!zhdr->slots\)\s*goto out_fail;\s*\}\s*return zhdr;\s*out_fail:\s*if \(!kref_put\(&zhdr->refcount, release_z3fold_page_locked\)\) \{\s*add_to_unbuddied\(pool, zhdr\);\s*z3fold_page_unlock\(zhdr\);\s*\}\s*return NULL;)",
-           "if (zhdr && !zhdr->slots) /* z3fh defect lazy-slots-unchecked */\n\t\tzhdr->slots = alloc_slots(pool, "
-           "GFP_ATOMIC);\n\treturn zhdr;"}},
-         "\"mm/z3fold: fix possible null pointer dereferencing\""},
-        {"lazy-slots-may-sleep",
-         "alloc allocates a page's new slots object with a blocking gfp while holding the page lock",
-         {{"__z3fold_alloc", R"(zhdr->slots = alloc_slots\(pool, GFP_ATOMIC\);)",
-           "zhdr->slots = alloc_slots(pool, can_sleep ? GFP_NOIO : GFP_ATOMIC); /* z3fh defect lazy-slots-may-sleep */"}},
-         "the fix that made the slots allocation in __z3fold_alloc GFP_ATOMIC (it was can_sleep ? GFP_NOIO : "
-         "GFP_ATOMIC)"},
-        {"headless-slots-leak",
-         "init_z3fold_page allocates a slots object for a headless page too, which nothing frees",
-         {{"init_z3fold_page",
-           R"(if \(headless\)\s*return zhdr;\s*slots = alloc_slots\(pool, gfp\);\s*if \(!slots\)\s*return NULL;)",
-           "slots = alloc_slots(pool, gfp); /* z3fh defect headless-slots-leak */\n\tif (!slots)\n\t\treturn "
-           "NULL;\n\tif (headless)\n\t\treturn zhdr;"}},
-         "\"z3fold: fix memory leak in kmem cache\""},
-        {"map-last-from-header",
-         "map finds LAST from the header's last_chunks, which a free zeroes while reclaim still evicts the object",
-         {{"z3fold_map", R"(addr \+= PAGE_SIZE - \(handle_to_chunks\(handle\) << CHUNK_SHIFT\);)",
-           "addr += PAGE_SIZE - (zhdr->last_chunks << CHUNK_SHIFT); /* z3fh defect map-last-from-header */"}},
-         "\"z3fold: fix possible reclaim races\""},
-        {"cpu-id-after-unlock",
-         "migration queues its compaction on smp_processor_id() read after the page unlock, in preemptible code "
-         "(K10's first candidate fix): cpu-id-preemptible",
-         {{"z3fold_page_migrate", R"(queue_work_on\(cpu, pool->compact_wq, &new_zhdr->work\);)",
-           "queue_work_on(smp_processor_id(), pool->compact_wq, &new_zhdr->work); /* z3fh defect cpu-id-after-unlock */"}},
-         "",
-         true},
-        {"alloc-ignores-gfp",
-         "z3fold_alloc allocates its new page with GFP_KERNEL whatever its caller's gfp: a blocking allocation for "
-         "zswap, whose gfp forbids it: gfp-contract",
-         {{"z3fold_alloc", R"(page = alloc_page\(gfp\);)", "page = alloc_page(GFP_KERNEL); /* z3fh defect alloc-ignores-gfp */"}},
-         "",
-         true},
-    };
-    return d;
-}
-
-}  // namespace
-
-std::vector<std::string> kernel_defect_names(bool review_only) {
-    std::vector<std::string> out;
-    for (const Defect& d : defects())
-        if (!review_only || (!*d.upstream_fix && !d.context_rule)) out.push_back(d.name);
-    return out;
-}
-
-int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t, bool unmodified) {
-    const Defect* d = nullptr;
-    for (const Defect& x : defects())
-        if (name == x.name) d = &x;
-    if (!d && name != "fixes") {
-        std::string names;
-        for (const std::string& n : kernel_defect_names()) names += " " + n;
-        std::fprintf(stderr, "z3fh: unknown kernel defect '%s' (one of:%s, or fixes)\n", name.c_str(), names.c_str());
-        return 2;
-    }
-    if (unmodified && !d) {
-        std::fprintf(stderr, "z3fh: --unmodified names a defect, not the fixes\n");
-        return 2;
-    }
-    TargetChoice pristine = t;
-    pristine.kernel_patch.clear();
-    pristine.kernel_fixes = false;
-    auto k = prepare_kernel_file(pristine);
-    if (!k) return 2;
-    // "fixes": the fixes against the pristine file. A defect: its edits
-    // against the fixed file (use it with --kernel-fixes --kernel-patch).
-    std::string before = read_file(k->pristine), why;
-    std::string text = before;
-    if (!unmodified && !apply_edits(&text, all_fix_edits(), &why)) {
-        std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), why.c_str());
-        return 2;
-    }
-    if (d) {
-        before = text;
-        if (!apply_edits(&text, d->edits, &why)) {
-            std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), why.c_str());
-            return 2;
-        }
-    }
-    std::string dir = Context::get().root() + "/build/kernel-src/defects";
-    fs::create_directories(dir);
-    std::string original = dir + "/" + name + ".orig.z3fold.c", edited = dir + "/" + name + ".z3fold.c";
-    write_file(original, before);
-    write_file(edited, text);
-    std::string diff;
-    int rc = run_collect({"diff", "-u", "--label", "a/mm/z3fold.c", "--label", "b/mm/z3fold.c", original, edited},
-                         &diff);
-    if (rc != 1) {
-        std::fprintf(stderr, "z3fh: diff failed (%d)\n", rc);
-        return 2;
-    }
-    std::string path = out.empty() ? dir + "/" + name + (unmodified ? ".unmodified.diff" : ".diff") : out;
-    if (!write_file(path, diff)) {
-        std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
-        return 2;
-    }
-    std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(),
-                 d ? (std::string(d->what) +
-                      (*d->upstream_fix ? fmt::format(" (reverts {})", d->upstream_fix) : std::string()) +
-                      (unmodified ? "; a patch of the unmodified file: use it with --kernel-patch alone"
-                                  : "; a patch of the fixed file: use it with --kernel-fixes"))
-                         .c_str()
-                   : "the harness's candidate fixes for what it found in 6.1 itself");
-    std::printf("%s\n", path.c_str());
-    return 0;
 }
 
 }  // namespace z3fh::tool
