@@ -86,7 +86,7 @@ const std::vector<KernelFix>& kernel_fixes_6_1() {
          "lock and free it only if free_handle() has not (it then leaves NULL\n"
          "there, and kmem_cache_free() does not take NULL), and free the page's\n"
          "handles of the objects evict freed when the page lives on.",
-         {"invariant:slots-accounting", "invariant:leak-at"},
+         {"invariant:slots-accounting", "leak@alloc_slots"},
          {{"z3fold_free", R"(if \(!page_claimed\)\s*free_handle\(handle, zhdr\);)", "free_handle(handle, zhdr);"},
           {"z3fold_reclaim_page", R"(struct z3fold_buddy_slots \*slots = zhdr->slots;\s*z3fold_page_lock\(zhdr\);)",
            "struct z3fold_buddy_slots *slots;\n\n\t\t\tz3fold_page_lock(zhdr);\n\t\t\tslots = zhdr->slots;"},
@@ -190,7 +190,7 @@ const std::vector<KernelFix>& kernel_fixes_6_1() {
          "nothing uses and nothing frees when that page goes.\n\n"
          "Drop the old page's pointer to the slots, and free an unused fresh\n"
          "slots object of the new page.",
-         {"invariant:slots-accounting", "invariant:leak-at", "sanitizer:heap-use-after-free"},
+         {"invariant:slots-accounting", "leak@alloc_slots", "sanitizer:heap-use-after-free"},
          {{"compact_single_buddy", R"(write_unlock\(&zhdr->slots->lock\);\s*add_to_unbuddied\(pool, new_zhdr\);)",
            "write_unlock(&zhdr->slots->lock);\n\t\tzhdr->slots = NULL;\n"
            "\t\tif (new_zhdr->slots && !new_zhdr->slots->slot[0] && !new_zhdr->slots->slot[1] &&\n"
