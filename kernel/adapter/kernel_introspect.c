@@ -49,12 +49,43 @@ static size_t kz_walk(struct kz_pool *kz, const struct list_head *head, const ch
     return z3fh_walk_list(&w, head, name, data_of, visit, vctx, report, rctx);
 }
 
+/* Which unbuddied list a visited node is on. */
+struct kz_where {
+    int cpu, index;
+};
+
+/* A visitor for each kind of list; `at` is set before each unbuddied list. */
+struct kz_visitors {
+    void (*lru)(void *ctx, const struct z3fh_links *n);
+    void (*unbuddied)(void *ctx, const struct z3fh_links *n);
+    void (*stale)(void *ctx, const struct z3fh_links *n);
+    void *ctx;
+    struct kz_where *at;
+};
+
+/* Walk every list of the pool: the LRU, each CPU's non-empty unbuddied
+ * lists, the stale list. */
+static void kz_walk_lists(struct kz_pool *kz, const struct kz_visitors *v, z3fh_report_fn report, void *rctx) {
+    int cpu, idx;
+    kz_walk(kz, &kz->pool->lru, "the LRU", kz_lru_data, v->lru, v->ctx, report, rctx);
+    for (cpu = 0; cpu < kz->cpus; cpu++) {
+        const struct list_head *unbuddied = kz->unbuddied_of[cpu];
+        for (idx = 0; idx < (int)NCHUNKS; idx++) {
+            if (z3fh_list_head_empty(&unbuddied[idx])) continue;
+            v->at->cpu = cpu;
+            v->at->index = idx;
+            kz_walk(kz, &unbuddied[idx], "an unbuddied list", kz_buddy_data, v->unbuddied, v->ctx, report, rctx);
+        }
+    }
+    kz_walk(kz, &kz->pool->stale, "the stale list", kz_buddy_data, v->stale, v->ctx, report, rctx);
+}
+
 /* ---- the snapshot ---- */
 
 struct kz_snap_ctx {
     struct kz_page_info *pages;
     size_t n;
-    int cpu, index;
+    struct kz_where at;
 };
 
 static struct kz_page_info *kz_find(struct kz_snap_ctx *c, const void *data) {
@@ -72,8 +103,8 @@ static void kz_mark_unbuddied(void *ctx, const struct z3fh_links *n) {
     struct kz_snap_ctx *c = ctx;
     struct kz_page_info *p = kz_find(c, kz_buddy_data(n));
     if (p) {
-        p->unbuddied_cpu = c->cpu;
-        p->unbuddied_index = c->index;
+        p->unbuddied_cpu = c->at.cpu;
+        p->unbuddied_index = c->at.index;
     }
 }
 static void kz_mark_stale(void *ctx, const struct z3fh_links *n) {
@@ -86,7 +117,6 @@ size_t kz_snapshot_pages(struct kz_pool *kz, struct kz_page_info *out, size_t ca
     void **data = stack_pages;
     size_t total = kshim_live_pages(NULL, 0), i, n;
     struct kz_snap_ctx c;
-    int cpu, idx;
 
     if (total > cap) return total;
     if (total > 256) data = malloc(total * sizeof(void *));
@@ -122,17 +152,10 @@ size_t kz_snapshot_pages(struct kz_pool *kz, struct kz_page_info *out, size_t ca
     n = total;
     c.pages = out;
     c.n = n;
-    kz_walk(kz, &kz->pool->lru, "the LRU", kz_lru_data, kz_mark_lru, &c, NULL, NULL);
-    for (cpu = 0; cpu < kz->cpus; cpu++) {
-        const struct list_head *unbuddied = kz->unbuddied_of[cpu];
-        for (idx = 0; idx < (int)NCHUNKS; idx++) {
-            if (z3fh_list_head_empty(&unbuddied[idx])) continue;
-            c.cpu = cpu;
-            c.index = idx;
-            kz_walk(kz, &unbuddied[idx], "an unbuddied list", kz_buddy_data, kz_mark_unbuddied, &c, NULL, NULL);
-        }
+    {
+        const struct kz_visitors v = {kz_mark_lru, kz_mark_unbuddied, kz_mark_stale, &c, &c.at};
+        kz_walk_lists(kz, &v, NULL, NULL);
     }
-    kz_walk(kz, &kz->pool->stale, "the stale list", kz_buddy_data, kz_mark_stale, &c, NULL, NULL);
     return n;
 }
 
@@ -194,7 +217,7 @@ static struct z3fh_z3fold_page kz_page_view(const struct page *page) {
 
 struct kz_val_ctx {
     struct z3fh_z3fold_rules rules;
-    int cpu, index;
+    struct kz_where at;
 };
 
 static void kz_val_lru(void *ctx, const struct z3fh_links *n) {
@@ -206,7 +229,7 @@ static void kz_val_lru(void *ctx, const struct z3fh_links *n) {
 static void kz_val_unbuddied(void *ctx, const struct z3fh_links *n) {
     struct kz_val_ctx *c = ctx;
     const struct z3fh_z3fold_page v = kz_page_view(virt_to_page(kz_buddy_data(n)));
-    z3fh_z3fold_check_unbuddied(&c->rules, &v, c->cpu, c->index);
+    z3fh_z3fold_check_unbuddied(&c->rules, &v, c->at.cpu, c->at.index);
 }
 
 static void kz_val_stale(void *ctx, const struct z3fh_links *n) {
@@ -222,19 +245,11 @@ static void kz_rules_init(struct kz_val_ctx *c, z3fh_report_fn report, void *rct
 
 void kz_validate(struct kz_pool *kz, z3fh_report_fn report, void *rctx) {
     struct kz_val_ctx c;
-    int cpu, idx;
+    struct kz_visitors v = {kz_val_lru, kz_val_unbuddied, kz_val_stale, NULL, NULL};
     kz_rules_init(&c, report, rctx);
-    kz_walk(kz, &kz->pool->lru, "the LRU", kz_lru_data, kz_val_lru, &c, report, rctx);
-    for (cpu = 0; cpu < kz->cpus; cpu++) {
-        const struct list_head *unbuddied = kz->unbuddied_of[cpu];
-        for (idx = 0; idx < (int)NCHUNKS; idx++) {
-            if (z3fh_list_head_empty(&unbuddied[idx])) continue;
-            c.cpu = cpu;
-            c.index = idx;
-            kz_walk(kz, &unbuddied[idx], "an unbuddied list", kz_buddy_data, kz_val_unbuddied, &c, report, rctx);
-        }
-    }
-    kz_walk(kz, &kz->pool->stale, "the stale list", kz_buddy_data, kz_val_stale, &c, report, rctx);
+    v.ctx = &c;
+    v.at = &c.at;
+    kz_walk_lists(kz, &v, report, rctx);
 }
 
 /* ---- the same rules for the pages one step touched (the port's
@@ -315,7 +330,7 @@ int kz_validate_pages(struct kz_pool *kz, const void *const *addrs, size_t n, ui
         if ((const void *)head == &kz->pool->stale) {
             kz_val_stale(&c, (const struct z3fh_links *)&z->buddy);
         } else if (head) {
-            if (!kz_unbuddied_head(kz, head, &c.cpu, &c.index)) return 0;
+            if (!kz_unbuddied_head(kz, head, &c.at.cpu, &c.at.index)) return 0;
             kz_val_unbuddied(&c, (const struct z3fh_links *)&z->buddy);
         }
     }
