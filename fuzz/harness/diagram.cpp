@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -132,6 +133,7 @@ struct Item {
     std::string function; // "" for operations and marks
     std::string text;
     int line = 0;
+    std::string file;  // the source file's name (its line is that file's)
     Event event = Event::yield;
     uint32_t serial = 0;
     int repeats = 1;
@@ -202,6 +204,10 @@ std::vector<Item> items_of(const DiagramInput& in, int failing_thread) {
         it.function = current_fn[t];
         it.page = page_class(e.cls);
         it.line = e.line;
+        if (e.file) {
+            const char* slash = std::strrchr(e.file, '/');
+            it.file = slash ? slash + 1 : e.file;
+        }
         it.event = e.event;
         it.serial = e.serial;
         items.push_back(it);
@@ -232,11 +238,22 @@ std::vector<Item> collapse(const std::vector<Item>& sel) {
         out.push_back(it);
     }
     std::set<uint32_t> pages;
-    for (const Item& it : out)
+    std::map<std::string, int> steps_in;  // file -> steps shown from it
+    for (const Item& it : out) {
         if (it.page) pages.insert(it.serial);
+        if (!it.function.empty()) steps_in[it.file]++;
+    }
+    // Lines are the file's the most steps come from (the code under test);
+    // a step from another file (the harness's own mm core or adapter) says
+    // which file its line is in.
+    std::string main_file;
+    for (const auto& [file, n] : steps_in)
+        if (main_file.empty() || n > steps_in[main_file]) main_file = file;
     for (Item& it : out) {
         if (it.function.empty()) continue;
-        it.prefix = fmt::format("{} {}", it.line, it.page && pages.size() > 1 ? fmt::format("[p{}] ", it.serial) : "");
+        const std::string line = it.file == main_file || it.file.empty() ? fmt::format("{}", it.line)
+                                                                        : fmt::format("{}:{}", it.file, it.line);
+        it.prefix = fmt::format("{} {}", line, it.page && pages.size() > 1 ? fmt::format("[p{}] ", it.serial) : "");
         if (it.repeats > 1) it.text += fmt::format(" (x{})", it.repeats);
     }
     return out;
