@@ -220,7 +220,7 @@ std::vector<Item> items_of(const DiagramInput& in, int failing_thread) {
             it->prio = std::min(it->prio, 1);
             last_steps++;
         }
-    if (!in.events.empty()) items.push_back(mark(failing_thread, 0, "!! " + in.finding));
+    if (!in.events.empty()) items.push_back(mark(in.after_run ? -1 : failing_thread, 0, "!! " + in.finding));
     return items;
 }
 
@@ -298,7 +298,8 @@ std::vector<std::string> render(const std::vector<Item>& sel, const std::vector<
     for (const Item& it : sel) {
         if (it.text.starts_with("!! ")) {
             // What fired, the full width: the line the reader looks for.
-            lines.push_back(fit(fmt::format("!! T{}: {}", it.thread, it.text.substr(3)), kDiagramMaxColumns));
+            const std::string who = it.thread < 0 ? "after every thread ended" : fmt::format("T{}", it.thread);
+            lines.push_back(fit(fmt::format("!! {}: {}", who, it.text.substr(3)), kDiagramMaxColumns));
             continue;
         }
         if (!col.count(it.thread)) continue;
@@ -323,7 +324,8 @@ std::vector<int> columns_of(const std::vector<Item>& sel, int failing_thread) {
     for (const Item& it : sel)
         if (it.prio > 0) cols.insert(it.thread);
     if (cols.size() == 1)
-        for (const Item& it : sel) cols.insert(it.thread);
+        for (const Item& it : sel)
+            if (it.thread >= 0) cols.insert(it.thread);  // -1: the mark of a finding after the run
     return {cols.begin(), cols.end()};
 }
 

@@ -25,6 +25,9 @@ struct DiagramInput {
     int program_threads = 0;                // threads after these are the pool's workers
     std::string finding;                    // what fired, e.g. "invariant page-state-at-rest"
     uint32_t page = 0;                      // the finding's page, if it names one (0: none)
+    // Found once every thread had ended (at rest, at teardown, after the
+    // pool's destroy): no thread's step fired it.
+    bool after_run = false;
 };
 
 // The diagram's lines (each <= kDiagramMaxColumns, at most kDiagramMaxLines).

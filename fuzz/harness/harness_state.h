@@ -37,6 +37,7 @@ struct Harness {
     bool full_trace = false;  // the trace keeps every event (replay), so a diagram can be drawn
     bool context_printed = false;  // ASan calls its report hook and then the death callback
     bool diagram_printed = false;
+    bool run_ended = false;  // every thread ended: the checks at rest, at teardown and after destroy
 };
 
 struct ThreadCtx {

@@ -65,6 +65,7 @@ DiagramInput diagram_input(const Harness& h, const std::string& finding, uint32_
     in.program_threads = h.prog->threads;
     in.finding = finding;
     in.page = page;
+    in.after_run = h.run_ended;
     return in;
 }
 
@@ -312,6 +313,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     rt.set_switch_hook(&switch_hook, nullptr);
 
     sched::RunResult r = rt.run();
+    h.run_ended = true;
     out.status = r.status;
     out.steps = r.steps;
     out.preemptions = r.preemptions;

@@ -364,7 +364,7 @@ TEST(KernelDiagram, K1DrawnAsThreadColumns) {
         "                               758 [p2] kref_put(&zhdr->refcount,..)",
         "                               762 [p2] test_and_set_bit(PAGE_CLAIMED,..)",
         "                               248 [p2] spin_unlock(&zhdr->page_lock)",
-        "!! T2: invariant page-state-at-rest",
+        "!! after every thread ended: invariant page-state-at-rest",
     };
     EXPECT_EQ(o.diagram, want);
     EXPECT_LE(o.diagram.size(), kDiagramMaxLines);
