@@ -13,8 +13,6 @@ namespace {
 FatalHook g_hook = nullptr;
 }
 
-const char* error_kind_name(ErrorKind k) { return finding_name(k); }
-
 void set_fatal_hook(FatalHook hook) { g_hook = hook; }
 
 void report_fatal(ErrorKind kind, sync::SrcLoc loc, const std::string& message) {

@@ -12,7 +12,6 @@ namespace z3fh {
 // rules): one table names them all.
 using ErrorKind = FindingId;
 
-const char* error_kind_name(ErrorKind k);
 
 using FatalHook = void (*)(ErrorKind kind, const std::string& message);
 void set_fatal_hook(FatalHook hook);

@@ -123,7 +123,7 @@ Finding finding_of(const Outcome& o) {
 void fatal_hook(ErrorKind kind, const std::string&) {
     if (!g_current) return;
     print_context(*g_current);
-    print_diagram(*g_current, error_kind_name(kind), 0);
+    print_diagram(*g_current, finding_name(kind), 0);
 }
 
 #if defined(Z3FH_HAVE_SANITIZER_DEATH_CALLBACK) && !defined(Z3FH_TSAN)

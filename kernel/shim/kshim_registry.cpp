@@ -28,6 +28,14 @@ std::vector<std::pair<uint32_t, uintptr_t>>& serial_scratch() {
     return v;
 }
 
+// Sort the (serial, address) pairs and copy the addresses out (as many as
+// `cap` holds); how many there are.
+size_t copy_in_serial_order(std::vector<std::pair<uint32_t, uintptr_t>>& by_serial, void* out[], size_t cap) {
+    std::sort(by_serial.begin(), by_serial.end());
+    for (size_t i = 0; i < by_serial.size() && i < cap; i++) out[i] = reinterpret_cast<void*>(by_serial[i].second);
+    return by_serial.size();
+}
+
 }  // namespace
 
 extern "C" void kshim_reset(int nr_cpus) {
@@ -90,17 +98,20 @@ std::vector<z3fh::Leftover> kshim_live_allocations(bool everything) {
     std::vector<z3fh::Leftover> out;
     // Slab objects and pages in allocation order, then the pool's own
     // allocations: the first is the signature's.
-    std::vector<std::pair<uint32_t, const SlabObject*>> objects;
-    for (const auto& [addr, obj] : w.objects) objects.emplace_back(obj.serial, &obj);
-    std::sort(objects.begin(), objects.end());
-    for (const auto& [serial, obj] : objects)
-        out.push_back({fmt::format("a {} object", obj->cache->name), z3fh::alloc_site_name(obj->site), serial});
-    for (const auto& [block, serial] : w.pages) {
+    std::vector<std::pair<uint32_t, uintptr_t>>& by_serial = serial_scratch();
+    for (const auto& [addr, obj] : w.objects) by_serial.emplace_back(obj.serial, addr);
+    std::sort(by_serial.begin(), by_serial.end());
+    for (const auto& [serial, addr] : by_serial) {
+        const SlabObject& obj = w.objects.find(addr)->second;
+        out.push_back({fmt::format("a {} object", obj.cache->name), z3fh::alloc_site_name(obj.site), serial});
+    }
+    by_serial.clear();
+    for (const auto& [block, serial] : w.pages) by_serial.emplace_back(serial, block);
+    std::sort(by_serial.begin(), by_serial.end());
+    for (const auto& [serial, block] : by_serial) {
         auto site = w.page_sites.find(block);
         out.push_back({"a page", site == w.page_sites.end() ? "unknown" : z3fh::alloc_site_name(site->second), serial});
     }
-    std::sort(out.begin() + static_cast<long>(objects.size()), out.end(),
-              [](const z3fh::Leftover& a, const z3fh::Leftover& b) { return a.serial < b.serial; });
     if (!everything) return out;
     for (const auto& [addr, block] : w.kmallocs)
         out.push_back({fmt::format("a kzalloc block of {} bytes", block.size), z3fh::alloc_site_name(block.site), 0});
@@ -150,13 +161,7 @@ extern "C" size_t kshim_live_pages(void* out_data[], size_t cap) {
     World& w = world();
     std::vector<std::pair<uint32_t, uintptr_t>>& by_serial = serial_scratch();
     for (auto& [block, serial] : w.pages) by_serial.emplace_back(serial, block);
-    std::sort(by_serial.begin(), by_serial.end());
-    size_t n = 0;
-    for (auto& [serial, block] : by_serial) {
-        if (n < cap) out_data[n] = reinterpret_cast<void*>(block);
-        n++;
-    }
-    return n;
+    return copy_in_serial_order(by_serial, out_data, cap);
 }
 
 extern "C" uint32_t kshim_slab_serial(const void* obj) {
@@ -172,13 +177,7 @@ extern "C" size_t kshim_live_slab_objects(const struct kmem_cache* cache, void* 
     std::vector<std::pair<uint32_t, uintptr_t>>& by_serial = serial_scratch();
     for (auto& [addr, obj] : w.objects)
         if (obj.cache == reinterpret_cast<const KmemCache*>(cache)) by_serial.emplace_back(obj.serial, addr);
-    std::sort(by_serial.begin(), by_serial.end());
-    size_t n = 0;
-    for (auto& [serial, addr] : by_serial) {
-        if (n < cap) out[n] = reinterpret_cast<void*>(addr);
-        n++;
-    }
-    return n;
+    return copy_in_serial_order(by_serial, out, cap);
 }
 
 extern "C" size_t kshim_slab_objects_total(void) {

@@ -47,7 +47,7 @@ struct page *kshim_get_page_unless_zero(const void *data, const char *file, int 
  * one of the program's injected failures, which are the allocator's. */
 struct page *kshim_alloc_free_page(const char *file, int line);
 /* After the pool is destroyed: free what it left (the harness has already
- * reported it as leak-at-teardown), so one run's leak is not the next one's. */
+ * reported it as a leak), so one run's leak is not the next one's. */
 void kshim_free_leftovers(void);
 /* Fault injection: the n-th page (which 0) or slab-object (which 1)
  * allocation from now fails (n >= 1; 0 cancels). */

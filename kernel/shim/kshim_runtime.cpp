@@ -551,7 +551,7 @@ extern "C" void kshim_kmem_cache_destroy(struct kmem_cache* cache, const char* f
     live.erase(std::remove(live.begin(), live.end(), c), live.end());
     // The kernel complains ("Slab cache still has objects") and keeps the
     // cache; so do we. The harness's teardown check has already reported
-    // the objects (leak-at-teardown), and LeakSanitizer sees them.
+    // the objects (a leak, signed by each one's site).
     if (c->live != 0) {
         world().zombie_caches.push_back(c);
         return;

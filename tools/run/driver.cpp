@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "finding.h"
+#include "finding_json.h"
 #include "harness/runner.h"
 #include "mutants.h"
 #include "mutate/mutator.h"
@@ -121,11 +121,7 @@ bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* by
 // The harness's own finding: the JSON line its printer ends with
 // (checks/finding.h); the last one, should a run print more than one.
 std::string own_finding_signature(const std::string& out) {
-    const size_t at = out.rfind(kFindingJsonMarker);
-    if (at == std::string::npos) return "";
-    const size_t from = at + kFindingJsonMarker.size();
-    const nlohmann::json j = nlohmann::json::parse(out.substr(from, out.find('\n', from) - from), nullptr, false);
-    return j.is_object() && j.contains("signature") && j["signature"].is_string() ? j["signature"].get<std::string>() : "";
+    return finding_json_field(out, kFindingJsonMarker, "signature");
 }
 
 // A sanitizer's report is text by nature: read from its own first lines.

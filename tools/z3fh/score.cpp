@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "campaign.h"
-#include "finding.h"
+#include "finding_json.h"
 #include "commands.h"
 #include "context.h"
 #include "proc.h"
@@ -41,14 +41,6 @@ std::string self_exe() {
     return ec ? std::string("z3fh") : p.string();
 }
 
-// The "kind" of a JSON finding line that starts with `marker`, or "".
-std::string json_line_kind(const std::string& line, std::string_view marker) {
-    const size_t at = line.find(marker);
-    if (at == std::string::npos) return "";
-    const nlohmann::json j = nlohmann::json::parse(line.substr(at + marker.size()), nullptr, false);
-    return j.is_object() && j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
-}
-
 // The kind of a baseline finding, from the first line that names one: the
 // baseline's own and the allocator's checks by their JSON lines, the
 // sanitizers' by their report's first line.
@@ -56,8 +48,8 @@ std::string baseline_kind(const std::string& line) {
     static const std::regex asan(R"(ERROR: AddressSanitizer: ([\w-]+))");
     static const std::regex tsan(R"(WARNING: ThreadSanitizer: ([\w ()-]+?)(?: \(pid|$))");
     static const std::regex ubsan(R"(runtime error: (.{0,40}))");
-    if (std::string k = json_line_kind(line, "==baseline== FINDING "); !k.empty()) return k;
-    if (std::string k = json_line_kind(line, kFindingJsonMarker); !k.empty()) return "check:" + k;
+    if (std::string k = finding_json_field(line, "==baseline== FINDING ", "kind"); !k.empty()) return k;
+    if (std::string k = finding_json_field(line, kFindingJsonMarker, "kind"); !k.empty()) return "check:" + k;
     std::smatch m;
     if (std::regex_search(line, m, asan)) return "asan:" + m[1].str();
     if (std::regex_search(line, m, tsan)) return "tsan:" + m[1].str();
