@@ -141,7 +141,7 @@ std::vector<ShadowFinding> Shadow::check_at_rest() {
             out.push_back({finding_name(FindingId::empty_page_kept), p.serial, fmt::format("page {} holds no object at rest", p.serial)});
             continue;
         }
-        if (!p.on_lru) out.push_back({finding_name(FindingId::lru_membership), p.serial, fmt::format("page {} is not on the LRU", p.serial)});
+        if (target_.has_pool_lru() && !p.on_lru) out.push_back({finding_name(FindingId::lru_membership), p.serial, fmt::format("page {} is not on the LRU", p.serial)});
         const unsigned long busy = (1UL << PAGE_CLAIMED) | (1UL << NEEDS_COMPACTING) | (1UL << PAGE_STALE) |
                                    (1UL << PAGE_MIGRATED) | (1UL << MIDDLE_CHUNK_MAPPED) | (1UL << HEADLESS_FREED);
         if ((p.flags & busy) || p.mapped_count)

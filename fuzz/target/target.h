@@ -60,6 +60,10 @@ public:
     virtual ~TargetPool() = default;
     virtual const char* name() const = 0;  // "port" | "kernel"
     virtual std::string version() const { return ""; }
+    // The pool keeps an LRU of its pages and reclaims through zpool's evict
+    // callback (the port, Linux 6.1); false where the user writes back from
+    // its own LRU (6.12): reclaim_page is then -EINVAL and no page is on an LRU.
+    virtual bool has_pool_lru() const { return true; }
 
     // gfp.can_sleep false: the caller's gfp has no __GFP_DIRECT_RECLAIM
     // (zswap's never has), so the allocator may not block on its behalf.

@@ -30,7 +30,7 @@ enum { KZ_MAX_EVICTING = 16, KZ_MAX_CPUS = 16 };
 
 struct kz_pool {
     struct z3fold_pool *pool;
-    kz_evict_fn evict;
+    kz_evict_fn evict; /* 6.1's zpool evict user; NULL where the series has none */
     void *ctx;
     /* Reclaim's stack-local slots objects whose handles an evict callback
      * holds now: resolve may read through them. */
@@ -43,6 +43,7 @@ struct kz_pool {
 
 static struct kz_pool *g_kz;
 
+#if KSHIM_ZPOOL_EVICT
 /* The zpool user's evict (zpool_ops->evict), reached as zswap reaches it:
  * z3fold_reclaim_page -> z3fold_zpool_evict -> here. */
 static int kz_evict_trampoline(struct zpool *zpool, unsigned long handle) {
@@ -68,6 +69,9 @@ static int kz_evict_trampoline(struct zpool *zpool, unsigned long handle) {
 }
 
 static const struct zpool_ops kz_zpool_ops = {.evict = kz_evict_trampoline};
+#endif
+
+int kz_has_evict(void) { return KSHIM_ZPOOL_EVICT; }
 
 static struct list_head *kz_unbuddied(struct kz_pool *kz, int cpu) { return per_cpu_ptr(kz->pool->unbuddied, cpu); }
 
@@ -78,14 +82,18 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
     if (!kz) return NULL;
     kshim_reset(vcpus);
     kz_mm_reset();
-    kz->evict = evict;
+    kz->evict = KSHIM_ZPOOL_EVICT ? evict : NULL;
     kz->ctx = ctx;
     g_kz = kz;
     /* Through the module's init and its zpool driver, as zswap reaches z3fold
-     * (zpool_create_pool -> z3fold_zpool_create; evict through
+     * (zpool_create_pool -> z3fold_zpool_create; in 6.1 evict through
      * z3fold_zpool_evict; malloc, free, map, unmap and shrink below). */
     (void)kshim_module_init();
+#if KSHIM_ZPOOL_EVICT
     kz->pool = z3fold_zpool_driver.create("z3fold", GFP_KERNEL, evict ? &kz_zpool_ops : NULL, (struct zpool *)kz);
+#else
+    kz->pool = z3fold_zpool_driver.create("z3fold", GFP_KERNEL);
+#endif
     if (!kz->pool) {
         free(kz);
         g_kz = NULL;
@@ -94,7 +102,9 @@ struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
     {
         /* Which lock guards which list (the comments on struct z3fold_pool). */
         int cpu, i;
+#if KSHIM_ZPOOL_EVICT
         kshim_guard_list(&kz->pool->lru, &kz->pool->lock);
+#endif
         kshim_guard_list(&kz->pool->stale, &kz->pool->stale_lock);
         for (cpu = 0; cpu < kshim_nr_cpus(); cpu++)
             for (i = 0; i < (int)NCHUNKS; i++) kshim_guard_list(&kz_unbuddied(kz, cpu)[i], &kz->pool->lock);
@@ -142,15 +152,28 @@ void kz_unmap(struct kz_pool *kz, unsigned long handle) {
     kshim_check_returned("z3fold_unmap");
 }
 int kz_reclaim(struct kz_pool *kz, unsigned int retries) {
+#if KSHIM_ZPOOL_EVICT
     /* zswap's shrink is zpool_shrink(pool, 1, NULL): one z3fold_reclaim_page
      * with 8 retries, through the driver; other retry counts are the broad
      * user's, straight to reclaim. */
     int rc = retries == 8 ? z3fold_zpool_driver.shrink(kz->pool, 1, NULL) : z3fold_reclaim_page(kz->pool, retries);
     kshim_check_returned("z3fold_reclaim_page");
     return rc;
+#else
+    /* No pool LRU, no reclaim: the user writes back from its own LRU. */
+    (void)kz;
+    (void)retries;
+    return -EINVAL;
+#endif
 }
 
-uint64_t kz_total_size(struct kz_pool *kz) { return z3fold_zpool_driver.total_size(kz->pool); }
+uint64_t kz_total_size(struct kz_pool *kz) {
+#if KSHIM_ZPOOL_EVICT
+    return z3fold_zpool_driver.total_size(kz->pool);
+#else
+    return z3fold_zpool_driver.total_pages(kz->pool) << PAGE_SHIFT;
+#endif
+}
 
 void kz_compact_handle_page(struct kz_pool *kz, unsigned long handle) {
     /* z3fold_free's tail for a page it leaves in use, with the kernel's own

@@ -28,7 +28,10 @@ int kz_alloc(struct kz_pool *kz, size_t size, int may_block, unsigned long *hand
 void kz_free(struct kz_pool *kz, unsigned long handle);
 void *kz_map(struct kz_pool *kz, unsigned long handle);
 void kz_unmap(struct kz_pool *kz, unsigned long handle);
+/* z3fold_reclaim_page (6.1); -EINVAL in a series without the pool LRU. */
 int kz_reclaim(struct kz_pool *kz, unsigned int retries);
+/* Whether the compiled series has zpool's evict callback and shrink. */
+int kz_has_evict(void);
 /* zpool_get_total_size, through the driver. */
 uint64_t kz_total_size(struct kz_pool *kz);
 /* What free does to a page it leaves partly used: queue compaction. */

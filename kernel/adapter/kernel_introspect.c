@@ -12,6 +12,16 @@ static const void *kz_lru_data(const struct z3fh_links *n) {
 }
 static const void *kz_buddy_data(const struct z3fh_links *n) { return (const void *)((uintptr_t)n & PAGE_MASK); }
 
+/* The pool's LRU head, or NULL in a series without one (6.12). */
+static const struct list_head *kz_lru_head(struct kz_pool *kz) {
+#if KSHIM_ZPOOL_EVICT
+    return &kz->pool->lru;
+#else
+    (void)kz;
+    return NULL;
+#endif
+}
+
 /* Which unbuddied head x is (*cpu, *index), if one. */
 static int kz_unbuddied_head(struct kz_pool *kz, const void *x, int *cpu, int *index) {
     int i;
@@ -27,7 +37,7 @@ static int kz_unbuddied_head(struct kz_pool *kz, const void *x, int *cpu, int *i
 static int kz_world_is_head(void *ctx, const struct z3fh_links *x) {
     struct kz_pool *kz = ctx;
     int cpu, index;
-    return (const void *)x == &kz->pool->lru || (const void *)x == &kz->pool->stale ||
+    return (x && (const void *)x == kz_lru_head(kz)) || (const void *)x == &kz->pool->stale ||
            kz_unbuddied_head(kz, x, &cpu, &index);
 }
 static int kz_world_is_live(void *ctx, const void *data) {
@@ -67,7 +77,7 @@ struct kz_visitors {
  * lists, the stale list. */
 static void kz_walk_lists(struct kz_pool *kz, const struct kz_visitors *v, z3fh_report_fn report, void *rctx) {
     int cpu, idx;
-    kz_walk(kz, &kz->pool->lru, "the LRU", kz_lru_data, v->lru, v->ctx, report, rctx);
+    if (kz_lru_head(kz)) kz_walk(kz, kz_lru_head(kz), "the LRU", kz_lru_data, v->lru, v->ctx, report, rctx);
     for (cpu = 0; cpu < kz->cpus; cpu++) {
         const struct list_head *unbuddied = kz->unbuddied_of[cpu];
         for (idx = 0; idx < (int)NCHUNKS; idx++) {
@@ -193,7 +203,7 @@ size_t kz_snapshot_slots(struct kz_pool *kz, struct kz_slot_info *out, size_t ca
 void kz_pool_info(struct kz_pool *kz, struct kz_pool_info *out) {
     memset(out, 0, sizeof(*out));
     out->pages_nr = kz->pool->pages_nr.counter;
-    out->lru_length = kz_walk(kz, &kz->pool->lru, "the LRU", kz_lru_data, NULL, NULL, NULL, NULL);
+    out->lru_length = kz_lru_head(kz) ? kz_walk(kz, kz_lru_head(kz), "the LRU", kz_lru_data, NULL, NULL, NULL, NULL) : 0;
     out->stale_length = kz_walk(kz, &kz->pool->stale, "the stale list", kz_buddy_data, NULL, NULL, NULL, NULL);
     out->slots_objects = kshim_slab_live_count(kz->pool->c_handle);
 }
@@ -318,15 +328,17 @@ int kz_validate_pages(struct kz_pool *kz, const void *const *addrs, size_t n, ui
         const struct z3fh_links *head;
         int on_lru;
         unsigned long flags = page->private;
-        if (!z3fh_links_of(&w, &page->lru, kz_lru_data, &on_lru)) return 0;
-        if (on_lru) kz_val_lru(&c, (const struct z3fh_links *)&page->lru);
+        if (kz_lru_head(kz)) {
+            if (!z3fh_links_of(&w, &page->lru, kz_lru_data, &on_lru)) return 0;
+            if (on_lru) kz_val_lru(&c, (const struct z3fh_links *)&page->lru);
+        }
         if (((flags >> PAGE_HEADLESS) & 1UL) || z->pool != kz->pool) {
             /* No header (yet): a link stored there only the walk can judge. */
             if (touched[i].in_data) return 0;
             continue;
         }
         if (!z3fh_head_of(&w, &z->buddy, kz_buddy_data, &head)) return 0;
-        if ((const void *)head == &kz->pool->lru) return 0;
+        if (head && (const void *)head == kz_lru_head(kz)) return 0;
         if ((const void *)head == &kz->pool->stale) {
             kz_val_stale(&c, (const struct z3fh_links *)&z->buddy);
         } else if (head) {

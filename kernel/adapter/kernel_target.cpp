@@ -44,6 +44,7 @@ public:
 
     const char* name() const override { return "kernel"; }
     std::string version() const override { return Z3FH_KERNEL_VERSION; }
+    bool has_pool_lru() const override { return kz_has_evict() != 0; }
 
     AllocResult alloc(size_t size, Gfp gfp) override {
         unsigned long h = 0;

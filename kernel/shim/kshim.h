@@ -1,4 +1,4 @@
-/* z3fold-harden kernel shim: the kernel API mm/z3fold.c (Linux 6.1) uses,
+/* z3fold-harden kernel shim: the kernel API mm/z3fold.c (Linux 6.1, 6.12) uses,
  * in user space. Every lock, atomic, bit operation, READ_ONCE, work-queue
  * call and cond_resched is a call into kshim_runtime.cpp, which hands it to
  * the controlled sync layer: the scheduler owns every interleaving, exactly
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "kshim_series.h"
 #include "kshim_types.h"
 
 typedef uint8_t u8;
@@ -25,6 +26,7 @@ enum migrate_mode { MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC, MIGRATE_SYN
 #define __init
 #define __exit
 #define __aligned(x) __attribute__((aligned(x)))
+#define __percpu /* sparse's address space: nothing to a compiler */
 #define __always_unused __attribute__((unused))
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #define max(a, b) ((a) > (b) ? (a) : (b))
@@ -80,22 +82,34 @@ __attribute__((noreturn)) void kshim_bug(const char *cond, const char *file, int
 struct module;
 struct zpool;
 enum zpool_mapmode { ZPOOL_MM_RW, ZPOOL_MM_RO, ZPOOL_MM_WO, ZPOOL_MM_DEFAULT = ZPOOL_MM_RW };
+#if KSHIM_ZPOOL_EVICT
 struct zpool_ops {
     int (*evict)(struct zpool *pool, unsigned long handle);
 };
+#endif
 struct zpool_driver {
     char *type;
     struct module *owner;
     bool sleep_mapped;
+#if KSHIM_ZPOOL_EVICT
     void *(*create)(const char *name, gfp_t gfp, const struct zpool_ops *ops, struct zpool *zpool);
+#else
+    void *(*create)(const char *name, gfp_t gfp);
+#endif
     void (*destroy)(void *pool);
     bool malloc_support_movable;
     int (*malloc)(void *pool, size_t size, gfp_t gfp, unsigned long *handle);
     void (*free)(void *pool, unsigned long handle);
+#if KSHIM_ZPOOL_EVICT
     int (*shrink)(void *pool, unsigned int pages, unsigned int *reclaimed);
+#endif
     void *(*map)(void *pool, unsigned long handle, enum zpool_mapmode mm);
     void (*unmap)(void *pool, unsigned long handle);
+#if KSHIM_ZPOOL_EVICT
     u64 (*total_size)(void *pool);
+#else
+    u64 (*total_pages)(void *pool);
+#endif
 };
 static inline void zpool_register_driver(struct zpool_driver *d) { (void)d; }
 static inline int zpool_unregister_driver(struct zpool_driver *d) { (void)d; return 0; }

@@ -88,6 +88,17 @@ bool prepare_kernel_target(CampaignPlan& p, const std::string& preset) {
         p.base_driver = bdir + "/kernel/z3fh-run-kernel";
     }
     p.target_info["kernel_version"] = p.kfile->version;
+    p.target_info["kernel_series"] = p.kfile->series;
+    p.target_info["allocator"] = p.kfile->allocator;
+    {
+        // Who drives the file: the broad zpool user, and the model of that
+        // series' zswap (6.1: through zpool's evict; 6.12: its own LRU).
+        const std::string zswap = fmt::format("Linux {}'s zswap (model)", p.kfile->series);
+        const std::string& u = p.opts.user;
+        p.target_info["user_model"] = u == "zswap"   ? zswap
+                                      : u == "zpool" ? std::string("the broad zpool user")
+                                                     : "the broad zpool user and " + zswap;
+    }
     p.target_info["kernel_sha256"] = p.kfile->sha256;
     p.target_info["kernel_known"] = p.kfile->known;
     p.target_info["kernel_source"] =

@@ -90,8 +90,9 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
         "# z3fold-harden campaign\n\n| | |\n|---|---|\n| target | {} |\n| engine | {} |\n| sanitizer | {} |\n"
         "| mutant | {} |\n| budget | {:.0f} s |\n| fuzzing time | {:.1f} s |\n| build / triage | {:.1f} s / {:.1f} s |\n"
         "| executions | {} ({:.0f}/s) |\n| coverage (edges) | {} |\n| corpus | {} |\n",
-        p.kernel ? "kernel mm/z3fold.c " + p.kfile->version +
-                       (p.kfile->patch.empty() ? "" : ", patched with " + p.kfile->patch)
+        p.kernel ? fmt::format("kernel mm/{}.c, Linux {} ({}){}; users: {}", p.kfile->allocator, p.kfile->series,
+                               p.kfile->version, p.kfile->patch.empty() ? "" : ", patched with " + p.kfile->patch,
+                               p.target_info.value("user_model", ""))
                  : std::string("port"),
         p.opts.engine, p.opts.sanitizer, p.mutant_name, p.opts.budget_s, fuzz_s, p.build_s,
         report["triage_s"].get<double>(), execs, report["execs_per_s"].get<double>(),

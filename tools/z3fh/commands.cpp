@@ -209,10 +209,7 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
     *sanitizer = in.sanitizer;
     *strategy = "input";
     *user = "any";
-    target->target = in.target;
-    target->kernel_source = in.kernel_source;
-    target->kernel_patch = in.kernel_patch;
-    target->kernel_fixes = in.kernel_fixes;
+    *target = in.target;
     std::string side = in.file + ".json";
     bool have_side = fs::exists(side);
     if (have_side) {
@@ -230,6 +227,8 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
                 if (target->kernel_source.empty()) target->kernel_source = j.value("kernel_source", "");
                 if (target->kernel_patch.empty()) target->kernel_patch = j.value("kernel_patch", "");
                 target->kernel_fixes = target->kernel_fixes || j.value("kernel_fixes", false);
+                if (target->kernel_version.empty()) target->kernel_version = j.value("kernel_series", "");
+                if (target->allocator.empty()) target->allocator = j.value("allocator", "");
             }
         } catch (const std::exception& e) {
             std::fprintf(stderr, "z3fh: %s: unreadable sidecar: %s\n", side.c_str(), e.what());

@@ -11,10 +11,13 @@ struct ToolInput {
     std::string file, out, mutant, sanitizer, name;
     int runs = 1;
     bool rr = false;
-    // --target / --kernel-source / --kernel-patch; empty target: the sidecar's.
-    std::string target;
-    std::string kernel_source, kernel_patch;
-    bool kernel_fixes = false;
+    // --target and the kernel flags; an empty target.target: the sidecar's.
+    TargetChoice target = sidecar_target();
+    static TargetChoice sidecar_target() {
+        TargetChoice t;
+        t.target.clear();
+        return t;
+    }
 };
 
 int cmd_test(bool long_run, const std::string& only);

@@ -58,7 +58,7 @@ std::string check_kernel_report_end_to_end() {
     if (rc != 2 || msg.find("never invents one") == std::string::npos) return fmt::format("no identity: exit {}", rc);
     // The unmodified file as a git tree of one commit, so that the series'
     // Fixes: tags have a commit to find; a short campaign on it, then its series.
-    auto debian = prepare_kernel_file(TargetChoice{"kernel", "", "", false});
+    auto debian = prepare_kernel_file(TargetChoice{"kernel", "", "", false, "", ""});
     if (!debian) return "no pristine file";
     const std::string tree = base + "/tree";
     fs::create_directories(tree + "/mm", ec);

@@ -1,5 +1,5 @@
 // z3fold-harden: the kernel target's source: extraction from Debian's
-// linux-source-6.1 (or a kernel tree), the sha256 check, patches, the
+// linux-source-6.1 or -6.12 (or a kernel tree), the sha256 check, patches, the
 // build, and the review defects re-created as edits of the user's file.
 #include "kernel_source.h"
 #include "kernel_edits.h"
@@ -27,8 +27,10 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kPackage = "linux-source-6.1";
-constexpr const char* kTarball = "/usr/src/linux-source-6.1.tar.xz";
+constexpr KernelSeries kKernelSeries[] = {
+    {"6.1", "linux-source-6.1", 601},
+    {"6.12", "linux-source-6.12", 612},
+};
 
 // A command's exit code, its output in *out.
 int run_collect(const std::vector<std::string>& argv, std::string* out, const std::string& cwd = "") {
@@ -44,50 +46,53 @@ std::string trim(std::string s) {
 }
 
 // The installed package's version, or empty.
-std::string installed_version() {
+std::string installed_version(const std::string& package) {
     std::string out;
-    if (run_collect({"dpkg-query", "-W", "-f=${Status} ${Version}", kPackage}, &out) != 0) return "";
+    if (run_collect({"dpkg-query", "-W", "-f=${Status} ${Version}", package}, &out) != 0) return "";
     out = trim(out);
     const std::string ok = "install ok installed ";
     if (out.rfind(ok, 0) != 0) return "";
     return out.substr(ok.size());
 }
 
-// Get the kernel tarball: the installed package, else apt-get (install as
-// root, download otherwise). Sets *tarball and *version.
-bool fetch_tarball(const std::string& cache, std::string* tarball, std::string* version) {
-    std::string v = installed_version();
-    if (!v.empty() && fs::exists(kTarball)) {
-        *tarball = kTarball;
+// Get the series' kernel tarball: the installed package, else apt-get
+// download into the cache. Sets *tarball and *version.
+bool fetch_tarball(const KernelSeries& series, const std::string& cache, std::string* tarball, std::string* version) {
+    const std::string package = series.package;
+    const std::string installed = "/usr/src/" + package + ".tar.xz";
+    std::string v = installed_version(package);
+    if (!v.empty() && fs::exists(installed)) {
+        *tarball = installed;
         *version = v;
         return true;
     }
     fs::create_directories(cache);
-    // A .deb downloaded earlier into the cache.
+    // A .deb downloaded earlier into the cache (linux-source-6.1_... is not
+    // a linux-source-6.12 one: the name ends at the underscore).
     auto cached_deb = [&]() -> std::string {
         for (const auto& e : fs::directory_iterator(cache))
-            if (e.path().extension() == ".deb" && e.path().filename().string().rfind(kPackage, 0) == 0)
+            if (e.path().extension() == ".deb" && e.path().filename().string().rfind(package + "_", 0) == 0)
                 return e.path().string();
         return "";
     };
     std::string deb = cached_deb();
     std::string log;
     if (deb.empty()) {
-        std::fprintf(stderr, "z3fh: fetching Debian's %s (about 140 MB) with apt ...\n", kPackage);
-        if (run_collect({"apt-get", "download", kPackage}, &log, cache) != 0) {
+        std::fprintf(stderr, "z3fh: fetching Debian's %s (about 150 MB) with apt ...\n", package.c_str());
+        if (run_collect({"apt-get", "download", package}, &log, cache) != 0) {
             if (geteuid() == 0) (void)run_collect({"apt-get", "update", "-qq"}, nullptr);
-            if (run_collect({"apt-get", "download", kPackage}, &log, cache) != 0) {
+            if (run_collect({"apt-get", "download", package}, &log, cache) != 0) {
                 std::fprintf(stderr, "%s", log.c_str());
                 std::fprintf(stderr,
                              "z3fh: could not fetch %s with apt-get (a Debian 12 machine with its package lists is "
                              "needed), or give --kernel-source DIR\n",
-                             kPackage);
+                             package.c_str());
                 return false;
             }
         }
         deb = cached_deb();
         if (deb.empty()) {
-            std::fprintf(stderr, "z3fh: apt-get download left no %s .deb in %s\n", kPackage, cache.c_str());
+            std::fprintf(stderr, "z3fh: apt-get download left no %s .deb in %s\n", package.c_str(), cache.c_str());
             return false;
         }
     }
@@ -97,13 +102,13 @@ bool fetch_tarball(const std::string& cache, std::string* tarball, std::string* 
         return false;
     }
     *version = trim(out);
-    std::string tb = cache + "/linux-source-6.1.tar.xz";
+    std::string tb = cache + "/" + package + ".tar.xz";
     if (!fs::exists(tb)) {
         const std::string unpacked = cache + "/deb.part";
         std::error_code ec;
         fs::remove_all(unpacked, ec);
         if (run_collect({"dpkg-deb", "-x", deb, unpacked}, &log) != 0 ||
-            (fs::rename(unpacked + "/usr/src/linux-source-6.1.tar.xz", tb, ec), ec)) {
+            (fs::rename(unpacked + "/usr/src/" + package + ".tar.xz", tb, ec), ec)) {
             std::fprintf(stderr, "%sz3fh: could not unpack %s\n", log.c_str(), deb.c_str());
             fs::remove_all(unpacked, ec);
             return false;
@@ -114,23 +119,34 @@ bool fetch_tarball(const std::string& cache, std::string* tarball, std::string* 
     return true;
 }
 
-// Known versions of mm/z3fold.c: "sha256 version" lines.
-bool known_sha(const std::string& sha, std::string* name) {
-    std::istringstream in(read_file(Context::get().root() + "/kernel/known-z3fold.txt"));
+// Known kernel files: "sha256 series file version" lines.
+bool known_sha(const std::string& sha, const std::string& series, std::string* name) {
+    std::istringstream in(read_file(Context::get().root() + "/kernel/known-sources.txt"));
     std::string line;
     while (std::getline(in, line)) {
         if (line.empty() || line[0] == '#') continue;
         std::istringstream ls(line);
-        std::string s, v;
-        ls >> s >> v;
-        if (s == sha) {
-            *name = v;
+        std::string s, ser, file, v;
+        ls >> s >> ser >> file >> v;
+        if (s == sha && ser == series) {
+            *name = file + " " + v;
             return true;
         }
     }
     return false;
 }
 
+// A kernel tree's series from its top Makefile (VERSION, PATCHLEVEL), or
+// empty when DIR has none.
+std::string tree_series(const fs::path& dir) {
+    std::istringstream in(read_file((dir / "Makefile").string()));
+    std::string line, version, patchlevel;
+    static const std::regex kv(R"(^(VERSION|PATCHLEVEL)\s*=\s*(\d+)\s*$)");
+    std::smatch m;
+    while (std::getline(in, line))
+        if (std::regex_match(line, m, kv)) (m[1] == "VERSION" ? version : patchlevel) = m[2];
+    return version.empty() || patchlevel.empty() ? "" : version + "." + patchlevel;
+}
 
 }  // namespace
 
@@ -150,45 +166,88 @@ bool extract_from_tarball(const std::string& tarball, const std::vector<std::str
     return false;
 }
 
-namespace {
-
-
-}  // namespace
-
 std::string sha256_file(const std::string& path) {
     std::string out;
     if (run_collect({"sha256sum", path}, &out) != 0) return "";
     return out.substr(0, out.find(' '));
 }
 
+const KernelSeries* find_kernel_series(const std::string& name) {
+    for (const KernelSeries& s : kKernelSeries)
+        if (name == s.name) return &s;
+    std::string known;
+    for (const KernelSeries& s : kKernelSeries) known += std::string(known.empty() ? "" : ", ") + s.name;
+    std::fprintf(stderr, "z3fh: kernel version '%s' is not one the harness models (%s)\n", name.c_str(), known.c_str());
+    return nullptr;
+}
+
+bool kernel_allocator_supported(const std::string& allocator, const KernelSeries& series, std::string* why) {
+    if (allocator == "z3fold") return true;
+    if (allocator == "zsmalloc" || allocator == "zbud")
+        *why = fmt::format("--allocator {}: the kernel target does not compile mm/{}.c yet (Linux {}); only z3fold "
+                           "runs today (issue 23)",
+                           allocator, allocator, series.name);
+    else
+        *why = fmt::format("--allocator {}: not an allocator (z3fold, zsmalloc or zbud)", allocator);
+    return false;
+}
+
 namespace {
 
-// Where the pristine file is: the user's tree, or Debian's package
-// (fetched and extracted once); false after saying why.
-bool locate_pristine(const TargetChoice& t, KernelFile* k) {
+// Which series and allocator a choice names, checked; false after saying why.
+bool resolve_series(const TargetChoice& t, KernelFile* k, const KernelSeries** series) {
+    std::string name = t.kernel_version;
+    if (!t.kernel_source.empty()) {
+        const std::string own = tree_series(fs::absolute(t.kernel_source));
+        if (!own.empty() && !name.empty() && own != name) {
+            std::fprintf(stderr, "z3fh: --kernel-source %s is Linux %s, not --kernel-version %s\n",
+                         t.kernel_source.c_str(), own.c_str(), name.c_str());
+            return false;
+        }
+        if (name.empty()) name = own;
+    }
+    if (name.empty()) name = "6.1";
+    *series = find_kernel_series(name);
+    if (!*series) return false;
+    k->series = (*series)->name;
+    k->series_code = (*series)->code;
+    k->allocator = t.allocator.empty() ? "z3fold" : t.allocator;
+    std::string why;
+    if (!kernel_allocator_supported(k->allocator, **series, &why)) {
+        std::fprintf(stderr, "z3fh: %s\n", why.c_str());
+        return false;
+    }
+    return true;
+}
+
+// Where the pristine file is: the user's tree, or Debian's package for the
+// series (fetched and extracted once); false after saying why.
+bool locate_pristine(const TargetChoice& t, const KernelSeries& series, KernelFile* k) {
     const std::string base = Context::get().root() + "/build/kernel-src";
+    const std::string member = "mm/" + k->allocator + ".c";
     if (!t.kernel_source.empty()) {
         fs::path dir = fs::absolute(t.kernel_source);
-        fs::path file = dir / "mm" / "z3fold.c";
-        if (fs::is_regular_file(dir) && dir.filename() == "z3fold.c") file = dir;
+        fs::path file = dir / member;
+        if (fs::is_regular_file(dir) && dir.filename() == k->allocator + ".c") file = dir;
         if (!fs::is_regular_file(file)) {
-            std::fprintf(stderr, "z3fh: --kernel-source %s: no mm/z3fold.c there\n", t.kernel_source.c_str());
+            std::fprintf(stderr, "z3fh: --kernel-source %s: no %s there\n", t.kernel_source.c_str(), member.c_str());
             return false;
         }
         k->pristine = file.string();
-        k->version = "kernel tree " + dir.string();
+        k->version = "kernel tree " + dir.string() + " (Linux " + series.name + ")";
         return true;
     }
     std::string tarball, version;
-    if (!fetch_tarball(base + "/debian", &tarball, &version)) return false;
+    if (!fetch_tarball(series, base + "/debian", &tarball, &version)) return false;
     const std::string pristine_dir = base + "/debian-" + version;
-    k->pristine = pristine_dir + "/mm/z3fold.c";
-    k->version = version + " (Debian " + kPackage + ")";
+    k->pristine = pristine_dir + "/" + member;
+    k->version = version + " (Debian " + series.package + ")";
     if (fs::exists(k->pristine)) return true;
-    std::fprintf(stderr, "z3fh: extracting mm/z3fold.c from %s ...\n", tarball.c_str());
+    std::fprintf(stderr, "z3fh: extracting %s from %s ...\n", member.c_str(), tarball.c_str());
     fs::create_directories(pristine_dir + "/mm");
-    if (!extract_from_tarball(tarball, {"linux-source-6.1/mm/z3fold.c"}, pristine_dir, 1)) {
-        std::fprintf(stderr, "z3fh: %s holds no linux-source-6.1/mm/z3fold.c\n", tarball.c_str());
+    const std::string in_tarball = std::string(series.package) + "/" + member;
+    if (!extract_from_tarball(tarball, {in_tarball}, pristine_dir, 1)) {
+        std::fprintf(stderr, "z3fh: %s holds no %s\n", tarball.c_str(), in_tarball.c_str());
         return false;
     }
     return true;
@@ -200,15 +259,21 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
     Context& ctx = Context::get();
     const std::string base = ctx.root() + "/build/kernel-src";
     KernelFile k;
-    if (!locate_pristine(t, &k)) return std::nullopt;
+    const KernelSeries* series = nullptr;
+    if (!resolve_series(t, &k, &series) || !locate_pristine(t, *series, &k)) return std::nullopt;
     k.sha256 = sha256_file(k.pristine);
     std::string known_as;
-    k.known = known_sha(k.sha256, &known_as);
+    k.known = known_sha(k.sha256, k.series, &known_as);
     if (!k.known)
         std::fprintf(stderr,
-                     "z3fh: warning: mm/z3fold.c (sha256 %s) is not a version this harness was checked against "
-                     "(kernel/known-z3fold.txt); going on\n",
-                     k.sha256.c_str());
+                     "z3fh: warning: mm/%s.c (sha256 %s) is not a Linux %s file this harness was checked against "
+                     "(kernel/known-sources.txt); going on\n",
+                     k.allocator.c_str(), k.sha256.c_str(), k.series.c_str());
+    if (t.kernel_fixes && k.series != "6.1") {
+        std::fprintf(stderr, "z3fh: --kernel-fixes: the harness's fixes are edits of 6.1's mm/z3fold.c; Linux %s has "
+                             "none yet\n", k.series.c_str());
+        return std::nullopt;
+    }
     k.file = k.pristine;
     k.base = k.pristine;
     if (!t.kernel_source.empty() || t.kernel_fixes) {
@@ -221,7 +286,7 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
         }
         std::string dir = base + (t.kernel_fixes ? "/fixed-" : "/tree-") + k.sha256.substr(0, 12);
         fs::create_directories(dir + "/mm");
-        k.base = dir + "/mm/z3fold.c";
+        k.base = dir + "/mm/" + k.allocator + ".c";
         if (read_file(k.base) != text) write_file(k.base, text);
         k.file = k.base;
     }
@@ -239,9 +304,9 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
     }
     std::string dir = base + "/patched-" + content_key(read_file(k.base)) + "-" + content_key(body);
     fs::create_directories(dir + "/mm");
-    std::string target = dir + "/mm/z3fold.c";
+    std::string target = dir + "/mm/" + k.allocator + ".c";
     fs::copy_file(k.base, target, fs::copy_options::overwrite_existing);
-    // -p1 against a tree holding mm/z3fold.c (git's a/ b/ names); else the
+    // -p1 against a tree holding mm/<allocator>.c (git's a/ b/ names); else the
     // file named directly, whatever the diff's header says.
     std::string log;
     bool ok = run_collect({"patch", "--batch", "--forward", "-s", "-p1", "-d", dir, "-i", patch.string()}, &log) == 0;
@@ -253,7 +318,7 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
     fs::remove(target + ".rej");
     if (!ok) {
         std::fprintf(stderr, "%s", log.c_str());
-        std::fprintf(stderr, "z3fh: --kernel-patch %s does not apply to mm/z3fold.c (%s)\n", t.kernel_patch.c_str(),
+        std::fprintf(stderr, "z3fh: --kernel-patch %s does not apply to mm/%s.c (%s)\n", t.kernel_patch.c_str(), k.allocator.c_str(),
                      k.version.c_str());
         return std::nullopt;
     }
@@ -267,7 +332,8 @@ std::string ensure_kernel_built(const std::string& preset, const KernelFile& k, 
     Context& ctx = Context::get();
     std::string version = k.version.substr(0, k.version.find(' '));
     std::string dir = ctx.root() + "/build/kernel/" + preset + "-" + sha256_file(k.file).substr(0, 12);
-    std::vector<std::string> args = {"-DZ3FH_KERNEL_SOURCE=" + k.file, "-DZ3FH_KERNEL_VERSION=" + version};
+    std::vector<std::string> args = {"-DZ3FH_KERNEL_SOURCE=" + k.file, "-DZ3FH_KERNEL_VERSION=" + version,
+                                     fmt::format("-DZ3FH_KERNEL_SERIES={}", k.series_code)};
     args.insert(args.end(), extra_cache_args.begin(), extra_cache_args.end());
     return ctx.ensure_built_in(preset, dir, targets, seconds, args) ? dir : std::string();
 }

@@ -1,7 +1,7 @@
 // z3fold-harden: the kernel target's source. mm/z3fold.c (and nothing
-// else) comes from Debian's linux-source-6.1 on this machine (fetched with
-// apt when missing) or from --kernel-source DIR; its sha256 is checked
-// against kernel/known-z3fold.txt (a warning, not an error, when unknown);
+// else) comes from Debian's linux-source-6.1 or -6.12 on this machine
+// (fetched with apt when missing) or from --kernel-source DIR; its sha256 is
+// checked against kernel/known-sources.txt (a warning when unknown);
 // --kernel-patch FILE applies a unified diff to a copy. No kernel code is
 // kept in the repository: the file lives under build/kernel-src/.
 #pragma once
@@ -11,21 +11,40 @@
 
 namespace z3fh::tool {
 
-// Which allocator a command runs: the C++ port, or the kernel's z3fold.c.
+// Which allocator a command runs: the C++ port, or the kernel's own file.
 struct TargetChoice {
     std::string target = "port";  // port | kernel
     std::string kernel_source;    // a kernel tree (DIR/mm/z3fold.c); empty: Debian's package
     std::string kernel_patch;     // a unified diff to apply first; empty: none
     bool kernel_fixes = false;    // apply the harness's fixes for 6.1's findings before the patch
+    std::string kernel_version;   // a series of kKernelSeries ("6.1", "6.12"); empty: 6.1, or the tree's own
+    std::string allocator;        // the kernel file: z3fold (empty: z3fold)
 };
+
+// A kernel series the harness models: Debian's source package for it, and
+// the number the shim and adapter are compiled with (Z3FH_KERNEL_SERIES),
+// where every difference between the series is decided
+// (kernel/shim/kshim_series.h).
+struct KernelSeries {
+    const char* name;     // "6.1"
+    const char* package;  // "linux-source-6.1"
+    int code;             // 601
+};
+// nullptr (after a message naming the known ones) for an unknown name.
+const KernelSeries* find_kernel_series(const std::string& name);
+// The allocators the kernel target compiles, and the series each exists in.
+bool kernel_allocator_supported(const std::string& allocator, const KernelSeries& series, std::string* why);
 
 struct KernelFile {
     std::string file;     // the (patched) mm/z3fold.c the build compiles
     std::string pristine; // the unpatched file it came from
     std::string base;     // the file the user's patch applies to (pristine, or with the fixes)
     std::string version;  // e.g. "6.1.192-3 (Debian linux-source-6.1)"
+    std::string series;   // "6.1" | "6.12"
+    int series_code = 0;  // 601 | 612 (Z3FH_KERNEL_SERIES)
+    std::string allocator = "z3fold";  // the file is mm/<allocator>.c
     std::string sha256;   // of the pristine file
-    bool known = false;   // sha256 in kernel/known-z3fold.txt
+    bool known = false;   // sha256 in kernel/known-sources.txt for its series
     std::string patch;    // absolute path of the applied patch, or empty
 };
 

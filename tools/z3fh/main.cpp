@@ -45,11 +45,17 @@ void add_target_flags(CLI::App* c, TargetChoice& t, bool campaign_default) {
     opt->check(CLI::IsMember({"port", "kernel"}));
     if (campaign_default) opt->capture_default_str();
     c->add_option("--kernel-source", t.kernel_source,
-                  "kernel tree holding mm/z3fold.c (default: Debian's linux-source-6.1, fetched if missing)");
+                  "kernel tree holding mm/z3fold.c (default: Debian's linux-source-6.1 or -6.12, fetched if missing)");
     c->add_option("--kernel-patch", t.kernel_patch,
                   "unified diff applied to mm/z3fold.c before the build (none: no patch, whatever the sidecar says)");
     c->add_flag("--kernel-fixes", t.kernel_fixes,
                 "apply the harness's fixes for what it found in 6.1 first (./z3fh kernel-defect fixes shows them)");
+    c->add_option("--kernel-version", t.kernel_version,
+                  "the kernel series: 6.1 (default) or 6.12 (Debian's linux-source-6.12); a --kernel-source tree's "
+                  "own Makefile says it otherwise")
+        ->check(CLI::IsMember({"6.1", "6.12"}));
+    c->add_option("--allocator", t.allocator, "the kernel's allocator file: z3fold (default)")
+        ->check(CLI::IsMember({"z3fold", "zsmalloc", "zbud"}));
 }
 
 Subcommand campaign_command(CLI::App& app) {
@@ -123,10 +129,7 @@ std::vector<Subcommand> input_commands(CLI::App& app) {
     }
     auto with_target = [s](int (*cmd)(const ToolInput&)) {
         return [s, cmd] {
-            s->in.target = s->target.target;
-            s->in.kernel_source = s->target.kernel_source;
-            s->in.kernel_patch = s->target.kernel_patch;
-            s->in.kernel_fixes = s->target.kernel_fixes;
+            s->in.target = s->target;
             return cmd(s->in);
         };
     };

@@ -99,6 +99,9 @@ std::string summary_table(const nlohmann::json& r) {
         h += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", esc(k), esc(v));
     };
     for (const char* key : {"target", "engine", "sanitizer", "strategy", "mutant"}) row(key, str(r, key));
+    if (r.contains("kernel_series"))
+        row("kernel file", fmt::format("mm/{}.c, Linux {} ({}); users: {}", str(r, "allocator"), str(r, "kernel_series"),
+                                       str(r, "kernel_version"), str(r, "user_model")));
     row("budget", fmt::format("{:.0f} s", r.value("budget_s", 0.0)));
     row("fuzzing time", fmt::format("{:.1f} s", r.value("elapsed_s", 0.0)));
     row("build / triage", fmt::format("{:.1f} s / {:.1f} s", r.value("build_s", 0.0), r.value("triage_s", 0.0)));
