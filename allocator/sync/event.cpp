@@ -19,6 +19,7 @@ const char* obj_class_name(ObjClass c) {
     case ObjClass::work_item: return "work item";
     case ObjClass::harness: return "harness";
     case ObjClass::zswap_tree: return "zswap tree lock";
+    case ObjClass::zswap_lru: return "zswap LRU lock";
     case ObjClass::mm_list: return "mm migration list lock";
     case ObjClass::cpu: return "CPU";
     }

@@ -41,6 +41,7 @@ enum class ObjClass : uint8_t {
     work_item,
     harness,        // operations of the fuzz harness itself
     zswap_tree,     // the zswap user's tree lock (fuzz/harness/zswap_user.h)
+    zswap_lru,      // the 6.12 zswap user's LRU lock (fuzz/harness/zswap612_user.h)
     mm_list,        // the kernel target's mm core: its migration lists (kernel/adapter/kernel_mm.c)
     cpu,            // a virtual CPU (the serial is its number)
 };

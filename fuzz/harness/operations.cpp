@@ -133,8 +133,9 @@ SlotState view(const SlotState& st) {
 
 // The program's operations as zswap performs them (zswap_user.h): alloc
 // stores, free invalidates, write/verify/compact load (zswap never rewrites
-// a stored object), reclaim queues the pool's one shrink work. The mm core's
-// migration goes through an entry reference, which pins the handle.
+// a stored object), reclaim is memory pressure (6.1: the pool's one shrink
+// work; 6.12: the shrink worker or the shrinker on this thread). The mm
+// core's migration goes through an entry reference, which pins the handle.
 bool run_zswap_op(Harness& h, const Op& op) {
     ZswapUser& z = *h.zswap;
     switch (op.kind) {
@@ -142,8 +143,8 @@ bool run_zswap_op(Harness& h, const Op& op) {
     case OpKind::free: z.invalidate(op.slot()); return true;
     case OpKind::write:
     case OpKind::verify:
-    case OpKind::compact: z.load(op.slot()); return true;
-    case OpKind::reclaim: z.queue_shrink(); return true;
+    case OpKind::compact: z.load(op.slot(), op.arg); return true;
+    case OpKind::reclaim: z.reclaim(op.arg); return true;
     case OpKind::migrate: z.migrate(op.arg); return true;
     default: return false;
     }

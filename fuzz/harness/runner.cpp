@@ -306,7 +306,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     h.pool = make_target(prog.vcpus, &evict, &h);
     h.shadow = std::make_unique<Shadow>(*h.pool, h.slots);
     if (prog.user == UserKind::zswap)
-        h.zswap = std::make_unique<ZswapUser>(
+        h.zswap = make_zswap_user(
             *h.pool, h.slots, prog, [](void* self, const ShadowFinding& f) { record_finding(*static_cast<Harness*>(self), f); },
             &h);
     rt.set_step_hook(&step_hook, &h, cfg.skip_unchanged_steps);

@@ -295,8 +295,8 @@ Program k13_program() {
 
 TEST(KernelZswap, K12ReclaimFreesAHeadlessPageZswapIsStoring) {
     EXPECT_DEATH(run_clean_config(k12_program()),
-                 "heap-use-after-free.*WRITE.*ZswapUser::store.*freed by thread.*kshim_put_page.*z3fold_reclaim_page.*"
-                 "ZswapUser::shrink_worker");
+                 "heap-use-after-free.*WRITE.*Zswap61User::store.*freed by thread.*kshim_put_page.*z3fold_reclaim_page.*"
+                 "Zswap61User::shrink_worker");
 }
 
 TEST(KernelZswap, K13CompactionIsolatesThePageAnAllocationIsSettingUp) {
