@@ -1,11 +1,12 @@
 /* z3fold-harden kernel adapter: the mm core's compaction of movable pages,
- * as Debian's 6.1.192 does it (our own model, written from mm/compaction.c
- * and mm/migrate.c; line references cp:N and mg:N are those files). One call
- * is one compaction round: scan the pool's pages as isolate_migratepages_block
- * scans pfns, isolate every movable page it can onto a migration list this
- * model owns, migrate the batch over up to ten passes, then put back what
- * failed, after the whole batch. The movable operations are the kernel
- * file's (page->mapping), so this file needs nothing of z3fold's.
+ * as Debian's 6.1.192 and 6.12.118 do it (our own model, written from
+ * mm/compaction.c and mm/migrate.c; cp:N and mg:N are 6.1's lines, and
+ * mg612:N 6.12's). One call is one compaction round: scan the pool's pages
+ * as isolate_migratepages_block scans pfns, isolate every movable page it
+ * can onto a migration list this model owns, migrate the batch (6.1: each
+ * page moved as it is unmapped, ten passes; 6.12: kz_mm_batch below), then
+ * put back what failed, after the whole batch. The movable operations are
+ * the kernel file's (page->mapping), so this file needs nothing of z3fold's.
  *
  * The migration list is guarded (kshim's list-guard check) by a lock only
  * this model takes, around its own list operations: a page's lru is the mm
@@ -56,6 +57,7 @@ out_put:
     return 0;
 }
 
+#if !KSHIM_MM_BATCH_MIGRATION
 /* One page of a migrate_pages pass (mg:1244-1320, the move of mg:936-1002):
  * 0 done (migrated, freed under us, or no longer movable), -EAGAIN to retry
  * in a later pass, -ENOMEM to end the batch, another error to put back. */
@@ -100,6 +102,149 @@ static int kz_mm_migrate_one(struct page *src, int force, int async) {
     }
     return rc;
 }
+#endif
+
+#if KSHIM_MM_BATCH_MIGRATION
+/* migrate_folio_unmap (mg612:1183-1300) for a movable page: 0 freed from
+ * under us (done), 1 unmapped (source and destination locked, *dstp set),
+ * -EAGAIN, -ENOMEM. SYNC_LIGHT never blocks on the source: these pages are
+ * never uptodate (mg612:1218-1227). */
+static int kz_mm_unmap(struct page *src, enum migrate_mode mode, struct page **dstp) {
+    struct page *dst;
+    if (page_count(src) == 1) { /* mg612:1196-1202 */
+        kz_mm_list_del(&src->lru);
+        put_page(src);
+        return 0;
+    }
+    dst = kshim_alloc_free_page(__FILE__, __LINE__); /* mg612:1204 */
+    if (!dst) return -ENOMEM;
+    if (!trylock_page(src)) {
+        if (mode != MIGRATE_SYNC) {
+            put_page(dst);
+            return -EAGAIN;
+        }
+        lock_page(src);
+    }
+    if (!trylock_page(dst)) { /* mg612:1280 */
+        unlock_page(src);
+        put_page(dst);
+        return -EAGAIN;
+    }
+    *dstp = dst;
+    return 1;
+}
+
+/* migrate_folio_move (mg612:1344-1430) through migrate_movable_ops_page
+ * (mg612:160-172): 0 done, -EAGAIN (both pages stay locked for the next
+ * pass), else the source is unlocked onto `ret` and the destination freed. */
+static int kz_mm_move(struct page *src, struct page *dst, enum migrate_mode mode, struct list_head *ret) {
+    const struct movable_operations *mops = kshim_page_mops(src);
+    int rc = 0;
+    if (PageMovable(src) && mops) rc = mops->migrate_page(dst, src, mode); /* released by its owner: nothing to do */
+    if (rc == MIGRATEPAGE_SUCCESS) {
+        ClearPageIsolated(src);
+        unlock_page(dst); /* mg612:1398-1407 */
+        put_page(dst);
+        kz_mm_list_del(&src->lru);
+        unlock_page(src);
+        put_page(src); /* migrate_folio_done */
+        return 0;
+    }
+    if (rc == -EAGAIN) return rc;
+    unlock_page(src); /* migrate_folio_undo_src, then _undo_dst (mg612:1135-1170) */
+    kz_mm_list_del(&src->lru);
+    kz_mm_list_add(&src->lru, ret, 1);
+    unlock_page(dst);
+    put_page(dst);
+    return rc;
+}
+
+enum { KZ_MM_BATCH_MAX = 64 };
+
+/* migrate_pages_batch (mg612:1718-1900): unmap every page of `from` over up
+ * to `passes` passes, then move the unmapped ones over up to `passes`
+ * passes, all still locked; what is left goes to `ret`. */
+static int kz_mm_batch(struct list_head *from, enum migrate_mode mode, int passes, struct list_head *ret) {
+    struct page *src[KZ_MM_BATCH_MAX], *dst[KZ_MM_BATCH_MAX];
+    int n = 0, i, pass, retry = 1, migrated = 0, rc;
+
+    for (pass = 0; pass < passes && retry; pass++) {
+        struct list_head *pos, *next;
+        retry = 0;
+        for (pos = from->next; pos != from; pos = next) {
+            struct page *page = list_entry(pos, struct page, lru);
+            struct page *d = NULL;
+            int done = 0;
+            next = pos->next;
+            for (i = 0; i < n; i++) done |= src[i] == page;
+            if (done) continue;
+            rc = n < KZ_MM_BATCH_MAX ? kz_mm_unmap(page, mode, &d) : -ENOMEM;
+            if (rc == 1) {
+                src[n] = page;
+                dst[n++] = d;
+            } else if (rc == 0) {
+                migrated++;
+            } else if (rc == -EAGAIN) {
+                retry++;
+            } else {
+                goto move; /* -ENOMEM: move what is unmapped (mg612:1815-1830) */
+            }
+        }
+    }
+move:
+    for (pass = 0, retry = 1; pass < passes && retry; pass++) {
+        retry = 0;
+        for (i = 0; i < n; i++) {
+            if (!src[i]) continue;
+            rc = kz_mm_move(src[i], dst[i], mode, ret);
+            if (rc == -EAGAIN) {
+                retry++;
+                continue;
+            }
+            if (rc == 0) migrated++;
+            src[i] = NULL;
+        }
+    }
+    for (i = 0; i < n; i++) { /* mg612:1880-1897: the pairs still locked after the last pass */
+        if (!src[i]) continue;
+        unlock_page(src[i]);
+        kz_mm_list_del(&src[i]->lru);
+        kz_mm_list_add(&src[i]->lru, ret, 1);
+        unlock_page(dst[i]);
+        put_page(dst[i]);
+    }
+    while (!list_empty(from)) { /* -EAGAIN after the last unmap pass, or untried */
+        struct list_head *node = from->next;
+        kz_mm_list_del(node);
+        kz_mm_list_add(node, ret, 1);
+    }
+    return migrated;
+}
+
+/* migrate_pages (mg612:2030-2100): an async batch of ten passes; a sync
+ * migration (migrate_pages_sync, mg612:1964-2014) tries the batch async for
+ * three passes, then every page that failed, one at a time in its own mode
+ * for seven, permanent failures (-EBUSY) included. */
+static int kz_mm_migrate_list(struct list_head *pages, int async, struct list_head *ret) {
+    struct list_head failed, one;
+    int migrated;
+    if (async) return kz_mm_batch(pages, MIGRATE_ASYNC, 10, ret);
+    INIT_LIST_HEAD(&failed);
+    INIT_LIST_HEAD(&one);
+    kshim_guard_list(&failed, &kz_mm_list_lock);
+    kshim_guard_list(&one, &kz_mm_list_lock);
+    migrated = kz_mm_batch(pages, MIGRATE_ASYNC, 3, &failed);
+    while (!list_empty(&failed)) {
+        struct list_head *node = failed.next;
+        kz_mm_list_del(node);
+        kz_mm_list_add(node, &one, 1);
+        migrated += kz_mm_batch(&one, MIGRATE_SYNC_LIGHT, 7, ret);
+    }
+    kshim_unguard_list(&failed);
+    kshim_unguard_list(&one);
+    return migrated;
+}
+#endif
 
 /* putback_movable_pages (mg:138-168), after the whole batch. */
 static void kz_mm_putback(struct list_head *ret) {
@@ -140,6 +285,12 @@ int kz_mm_compact(unsigned start, unsigned max_isolate, int async) {
         if (!__PageMovable(page) || PageIsolated(page)) continue; /* cp:973, lockless */
         isolated += kz_mm_isolate(d, &pages);
     }
+#if KSHIM_MM_BATCH_MIGRATION
+    migrated = kz_mm_migrate_list(&pages, async, &ret);
+    (void)pass;
+    (void)retry;
+    (void)rc;
+#else
     /* migrate_pages_batch (mg:1591-1760): ten passes, forced from the third. */
     for (pass = 0; pass < KZ_MM_PASSES && retry; pass++) {
         struct list_head *pos, *next;
@@ -158,6 +309,7 @@ int kz_mm_compact(unsigned start, unsigned max_isolate, int async) {
         }
     }
 out:
+#endif
     /* What is left (-EAGAIN after the last pass, untried after -ENOMEM)
      * joins the failed ones (mg:1842), and all are put back (cp:2423). */
     while (!list_empty(&pages)) {

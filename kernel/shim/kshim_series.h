@@ -14,3 +14,10 @@
  * writeback into zswap (its own LRU); 6.12's zpool has neither and asks for
  * .total_pages. */
 #define KSHIM_ZPOOL_EVICT (Z3FH_KERNEL_SERIES < 605)
+
+/* The mm core migrates a batch in two phases (6.3's migrate_pages_batch):
+ * every page unmapped first, source and destination locked for the whole
+ * batch, then moved; a sync migration tries the batch asynchronously first
+ * and then every failed page again, one at a time, permanent failures
+ * included (migrate_pages_sync). 6.1 moves each page as it unmaps it. */
+#define KSHIM_MM_BATCH_MIGRATION (Z3FH_KERNEL_SERIES >= 603)
