@@ -87,7 +87,7 @@ void Zswap612User::store(int slot, size_t size) {
 // zswap_load (zs:1585-1625).
 void Zswap612User::load(int slot, uint8_t arg) {
     if (!begin(slot)) return;
-    const bool swapcache = (arg & 1u) == 0;
+    const bool swapcache = (arg & 0x40u) == 0;
     tree_lock_.lock();
     Entry* e = in_tree(slot);
     if (e && swapcache) erase(e);  // xa_erase (zs:1606-1609)

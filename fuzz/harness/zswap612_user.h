@@ -37,7 +37,7 @@ public:
     ~Zswap612User() override;
 
     void store(int slot, size_t size) override;  // zswap_store
-    void load(int slot, uint8_t arg) override;   // zswap_load; arg bit 0: not from the swap cache
+    void load(int slot, uint8_t arg) override;   // zswap_load; arg bit 6: not from the swap cache
     void invalidate(int slot) override;          // zswap_invalidate
     // arg bit 0: the shrinker's scan on this thread (direct reclaim) of
     // 1 + (arg >> 1 & 3) entries; else queue the shrink worker.

@@ -34,8 +34,8 @@ public:
     // The program's operations, as zswap performs them (operations.cpp maps
     // alloc, free, write/verify/compact, reclaim and migrate onto these).
     virtual void store(int slot, size_t size) = 0;
-    // arg: the op's argument (the 6.12 model: bit 0, a load that finds the
-    // folio outside the swap cache and keeps the entry).
+    // arg: the op's argument (bits 0-2 name the slot; the 6.12 model: bit 6,
+    // a load that finds the folio outside the swap cache and keeps the entry).
     virtual void load(int slot, uint8_t arg) = 0;
     virtual void invalidate(int slot) = 0;
     // Memory pressure: 6.1 queues the pool's shrink work; 6.12 queues the

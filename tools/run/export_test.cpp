@@ -61,7 +61,7 @@ std::string program_function(const Program& p, const std::string& name) {
                        fmt::arg("fn", name), fmt::arg("threads", p.threads), fmt::arg("vcpus", p.vcpus),
                        fmt::arg("evict", p.evict_policy), fmt::arg("ops", ops), fmt::arg("sched", sched),
                        fmt::arg("user", p.user == fuzz::UserKind::zswap
-                                            ? "\n    p.user = z3fh::fuzz::UserKind::zswap;  // Linux 6.1's zswap as the user"
+                                            ? "\n    p.user = z3fh::fuzz::UserKind::zswap;  // zswap as the user (the model of the kernel series the test is built for)"
                                             : ""),
                        fmt::arg("kind", p.schedule_kind == ScheduleKind::pct
                                             ? "\n    p.schedule_kind = z3fh::fuzz::ScheduleKind::pct;  // a PCT interleaving"

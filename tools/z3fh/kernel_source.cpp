@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -388,6 +389,58 @@ std::string kernel_defect_found(const std::string& name, const std::string& patc
 
 }  // namespace
 
+namespace {
+
+// Linux 6.12's mm/z3fold.c under 6.12's zswap and mm core: the kernel tests
+// built for it (kernel_612_test.cpp pins K14), then a short zswap campaign
+// on the unmodified file, whose first finding must be one of 6.12's known
+// ones (docs/findings.md), replay 5/5, minimise and export, in a report that
+// names the series.
+std::string check_kernel_612() {
+    Context& ctx = Context::get();
+    std::fprintf(stderr, "\n=== kernel target: Linux 6.12's mm/z3fold.c ===\n");
+    TargetChoice t;
+    t.target = "kernel";
+    t.kernel_version = "6.12";
+    auto k = prepare_kernel_file(t);
+    if (!k) return "could not get 6.12's mm/z3fold.c";
+    std::string dir = ensure_kernel_built("libfuzzer", *k, {"kernel_tests"}, nullptr, {"-DZ3FH_TESTS=ON"});
+    if (dir.empty()) return "the 6.12 kernel target did not build";
+    int rc = run_process({dir + "/kernel/kernel_tests"}, ctx.sanitizer_env("asan")).exit_code;
+    if (rc != 0) return fmt::format("6.12 kernel tests exit {}", rc);
+    CampaignOptions o;
+    o.budget_s = 20;
+    o.jobs = 1;
+    o.corpus = "none";
+    o.triage_runs = 5;
+    o.coverage = false;
+    o.user = "zswap";
+    o.target = t;
+    o.out = ctx.root() + "/build/e2e/kernel-612";
+    std::error_code ec;
+    fs::remove_all(o.out, ec);
+    if (int crc = run_campaign(o); crc != 1) return fmt::format("6.12 campaign exit {}", crc);
+    json report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
+    if (report.is_discarded()) return "report.json unreadable";
+    if (report.value("kernel_series", "") != "6.12") return "the report does not name Linux 6.12";
+    static const std::vector<std::string> kKnown612 = {
+        "invariant:page-state-at-rest",  "invariant:slots-accounting",      "sanitizer:heap-use-after-free",
+        "leak@alloc_slots<-init_z3fold_page", "leak@alloc_slots<-__z3fold_alloc", "percpu-out-of-bounds@z3fold.c:550",
+        "invariant:claimed-page-listed", "lock-not-held@z3fold.c:1355",     "check-failed@z3fold.c:1293",
+        "invariant:handle-unresolvable"};
+    const json findings = report.value("findings", json::array());
+    if (findings.empty()) return "no finding on 6.12's file in 20 s";
+    const json& f = findings[0];
+    const std::string sig = f.value("signature", "");
+    if (std::find(kKnown612.begin(), kKnown612.end(), sig) == kKnown612.end()) return "an unknown 6.12 finding: " + sig;
+    if (f.value("replays", "") != "5/5") return sig + " replays " + f.value("replays", "");
+    if (f.value("minimized", "").empty() || f.value("exported_test", "").empty())
+        return sig + " was not minimised and exported";
+    return "";
+}
+
+}  // namespace
+
 int check_kernel_target(std::vector<std::string>* summary, int* passed) {
     Context& ctx = Context::get();
     int failed = 0;
@@ -447,6 +500,8 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
                                     : kernel_defect_found(d, patch, true, 30, "leak@z3fold_create_pool<-z3fold_zpool_create",
                                                           true));
     }
+
+    record("6.12", check_kernel_612());
 
     // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign
     // finds it, and triage shows its input does not fail the same way on the
