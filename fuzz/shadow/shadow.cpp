@@ -75,7 +75,7 @@ std::vector<ShadowFinding> Shadow::check_handles() {
                            fmt::format("slot {} (size {}) does not resolve to a live page", r.slot, r.st.size)});
             return;
         }
-        if (r.r.bud != Buddy::HEADLESS) {
+        if (r.r.bud != Buddy::HEADLESS && r.r.refcount >= 0) {
             auto it = std::find_if(objects.begin(), objects.end(), [&](auto& e) { return e.page == r.r.page; });
             if (it == objects.end()) objects.push_back({r.r.page, r.r.refcount, 1}); else it->objects++;
         }
@@ -92,114 +92,47 @@ std::vector<ShadowFinding> Shadow::check_handles() {
     return out;
 }
 
-namespace {
-// A sorted multiset in one vector: fill, seal, then query. A std::map or
-// std::set allocates a node per entry, and under ASan each allocation
-// unwinds the stack; the check at rest runs once every execution.
-template <typename T>
-class SortedBag {
-public:
-    void add(T x) { v_.push_back(x); }
-    void seal() { std::sort(v_.begin(), v_.end()); }
-    int count(T x) const {
-        auto r = std::equal_range(v_.begin(), v_.end(), x);
-        return static_cast<int>(r.second - r.first);
-    }
-    bool contains(T x) const { return std::binary_search(v_.begin(), v_.end(), x); }
-    size_t distinct() const {
-        size_t n = 0;
-        for (size_t i = 0; i < v_.size(); i++) n += i == 0 || v_[i] != v_[i - 1];
-        return n;
-    }
-
-private:
-    std::vector<T> v_;
-};
-}  // namespace
-
+// The shared tier at rest, for every allocator: each live object resolves
+// with its whole pattern, no two live objects overlap, every live page holds
+// an object, the pool's page count is its live pages; then the allocator's
+// own tier (TargetPool::check_at_rest).
 std::vector<ShadowFinding> Shadow::check_at_rest() {
     std::vector<ShadowFinding> out = check_step();
     if (!out.empty()) return out;
-    PoolSnapshot snap = target_.snapshot();
-    SortedBag<uint32_t> objects, foreign, slots_used;  // page serials, page serials, slots serials
+    const PoolSnapshot snap = target_.snapshot();
+    std::vector<LiveObject> live;
     for_each_live([&](const Resolved& r) {
         if (!r.ok) return;
-        objects.add(r.r.page);
+        live.push_back(LiveObject{r.slot, r.st.handle, r.st.size, r.r});
         if (r.st.written && !contents_ok(r.slot, r.r.object, true))
             out.push_back({finding_name(FindingId::object_contents), r.r.page,
                            fmt::format("slot {} (size {}) differs from its pattern", r.slot, r.st.size)});
-        if (r.r.bud == Buddy::HEADLESS) return;
-        slots_used.add(r.r.slots_serial);
-        const PageSnapshot* p = snap.page(r.r.page);
-        if (p && p->slots_serial != r.r.slots_serial) foreign.add(r.r.page);
     });
-    objects.seal();
-    foreign.seal();
-    for (const PageSnapshot& p : snap.pages) {
-        int n = objects.count(p.serial);
-        if (n == 0) {
-            out.push_back({finding_name(FindingId::empty_page_kept), p.serial, fmt::format("page {} holds no object at rest", p.serial)});
-            continue;
-        }
-        if (target_.has_pool_lru() && !p.on_lru) out.push_back({finding_name(FindingId::lru_membership), p.serial, fmt::format("page {} is not on the LRU", p.serial)});
-        const unsigned long busy = (1UL << PAGE_CLAIMED) | (1UL << NEEDS_COMPACTING) | (1UL << PAGE_STALE) |
-                                   (1UL << PAGE_MIGRATED) | (1UL << MIDDLE_CHUNK_MAPPED) | (1UL << HEADLESS_FREED);
-        if ((p.flags & busy) || p.mapped_count)
-            out.push_back({finding_name(FindingId::page_state_at_rest), p.serial,
-                           fmt::format("page {} at rest has flags {:#x}, mapped_count {}", p.serial, p.flags,
-                                       p.mapped_count)});
-        if (p.headless) continue;
-        if (p.refcount != n)
-            out.push_back({finding_name(FindingId::refcount_exact), p.serial,
-                           fmt::format("page {} has refcount {} but holds {} objects", p.serial, p.refcount, n)});
-        const bool full = p.first_chunks && p.middle_chunks && p.last_chunks;
-        int want_index = -1;
-        if (!full) {
-            if (p.middle_chunks) {
-                int before = p.first_chunks ? 0 : p.start_middle - ZHDR_CHUNKS;
-                int after = p.last_chunks ? 0 : TOTAL_CHUNKS - (p.start_middle + p.middle_chunks);
-                want_index = before > after ? before : after;
-            } else {
-                want_index = NCHUNKS - p.first_chunks - p.last_chunks;
-            }
-        }
-        if (p.unbuddied_index != want_index || (want_index >= 0 && p.unbuddied_cpu != p.cpu))
-            out.push_back({finding_name(FindingId::unbuddied_index), p.serial,
-                           fmt::format("page {} ({} free chunks) is on unbuddied[{}][{}], cpu field {}", p.serial,
-                                       want_index, p.unbuddied_cpu, p.unbuddied_index, p.cpu)});
-        int f = foreign.count(p.serial);
-        if (p.foreign_handles != f)
-            out.push_back({finding_name(FindingId::foreign_handles), p.serial,
-                           fmt::format("page {} counts {} foreign handles, the model {}", p.serial, p.foreign_handles, f)});
+    std::vector<const LiveObject*> by_address;
+    for (const LiveObject& o : live) by_address.push_back(&o);
+    std::sort(by_address.begin(), by_address.end(), [](auto* a, auto* b) { return a->r.object < b->r.object; });
+    for (size_t i = 1; i < by_address.size(); i++) {
+        const LiveObject& a = *by_address[i - 1];
+        const LiveObject& b = *by_address[i];
+        if (a.r.object + a.size > b.r.object)
+            out.push_back({finding_name(FindingId::objects_overlap), b.r.page,
+                           fmt::format("slot {} (size {}) and slot {} overlap in page {}", a.slot, a.size, b.slot,
+                                       b.r.page)});
     }
+    std::vector<uint32_t> pages_with_objects;
+    for (const LiveObject& o : live) pages_with_objects.push_back(o.r.page);
+    std::sort(pages_with_objects.begin(), pages_with_objects.end());
+    for (const PageSnapshot& p : snap.pages)
+        if (!std::binary_search(pages_with_objects.begin(), pages_with_objects.end(), p.serial))
+            out.push_back({finding_name(FindingId::empty_page_kept), p.serial,
+                           fmt::format("page {} holds no object at rest", p.serial)});
     if (snap.pages_nr != static_cast<int64_t>(snap.pages.size()))
         out.push_back({finding_name(FindingId::accounting_pages), 0,
                        fmt::format("pages_nr is {} but {} pages are live", snap.pages_nr, snap.pages.size())});
-    // Slots objects: those live handles use, plus the (empty) one a live
-    // page owns for its next objects; every non-zero slot is a live handle.
-    SortedBag<uint32_t> expected = slots_used;
-    slots_used.seal();
-    for (const PageSnapshot& p : snap.pages)
-        if (p.slots_serial) expected.add(p.slots_serial);
-    expected.seal();
-    SortedBag<Handle> live_handles;
-    for (const SlotState& st : slots_)
-        if (st.state == SlotState::State::live) live_handles.add(st.handle);
-    live_handles.seal();
-    for (uint32_t serial : target_.live_slots_objects())
-        if (!expected.contains(serial))
-            out.push_back({finding_name(FindingId::slots_accounting), 0,
-                           fmt::format("slots object {} is live but neither a live handle nor a live page uses it",
-                                       serial)});
-    for (const SlotSnapshot& ss : snap.slots)
-        if (!live_handles.contains(ss.handle))
-            out.push_back({finding_name(FindingId::slots_accounting), 0,
-                           fmt::format("slot {} of slots object {} is set but no live handle is that slot", ss.index,
-                                       ss.slots_serial)});
-    if (snap.slots_objects < slots_used.distinct())
-        out.push_back({finding_name(FindingId::slots_accounting), 0,
-                       fmt::format("{} slots objects are live but live handles use {}", snap.slots_objects,
-                                   slots_used.distinct())});
+    static thread_local std::vector<Violation> own;
+    own.clear();
+    target_.check_at_rest(snap, live, own);
+    for (Violation& v : own) out.push_back({v.id, v.page, v.message});
     return out;
 }
 

@@ -77,6 +77,10 @@ public:
     void fail_nth(bool slots, int n) override { t().fail_nth(slots, n); }
     TargetCounts destroy_now() override { return impl_.destroy_now(); }
     PoolSnapshot snapshot() override { return t().snapshot(); }
+    void check_at_rest(const PoolSnapshot& snap, const std::vector<LiveObject>& live,
+                       std::vector<Violation>& out) override {
+        t().check_at_rest(snap, live, out);
+    }
     void validate(std::vector<Violation>& out) override { t().validate(out); }
     bool validate_scope(const StepScope& scope, std::vector<Violation>& out) override {
         return t().validate_scope(scope, out);

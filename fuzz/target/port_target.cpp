@@ -1,9 +1,15 @@
 // z3fold-harden: the C++ port as a TargetPool.
 #include "target/port_target.h"
+#include "target/z3fold_at_rest.h"
 
 namespace z3fh::fuzz {
 
 PoolSnapshot PortTarget::snapshot() { return PoolInspector::snapshot(pool_); }
+
+void PortTarget::check_at_rest(const PoolSnapshot& snap, const std::vector<LiveObject>& live,
+                               std::vector<Violation>& out) {
+    z3fold_check_at_rest(*this, snap, live, out);
+}
 
 void PortTarget::validate(std::vector<Violation>& out) { PoolInspector::validate(pool_, out); }
 

@@ -33,6 +33,8 @@ public:
         return counts();
     }
     PoolSnapshot snapshot() override;
+    void check_at_rest(const PoolSnapshot& snap, const std::vector<LiveObject>& live,
+                       std::vector<Violation>& out) override;
     void validate(std::vector<Violation>& out) override;
     bool validate_scope(const StepScope& scope, std::vector<Violation>& out) override;
     bool resolve(Handle h, ResolvedHandle* out) override;

@@ -25,7 +25,7 @@ struct ResolvedHandle {
     Buddy bud = Buddy::HEADLESS;
     size_t offset = 0;          // object offset in the page
     const uint8_t* object = nullptr;
-    int refcount = 0;           // the page's kref (0 for headless pages)
+    int refcount = 0;           // the page's kref (0 for headless pages; -1: the allocator counts none)
     uint32_t slots_serial = 0;  // the slots object the handle lives in (0: headless)
 };
 
@@ -51,6 +51,15 @@ struct StepScope {
     bool handles = false;
 };
 
+// A live object as the shadow model knows it at rest: its slot, handle and
+// size, and what the handle resolved to.
+struct LiveObject {
+    int slot;
+    Handle handle;
+    size_t size;
+    ResolvedHandle r;
+};
+
 class TargetPool;
 // The zpool evict callback: write back and free `handle`; 0 once freed.
 using TargetEvictFn = int (*)(TargetPool& pool, Handle handle, void* ctx);
@@ -59,6 +68,9 @@ class TargetPool {
 public:
     virtual ~TargetPool() = default;
     virtual const char* name() const = 0;  // "port" | "kernel"
+    // Which allocator's rules apply: "z3fold" (the port, the kernel's
+    // z3fold.c) or "zbud".
+    virtual const char* allocator() const { return "z3fold"; }
     virtual std::string version() const { return ""; }
     // The pool keeps an LRU of its pages and reclaims through zpool's evict
     // callback (the port, Linux 6.1); false where the user writes back from
@@ -97,8 +109,16 @@ public:
     // After this only counts() and the destructor may be called.
     virtual TargetCounts destroy_now() = 0;
 
-    // Introspection, quiescent only.
+    // Introspection, quiescent only. The snapshot's pages are the pool's
+    // live pages (serial, and the fields the allocator has); pages_nr its
+    // own count of them.
     virtual PoolSnapshot snapshot() = 0;
+    // The allocator's own tier of invariants at rest (the shadow model's
+    // shared tier has checked every live object resolves with its contents,
+    // no two overlap, every page holds one): `live` are the objects the
+    // model knows, `snap` the snapshot it took.
+    virtual void check_at_rest(const PoolSnapshot& snap, const std::vector<LiveObject>& live,
+                               std::vector<Violation>& out) = 0;
     virtual void validate(std::vector<Violation>& out) = 0;
     // validate(), restricted to the pages `scope` names; false when that
     // cannot decide (a link looks wrong, or the target cannot restrict):

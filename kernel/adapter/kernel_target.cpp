@@ -4,6 +4,7 @@
 #include <string>
 
 #include "target/target.h"
+#include "target/z3fold_at_rest.h"
 #include "kernel_adapter.h"
 #include "kernel_mm.h"
 #include "kshim_leftovers.h"
@@ -127,6 +128,11 @@ public:
         snap.lru_length = info.lru_length;
         snap.stale_length = info.stale_length;
         return snap;
+    }
+
+    void check_at_rest(const PoolSnapshot& snap, const std::vector<LiveObject>& live,
+                       std::vector<Violation>& out) override {
+        z3fold_check_at_rest(*this, snap, live, out);
     }
 
     void validate(std::vector<Violation>& out) override {
