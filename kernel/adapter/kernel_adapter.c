@@ -12,15 +12,15 @@
 #include "z3fold_rules.h"
 #include "kshim_registry.h"
 
-#ifndef Z3FH_KERNEL_Z3FOLD_C
-#error "Z3FH_KERNEL_Z3FOLD_C must name the extracted mm/z3fold.c (see kernel/README.md)"
+#ifndef Z3FH_KERNEL_ALLOCATOR_C
+#error "Z3FH_KERNEL_ALLOCATOR_C must name the extracted mm/z3fold.c (see kernel/README.md)"
 #endif
 
 /* The kernel file is compiled as the kernel compiles it: warnings are the
  * kernel's business, not this build's. */
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Weverything"
-#include Z3FH_KERNEL_Z3FOLD_C
+#include Z3FH_KERNEL_ALLOCATOR_C
 #pragma clang diagnostic pop
 
 #define KZ_STR2(x) #x
@@ -75,7 +75,7 @@ int kz_has_evict(void) { return KSHIM_ZPOOL_EVICT; }
 
 static struct list_head *kz_unbuddied(struct kz_pool *kz, int cpu) { return per_cpu_ptr(kz->pool->unbuddied, cpu); }
 
-const char *kz_source_path(void) { return KZ_STR(Z3FH_KERNEL_Z3FOLD_C); }
+const char *kz_source_path(void) { return KZ_STR(Z3FH_KERNEL_ALLOCATOR_C); }
 
 struct kz_pool *kz_create(int vcpus, kz_evict_fn evict, void *ctx) {
     struct kz_pool *kz = calloc(1, sizeof(*kz));

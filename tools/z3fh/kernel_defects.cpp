@@ -36,6 +36,10 @@ struct Defect {
     // leak; not a review defect either, so the review loop of `./z3fh test`
     // leaves it out.
     bool planted = false;
+    // The kernel file it edits: mm/<allocator>.c of Linux <series>; a defect
+    // of another allocator than 6.1's z3fold edits the unmodified file.
+    const char* allocator = "z3fold";
+    const char* series = "6.1";
 };
 
 // Reclaim's and putback's failure path: re-list, then unclaim.
@@ -144,6 +148,34 @@ const std::vector<Defect>& defects() {
            "/* z3fh defect destroy-leaks-unbuddied: free_percpu(pool->unbuddied) dropped */"}},
          "",
          true},
+        // zbud (Linux 6.12): seeded defects, edits of the unmodified file.
+        {"zbud-free-keeps-pages-nr",
+         "zbud_free frees an empty page but does not count it out of pages_nr (accounting)",
+         {{"zbud_free", R"(free_zbud_page\(zhdr\);\s*pool->pages_nr--;)",
+           "free_zbud_page(zhdr); /* z3fh defect zbud-free-keeps-pages-nr: pages_nr-- dropped */"}},
+         "",
+         true,
+         "zbud",
+         "6.12"},
+        {"zbud-alloc-lists-by-size",
+         "zbud_alloc lists a page with room on unbuddied[its object's chunks] instead of unbuddied[its free chunks]",
+         {{"zbud_alloc", R"(list_add\(&zhdr->buddy, &pool->unbuddied\[freechunks\]\);)",
+           "list_add(&zhdr->buddy, &pool->unbuddied[chunks]); /* z3fh defect zbud-alloc-lists-by-size */"}},
+         "",
+         true,
+         "zbud",
+         "6.12"},
+        {"zbud-free-unlinks-unlocked",
+         "zbud_free takes the page off its list before it takes the pool lock (lock)",
+         {{"zbud_free", R"(spin_lock\(&pool->lock\);\s*zhdr = handle_to_zbud_header\(handle\);)",
+           "zhdr = handle_to_zbud_header(handle);\n\tlist_del(&zhdr->buddy); /* z3fh defect zbud-free-unlinks-unlocked */\n"
+           "\tspin_lock(&pool->lock);"},
+          {"zbud_free", R"(/\* Remove from existing buddy list \*/\s*list_del\(&zhdr->buddy\);)",
+           "/* z3fh defect zbud-free-unlinks-unlocked: unlinked above, before the lock */"}},
+         "",
+         true,
+         "zbud",
+         "6.12"},
     };
     return d;
 }
@@ -155,6 +187,24 @@ std::vector<std::string> kernel_defect_names(bool review_only) {
     for (const Defect& d : defects())
         if (!review_only || (!*d.upstream_fix && !d.planted)) out.push_back(d.name);
     return out;
+}
+
+std::vector<std::string> kernel_defect_names_of(const std::string& allocator) {
+    std::vector<std::string> out;
+    for (const Defect& d : defects())
+        if (allocator == d.allocator) out.push_back(d.name);
+    return out;
+}
+
+TargetChoice kernel_defect_base(const std::string& name) {
+    TargetChoice t;
+    t.target = "kernel";
+    for (const Defect& d : defects())
+        if (name == d.name && std::string(d.allocator) != "z3fold") {
+            t.allocator = d.allocator;
+            t.kernel_version = d.series;
+        }
+    return t;
 }
 
 int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t, bool unmodified) {
@@ -174,6 +224,14 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     TargetChoice pristine = t;
     pristine.kernel_patch.clear();
     pristine.kernel_fixes = false;
+    // The harness's fixes are 6.1 z3fold's: another allocator's defect is a
+    // patch of its unmodified file.
+    const bool other_allocator = d && std::string(d->allocator) != "z3fold";
+    if (other_allocator) {
+        pristine.allocator = d->allocator;
+        pristine.kernel_version = d->series;
+        unmodified = true;
+    }
     auto k = prepare_kernel_file(pristine);
     if (!k) return 2;
     // "fixes": the fixes against the pristine file. A defect: its edits
@@ -193,17 +251,19 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     }
     std::string dir = Context::get().root() + "/build/kernel-src/defects";
     fs::create_directories(dir);
-    std::string original = dir + "/" + name + ".orig.z3fold.c", edited = dir + "/" + name + ".z3fold.c";
+    const std::string file = k->allocator + ".c";
+    std::string original = dir + "/" + name + ".orig." + file, edited = dir + "/" + name + "." + file;
     write_file(original, before);
     write_file(edited, text);
     int rc = 0;
-    const std::string diff =
-        run_capture({"diff", "-u", "--label", "a/mm/z3fold.c", "--label", "b/mm/z3fold.c", original, edited}, {}, &rc);
+    const std::string diff = run_capture(
+        {"diff", "-u", "--label", "a/mm/" + file, "--label", "b/mm/" + file, original, edited}, {}, &rc);
     if (rc != 1) {
         std::fprintf(stderr, "z3fh: diff failed (%d)\n", rc);
         return 2;
     }
-    std::string path = out.empty() ? dir + "/" + name + (unmodified ? ".unmodified.diff" : ".diff") : out;
+    std::string path =
+        out.empty() ? dir + "/" + name + (unmodified && !other_allocator ? ".unmodified.diff" : ".diff") : out;
     if (!write_file(path, diff)) {
         std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
         return 2;
@@ -211,7 +271,10 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(),
                  d ? (std::string(d->what) +
                       (*d->upstream_fix ? fmt::format(" (reverts {})", d->upstream_fix) : std::string()) +
-                      (unmodified ? "; a patch of the unmodified file: use it with --kernel-patch alone"
+                      (other_allocator ? fmt::format("; a patch of Linux {}'s mm/{}: use it with --allocator {} "
+                                                     "--kernel-version {} --kernel-patch",
+                                                     d->series, file, d->allocator, d->series)
+                       : unmodified ? "; a patch of the unmodified file: use it with --kernel-patch alone"
                                   : "; a patch of the fixed file: use it with --kernel-fixes"))
                          .c_str()
                    : "the harness's candidate fixes for what it found in 6.1 itself");

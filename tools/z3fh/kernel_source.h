@@ -85,5 +85,9 @@ std::string sha256_file(const std::string& path);
 int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t, bool unmodified = false);
 // Every defect, or only the four review defects (the ones `./z3fh test` runs).
 std::vector<std::string> kernel_defect_names(bool review_only = false);
+// The defects that edit mm/<allocator>.c.
+std::vector<std::string> kernel_defect_names_of(const std::string& allocator);
+// The target a defect's patch applies to (its allocator and series).
+TargetChoice kernel_defect_base(const std::string& name);
 
 }  // namespace z3fh::tool
