@@ -9,8 +9,6 @@ namespace z3fh::fuzz {
 
 namespace {
 using Hidden = sync::TsanHidden;
-constexpr int kEexist = -17;
-constexpr int kEnomem = -12;
 // shrink_worker reclaims until the pool is under its accept threshold or
 // MAX_RECLAIM_RETRIES shrinks failed (zs:1369-1454); the model has no size
 // limit, so a run of the worker makes this many attempts, one entry each
@@ -22,11 +20,9 @@ Zswap612User::Zswap612User(TargetPool& pool, SlotState (&slots)[kSlots], const P
                            void* ctx)
     : ZswapUser(pool, slots, prog, finding, ctx) {
     lru_lock_.init({sync::ObjClass::zswap_lru, 0});
-    shrink_work_.item.init(&Zswap612User::shrink_worker);
-    shrink_work_.user = this;
     // zswap_shrink_work on shrink_wq: a work item never runs on two CPUs at
-    // once (zs:1800-1806 create the queue, zs:1575 queues it).
-    shrink_wq_ = std::make_unique<sync::WorkQueue>(sync::ObjectId{sync::ObjClass::work_queue, 101});
+    // once (zs:1763-1775 create the queue and the item, zs:1572 queues it).
+    init_shrink_work(&Zswap612User::shrink_worker, 101);
 }
 
 Zswap612User::~Zswap612User() = default;
@@ -99,20 +95,24 @@ void Zswap612User::load(int slot, uint8_t arg) {
     end(slot);
 }
 
-// zswap_invalidate (zs:1644-1653): the swap slot is freed.
+// zswap_invalidate (zs:1644-1653): the swap slot is freed, under the swap
+// device's lock (swapfile.c:247-249; free_swap_slot's other callers hold
+// the page-table lock): the free runs in atomic context.
 void Zswap612User::invalidate(int slot) {
     if (!begin(slot)) return;
+    pool_.enter_atomic("swapfile.c (spin_lock(&si->lock), the 6.12 swap device's lock)", 247);
     tree_lock_.lock();
     Entry* e = in_tree(slot);
     if (e) erase(e);
     tree_lock_.unlock();
     if (e) entry_free(e);
+    pool_.leave_atomic();
     end(slot);
 }
 
 void Zswap612User::reclaim(uint8_t arg) {
     if ((arg & 1u) == 0) {
-        (void)shrink_wq_->queue(&shrink_work_.item, 0);  // a store over the limit (zs:1574-1575)
+        queue_shrink_work();  // a store rejected while the pool is full (zs:1571-1572)
         return;
     }
     // zswap_shrinker_scan (zs:1232-1250): list_lru_shrink_walk; a folio found
@@ -125,7 +125,7 @@ void Zswap612User::reclaim(uint8_t arg) {
 }
 
 void Zswap612User::shrink_worker(sync::WorkItem* item) {
-    Zswap612User* self = reinterpret_cast<ShrinkWork*>(item)->user;
+    auto* self = static_cast<Zswap612User*>(shrink_work_user(item));
     for (int i = 0; i < kWorkerAttempts; i++)
         if (self->shrink_one() == 2) return;
 }

@@ -48,10 +48,6 @@ public:
     void drain() override;
 
 private:
-    struct ShrinkWork {
-        sync::WorkItem item;  // first: the queue hands the item back
-        Zswap612User* user;
-    };
     static void shrink_worker(sync::WorkItem* item);
     // shrink_memcg_cb for the LRU's first entry: 0 written back, 1 rotated
     // (second chance), 2 the LRU is empty, else -errno.
@@ -63,8 +59,6 @@ private:
     sync::SpinLock lru_lock_;
     std::list<Entry*> lru_;  // under lru_lock_; list_lru adds at the tail and walks from the head
     unsigned writebacks_ = 0;  // which outcome the next writeback meets
-    ShrinkWork shrink_work_{};
-    std::unique_ptr<sync::WorkQueue> shrink_wq_;
 };
 
 }  // namespace z3fh::fuzz

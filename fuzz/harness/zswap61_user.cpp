@@ -11,8 +11,6 @@ namespace z3fh::fuzz {
 
 namespace {
 using Hidden = sync::TsanHidden;
-constexpr int kEexist = -17;
-constexpr int kEnomem = -12;
 // zswap's shrink_worker calls zpool_shrink(pool, 1, NULL): one
 // z3fold_reclaim_page with 8 retries (zs:595, z3fold_zpool_shrink).
 constexpr unsigned kShrinkRetries = 8;
@@ -21,11 +19,9 @@ constexpr unsigned kShrinkRetries = 8;
 Zswap61User::Zswap61User(TargetPool& pool, SlotState (&slots)[kSlots], const Program& prog, FindingFn finding,
                          void* ctx)
     : ZswapUser(pool, slots, prog, finding, ctx) {
-    shrink_work_.item.init(&Zswap61User::shrink_worker);
-    shrink_work_.user = this;
     // zswap-shrink: a work item never runs on two CPUs at once, so one pool
     // has one reclaim at a time (zs:590-598, 651).
-    shrink_wq_ = std::make_unique<sync::WorkQueue>(sync::ObjectId{sync::ObjClass::work_queue, 100});
+    init_shrink_work(&Zswap61User::shrink_worker, 100);
 }
 
 Zswap61User::~Zswap61User() = default;
@@ -139,11 +135,11 @@ void Zswap61User::invalidate(int slot) {
 // zswap_frontswap_store's shrink path: queue_work(shrink_wq, &pool->shrink_work) (zs:1297-1302).
 void Zswap61User::reclaim(uint8_t arg) {
     (void)arg;
-    (void)shrink_wq_->queue(&shrink_work_.item, 0);
+    queue_shrink_work();
 }
 
 void Zswap61User::shrink_worker(sync::WorkItem* item) {
-    Zswap61User* self = reinterpret_cast<ShrinkWork*>(item)->user;
+    auto* self = static_cast<Zswap61User*>(shrink_work_user(item));
     (void)self->pool_.reclaim_page(kShrinkRetries);
 }
 

@@ -32,10 +32,6 @@ public:
     void drain() override;
 
 private:
-    struct ShrinkWork {
-        sync::WorkItem item;  // first: the queue hands the item back
-        Zswap61User* user;
-    };
     static void shrink_worker(sync::WorkItem* item);
     // Under tree_lock_.
     Entry* find_get(int slot);
@@ -43,8 +39,6 @@ private:
     void drop(int slot);    // erase and put the offset's entry, if any
 
     unsigned writebacks_ = 0;  // which outcome the next writeback meets
-    ShrinkWork shrink_work_{};
-    std::unique_ptr<sync::WorkQueue> shrink_wq_;
 };
 
 }  // namespace z3fh::fuzz

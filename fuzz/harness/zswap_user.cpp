@@ -20,6 +20,14 @@ ZswapUser::ZswapUser(TargetPool& pool, SlotState (&slots)[kSlots], const Program
 
 ZswapUser::~ZswapUser() = default;
 
+void ZswapUser::init_shrink_work(void (*fn)(sync::WorkItem*), uint32_t queue_serial) {
+    shrink_work_.item.init(fn);
+    shrink_work_.user = this;
+    shrink_wq_ = std::make_unique<sync::WorkQueue>(sync::ObjectId{sync::ObjClass::work_queue, queue_serial});
+}
+
+ZswapUser* ZswapUser::shrink_work_user(sync::WorkItem* item) { return reinterpret_cast<ShrinkWork*>(item)->user; }
+
 void ZswapUser::insert(Entry* e) {
     Hidden hidden;
     tree_[e->slot] = e;

@@ -66,6 +66,17 @@ protected:
     };
     ZswapUser(TargetPool& pool, SlotState (&slots)[kSlots], const Program& prog, FindingFn finding, void* ctx);
 
+    // What zswap's writeback returns when the swap cache has the offset's
+    // folio, or none can be had.
+    static constexpr int kEexist = -17;
+    static constexpr int kEnomem = -12;
+    // The pool's shrink work: one item on a queue of its own (a work item
+    // never runs on two CPUs at once). `fn` gets the item; shrink_work_user
+    // gives the model back.
+    void init_shrink_work(void (*fn)(sync::WorkItem*), uint32_t queue_serial);
+    static ZswapUser* shrink_work_user(sync::WorkItem* item);
+    void queue_shrink_work() { (void)shrink_wq_->queue(&shrink_work_.item, 0); }
+
     // Under tree_lock_.
     void insert(Entry* e);  // into the tree: the slot is live
     void erase(Entry* e);   // off the tree: the slot is empty for the shadow
@@ -91,6 +102,12 @@ protected:
     uint32_t gen_[kSlots] = {};
     bool busy_[kSlots] = {};
     std::vector<std::unique_ptr<Entry>> entries_;
+    struct ShrinkWork {
+        sync::WorkItem item;  // first: the queue hands the item back
+        ZswapUser* user;
+    };
+    ShrinkWork shrink_work_{};
+    std::unique_ptr<sync::WorkQueue> shrink_wq_;
 };
 
 // The model of the series the target runs: 6.1's where the pool reclaims

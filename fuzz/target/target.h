@@ -95,6 +95,16 @@ public:
         (void)arg;
         return false;
     }
+    // The caller's context is atomic from enter_atomic to leave_atomic (its
+    // user holds a spinning lock around the call, as the swap device's lock
+    // is held around zswap_invalidate): the kernel's context rules then hold
+    // the allocator to it (might-sleep). Nothing on the port.
+    // file and line name the user's lock in the user's source.
+    virtual void enter_atomic(const char* file, int line) {
+        (void)file;
+        (void)line;
+    }
+    virtual void leave_atomic() {}
     // zpool_get_total_size: the pool's size in bytes, as its user asks for
     // it (zswap after every free).
     virtual uint64_t total_size() = 0;

@@ -23,6 +23,8 @@
 #include Z3FH_KERNEL_ALLOCATOR_C
 #pragma clang diagnostic pop
 
+#include "zpool_calls.h"
+
 #define KZ_STR2(x) #x
 #define KZ_STR(x) KZ_STR2(x)
 
@@ -128,28 +130,18 @@ void kz_destroy(struct kz_pool *kz) {
     free(kz);
 }
 
-/* Each entry point returns with no lock held (lock-held-at-return). */
+/* Each entry point returns with no lock held (zpool_calls.h). */
 int kz_alloc(struct kz_pool *kz, size_t size, int may_block, unsigned long *handle) {
-    const gfp_t gfp = may_block ? GFP_KERNEL : (__GFP_NORETRY | __GFP_NOWARN | __GFP_KSWAPD_RECLAIM);
-    int rc;
-    kshim_enter_caller(gfp);
-    rc = z3fold_zpool_driver.malloc(kz->pool, size, gfp, handle);
-    kshim_leave_caller();
-    kshim_check_returned("z3fold_alloc");
-    return rc;
+    return kadapter_zpool_malloc(&z3fold_zpool_driver, kz->pool, size, may_block, handle, "z3fold_alloc");
 }
 void kz_free(struct kz_pool *kz, unsigned long handle) {
-    z3fold_zpool_driver.free(kz->pool, handle);
-    kshim_check_returned("z3fold_free");
+    kadapter_zpool_free(&z3fold_zpool_driver, kz->pool, handle, "z3fold_free");
 }
 void *kz_map(struct kz_pool *kz, unsigned long handle) {
-    void *p = z3fold_zpool_driver.map(kz->pool, handle, ZPOOL_MM_RW);
-    kshim_check_returned("z3fold_map");
-    return p;
+    return kadapter_zpool_map(&z3fold_zpool_driver, kz->pool, handle, "z3fold_map");
 }
 void kz_unmap(struct kz_pool *kz, unsigned long handle) {
-    z3fold_zpool_driver.unmap(kz->pool, handle);
-    kshim_check_returned("z3fold_unmap");
+    kadapter_zpool_unmap(&z3fold_zpool_driver, kz->pool, handle, "z3fold_unmap");
 }
 int kz_reclaim(struct kz_pool *kz, unsigned int retries) {
 #if KSHIM_ZPOOL_EVICT

@@ -3,48 +3,23 @@
 // this make_target() is the one they use (fuzz/target/target.h).
 #include <string>
 
-#include "target/target.h"
-#include "target/z3fold_at_rest.h"
 #include "kernel_adapter.h"
-#include "kernel_mm.h"
-#include "kshim_leftovers.h"
-#include "kshim_registry.h"
-#include "sync/sync.h"
-
-#ifndef Z3FH_KERNEL_VERSION
-#define Z3FH_KERNEL_VERSION "unknown"
-#endif
+#include "kernel_target_base.h"
+#include "target/z3fold_at_rest.h"
 
 namespace z3fh::fuzz {
 
 namespace {
 
-Errno to_errno(int rc) {
-    switch (-rc) {
-    case 0: return Errno::ok;
-    case 11: return Errno::again;
-    case 12: return Errno::nomem;
-    case 16: return Errno::busy;
-    case 22: return Errno::inval;
-    case 28: return Errno::nospc;
-    default: return Errno::inval;
-    }
-}
-
-class KernelTarget final : public TargetPool {
+class KernelTarget final : public KernelTargetBase {
 public:
-    KernelTarget(int vcpus, TargetEvictFn evict, void* ctx) : evict_(evict), ctx_(ctx) {
+    KernelTarget(int vcpus, TargetEvictFn evict, void* ctx) : KernelTargetBase(vcpus), evict_(evict), ctx_(ctx) {
         kz_ = kz_create(vcpus, evict ? &trampoline : nullptr, this);
-        vcpus_ = vcpus;
-        // Threads move between virtual CPUs wherever the kernel lets a task move.
-        if (sync::ControlledRuntime* rt = sync::runtime()) rt->set_preemptible(&kshim_thread_preemptible);
     }
     ~KernelTarget() override { kz_destroy(kz_); }
     KernelTarget(const KernelTarget&) = delete;
     KernelTarget& operator=(const KernelTarget&) = delete;
 
-    const char* name() const override { return "kernel"; }
-    std::string version() const override { return Z3FH_KERNEL_VERSION; }
     bool has_pool_lru() const override { return kz_has_evict() != 0; }
 
     AllocResult alloc(size_t size, Gfp gfp) override {
@@ -58,20 +33,11 @@ public:
     Errno reclaim_page(unsigned retries) override { return to_errno(kz_reclaim(kz_, retries)); }
     void compact_handle_page(Handle h) override { kz_compact_handle_page(kz_, h); }
     Errno migrate_handle_page(Handle h) override { return to_errno(kz_migrate_handle_page(kz_, h)); }
-    bool mm_compact(uint8_t arg) override {
-        static constexpr unsigned kIsolate[4] = {1, 2, 4, 32};
-        (void)kz_mm_compact(arg & 7u, kIsolate[(arg >> 4) & 3u], (arg & 8u) != 0);
-        return true;
-    }
-    int vcpus() const override { return vcpus_; }
     uint64_t total_size() override { return kz_total_size(kz_); }
     void drain() override { kz_drain(kz_); }
-    void fail_nth(bool slots, int n) override { kshim_fail_nth(slots ? 1 : 0, n); }
     TargetCounts destroy_now() override {
         kz_destroy_pool(kz_);
-        destroyed_ = true;
-        sync::TsanHidden hidden;
-        return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total(), kshim_live_allocations(true)};
+        return after_destroy();
     }
 
     PoolSnapshot snapshot() override {
@@ -156,7 +122,6 @@ public:
         return true;
     }
 
-    std::vector<Leftover> live_allocations() override { return kshim_live_allocations(false); }
     TargetCounts counts() override {
         sync::TsanHidden hidden;
         if (destroyed_) return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total()};
@@ -177,13 +142,8 @@ private:
         auto* t = static_cast<KernelTarget*>(self);
         return t->evict_(*t, static_cast<Handle>(handle), t->ctx_);
     }
-    static void on_violation(void* ctx, z3fh_finding_id id, uint32_t page, const char* message) {
-        static_cast<std::vector<Violation>*>(ctx)->push_back(Violation{z3fh_finding_name(id), page, message});
-    }
 
     kz_pool* kz_ = nullptr;
-    int vcpus_ = 1;
-    bool destroyed_ = false;
     TargetEvictFn evict_;
     void* ctx_;
 };

@@ -23,6 +23,8 @@
 #include Z3FH_KERNEL_ALLOCATOR_C
 #pragma clang diagnostic pop
 
+#include "zpool_calls.h"
+
 #define ZB_STR2(x) #x
 #define ZB_STR(x) ZB_STR2(x)
 
@@ -65,28 +67,18 @@ void zb_destroy(struct zb_pool *zb) {
     free(zb);
 }
 
-/* Each entry point returns with no lock held (lock-held-at-return). */
+/* Each entry point returns with no lock held (zpool_calls.h). */
 int zb_alloc(struct zb_pool *zb, size_t size, int may_block, unsigned long *handle) {
-    const gfp_t gfp = may_block ? GFP_KERNEL : (__GFP_NORETRY | __GFP_NOWARN | __GFP_KSWAPD_RECLAIM);
-    int rc;
-    kshim_enter_caller(gfp);
-    rc = zbud_zpool_driver.malloc(zb->pool, size, gfp, handle);
-    kshim_leave_caller();
-    kshim_check_returned("zbud_alloc");
-    return rc;
+    return kadapter_zpool_malloc(&zbud_zpool_driver, zb->pool, size, may_block, handle, "zbud_alloc");
 }
 void zb_free(struct zb_pool *zb, unsigned long handle) {
-    zbud_zpool_driver.free(zb->pool, handle);
-    kshim_check_returned("zbud_free");
+    kadapter_zpool_free(&zbud_zpool_driver, zb->pool, handle, "zbud_free");
 }
 void *zb_map(struct zb_pool *zb, unsigned long handle) {
-    void *p = zbud_zpool_driver.map(zb->pool, handle, ZPOOL_MM_RW);
-    kshim_check_returned("zbud_map");
-    return p;
+    return kadapter_zpool_map(&zbud_zpool_driver, zb->pool, handle, "zbud_map");
 }
 void zb_unmap(struct zb_pool *zb, unsigned long handle) {
-    zbud_zpool_driver.unmap(zb->pool, handle);
-    kshim_check_returned("zbud_unmap");
+    kadapter_zpool_unmap(&zbud_zpool_driver, zb->pool, handle, "zbud_unmap");
 }
 uint64_t zb_total_pages(struct zb_pool *zb) { return zbud_zpool_driver.total_pages(zb->pool); }
 int64_t zb_pages_nr(struct zb_pool *zb) { return (int64_t)zb->pool->pages_nr; }

@@ -4,46 +4,21 @@
 // finds none to isolate) and it has no background work and no LRU.
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <string>
-
-#include "kernel_mm.h"
-#include "kshim_leftovers.h"
-#include "kshim_registry.h"
-#include "sync/sync.h"
-#include "target/target.h"
+#include "kernel_target_base.h"
 #include "zbud_adapter.h"
-
-#ifndef Z3FH_KERNEL_VERSION
-#define Z3FH_KERNEL_VERSION "unknown"
-#endif
 
 namespace z3fh::fuzz {
 
 namespace {
 
-Errno to_errno(int rc) {
-    switch (-rc) {
-    case 0: return Errno::ok;
-    case 12: return Errno::nomem;
-    case 28: return Errno::nospc;
-    default: return Errno::inval;
-    }
-}
-
-class ZbudTarget final : public TargetPool {
+class ZbudTarget final : public KernelTargetBase {
 public:
-    explicit ZbudTarget(int vcpus) : vcpus_(vcpus) {
-        zb_ = zb_create(vcpus);
-        if (sync::ControlledRuntime* rt = sync::runtime()) rt->set_preemptible(&kshim_thread_preemptible);
-    }
+    explicit ZbudTarget(int vcpus) : KernelTargetBase(vcpus) { zb_ = zb_create(vcpus); }
     ~ZbudTarget() override { zb_destroy(zb_); }
     ZbudTarget(const ZbudTarget&) = delete;
     ZbudTarget& operator=(const ZbudTarget&) = delete;
 
-    const char* name() const override { return "kernel"; }
     const char* allocator() const override { return "zbud"; }
-    std::string version() const override { return Z3FH_KERNEL_VERSION; }
     bool has_pool_lru() const override { return false; }
 
     AllocResult alloc(size_t size, Gfp gfp) override {
@@ -57,20 +32,11 @@ public:
     Errno reclaim_page(unsigned) override { return Errno::inval; }  // no evict in 6.12
     void compact_handle_page(Handle) override {}                    // zbud does not compact
     Errno migrate_handle_page(Handle) override { return Errno::inval; }  // its pages are not movable
-    bool mm_compact(uint8_t arg) override {
-        static constexpr unsigned kIsolate[4] = {1, 2, 4, 32};
-        (void)kz_mm_compact(arg & 7u, kIsolate[(arg >> 4) & 3u], (arg & 8u) != 0);
-        return true;
-    }
-    int vcpus() const override { return vcpus_; }
     uint64_t total_size() override { return zb_total_pages(zb_) << 12; }
     void drain() override {}
-    void fail_nth(bool slots, int n) override { kshim_fail_nth(slots ? 1 : 0, n); }
     TargetCounts destroy_now() override {
         zb_destroy_pool(zb_);
-        destroyed_ = true;
-        sync::TsanHidden hidden;
-        return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total(), kshim_live_allocations(true)};
+        return after_destroy();
     }
 
     PoolSnapshot snapshot() override {
@@ -142,17 +108,10 @@ public:
         if (destroyed_) return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total()};
         return TargetCounts{zb_pages_nr(zb_), kshim_live_pages(nullptr, 0), 0};
     }
-    std::vector<Leftover> live_allocations() override { return kshim_live_allocations(false); }
     std::vector<uint32_t> live_slots_objects() override { return {}; }
 
 private:
-    static void on_violation(void* ctx, z3fh_finding_id id, uint32_t page, const char* message) {
-        static_cast<std::vector<Violation>*>(ctx)->push_back(Violation{z3fh_finding_name(id), page, message});
-    }
-
     zb_pool* zb_ = nullptr;
-    int vcpus_ = 1;
-    bool destroyed_ = false;
 };
 
 }  // namespace

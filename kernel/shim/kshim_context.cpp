@@ -327,6 +327,21 @@ extern "C" void kshim_preempt_enable(const char* file, int line) {
     if (c.preempt_disabled <= 0) fatal(ErrorKind::check, loc_of(file, line), "preempt_enable without preempt_disable");
     c.preempt_disabled--;
 }
+// The allocator's caller holds a spinning lock of its own around the call
+// (the preemption count the kernel's spin_lock takes): what the allocator
+// does inside is atomic, and it returns with that count still taken.
+extern "C" void kshim_caller_atomic_begin(const char* file, int line) {
+    kshim_preempt_disable(file, line);
+    TsanHidden hidden;
+    current_context().caller_atomic++;
+}
+extern "C" void kshim_caller_atomic_end(void) {
+    {
+        TsanHidden hidden;
+        current_context().caller_atomic--;
+    }
+    kshim_preempt_enable(__FILE__, __LINE__);
+}
 extern "C" void kshim_migrate_disable(const char* file, int line) {
     TsanHidden hidden;
     (void)file;
@@ -389,7 +404,7 @@ extern "C" void kshim_check_returned(const char* what) {
     const ThreadContext& c = current_context();
     if (!c.held.empty())
         fatal(ErrorKind::lock_held_at_return, c.held.back().loc, std::string(what) + " returned holding " + held_text(c.held));
-    if (c.preempt_disabled > 0)
+    if (c.preempt_disabled > c.caller_atomic)
         fatal(ErrorKind::lock_held_at_return, c.preempt_loc, std::string(what) + " returned with preemption disabled");
     if (c.migrate_disabled > 0)
         fatal(ErrorKind::lock_held_at_return, SrcLoc{"(migrate_disable)", 0},

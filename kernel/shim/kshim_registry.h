@@ -56,6 +56,11 @@ void kshim_fail_nth(int which, int n);
  * scheduler, hidden from TSan like the C++ side's (sync::TsanHidden). */
 void kshim_tsan_hide(void);
 void kshim_tsan_unhide(void);
+/* The allocator's caller is atomic around its call (its own spinning lock
+ * held): the context rules hold the allocator to it, and the allocator
+ * returns with exactly that much taken. */
+void kshim_caller_atomic_begin(const char *file, int line);
+void kshim_caller_atomic_end(void);
 /* After an operation returns (or a work item ends): no lock may be held. */
 void kshim_check_returned(const char *what);
 void kshim_might_sleep(const char *what, const char *file, int line);

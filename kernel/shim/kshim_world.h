@@ -110,6 +110,9 @@ struct ThreadContext {
     int preempt_disabled = 0;  // preempt_disable depth (spinning locks counted apart)
     SrcLoc preempt_loc{};      // the outermost preempt_disable
     int migrate_disabled = 0;
+    // Of preempt_disabled, the depth the allocator's caller holds (its own
+    // spinning lock around the call): the allocator returns with that much.
+    int caller_atomic = 0;
     bool in_caller = false;    // inside a zpool call made with caller_gfp
     gfp_t caller_gfp = 0;
     bool yield_after_unlock = false;  // a trylock failed under a spinning lock
@@ -124,7 +127,7 @@ struct ThreadContext {
     bool atomic() const { return preempt_disabled > 0 || acquiring || spinning(); }
     void clear() {
         held.clear();
-        preempt_disabled = migrate_disabled = 0;
+        preempt_disabled = migrate_disabled = caller_atomic = 0;
         in_caller = false;
         caller_gfp = 0;
         yield_after_unlock = false;

@@ -1,0 +1,70 @@
+// z3fold-harden: what every kernel allocator's TargetPool shares (z3fold's
+// kernel_target.cpp, zbud's zbud_target.cpp): the kernel's errnos, the mm
+// core's compaction round, fault injection, the caller's atomic context,
+// the version, the shim's leftovers and its violation callback. One is
+// linked into a kernel build's binaries, by the allocator CMake picks.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernel_mm.h"
+#include "kshim_leftovers.h"
+#include "kshim_registry.h"
+#include "sync/sync.h"
+#include "target/target.h"
+
+#ifndef Z3FH_KERNEL_VERSION
+#define Z3FH_KERNEL_VERSION "unknown"
+#endif
+
+namespace z3fh::fuzz {
+
+class KernelTargetBase : public TargetPool {
+public:
+    explicit KernelTargetBase(int vcpus) : vcpus_(vcpus) {
+        // Threads move between virtual CPUs wherever the kernel lets a task move.
+        if (sync::ControlledRuntime* rt = sync::runtime()) rt->set_preemptible(&kshim_thread_preemptible);
+    }
+    const char* name() const override { return "kernel"; }
+    std::string version() const override { return Z3FH_KERNEL_VERSION; }
+    // One round of the mm core's compaction (kernel_mm.c): pages found by
+    // scanning, whichever allocator made them movable.
+    bool mm_compact(uint8_t arg) override {
+        static constexpr unsigned kIsolate[4] = {1, 2, 4, 32};
+        (void)kz_mm_compact(arg & 7u, kIsolate[(arg >> 4) & 3u], (arg & 8u) != 0);
+        return true;
+    }
+    int vcpus() const override { return vcpus_; }
+    void enter_atomic(const char* file, int line) override { kshim_caller_atomic_begin(file, line); }
+    void leave_atomic() override { kshim_caller_atomic_end(); }
+    void fail_nth(bool slots, int n) override { kshim_fail_nth(slots ? 1 : 0, n); }
+    std::vector<Leftover> live_allocations() override { return kshim_live_allocations(false); }
+
+protected:
+    static Errno to_errno(int rc) {
+        switch (-rc) {
+        case 0: return Errno::ok;
+        case 11: return Errno::again;
+        case 12: return Errno::nomem;
+        case 16: return Errno::busy;
+        case 22: return Errno::inval;
+        case 28: return Errno::nospc;
+        default: return Errno::inval;
+        }
+    }
+    // The adapters' validators report through this (ctx: a Violation vector).
+    static void on_violation(void* ctx, z3fh_finding_id id, uint32_t page, const char* message) {
+        static_cast<std::vector<Violation>*>(ctx)->push_back(Violation{z3fh_finding_name(id), page, message});
+    }
+    // What the pool's destroy left: every allocation the file made.
+    TargetCounts after_destroy() {
+        destroyed_ = true;
+        sync::TsanHidden hidden;
+        return TargetCounts{0, kshim_live_pages(nullptr, 0), kshim_slab_objects_total(), kshim_live_allocations(true)};
+    }
+
+    int vcpus_;
+    bool destroyed_ = false;
+};
+
+}  // namespace z3fh::fuzz
