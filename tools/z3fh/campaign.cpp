@@ -115,7 +115,9 @@ bool prepare_kernel_target(CampaignPlan& p, const std::string& preset) {
 // in fork mode on this file.
 void decide_keep_going(CampaignPlan& p) {
     const CampaignOptions& o = p.opts;
-    const bool patch_of_unmodified = p.kernel && !p.kfile->patch.empty() && !o.target.kernel_fixes;
+    // zbud's unmodified file has no finding of its own to fuzz past.
+    const bool patch_of_unmodified =
+        p.kernel && !p.kfile->patch.empty() && !o.target.kernel_fixes && p.kfile->allocator == "z3fold";
     p.keep_going = o.keep_going || (patch_of_unmodified && o.sanitizer != "tsan");
     if (p.keep_going && !o.keep_going)
         std::fprintf(stderr,
