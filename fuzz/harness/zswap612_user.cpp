@@ -95,9 +95,9 @@ void Zswap612User::load(int slot, uint8_t arg) {
     end(slot);
 }
 
-// zswap_invalidate (zs:1644-1653): the swap slot is freed, under the swap
-// device's lock (swapfile.c:247-249; free_swap_slot's other callers hold
-// the page-table lock): the free runs in atomic context.
+// zswap_invalidate (zs:1644-1653): the swap slot is freed. Some callers
+// hold the swap device's lock around it (swapfile.c:247-249), others none
+// (put_swap_folio): the model takes the strictest, atomic context.
 void Zswap612User::invalidate(int slot) {
     if (!begin(slot)) return;
     pool_.enter_atomic("swapfile.c (spin_lock(&si->lock), the 6.12 swap device's lock)", 247);

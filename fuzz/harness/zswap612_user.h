@@ -19,9 +19,14 @@
 //   reclaimer), xa_cmpxchg's the entry out (-ENOMEM when it was invalidated
 //   meanwhile: the pointer is compared, never dereferenced), decompresses
 //   and frees it (zs:1056-1230). Several reclaimers run at once.
-// Not modelled: the per-CPU compression context's mutex (it serialises the
-// compressions of one CPU, none of the pool's operations), memcg charging,
-// the pool size limit (a `reclaim` op stands for memory pressure).
+// Not modelled: the per-CPU compression context's mutex, which the store's
+// zpool_malloc, map and unmap and the decompression's map and unmap run
+// under: the model allows more mappings at once than there are CPUs (no
+// false finding for z3fold or zbud, whose map keeps no per-CPU state;
+// zsmalloc's per-CPU mapping area will need it); memcg charging; the pool
+// size limit (a `reclaim` op stands for memory pressure); a busy offset is
+// always -EEXIST (the kernel says -ENOMEM when SWAP_HAS_CACHE is set with
+// no folio yet, and its scan then goes on).
 #pragma once
 #include <list>
 

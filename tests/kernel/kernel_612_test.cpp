@@ -22,8 +22,9 @@ Outcome run_clean_config(const Program& p) {
 }
 
 // K14, 6.12 only: compaction in a sync mode (kcompactd's SYNC_LIGHT)
-// isolates a page while zswap's load has an object of it mapped.
-// z3fold_page_migrate refuses it and clears PAGE_CLAIMED (z3fold.c:1301-1304)
+// isolates a page, then zswap's load maps an object of it (z3fold_map does
+// not look at PAGE_CLAIMED). z3fold_page_migrate refuses it and clears
+// PAGE_CLAIMED (z3fold.c:1301-1304)
 // while the page stays isolated; 6.12's migrate_pages_sync retries every
 // page the async batch failed, -EBUSY included (migrate.c:1995-2005), and
 // the retry meets VM_BUG_ON_PAGE(!test_bit(PAGE_CLAIMED)) (z3fold.c:1293).
