@@ -213,6 +213,10 @@ bool resolve_series(const TargetChoice& t, KernelFile* k, const KernelSeries** s
             return false;
         }
         if (name.empty()) name = own;
+        if (name.empty())
+            std::fprintf(stderr, "z3fh: --kernel-source %s has no Makefile to say its version: taken as Linux 6.1 "
+                                 "(--kernel-version 6.12 for a 6.12 file)\n",
+                         t.kernel_source.c_str());
     }
     if (name.empty()) name = "6.1";
     *series = find_kernel_series(name);
