@@ -7,6 +7,7 @@
 
 #include "program/program.h"
 #include "sched/runtime.h"
+#include "target/target.h"
 
 namespace z3fh::fuzz {
 
@@ -73,6 +74,9 @@ struct Outcome {
     int preemptions = 0;
     sched::Schedule schedule;
     std::string trace;      // formatted trace (whole or tail)
+    // How deep the run went (TargetPool::depth_counters, and the zswap
+    // user's), read once every thread ended.
+    DepthCounters depth;
 };
 
 // Interleaving feedback sink: called for each thread switch with the two

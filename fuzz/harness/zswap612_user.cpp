@@ -177,6 +177,10 @@ int Zswap612User::writeback_entry(Entry* e, int slot) {
     }
     decompress(snapshot(e), "writeback");
     entry_free(e);  // zs:1112
+    {
+        Hidden hidden;
+        written_back_++;
+    }
     if (outcome == ZswapWriteback::written_back_after_io)
         sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, 0xfffeu});  // __swap_writepage
     end(slot);

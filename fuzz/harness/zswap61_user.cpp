@@ -237,6 +237,8 @@ int Zswap61User::writeback(Handle evict_handle) {
             put(e);
         }
         tree_lock_.unlock();
+        Hidden hidden;
+        written_back_++;
     }
     // end: the mapping of the evict handle is dropped after the free (zs:1080-1086).
     pool_.unmap(evict_handle);

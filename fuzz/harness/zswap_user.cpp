@@ -26,6 +26,11 @@ void ZswapUser::init_shrink_work(void (*fn)(sync::WorkItem*), uint32_t queue_ser
     shrink_wq_ = std::make_unique<sync::WorkQueue>(sync::ObjectId{sync::ObjClass::work_queue, queue_serial});
 }
 
+DepthCounters ZswapUser::depth_counters() const {
+    Hidden hidden;
+    return {{"writebacks", written_back_}};
+}
+
 ZswapUser* ZswapUser::shrink_work_user(sync::WorkItem* item) { return reinterpret_cast<ShrinkWork*>(item)->user; }
 
 void ZswapUser::insert(Entry* e) {

@@ -53,6 +53,8 @@ public:
     virtual int writeback(Handle evict_handle) = 0;
     // Main context, after the run: run what the shrink queue still holds.
     virtual void drain() = 0;
+    // The depth counters the user adds: objects written back.
+    DepthCounters depth_counters() const;
 
 protected:
     struct Entry {
@@ -108,6 +110,7 @@ protected:
     };
     ShrinkWork shrink_work_{};
     std::unique_ptr<sync::WorkQueue> shrink_wq_;
+    uint64_t written_back_ = 0;  // writebacks that freed their entry
 };
 
 // The model of the series the target runs: 6.1's where the pool reclaims

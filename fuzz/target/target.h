@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alloc_site.h"
@@ -59,6 +60,11 @@ struct LiveObject {
     size_t size;
     ResolvedHandle r;
 };
+
+// How deep a run went, in the allocator's terms (migrations, compactions,
+// deferred frees, huge objects, ...): a campaign sums them over its corpus,
+// so that a shallow run shows as one. Only the counters that apply.
+using DepthCounters = std::vector<std::pair<std::string, uint64_t>>;
 
 class TargetPool;
 // The zpool evict callback: write back and free `handle`; 0 once freed.
@@ -141,6 +147,8 @@ public:
     virtual std::vector<Leftover> live_allocations() = 0;
     // Every live slots object's serial, in allocation order.
     virtual std::vector<uint32_t> live_slots_objects() = 0;
+    // This run's depth counters so far (none where the target keeps none).
+    virtual DepthCounters depth_counters() { return {}; }
 };
 
 // The build's target, owning its pool: the port (target/port_target.h),

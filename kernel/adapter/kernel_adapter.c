@@ -41,6 +41,7 @@ struct kz_pool {
      * the per-page checks ask whether a link is a head at every step). */
     const struct list_head *unbuddied_of[KZ_MAX_CPUS];
     int cpus;
+    uint64_t headless_allocs; /* the depth counters' huge objects */
 };
 
 static struct kz_pool *g_kz;
@@ -132,7 +133,20 @@ void kz_destroy(struct kz_pool *kz) {
 
 /* Each entry point returns with no lock held (zpool_calls.h). */
 int kz_alloc(struct kz_pool *kz, size_t size, int may_block, unsigned long *handle) {
-    return kadapter_zpool_malloc(&z3fold_zpool_driver, kz->pool, size, may_block, handle, "z3fold_alloc");
+    int rc = kadapter_zpool_malloc(&z3fold_zpool_driver, kz->pool, size, may_block, handle, "z3fold_alloc");
+    if (rc == 0 && (*handle & (1 << PAGE_HEADLESS))) {
+        kshim_tsan_hide();
+        kz->headless_allocs++;
+        kshim_tsan_unhide();
+    }
+    return rc;
+}
+
+void kz_get_counters(struct kz_pool *kz, struct kz_counters *out) {
+    out->migrations = kz_mm_migrations();
+    out->compactions = kshim_work_runs(compact_page_work);
+    out->deferred_frees = kshim_work_runs(free_pages_work);
+    out->huge_objects = kz->headless_allocs;
 }
 void kz_free(struct kz_pool *kz, unsigned long handle) {
     kadapter_zpool_free(&z3fold_zpool_driver, kz->pool, handle, "z3fold_free");
@@ -233,7 +247,10 @@ int kz_migrate_handle_page(struct kz_pool *kz, unsigned long handle) {
         lock_page(newpage);
         lock_page(page);
         rc = mops->migrate_page(newpage, page, MIGRATE_SYNC);
-        if (rc == MIGRATEPAGE_SUCCESS) ClearPageIsolated(page);
+        if (rc == MIGRATEPAGE_SUCCESS) {
+            ClearPageIsolated(page);
+            kz_mm_count_migration();
+        }
         unlock_page(page);
         unlock_page(newpage);
     }

@@ -47,6 +47,13 @@ size_t kz_live_pages(struct kz_pool *kz);
 size_t kz_live_slots(struct kz_pool *kz);
 const char *kz_source_path(void);
 
+/* The depth counters: pages migrated, compaction work and deferred-free
+ * work run (compact_page_work, free_pages_work), headless objects made. */
+struct kz_counters {
+    uint64_t migrations, compactions, deferred_frees, huge_objects;
+};
+void kz_get_counters(struct kz_pool *kz, struct kz_counters *out);
+
 /* ---- introspection (quiescent) ---- */
 struct kz_page_info {
     uint32_t serial;

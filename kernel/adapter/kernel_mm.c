@@ -20,6 +20,8 @@
 enum { KZ_MM_PASSES = 10, KZ_MM_FORCE_AFTER = 2 };
 
 static spinlock_t kz_mm_list_lock;
+/* Pages the allocator's migrate_page moved this run (the depth counters). */
+static uint64_t kz_mm_moved;
 
 static void kz_mm_list_add(struct list_head *node, struct list_head *head, int tail) {
     spin_lock(&kz_mm_list_lock);
@@ -33,7 +35,12 @@ static void kz_mm_list_del(struct list_head *node) {
     spin_unlock(&kz_mm_list_lock);
 }
 
-void kz_mm_reset(void) { spin_lock_init(&kz_mm_list_lock); }
+void kz_mm_reset(void) {
+    spin_lock_init(&kz_mm_list_lock);
+    kz_mm_moved = 0;
+}
+uint64_t kz_mm_migrations(void) { return kz_mm_moved; }
+void kz_mm_count_migration(void) { kz_mm_moved++; }
 
 /* isolate_movable_page (mg:61-120) for a page the scan found movable and
  * not isolated without a lock (cp:973). */
@@ -91,7 +98,10 @@ static int kz_mm_migrate_one(struct page *src, int force, int async) {
         rc = 0;
     } else {
         rc = mops->migrate_page(dst, src, async ? MIGRATE_ASYNC : MIGRATE_SYNC_LIGHT); /* mg:977 */
-        if (rc == MIGRATEPAGE_SUCCESS) ClearPageIsolated(src);                        /* mg:994 */
+        if (rc == MIGRATEPAGE_SUCCESS) {
+            ClearPageIsolated(src); /* mg:994 */
+            kz_mm_moved++;
+        }
     }
     unlock_page(dst); /* mg:1220, then the source mg:1224 */
     unlock_page(src);
@@ -140,7 +150,10 @@ static int kz_mm_unmap(struct page *src, enum migrate_mode mode, struct page **d
 static int kz_mm_move(struct page *src, struct page *dst, enum migrate_mode mode, struct list_head *ret) {
     const struct movable_operations *mops = kshim_page_mops(src);
     int rc = 0;
-    if (PageMovable(src) && mops) rc = mops->migrate_page(dst, src, mode); /* released by its owner: nothing to do */
+    if (PageMovable(src) && mops) {
+        rc = mops->migrate_page(dst, src, mode);
+        if (rc == MIGRATEPAGE_SUCCESS) kz_mm_moved++;
+    } /* else released by its owner: nothing to do */
     if (rc == MIGRATEPAGE_SUCCESS) {
         ClearPageIsolated(src);
         unlock_page(dst); /* mg612:1398-1407 */

@@ -128,6 +128,16 @@ public:
         return TargetCounts{kz_pages_nr(kz_), kz_live_pages(kz_), kz_live_slots(kz_)};
     }
 
+    DepthCounters depth_counters() override {
+        sync::TsanHidden hidden;
+        kz_counters c{};
+        kz_get_counters(kz_, &c);
+        return {{"migrations", c.migrations},
+                {"compactions", c.compactions},
+                {"deferred_frees", c.deferred_frees},
+                {"huge_objects", c.huge_objects}};
+    }
+
     std::vector<uint32_t> live_slots_objects() override {
         sync::TsanHidden hidden;
         std::vector<uint32_t> serials(512);

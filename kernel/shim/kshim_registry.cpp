@@ -55,6 +55,7 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.heads.clear();
     w.members.clear();
     w.works.clear();
+    w.work_runs.clear();
     w.work_arena.reset();
     w.percpu.clear();
     reset_locks();
@@ -199,6 +200,12 @@ extern "C" bool kshim_work_pending(const work_struct* w) {
 extern "C" void kshim_flush_workqueue(struct workqueue_struct* wq) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     if (wq) reinterpret_cast<KWorkQueue*>(wq)->q.flush();
+}
+
+extern "C" uint64_t kshim_work_runs(work_func_t fn) {
+    TsanHidden hidden;
+    auto it = world().work_runs.find(reinterpret_cast<uintptr_t>(fn));
+    return it == world().work_runs.end() ? 0 : it->second;
 }
 
 extern "C" int kshim_workqueue_idle(const struct workqueue_struct* wq) {

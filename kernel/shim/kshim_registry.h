@@ -74,6 +74,8 @@ void kshim_leave_caller(void);
 /* Main context only: run what is queued, inline, until empty. */
 void kshim_flush_workqueue(struct workqueue_struct *wq);
 int kshim_workqueue_idle(const struct workqueue_struct *wq);
+/* How many times the work function fn ran since the run began. */
+uint64_t kshim_work_runs(work_func_t fn);
 
 #ifdef __cplusplus
 }

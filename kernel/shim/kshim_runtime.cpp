@@ -71,6 +71,7 @@ void work_trampoline(WorkItem* item) {
     {
         TsanHidden hidden;
         w->data &= ~KSHIM_WORK_STRUCT_PENDING;
+        world().work_runs[reinterpret_cast<uintptr_t>(w->func)]++;
     }
     w->func(w);
     kshim_check_returned("a work item");

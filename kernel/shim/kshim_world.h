@@ -173,6 +173,8 @@ struct World {
     // outlive a workqueue, a cancel_work_sync on one of its items stays safe.
     std::vector<KWorkQueue*> dead_workqueues;
     std::vector<const void*> abandoned;  // queues and caches of runs that never ended (kshim_reset)
+    // How many times each work function ran this run (the depth counters).
+    FlatMap<uintptr_t, uint64_t> work_runs;
 };
 
 World& world();

@@ -467,7 +467,12 @@ int cmd_time(const std::vector<std::string>& files, int repeat) {
         if (fuzz::decode_lenient(bytes.data(), bytes.size(), &p)) progs.push_back(p);
     }
     uint64_t steps = 0;
-    for (const Program& p : progs) steps += fuzz::run_program(p, cfg).steps;  // warm, and count
+    nlohmann::json depth = nlohmann::json::object();  // the depth counters, summed over the programs
+    for (const Program& p : progs) {                  // warm, and count
+        const fuzz::Outcome o = fuzz::run_program(p, cfg);
+        steps += o.steps;
+        for (const auto& [name, n] : o.depth) depth[name] = depth.value(name, uint64_t{0}) + n;
+    }
     timespec t0{}, t1{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
     for (int r = 0; r < repeat; r++)
@@ -475,9 +480,13 @@ int cmd_time(const std::vector<std::string>& files, int repeat) {
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
     const double cpu = static_cast<double>(t1.tv_sec - t0.tv_sec) + static_cast<double>(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     const double runs = static_cast<double>(progs.size()) * repeat;
-    std::printf("{\"programs\": %zu, \"runs\": %.0f, \"cpu_s\": %.4f, \"execs_per_cpu_s\": %.1f, \"mean_steps\": %.1f}\n",
-                progs.size(), runs, cpu, cpu > 0 ? runs / cpu : 0.0,
-                progs.empty() ? 0.0 : static_cast<double>(steps) / static_cast<double>(progs.size()));
+    nlohmann::json result = {{"programs", progs.size()},
+                             {"runs", runs},
+                             {"cpu_s", cpu},
+                             {"execs_per_cpu_s", cpu > 0 ? runs / cpu : 0.0},
+                             {"mean_steps", progs.empty() ? 0.0 : static_cast<double>(steps) / static_cast<double>(progs.size())},
+                             {"depth", depth}};
+    std::printf("%s\n", result.dump().c_str());
     return 0;
 }
 

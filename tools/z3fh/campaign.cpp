@@ -253,7 +253,9 @@ json throughput_phase(const CampaignPlan& p, const FuzzResult& fz) {
             {"steps_per_s", execs_per_s * t["mean_steps"].get<double>()},
             {"campaign_execs_per_cpu_s", per_cpu},
             {"in_process_execs_per_cpu_s", in_process},
-            {"campaign_share_of_in_process", in_process > 0 ? per_cpu / in_process : 0.0}};
+            {"campaign_share_of_in_process", in_process > 0 ? per_cpu / in_process : 0.0},
+            // Summed over the sampled programs: how deep the corpus goes.
+            {"depth", t.value("depth", json::object())}};
 }
 
 }  // namespace

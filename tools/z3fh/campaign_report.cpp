@@ -44,6 +44,7 @@ json report_json(const CampaignPlan& p, const FuzzResult& fz, const TriageResult
                    {"throughput", throughput},
                    {"mean_steps", throughput.value("mean_steps", 0.0)},
                    {"steps_per_s", throughput.value("steps_per_s", 0.0)},
+                   {"depth", throughput.value("depth", json::object())},
                    {"coverage", coverage},
                    {"corpus_size", fz.corpus_size},
                    {"timeseries", ts},
@@ -104,6 +105,12 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
                           t["steps_per_s"].get<double>(), t["mean_steps"].get<double>(), t["sampled_programs"].get<size_t>(),
                           t["campaign_execs_per_cpu_s"].get<double>(), t["in_process_execs_per_cpu_s"].get<double>(),
                           100 * t["campaign_share_of_in_process"].get<double>());
+    if (t.contains("depth") && !t["depth"].empty()) {
+        std::string depth;
+        for (const auto& [name, n] : t["depth"].items())
+            depth += fmt::format("{}{} {}", depth.empty() ? "" : ", ", name, n.get<uint64_t>());
+        md += fmt::format("| depth, over the {} sampled corpus programs | {} |\n", t["sampled_programs"].get<size_t>(), depth);
+    }
     md += coverage_rows(report["coverage"]) + "\n## Findings\n\n";
     const json& findings = report["findings"];
     if (findings.empty()) md += "None.\n";
