@@ -6,6 +6,9 @@
 // holds no test.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include "harness/runner.h"
 #include "kernel_adapter.h"
 #include "kshim_series.h"
@@ -73,6 +76,30 @@ TEST(Kernel612, ZswapStoreLoadWritebackInvalidateRunClean) {
     Outcome o = run_clean_config(p);
     EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
     EXPECT_EQ(o.status, sched::RunStatus::completed);
+}
+
+// The depth counters count what a run did: a page the mm core migrated,
+// an entry the shrinker wrote back, a headless object; each counter z3fold
+// keeps is there, by name.
+TEST(Kernel612, DepthCountersCountWhatTheRunDid) {
+    Program p;
+    p.threads = 1;
+    p.vcpus = 1;
+    p.user = UserKind::zswap;
+    p.evict_policy = 0x00;
+    p.ops = {
+        {OpKind::alloc, 0, (11 << 3) | 0}, {OpKind::alloc, 0, (25 << 3) | 1}, {OpKind::migrate, 0, 0x08},
+        {OpKind::reclaim, 0, 0x07},        {OpKind::reclaim, 0, 0x07},
+    };
+    RunConfig cfg;
+    cfg.abort_on_finding = false;  // K1 rests on the migrated page; the counters are what this test reads
+    Outcome o = run_program(p, cfg);
+    std::map<std::string, uint64_t> depth(o.depth.begin(), o.depth.end());
+    EXPECT_EQ(depth.size(), 5u);
+    EXPECT_GE(depth["migrations"], 1u);
+    EXPECT_GE(depth["writebacks"], 1u);
+    EXPECT_GE(depth["huge_objects"], 1u);  // size class 25: 4000 bytes, a headless page
+    EXPECT_TRUE(depth.count("compactions") && depth.count("deferred_frees"));
 }
 
 // 6.12's zpool asks for the pool's size in pages and has no evict.
