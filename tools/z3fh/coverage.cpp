@@ -94,16 +94,36 @@ json measure_coverage(const CoverageSubject& subject, const std::string& corpus_
     auto quiet = [](const std::string&) {};
     std::fprintf(stderr, "z3fh: coverage: replaying the corpus ...\n");
     // One process over the whole corpus. A fork-mode campaign (--keep-going)
-    // can keep an input that fails: its crash file goes to this folder, never
-    // the current one.
+    // can keep an input that fails (on a file with findings of its own, many
+    // do): its crash file goes to this folder, never the current one, and
+    // the process ends before it writes its profile. Then each input is
+    // replayed alone, each process with its own profile, and those that
+    // ended in a finding leave none.
+    std::vector<std::string> profiles;
     ProcResult r = run_process({subject.bin, "-runs=0", "-artifact_prefix=" + dir.string() + "/", corpus_dir},
                                {{"LLVM_PROFILE_FILE", (dir / "corpus.profraw").string()}}, quiet, "", 600);
-    if (!fs::exists(dir / "corpus.profraw"))
+    if (r.exit_code == 0 && fs::exists(dir / "corpus.profraw")) {
+        profiles.push_back((dir / "corpus.profraw").string());
+    } else {
+        fs::remove(dir / "corpus.profraw", ec);
+        std::fprintf(stderr, "z3fh: coverage: an input ends in a finding; replaying the corpus one input at a time ...\n");
+        for (const auto& e : fs::directory_iterator(corpus_dir, ec)) {
+            if (!e.is_regular_file()) continue;
+            const std::string raw = (dir / fmt::format("input-{}.profraw", profiles.size())).string();
+            ProcResult one = run_process({subject.bin, "-runs=0", "-artifact_prefix=" + dir.string() + "/", e.path().string()},
+                                         {{"LLVM_PROFILE_FILE", raw}}, quiet, "", 60);
+            if (one.exit_code == 0 && fs::exists(raw)) profiles.push_back(raw);
+            else fs::remove(raw, ec);
+        }
+    }
+    if (profiles.empty())
         return done({{"note", fmt::format("the corpus replay wrote no profile (exit {})", r.exit_code)}});
     const std::string prof = (dir / "corpus.profdata").string();
-    if (run_process({"llvm-profdata-14", "merge", "-sparse", (dir / "corpus.profraw").string(), "-o", prof}, {}, quiet)
-            .exit_code != 0)
-        return done({{"note", "llvm-profdata merge failed"}});
+    std::vector<std::string> merge = {"llvm-profdata-14", "merge", "-sparse", "-o", prof};
+    merge.insert(merge.end(), profiles.begin(), profiles.end());
+    if (run_process(merge, {}, quiet).exit_code != 0) return done({{"note", "llvm-profdata merge failed"}});
+    for (const std::string& raw : profiles)
+        if (raw != (dir / "corpus.profraw").string()) fs::remove(raw, ec);
     std::string exported;
     if (run_process({"llvm-cov-14", "export", "-summary-only", "-instr-profile=" + prof, subject.bin}, {},
                     [&](const std::string& l) { exported += l; })
