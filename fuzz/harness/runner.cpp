@@ -342,7 +342,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     if (cfg.cross_run_lockdep && !out.found && r.status == sched::RunStatus::completed)
         cross_run_check(h, prog, rt.lock_order(), &out);
 
-    if (r.status == sched::RunStatus::completed) {
+    if (cfg.depth_counters && r.status == sched::RunStatus::completed) {
         sync::TsanHidden hidden;
         out.depth = h.pool->depth_counters();
         if (h.zswap)

@@ -35,6 +35,9 @@ struct RunConfig {
     // finding; the other runs' programs are written as witnesses
     // (witness_file_name) into $Z3FH_WITNESS_DIR (default: the working folder).
     bool cross_run_lockdep = false;
+    // Read the run's depth counters into Outcome::depth (z3fh-run time, for
+    // a campaign's report): off in the fuzz target, where no one reads them.
+    bool depth_counters = false;
     // The other checkers, each on by default (off only to measure its cost:
     // Z3FH_CHECKS_OFF in the fuzz target; docs/invariants.md).
     bool lock_order = true;      // lockdep within a run (cross-run needs it)

@@ -35,6 +35,15 @@ static void kz_mm_list_del(struct list_head *node) {
     spin_unlock(&kz_mm_list_lock);
 }
 
+/* list_move_tail, and every node of `from` moved to `to`'s tail. */
+static void kz_mm_list_move_tail(struct list_head *node, struct list_head *head) {
+    kz_mm_list_del(node);
+    kz_mm_list_add(node, head, 1);
+}
+static void kz_mm_list_splice_tail(struct list_head *from, struct list_head *to) {
+    while (!list_empty(from)) kz_mm_list_move_tail(from->next, to);
+}
+
 void kz_mm_reset(void) {
     spin_lock_init(&kz_mm_list_lock);
     kz_mm_moved = 0;
@@ -165,8 +174,7 @@ static int kz_mm_move(struct page *src, struct page *dst, enum migrate_mode mode
     }
     if (rc == -EAGAIN) return rc;
     unlock_page(src); /* migrate_folio_undo_src, then _undo_dst (mg612:1135-1170) */
-    kz_mm_list_del(&src->lru);
-    kz_mm_list_add(&src->lru, ret, 1);
+    kz_mm_list_move_tail(&src->lru, ret);
     unlock_page(dst);
     put_page(dst);
     return rc;
@@ -221,16 +229,11 @@ move:
     for (i = 0; i < n; i++) { /* mg612:1880-1897: the pairs still locked after the last pass */
         if (!src[i]) continue;
         unlock_page(src[i]);
-        kz_mm_list_del(&src[i]->lru);
-        kz_mm_list_add(&src[i]->lru, ret, 1);
+        kz_mm_list_move_tail(&src[i]->lru, ret);
         unlock_page(dst[i]);
         put_page(dst[i]);
     }
-    while (!list_empty(from)) { /* -EAGAIN after the last unmap pass, or untried */
-        struct list_head *node = from->next;
-        kz_mm_list_del(node);
-        kz_mm_list_add(node, ret, 1);
-    }
+    kz_mm_list_splice_tail(from, ret); /* -EAGAIN after the last unmap pass, or untried */
     return migrated;
 }
 
@@ -248,9 +251,7 @@ static int kz_mm_migrate_list(struct list_head *pages, int async, struct list_he
     kshim_guard_list(&one, &kz_mm_list_lock);
     migrated = kz_mm_batch(pages, MIGRATE_ASYNC, 3, &failed);
     while (!list_empty(&failed)) {
-        struct list_head *node = failed.next;
-        kz_mm_list_del(node);
-        kz_mm_list_add(node, &one, 1);
+        kz_mm_list_move_tail(failed.next, &one);
         migrated += kz_mm_batch(&one, MIGRATE_SYNC_LIGHT, 7, ret);
     }
     kshim_unguard_list(&failed);
@@ -316,8 +317,7 @@ int kz_mm_compact(unsigned start, unsigned max_isolate, int async) {
             else if (rc == -EAGAIN) retry++;
             else if (rc == -ENOMEM) goto out; /* mg:1719: the batch ends, untried pages stay */
             else {
-                kz_mm_list_del(&src->lru); /* mg:1316: onto the ret list */
-                kz_mm_list_add(&src->lru, &ret, 1);
+                kz_mm_list_move_tail(&src->lru, &ret); /* mg:1316: onto the ret list */
             }
         }
     }
@@ -325,11 +325,7 @@ out:
 #endif
     /* What is left (-EAGAIN after the last pass, untried after -ENOMEM)
      * joins the failed ones (mg:1842), and all are put back (cp:2423). */
-    while (!list_empty(&pages)) {
-        struct list_head *node = pages.next;
-        kz_mm_list_del(node);
-        kz_mm_list_add(node, &ret, 1);
-    }
+    kz_mm_list_splice_tail(&pages, &ret);
     kz_mm_putback(&ret);
     kshim_unguard_list(&pages);
     kshim_unguard_list(&ret);

@@ -24,8 +24,8 @@ public:
 
     AllocResult alloc(size_t size, Gfp gfp) override {
         unsigned long h = 0;
-        int rc = kz_alloc(kz_, size, gfp.can_sleep ? 1 : 0, &h);
-        return AllocResult{to_errno(rc), rc == 0 ? static_cast<Handle>(h) : 0};
+        const int rc = kz_alloc(kz_, size, gfp.can_sleep ? 1 : 0, &h);  // before h is read
+        return alloc_result(rc, h);
     }
     void free(Handle h) override { kz_free(kz_, h); }
     void* map(Handle h) override { return kz_map(kz_, h); }

@@ -52,6 +52,10 @@ protected:
         default: return Errno::inval;
         }
     }
+    // An adapter's alloc (0 or -errno, the handle) as the harness's result.
+    static AllocResult alloc_result(int rc, unsigned long handle) {
+        return AllocResult{to_errno(rc), rc == 0 ? static_cast<Handle>(handle) : 0};
+    }
     // The adapters' validators report through this (ctx: a Violation vector).
     static void on_violation(void* ctx, z3fh_finding_id id, uint32_t page, const char* message) {
         static_cast<std::vector<Violation>*>(ctx)->push_back(Violation{z3fh_finding_name(id), page, message});

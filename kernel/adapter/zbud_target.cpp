@@ -23,8 +23,8 @@ public:
 
     AllocResult alloc(size_t size, Gfp gfp) override {
         unsigned long h = 0;
-        int rc = zb_alloc(zb_, size, gfp.can_sleep ? 1 : 0, &h);
-        return AllocResult{to_errno(rc), rc == 0 ? static_cast<Handle>(h) : 0};
+        const int rc = zb_alloc(zb_, size, gfp.can_sleep ? 1 : 0, &h);  // before h is read
+        return alloc_result(rc, h);
     }
     void free(Handle h) override { zb_free(zb_, h); }
     void* map(Handle h) override { return zb_map(zb_, h); }

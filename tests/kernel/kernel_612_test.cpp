@@ -93,6 +93,7 @@ TEST(Kernel612, DepthCountersCountWhatTheRunDid) {
     };
     RunConfig cfg;
     cfg.abort_on_finding = false;  // K1 rests on the migrated page; the counters are what this test reads
+    cfg.depth_counters = true;
     Outcome o = run_program(p, cfg);
     std::map<std::string, uint64_t> depth(o.depth.begin(), o.depth.end());
     EXPECT_EQ(depth.size(), 5u);

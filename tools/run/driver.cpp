@@ -468,8 +468,10 @@ int cmd_time(const std::vector<std::string>& files, int repeat) {
     }
     uint64_t steps = 0;
     nlohmann::json depth = nlohmann::json::object();  // the depth counters, summed over the programs
-    for (const Program& p : progs) {                  // warm, and count
-        const fuzz::Outcome o = fuzz::run_program(p, cfg);
+    fuzz::RunConfig counting = cfg;  // the counters are read in this pass, not in the timed runs
+    counting.depth_counters = true;
+    for (const Program& p : progs) {  // warm, and count
+        const fuzz::Outcome o = fuzz::run_program(p, counting);
         steps += o.steps;
         for (const auto& [name, n] : o.depth) depth[name] = depth.value(name, uint64_t{0}) + n;
     }

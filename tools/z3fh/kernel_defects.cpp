@@ -197,14 +197,9 @@ std::vector<std::string> kernel_defect_names_of(const std::string& allocator) {
 }
 
 TargetChoice kernel_defect_base(const std::string& name) {
-    TargetChoice t;
-    t.target = "kernel";
     for (const Defect& d : defects())
-        if (name == d.name && std::string(d.allocator) != "z3fold") {
-            t.allocator = d.allocator;
-            t.kernel_version = d.series;
-        }
-    return t;
+        if (name == d.name) return kernel_choice(d.allocator, d.series);
+    return kernel_choice();
 }
 
 int cmd_kernel_defect(const std::string& name, const std::string& out, const TargetChoice& t, bool unmodified) {
@@ -228,8 +223,9 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     // patch of its unmodified file.
     const bool other_allocator = d && std::string(d->allocator) != "z3fold";
     if (other_allocator) {
-        pristine.allocator = d->allocator;
-        pristine.kernel_version = d->series;
+        const TargetChoice base = kernel_defect_base(name);
+        pristine.allocator = base.allocator;
+        pristine.kernel_version = base.kernel_version;
         unmodified = true;
     }
     auto k = prepare_kernel_file(pristine);

@@ -173,6 +173,14 @@ std::string sha256_file(const std::string& path) {
     return out.substr(0, out.find(' '));
 }
 
+TargetChoice kernel_choice(const std::string& allocator, const std::string& series) {
+    TargetChoice t;
+    t.target = "kernel";
+    t.allocator = allocator;
+    t.kernel_version = series;
+    return t;
+}
+
 const KernelSeries* find_kernel_series(const std::string& name) {
     for (const KernelSeries& s : kKernelSeries)
         if (name == s.name) return &s;
@@ -365,7 +373,7 @@ namespace {
 // minimise and export.
 std::string kernel_defect_found(const std::string& name, const std::string& patch, bool fixes, double budget_s,
                                 const std::string& signature, bool whole = false,
-                                const TargetChoice& base = kernel_defect_base("")) {
+                                const TargetChoice& base = kernel_choice()) {
     std::fprintf(stderr, "\n=== kernel: campaign --target kernel%s --kernel-patch %s ===\n", fixes ? " --kernel-fixes" : "",
                  fs::path(patch).filename().c_str());
     CampaignOptions o;
@@ -412,9 +420,7 @@ namespace {
 std::string check_kernel_612() {
     Context& ctx = Context::get();
     std::fprintf(stderr, "\n=== kernel target: Linux 6.12's mm/z3fold.c ===\n");
-    TargetChoice t;
-    t.target = "kernel";
-    t.kernel_version = "6.12";
+    const TargetChoice t = kernel_choice("z3fold", "6.12");
     auto k = prepare_kernel_file(t);
     if (!k) return "could not get 6.12's mm/z3fold.c";
     std::string dir = ensure_kernel_built("libfuzzer", *k, {"kernel_tests"}, nullptr, {"-DZ3FH_TESTS=ON"});
@@ -458,7 +464,7 @@ std::string check_kernel_612() {
 std::string check_kernel_zbud() {
     Context& ctx = Context::get();
     std::fprintf(stderr, "\n=== kernel target: Linux 6.12's mm/zbud.c ===\n");
-    const TargetChoice t = kernel_defect_base(kernel_defect_names_of("zbud").front());
+    const TargetChoice t = kernel_choice("zbud", "6.12");
     auto k = prepare_kernel_file(t);
     if (!k) return "could not get 6.12's mm/zbud.c";
     std::string dir = ensure_kernel_built("libfuzzer", *k, {"kernel_tests"}, nullptr, {"-DZ3FH_TESTS=ON"});
@@ -495,9 +501,7 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
     };
     const std::string preset = "libfuzzer";
     std::fprintf(stderr, "\n=== kernel target: Debian's mm/z3fold.c, shim and adapter tests ===\n");
-    TargetChoice pristine_choice;
-    pristine_choice.target = "kernel";
-    auto pristine = prepare_kernel_file(pristine_choice);
+    auto pristine = prepare_kernel_file(kernel_choice());
     if (!pristine) {
         record("source", "could not get mm/z3fold.c");
         return failed;

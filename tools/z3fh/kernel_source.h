@@ -87,6 +87,8 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
 std::vector<std::string> kernel_defect_names(bool review_only = false);
 // The defects that edit mm/<allocator>.c.
 std::vector<std::string> kernel_defect_names_of(const std::string& allocator);
+// The kernel target for an allocator file of a series (unpatched, no fixes).
+TargetChoice kernel_choice(const std::string& allocator = "z3fold", const std::string& series = "6.1");
 // The target a defect's patch applies to (its allocator and series).
 TargetChoice kernel_defect_base(const std::string& name);
 
