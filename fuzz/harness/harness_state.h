@@ -38,6 +38,7 @@ struct Harness {
     bool context_printed = false;  // ASan calls its report hook and then the death callback
     bool diagram_printed = false;
     bool run_ended = false;  // every thread ended: the checks at rest, at teardown and after destroy
+    const std::vector<std::string>* known_findings = nullptr;  // RunConfig::known_findings
 };
 
 struct ThreadCtx {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "program/program.h"
 #include "sched/runtime.h"
@@ -38,6 +39,13 @@ struct RunConfig {
     // Read the run's depth counters into Outcome::depth (z3fh-run time, for
     // a campaign's report): off in the fuzz target, where no one reads them.
     bool depth_counters = false;
+    // Signatures the file under test is known to have without the patch
+    // under review (Z3FH_KNOWN_FINDINGS): one found after every thread
+    // ended (at rest, at teardown, a leak) is recorded in the outcome
+    // (Outcome::known) without ending the process, so a patch review is not
+    // restarted by the base's own findings. One found mid-run still ends it:
+    // the run cannot go on soundly past it.
+    std::vector<std::string> known_findings;
     // The other checkers, each on by default (off only to measure its cost:
     // Z3FH_CHECKS_OFF in the fuzz target; docs/invariants.md).
     bool lock_order = true;      // lockdep within a run (cross-run needs it)
@@ -49,6 +57,10 @@ struct RunConfig {
 // step-skip, lock-order, potential-deadlock, held-at-return, might-sleep. Returns an
 // error naming an unknown one, else "".
 std::string turn_checks_off(const std::string& names, RunConfig* cfg);
+
+// RunConfig::known_findings from Z3FH_KNOWN_FINDINGS (comma-separated
+// signatures; none when unset).
+std::vector<std::string> known_findings_from_env();
 
 // Write the scheduling decisions of every following run (the last one wins;
 // a finding writes them before the process dies) to `path`, as a
@@ -80,6 +92,9 @@ struct Outcome {
     // How deep the run went (TargetPool::depth_counters, and the zswap
     // user's), read once every thread ended.
     DepthCounters depth;
+    // The finding is one of RunConfig::known_findings, found once every
+    // thread ended: recorded, and the process went on.
+    bool known = false;
 };
 
 // Interleaving feedback sink: called for each thread switch with the two

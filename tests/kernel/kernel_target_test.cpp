@@ -13,6 +13,7 @@
 #include "harness/runner.h"
 #include "target/target.h"
 #include "kernel_adapter.h"
+#include "kshim_leftovers.h"
 #include "kshim_registry.h"
 #include "kshim_series.h"
 #include "program/program.h"
@@ -373,6 +374,29 @@ TEST(KernelDiagram, K1DrawnAsThreadColumns) {
     EXPECT_EQ(o.diagram, want);
     EXPECT_LE(o.diagram.size(), kDiagramMaxLines);
     for (const std::string& line : o.diagram) EXPECT_LE(line.size(), kDiagramMaxColumns) << line;
+}
+
+// A patch review of the unmodified file (Z3FH_KNOWN_FINDINGS): K1, found at
+// rest, is on the known list, so it ends the run and not the process; the
+// pool is torn down as after any run and nothing of it is left for the
+// next one. A finding not on the list still ends the process, by its
+// exact signature.
+TEST(KernelKnownFindings, AKnownFindingAtRestEndsTheRunNotTheProcess) {
+    Program p;
+    p.threads = 2;
+    p.vcpus = 1;
+    p.evict_policy = 0x00;
+    p.ops = {{OpKind::alloc, 0, 0x81}, {OpKind::migrate, 1, 0x01}};  // K1, as drawn above
+    RunConfig cfg;  // findings abort, as in the fuzz target
+    cfg.known_findings = {"invariant:slots-accounting", "invariant:page-state-at-rest"};
+    for (int run = 0; run < 2; run++) {
+        Outcome o = run_program(p, cfg);
+        EXPECT_TRUE(o.found && o.known) << o.kind << " " << o.invariant;
+        EXPECT_EQ(o.invariant, "page-state-at-rest");
+        EXPECT_TRUE(kshim_live_allocations(true).empty());
+    }
+    cfg.known_findings = {"invariant:slots-accounting"};
+    EXPECT_DEATH(run_program(p, cfg), "SUMMARY: z3fold invariant:page-state-at-rest");
 }
 
 }  // namespace

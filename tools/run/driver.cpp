@@ -250,6 +250,7 @@ ChildResult run_child(const Program& prog) {
         // As in the fuzzing process: the lock-order graph spans runs (the
         // witnesses', if any, then this one).
         cfg.cross_run_lockdep = true;
+        cfg.known_findings = fuzz::known_findings_from_env();  // as the fuzzing process ran it
         if (g_use_schedule) {
             cfg.strategy = "replay";
             cfg.replay = &g_schedule;
@@ -450,6 +451,7 @@ int cmd_time(const std::vector<std::string>& files, int repeat) {
     fuzz::RunConfig cfg;
     cfg.cross_run_lockdep = true;
     cfg.abort_on_finding = false;  // a corpus program that fails in this build is timed too (the engine runs it)
+    cfg.known_findings = fuzz::known_findings_from_env();
     if (const char* off = fuzz::env_value(fuzz::EnvKnob::checks_off)) {
         std::string error = fuzz::turn_checks_off(off, &cfg);
         if (!error.empty()) {
@@ -466,13 +468,14 @@ int cmd_time(const std::vector<std::string>& files, int repeat) {
         Program p;
         if (fuzz::decode_lenient(bytes.data(), bytes.size(), &p)) progs.push_back(p);
     }
-    uint64_t steps = 0;
+    uint64_t steps = 0, known = 0;
     nlohmann::json depth = nlohmann::json::object();  // the depth counters, summed over the programs
     fuzz::RunConfig counting = cfg;  // the counters are read in this pass, not in the timed runs
     counting.depth_counters = true;
     for (const Program& p : progs) {  // warm, and count
         const fuzz::Outcome o = fuzz::run_program(p, counting);
         steps += o.steps;
+        known += o.known ? 1 : 0;
         for (const auto& [name, n] : o.depth) depth[name] = depth.value(name, uint64_t{0}) + n;
     }
     timespec t0{}, t1{};
@@ -487,7 +490,8 @@ int cmd_time(const std::vector<std::string>& files, int repeat) {
                              {"cpu_s", cpu},
                              {"execs_per_cpu_s", cpu > 0 ? runs / cpu : 0.0},
                              {"mean_steps", progs.empty() ? 0.0 : static_cast<double>(steps) / static_cast<double>(progs.size())},
-                             {"depth", depth}};
+                             {"depth", depth},
+                             {"known_findings", known}};  // programs ending in one of Z3FH_KNOWN_FINDINGS
     std::printf("%s\n", result.dump().c_str());
     return 0;
 }

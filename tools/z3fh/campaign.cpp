@@ -70,10 +70,62 @@ bool options_make_sense(const CampaignOptions& o, bool kernel) {
     return true;
 }
 
+// A patch of the unmodified file: the file's own findings (6.1's K1-K13,
+// docs/findings.md) come within a second and restart the fuzzing process
+// each time. Where the harness's fixes for them apply and the patch
+// applies on top, they go under the patch, so the campaign reviews the
+// patch at full speed and triage compares with the fixed file; the report
+// says so. --no-kernel-fixes fuzzes the unmodified base instead.
+void decide_base_findings(CampaignPlan& p) {
+    TargetChoice& t = p.opts.target;
+    if (t.kernel_patch.empty() || t.kernel_patch == "none") return;
+    if (t.kernel_fixes) {
+        p.target_info["base_findings"] = "fixed under the patch (--kernel-fixes)";
+        return;
+    }
+    const std::string why = t.no_kernel_fixes ? "--no-kernel-fixes" : fixes_fit_under_patch(t);
+    if (why.empty()) {
+        t.kernel_fixes = true;
+        p.target_info["base_findings"] =
+            "fixed under the patch: the harness's fixes for the file's own findings applied first, as the patch "
+            "applies on top of them (--no-kernel-fixes to review it against the unmodified file)";
+        std::fprintf(stderr, "z3fh: the patch applies on top of the harness's fixes for the file's own findings: they "
+                             "go under it, and findings are compared with the fixed file (--no-kernel-fixes: not)\n");
+    } else {
+        p.target_info["base_findings"] = "not fixed under the patch (" + why + ")";
+    }
+}
+
+// The file's own findings found once every thread ended
+// (kernel/known-findings.txt): in a patch review of the unmodified file,
+// or with --past-known-findings, they end the run, not the process.
+void decide_known_findings(CampaignPlan& p) {
+    const bool review = !p.kfile->patch.empty() && !p.opts.target.kernel_fixes;
+    if (!review && !p.opts.past_known_findings) return;
+    if (p.opts.target.kernel_fixes && p.kfile->patch.empty()) return;  // the fixed file has none of them
+    json listed = json::array();
+    for (const auto& [sig, which] : known_findings_of(p.kfile->sha256)) {
+        p.known_findings.push_back(sig);
+        listed.push_back({{"signature", sig}, {"finding", which}});
+    }
+    p.target_info["known_findings"] = listed;
+    const std::string what = p.known_findings.empty()
+                                 ? "none are listed for this file (kernel/known-findings.txt): each of them restarts "
+                                   "the fuzzing process"
+                                 : fmt::format("the {} it has at rest or at teardown (kernel/known-findings.txt) end "
+                                               "the run, not the fuzzing process; those found mid-run restart it",
+                                               p.known_findings.size());
+    const std::string before = p.target_info.value("base_findings", "");
+    const std::string b = before.empty() ? "the file's own findings: " + what : before + "; " + what;
+    p.target_info["base_findings"] = b;
+    std::fprintf(stderr, "z3fh: %s\n", b.c_str());
+}
+
 // The kernel target: its file, its build, and (with a patch) the build of
 // the kernel without it, which triage replays each finding on.
 bool prepare_kernel_target(CampaignPlan& p, const std::string& preset) {
     auto tk = std::chrono::steady_clock::now();
+    decide_base_findings(p);
     p.kfile = prepare_kernel_file(p.opts.target);
     if (!p.kfile) return false;
     p.build_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - tk).count();
@@ -105,6 +157,7 @@ bool prepare_kernel_target(CampaignPlan& p, const std::string& preset) {
         p.opts.target.kernel_source.empty() ? "" : fs::absolute(p.opts.target.kernel_source).string();
     p.target_info["kernel_patch"] = p.kfile->patch;
     p.target_info["kernel_fixes"] = p.opts.target.kernel_fixes;
+    decide_known_findings(p);
     return true;
 }
 
@@ -164,6 +217,11 @@ void decide_engines(CampaignPlan& p) {
     if (!o.sched_feedback) p.env["Z3FH_NO_SCHED_FEEDBACK"] = "1";
     if (o.strategy != "input") p.env["Z3FH_STRATEGY"] = o.strategy;
     if (o.user != "any") p.env["Z3FH_USER"] = o.user;
+    if (!p.known_findings.empty()) {
+        std::string list;
+        for (const std::string& s : p.known_findings) list += (list.empty() ? "" : ",") + s;
+        p.env["Z3FH_KNOWN_FINDINGS"] = list;
+    }
     // A potential-deadlock finding's witness inputs go beside the crash inputs.
     p.env["Z3FH_WITNESS_DIR"] = (p.out / "crashes").string();
     // Processes per engine: `both` splits --jobs (at least one each).
@@ -255,7 +313,10 @@ json throughput_phase(const CampaignPlan& p, const FuzzResult& fz) {
             {"in_process_execs_per_cpu_s", in_process},
             {"campaign_share_of_in_process", in_process > 0 ? per_cpu / in_process : 0.0},
             // Summed over the sampled programs: how deep the corpus goes.
-            {"depth", t.value("depth", json::object())}};
+            {"depth", t.value("depth", json::object())},
+            // Sampled programs that end in one of the file's known findings
+            // (recorded without ending the process: Z3FH_KNOWN_FINDINGS).
+            {"known_findings", t.value("known_findings", uint64_t{0})}};
 }
 
 }  // namespace

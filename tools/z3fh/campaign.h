@@ -25,6 +25,10 @@ struct CampaignOptions {
     bool coverage = true;  // llvm-cov of allocator/ from the corpus at the end
     TargetChoice target;   // the port, or the kernel's own mm/z3fold.c
     bool keep_going = false;  // fuzz on after a crash (fork mode even with one job)
+    // Record the kernel file's known findings at rest and at teardown
+    // (kernel/known-findings.txt) without ending the fuzzing process, as a
+    // patch review of the unmodified file does by itself.
+    bool past_known_findings = false;
     bool minimize = true;     // triage minimises and exports each new finding (kernel-report's check does not need it)
 };
 

@@ -40,6 +40,10 @@ struct CampaignPlan {
     bool stop_at_first = false;             // one process: its first finding ends the campaign
     int lf_jobs = 0, afl_jobs = 0;
     std::string dict;
+    // The unpatched file's own findings a patch review records without
+    // ending the fuzzing process (Z3FH_KNOWN_FINDINGS), when they are not
+    // fixed under the patch.
+    std::vector<std::string> known_findings;
     nlohmann::json target_info;             // what a sidecar and the report say about the target
     std::filesystem::path out;              // absolute
     std::map<std::string, std::string> env; // for the engines and every z3fh-run

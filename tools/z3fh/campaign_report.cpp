@@ -98,6 +98,8 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
         p.opts.engine, p.opts.sanitizer, p.mutant_name, p.opts.budget_s, fuzz_s, p.build_s,
         report["triage_s"].get<double>(), execs, report["execs_per_s"].get<double>(),
         report["coverage"].value("edges", uint64_t{0}), report["corpus_size"].get<uint64_t>());
+    if (p.target_info.contains("base_findings"))
+        md += fmt::format("| the file's own findings | {} |\n", p.target_info["base_findings"].get<std::string>());
     const json& t = report["throughput"];
     if (t.contains("mean_steps"))
         md += fmt::format("| checked steps per second | {:.0f} (mean {:.0f} steps a program, {} sampled) |\n"
@@ -111,6 +113,9 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
             depth += fmt::format("{}{} {}", depth.empty() ? "" : ", ", name, n.get<uint64_t>());
         md += fmt::format("| depth, over the {} sampled corpus programs | {} |\n", t["sampled_programs"].get<size_t>(), depth);
     }
+    if (!p.known_findings.empty() && t.contains("known_findings"))
+        md += fmt::format("| sampled corpus programs ending in a known finding of the file | {} of {} |\n",
+                          t["known_findings"].get<uint64_t>(), t.value("sampled_programs", size_t{0}));
     md += coverage_rows(report["coverage"]) + "\n## Findings\n\n";
     const json& findings = report["findings"];
     if (findings.empty()) md += "None.\n";

@@ -226,7 +226,7 @@ bool resolve_build(const ToolInput& in, std::string* mutant, std::string* saniti
                 target->target = j.value("target", "port");
                 if (target->kernel_source.empty()) target->kernel_source = j.value("kernel_source", "");
                 if (target->kernel_patch.empty()) target->kernel_patch = j.value("kernel_patch", "");
-                target->kernel_fixes = target->kernel_fixes || j.value("kernel_fixes", false);
+                target->kernel_fixes = !target->no_kernel_fixes && (target->kernel_fixes || j.value("kernel_fixes", false));
                 if (target->kernel_version.empty()) target->kernel_version = j.value("kernel_series", "");
                 if (target->allocator.empty()) target->allocator = j.value("allocator", "");
             }

@@ -377,6 +377,7 @@ VerifyResult verify_series(const TargetChoice& target, const std::string& diff, 
     CampaignOptions co;
     co.target = target;
     co.target.kernel_patch = diff;
+    co.target.no_kernel_fixes = true;  // the series is the fixes: the unmodified file is its base
     co.budget_s = budget_s;
     co.jobs = 2;
     co.corpus = seeds.string();

@@ -273,6 +273,24 @@ bool locate_pristine(const TargetChoice& t, const KernelSeries& series, KernelFi
     return true;
 }
 
+// Copy `base_file` to DIR/mm/<allocator>.c and apply `patch` there: -p1
+// against DIR (git's a/ b/ names), else to the file directly, whatever the
+// diff's header says. The copy in *target, patch's messages in *log.
+bool apply_patch_copy(const std::string& base_file, const fs::path& patch, const std::string& allocator,
+                      const std::string& dir, std::string* target, std::string* log) {
+    fs::create_directories(dir + "/mm");
+    *target = dir + "/mm/" + allocator + ".c";
+    fs::copy_file(base_file, *target, fs::copy_options::overwrite_existing);
+    bool ok = run_collect({"patch", "--batch", "--forward", "-s", "-p1", "-d", dir, "-i", patch.string()}, log) == 0;
+    if (!ok) {
+        fs::copy_file(base_file, *target, fs::copy_options::overwrite_existing);
+        ok = run_collect({"patch", "--batch", "--forward", "-s", *target, "-i", patch.string()}, log) == 0;
+    }
+    fs::remove(*target + ".orig");
+    fs::remove(*target + ".rej");
+    return ok;
+}
+
 }  // namespace
 
 std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
@@ -323,20 +341,8 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
         return std::nullopt;
     }
     std::string dir = base + "/patched-" + content_key(read_file(k.base)) + "-" + content_key(body);
-    fs::create_directories(dir + "/mm");
-    std::string target = dir + "/mm/" + k.allocator + ".c";
-    fs::copy_file(k.base, target, fs::copy_options::overwrite_existing);
-    // -p1 against a tree holding mm/<allocator>.c (git's a/ b/ names); else the
-    // file named directly, whatever the diff's header says.
-    std::string log;
-    bool ok = run_collect({"patch", "--batch", "--forward", "-s", "-p1", "-d", dir, "-i", patch.string()}, &log) == 0;
-    if (!ok) {
-        fs::copy_file(k.base, target, fs::copy_options::overwrite_existing);
-        ok = run_collect({"patch", "--batch", "--forward", "-s", target, "-i", patch.string()}, &log) == 0;
-    }
-    fs::remove(target + ".orig");
-    fs::remove(target + ".rej");
-    if (!ok) {
+    std::string target, log;
+    if (!apply_patch_copy(k.base, patch, k.allocator, dir, &target, &log)) {
         std::fprintf(stderr, "%s", log.c_str());
         std::fprintf(stderr, "z3fh: --kernel-patch %s does not apply to mm/%s.c (%s)\n", t.kernel_patch.c_str(), k.allocator.c_str(),
                      k.version.c_str());
@@ -345,6 +351,45 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
     k.file = target;
     k.patch = patch.string();
     return k;
+}
+
+std::vector<std::pair<std::string, std::string>> known_findings_of(const std::string& sha256) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::istringstream in(read_file(Context::get().root() + "/kernel/known-findings.txt"));
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream ls(line);
+        std::string sha, sig, which;
+        ls >> sha >> sig >> which;
+        if (sha == sha256 && !sig.empty()) out.emplace_back(sig, which);
+    }
+    return out;
+}
+
+std::string fixes_fit_under_patch(const TargetChoice& t) {
+    if (t.target != "kernel" || t.kernel_patch.empty() || t.kernel_patch == "none" || t.kernel_fixes ||
+        t.no_kernel_fixes)
+        return "not a patch of the unmodified file";
+    KernelFile k;
+    const KernelSeries* series = nullptr;
+    if (!resolve_series(t, &k, &series) || !locate_pristine(t, *series, &k)) return "the source cannot be had";
+    if (k.series != "6.1" || k.allocator != "z3fold")
+        return fmt::format("the harness has no fixes for Linux {}'s mm/{}.c", k.series, k.allocator);
+    std::string text = read_file(k.pristine), why;
+    if (!apply_edits(&text, all_fix_edits(), &why)) return "the harness's fixes do not apply to this file: " + why;
+    const fs::path patch = fs::absolute(t.kernel_patch);
+    if (!fs::is_regular_file(patch)) return "no such patch";
+    const std::string dir = Context::get().root() + "/build/kernel-src/fit-" + content_key(text) + "-" +
+                            content_key(read_file(patch.string()));
+    fs::create_directories(dir);
+    const std::string fixed = dir + "/fixed.c";
+    write_file(fixed, text);
+    std::string target, log;
+    const bool ok = apply_patch_copy(fixed, patch, k.allocator, dir, &target, &log);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return ok ? "" : "the patch does not apply on top of the harness's fixes";
 }
 
 std::string ensure_kernel_built(const std::string& preset, const KernelFile& k, const std::vector<std::string>& targets,
@@ -384,6 +429,7 @@ std::string kernel_defect_found(const std::string& name, const std::string& patc
     o.coverage = false;
     o.target = base;
     o.target.kernel_fixes = fixes;
+    o.target.no_kernel_fixes = !fixes;  // each defect is judged against exactly the base it names
     o.target.kernel_patch = patch;
     o.out = Context::get().root() + "/build/e2e/kernel-" + name;
     std::error_code ec;

@@ -19,6 +19,7 @@ struct TargetChoice {
     bool kernel_fixes = false;    // apply the harness's fixes for 6.1's findings before the patch
     std::string kernel_version;   // a series of kKernelSeries ("6.1", "6.12"); empty: 6.1, or the tree's own
     std::string allocator;        // the kernel file: z3fold (empty: z3fold)
+    bool no_kernel_fixes = false; // never put them under a patch (campaign: else automatic where they fit)
 };
 
 // A kernel series the harness models: Debian's source package for it, and
@@ -51,6 +52,17 @@ struct KernelFile {
 // Extract, check and patch; messages on stderr; nullopt (after a clear
 // message) when the source cannot be had or the patch does not apply.
 std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t);
+
+// Whether the harness's fixes for the series' own findings can go under
+// `t`'s patch: a campaign of a patch on the unmodified file, the fixes
+// apply to it, and the patch applies on top of them. "" if so; else why
+// not (for the report).
+std::string fixes_fit_under_patch(const TargetChoice& t);
+
+// The signatures kernel/known-findings.txt lists for the file with this
+// sha256 (the ones found once every thread ended), with the finding each
+// is ("K1"), in the file's order; none for an unknown file.
+std::vector<std::pair<std::string, std::string>> known_findings_of(const std::string& sha256);
 
 // Build `targets` of `preset` for this kernel file, in a build folder of its
 // own (build/kernel/<preset>-<sha of the file>, so builds of different

@@ -48,8 +48,12 @@ void add_target_flags(CLI::App* c, TargetChoice& t, bool campaign_default) {
                   "kernel tree holding mm/z3fold.c (default: Debian's linux-source-6.1 or -6.12, fetched if missing)");
     c->add_option("--kernel-patch", t.kernel_patch,
                   "unified diff applied to mm/z3fold.c before the build (none: no patch, whatever the sidecar says)");
-    c->add_flag("--kernel-fixes", t.kernel_fixes,
-                "apply the harness's fixes for what it found in 6.1 first (./z3fh kernel-defect fixes shows them)");
+    auto* fixes = c->add_flag("--kernel-fixes", t.kernel_fixes,
+                "apply the harness's fixes for what it found in 6.1 first (./z3fh kernel-defect fixes shows them); "
+                "a campaign puts them under a --kernel-patch by itself when the patch applies on top");
+    c->add_flag("--no-kernel-fixes", t.no_kernel_fixes,
+                "review a --kernel-patch against the unmodified file, never with the harness's fixes under it")
+        ->excludes(fixes);
     c->add_option("--kernel-version", t.kernel_version,
                   "the kernel series: 6.1 (default) or 6.12 (Debian's linux-source-6.12); a --kernel-source tree's "
                   "own Makefile says it otherwise")
@@ -91,6 +95,9 @@ Subcommand campaign_command(CLI::App& app) {
     c->add_option("--triage-runs", s->co.triage_runs, "replays per finding in triage")->check(CLI::Range(1, 1000))->capture_default_str();
     c->add_flag("--no-build", s->co.no_build, "use the build as it is (score builds once for all its runs)");
     c->add_flag("--keep-going", s->co.keep_going, "fuzz on after a finding, for the whole budget (fork mode)");
+    c->add_flag("--past-known-findings", s->co.past_known_findings,
+                "kernel target: the file's known findings at rest and at teardown (kernel/known-findings.txt) end the "
+                "run, not the fuzzing process, so the corpus grows past them (a patch review does this by itself)");
     c->add_flag("--no-coverage", s->no_coverage, "skip the llvm-cov coverage of allocator/ at the end");
     add_target_flags(c, s->co.target, true);
     return {c, [s] {

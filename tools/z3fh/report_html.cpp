@@ -102,6 +102,8 @@ std::string summary_table(const nlohmann::json& r) {
     if (r.contains("kernel_series"))
         row("kernel file", fmt::format("mm/{}.c, Linux {} ({}); users: {}", str(r, "allocator"), str(r, "kernel_series"),
                                        str(r, "kernel_version"), str(r, "user_model")));
+    if (!str(r, "kernel_patch").empty()) row("patch", str(r, "kernel_patch"));
+    if (!str(r, "base_findings").empty()) row("the file's own findings", str(r, "base_findings"));
     row("budget", fmt::format("{:.0f} s", r.value("budget_s", 0.0)));
     row("fuzzing time", fmt::format("{:.1f} s", r.value("elapsed_s", 0.0)));
     row("build / triage", fmt::format("{:.1f} s / {:.1f} s", r.value("build_s", 0.0), r.value("triage_s", 0.0)));
