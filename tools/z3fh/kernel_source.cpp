@@ -578,6 +578,19 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         record("patch-of-unmodified", cmd_kernel_defect(d, patch, none, true) != 0
                                           ? "kernel-defect --unmodified failed"
                                           : kernel_defect_found("unmodified-" + d, patch, false, 30, "invariant:unbuddied-index"));
+        // A campaign would put the harness's fixes under this patch (it
+        // applies on top of them), but not under the fix series itself.
+        TargetChoice review = kernel_choice();
+        review.kernel_patch = patch;
+        std::string fit = fixes_fit_under_patch(review);
+        const std::string series = ctx.root() + "/build/kernel-src/defects/fixes.diff";
+        if (fit.empty() && cmd_kernel_defect("fixes", series, none) == 0) {
+            review.kernel_patch = series;
+            fit = fixes_fit_under_patch(review).empty() ? "the fixes would go under their own series" : "";
+        } else if (fit.empty()) {
+            fit = "kernel-defect fixes failed";
+        }
+        record("fixes-under-patch", fit);
     }
 
     record("kernel-report", check_kernel_report_end_to_end());
