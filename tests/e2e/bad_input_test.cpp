@@ -176,7 +176,7 @@ TEST(BadInput, UnknownKnobValueIsExit2) {
             name = name.substr(0, name.find('"'));
             EXPECT_NE(table.err.find(name), std::string::npos) << name;
         }
-    EXPECT_EQ(knobs, 9u);
+    EXPECT_EQ(knobs, 10u);
 }
 
 // `z3fh mutants` lists every line of the catalogue, description included
