@@ -25,6 +25,10 @@ struct PageSnapshot {
     int unbuddied_cpu = -1;    // which list the page is on (-1: none)
     int unbuddied_index = -1;
     int page_refs = 0;         // struct page references
+    // The allocation unit the page belongs to, by the serial of its first
+    // page (zsmalloc's zspage; 0: the page is a unit of its own): a unit
+    // holding an object keeps all its pages.
+    uint32_t unit = 0;
 };
 
 struct SlotSnapshot {

@@ -188,12 +188,20 @@ public:
         id_ = id;
         writer_ = kNoThread;
         readers_ = 0;
+        waiting_ = writers_waiting_ = 0;
     }
+    // The kernel's qrwlock: a reader waits while a writer holds the lock or
+    // waits for it (so a writer is not starved, and a recursive read_lock
+    // with a writer waiting deadlocks, as in the kernel).
     void read_lock(SrcLoc loc = SrcLoc::here()) Z3FH_ACQUIRE_SHARED() {
         TsanHidden hidden;
         if (ControlledRuntime* rt = active_runtime()) {
             rt->point(Event::read_lock, id_, loc);
-            while (writer_ != kNoThread) rt->block(this, id_, writer_, loc);
+            while (writer_ != kNoThread || writers_waiting_ > 0) {
+                ++waiting_;
+                rt->block(this, id_, writer_, loc);
+                --waiting_;
+            }
             rt->on_acquire(this, id_, loc);
         } else if (writer_ != kNoThread) {
             fatal_lock(ErrorKind::check, id_, loc, "contended (no scheduler) read_lock of");
@@ -217,7 +225,13 @@ public:
         TsanHidden hidden;
         if (ControlledRuntime* rt = active_runtime()) {
             rt->point(Event::write_lock, id_, loc);
-            while (writer_ != kNoThread || readers_ > 0) rt->block(this, id_, writer_, loc);
+            while (writer_ != kNoThread || readers_ > 0) {
+                ++waiting_;
+                ++writers_waiting_;
+                rt->block(this, id_, writer_, loc);
+                --writers_waiting_;
+                --waiting_;
+            }
             writer_ = rt->current_thread();
             rt->on_acquire(this, id_, loc);
         } else {
@@ -240,10 +254,15 @@ public:
         }
     }
     ObjectId id() const { return id_; }
+    // qrwlock's rwlock_is_contended: someone waits for it (holds its wait lock).
+    bool contended() const { return waiting_ > 0; }
 
 private:
+    // Kept to 16 bytes with the id: the port's slots object holds one (64).
     int writer_ = kNoThread;
-    int readers_ = 0;
+    int16_t readers_ = 0;
+    uint8_t waiting_ = 0;          // readers and writers blocked on it
+    uint8_t writers_waiting_ = 0;  // of which writers
     ObjectId id_{};
 };
 

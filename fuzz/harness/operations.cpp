@@ -33,7 +33,7 @@ int evict(TargetPool& pool, Handle handle, void* ctx) {
     // is hidden from TSan: a user writing its object beside writeback is the
     // harness's race, not the allocator's.
     if (h.zswap) return h.zswap->writeback(handle);
-    const auto* header = static_cast<const volatile uint8_t*>(pool.map(handle));
+    const auto* header = static_cast<const volatile uint8_t*>(pool.map_for(handle, TargetPool::MapMode::ro));
     {
         sync::TsanHidden hidden;
         ShadowFinding f;
@@ -176,7 +176,7 @@ void run_op(Harness& h, const Op& op) {
         if (!claim(st, S::live)) return;
         SlotState v = view(st);
         sync::hb_consume(&st);  // the object was handed to us through the slot
-        auto* p = static_cast<uint8_t*>(pool.map(v.handle));
+        auto* p = static_cast<uint8_t*>(pool.map_for(v.handle, TargetPool::MapMode::wo));
         // A mapped object is used for a while (zswap copies it): others may run.
         sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(op.slot())});
         write_pattern(p, op.slot(), v.gen, v.size);
@@ -191,7 +191,7 @@ void run_op(Harness& h, const Op& op) {
         SlotState v = view(st);
         if (!v.written || !claim(st, S::live)) return;
         sync::hb_consume(&st);
-        auto* p = static_cast<const uint8_t*>(pool.map(v.handle));
+        auto* p = static_cast<const uint8_t*>(pool.map_for(v.handle, TargetPool::MapMode::ro));
         sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(op.slot())});
         size_t bad = v.size;
         for (size_t i = 0; i < v.size; i++) {

@@ -45,7 +45,7 @@ void Zswap612User::entry_free(Entry* e) {
 // decompression (z3fold and zbud can sleep mapped: no copy); the
 // decompression may sleep.
 void Zswap612User::decompress(const Entry& e, const char* who) {
-    const auto* p = static_cast<const volatile uint8_t*>(pool_.map(e.handle));
+    const auto* p = static_cast<const volatile uint8_t*>(pool_.map_for(e.handle, TargetPool::MapMode::ro));
     sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(e.slot)});
     check_contents(e, p, who);
     pool_.unmap(e.handle);

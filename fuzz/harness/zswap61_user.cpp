@@ -100,7 +100,7 @@ void Zswap61User::load(int slot, uint8_t arg) {
         return;
     }
     const Entry v = snapshot(e);
-    const auto* p = static_cast<const volatile uint8_t*>(pool_.map(v.handle));
+    const auto* p = static_cast<const volatile uint8_t*>(pool_.map_for(v.handle, TargetPool::MapMode::ro));
     sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(slot)});
     check_contents(v, p, "load");
     pool_.unmap(v.handle);
@@ -157,7 +157,7 @@ void Zswap61User::drain() { shrink_wq_->flush(); }
 // zswap_writeback_entry (zs:942-1087), the evict callback.
 int Zswap61User::writeback(Handle evict_handle) {
     // Map the handle reclaim gives (zs:967) and read the header.
-    const auto* hdr = static_cast<const volatile uint8_t*>(pool_.map(evict_handle));
+    const auto* hdr = static_cast<const volatile uint8_t*>(pool_.map_for(evict_handle, TargetPool::MapMode::ro));
     {
         Hidden hidden;
         ShadowFinding f;

@@ -73,7 +73,7 @@ ZswapUser::Entry* ZswapUser::compress_and_write(int slot, size_t size) {
         gen = ++gen_[slot];
     }
     // Map write-only, copy, unmap, all before the entry is in the tree.
-    auto* p = static_cast<uint8_t*>(pool_.map(r.handle));
+    auto* p = static_cast<uint8_t*>(pool_.map_for(r.handle, TargetPool::MapMode::wo));
     sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(slot)});
     for (size_t i = 0; i < n; i++) p[i] = pattern_byte(slot, gen, i);
     pool_.unmap(r.handle);

@@ -250,6 +250,7 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
         choices = &others_;
         forced = true;
     }
+    if (owns_cpu_ && choices->size() > 1) choices = not_on_owned_cpus(choices);
     if (choices->size() == 1) return threads_[static_cast<size_t>((*choices)[0])].get();
     DecisionPoint dp{forced ? -1 : cur->id, cur ? cur->id : -1, choices, ev, obj, step_};
     size_t idx = input_ ? input_->InputStrategy::choose(dp) : strategy_.choose(dp);
@@ -258,6 +259,28 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
     schedule_.steps.push_back({static_cast<uint8_t>(chosen), static_cast<int8_t>(dp.current),
                                static_cast<uint8_t>(ev), static_cast<uint8_t>(obj.cls), obj.serial});
     return threads_[static_cast<size_t>(chosen)].get();
+}
+
+// A thread with preemption off (a spinning lock held or spun for,
+// preempt_disable, kmap_atomic, local_lock) owns its virtual CPU: no other thread runs on that CPU
+// until it can be again (a kernel's CPU runs one task at a time). The
+// choices without those threads; all of them if none is left (a thread
+// spinning for what only a thread on its own CPU can give: the kernel
+// would hang there too, and the run's hang check says so).
+const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choices) {
+    owners_.clear();
+    for (auto& t : threads_)
+        if (t->fiber && t->started && t->state != State::finished && owns_cpu_(t->id, static_cast<int>(t->held.size())))
+            owners_.emplace_back(t->vcpu, t->id);
+    if (owners_.empty()) return choices;
+    allowed_.clear();
+    for (int id : *choices) {
+        const int vcpu = threads_[static_cast<size_t>(id)]->vcpu;
+        const bool owned = std::any_of(owners_.begin(), owners_.end(),
+                                       [&](const std::pair<int, int>& o) { return o.first == vcpu && o.second != id; });
+        if (!owned) allowed_.push_back(id);
+    }
+    return allowed_.empty() ? choices : &allowed_;
 }
 
 // A preempted thread leaves its CPU to the thread that runs next, and

@@ -138,6 +138,7 @@ private:
     };
 
     static void thread_main(void* arg);
+    const std::vector<int>* not_on_owned_cpus(const std::vector<int>* choices);
     void record(Thread* t, sync::Event ev, sync::ObjectId obj, sync::SrcLoc loc) {
         trace_.append({static_cast<uint32_t>(step_), static_cast<int8_t>(t ? t->id : -1), ev, obj.cls, false,
                        obj.serial, loc.file, loc.line});
@@ -180,6 +181,8 @@ private:
     bool runnable_stale_ = true;     // a state changed since runnable_ was built
     bool state_maybe_changed_ = true;   // a thread ended or parked since the last point
     std::vector<int> others_;        // runnable_ without a yielding thread
+    std::vector<int> allowed_;       // the choices whose virtual CPU no other thread owns
+    std::vector<std::pair<int, int>> owners_;  // (virtual CPU, thread) with preemption off there
     Thread* current_ = nullptr;
     bool running_ = false;
     bool starting_ = false;

@@ -83,9 +83,9 @@ public:
     bool contents_ok(int slot, bool full);
 
 private:
-    // contents_ok for an object already resolved (at `obj`); `full` false:
-    // the first and last 8 bytes only.
-    bool contents_ok(int slot, const uint8_t* obj, bool full) const;
+    // contents_ok for an object already resolved; `full` false: the first
+    // and last 8 bytes only.
+    bool contents_ok(int slot, const ResolvedHandle& r, bool full) const;
     std::vector<ShadowFinding> check_handles();
     // Every live slot, resolved through the pool's handles (without locks:
     // the checks run while no thread does).

@@ -9,6 +9,7 @@
 // port's types, which the kernel adapter fills from its own structures.
 #pragma once
 #include <cstdint>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,6 +27,10 @@ struct ResolvedHandle {
     Buddy bud = Buddy::HEADLESS;
     size_t offset = 0;          // object offset in the page
     const uint8_t* object = nullptr;
+    // An object that spans two pages (zsmalloc): its first first_len bytes
+    // at `object`, the rest from `object2` on the next page.
+    size_t first_len = SIZE_MAX;
+    const uint8_t* object2 = nullptr;
     int refcount = 0;           // the page's kref (0 for headless pages; -1: the allocator counts none)
     uint32_t slots_serial = 0;  // the slots object the handle lives in (0: headless)
 };
@@ -89,6 +94,14 @@ public:
     virtual void free(Handle handle) = 0;
     virtual void* map(Handle handle) = 0;
     virtual void unmap(Handle handle) = 0;
+    // map() with the user's mode (zpool's): a read-only mapping is not
+    // copied back at unmap, a write-only one not copied in (zsmalloc, for an
+    // object that spans pages). The others map every object read-write.
+    enum class MapMode { rw, ro, wo };
+    virtual void* map_for(Handle handle, MapMode mode) {
+        (void)mode;
+        return map(handle);
+    }
     virtual Errno reclaim_page(unsigned retries) = 0;
     virtual void compact_handle_page(Handle handle) = 0;
     virtual Errno migrate_handle_page(Handle handle) = 0;

@@ -136,7 +136,7 @@ size_t kz_snapshot_pages(struct kz_pool *kz, struct kz_page_info *out, size_t ca
         struct page *page = virt_to_page(data[i]);
         struct z3fold_header *z = data[i];
         memset(p, 0, sizeof(*p));
-        p->serial = (uint32_t)page->kshim_serial;
+        p->serial = (uint32_t)kshim_page_extra(page)->serial;
         p->flags = page->private;
         p->headless = (int)((page->private >> PAGE_HEADLESS) & 1UL);
         p->page_refs = page->_refcount.counter;
@@ -216,7 +216,7 @@ static struct z3fh_z3fold_page kz_page_view(const struct page *page) {
     const unsigned long flags = page->private;
     const struct z3fold_header *z = page_address(page);
     v.key = page;
-    v.serial = (uint32_t)page->kshim_serial;
+    v.serial = (uint32_t)kshim_page_extra(page)->serial;
     v.headless = (int)((flags >> PAGE_HEADLESS) & 1UL);
     v.claimed = (int)((flags >> PAGE_CLAIMED) & 1UL);
     v.stale = (int)((flags >> PAGE_STALE) & 1UL);

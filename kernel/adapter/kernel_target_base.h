@@ -23,7 +23,10 @@ class KernelTargetBase : public TargetPool {
 public:
     explicit KernelTargetBase(int vcpus) : vcpus_(vcpus) {
         // Threads move between virtual CPUs wherever the kernel lets a task move.
-        if (sync::ControlledRuntime* rt = sync::runtime()) rt->set_preemptible(&kshim_thread_preemptible);
+        if (sync::ControlledRuntime* rt = sync::runtime()) {
+            rt->set_preemptible(&kshim_thread_preemptible);
+            rt->set_owns_cpu(&kshim_thread_owns_cpu);
+        }
     }
     const char* name() const override { return "kernel"; }
     std::string version() const override { return Z3FH_KERNEL_VERSION; }

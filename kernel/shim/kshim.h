@@ -6,6 +6,7 @@
  * the kernel file and line. Written for this project; no kernel code. */
 #pragma once
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "kshim_series.h"
@@ -36,6 +37,33 @@ enum migrate_mode { MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC, MIGRATE_SYN
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (1UL << PAGE_SHIFT)
 #define PAGE_MASK (~(PAGE_SIZE - 1))
+#define offset_in_page(p) ((unsigned long)(p) & ~PAGE_MASK)
+#define BITS_PER_LONG 64
+#define __AC(x, y) (x##y)
+#define _AC(x, y) __AC(x, y)
+#define DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
+#define MAX(a, b) max(a, b)
+#define min_t(type, a, b) ((type)(a) < (type)(b) ? (type)(a) : (type)(b))
+#define SZ_16M 0x01000000
+#define __maybe_unused __attribute__((unused))
+#define __acquires(x)
+#define __releases(x)
+#define EXPORT_SYMBOL_GPL(sym) struct kshim_export_unused
+static inline bool is_power_of_2(unsigned long n) { return n != 0 && (n & (n - 1)) == 0; }
+/* IS_ENABLED(CONFIG_X): 1 when CONFIG_X is defined to 1 (kconfig.h's trick). */
+#define KSHIM_PLACEHOLDER_1 0,
+#define KSHIM_SECOND_ARG(ignored, val, ...) val
+#define KSHIM_IS_DEFINED(x) KSHIM_IS_DEFINED_(x)
+#define KSHIM_IS_DEFINED_(val) KSHIM_IS_DEFINED__(KSHIM_PLACEHOLDER_##val)
+#define KSHIM_IS_DEFINED__(arg1_or_junk) KSHIM_SECOND_ARG(arg1_or_junk 1, 0)
+#define IS_ENABLED(option) KSHIM_IS_DEFINED(option)
+/* Error pointers: the last page of the address space holds -errno. */
+#define MAX_ERRNO 4095
+#define IS_ERR_VALUE(x) unlikely((unsigned long)(void *)(x) >= (unsigned long)-MAX_ERRNO)
+static inline void *ERR_PTR(long error) { return (void *)error; }
+static inline long PTR_ERR(const void *ptr) { return (long)ptr; }
+static inline bool IS_ERR(const void *ptr) { return IS_ERR_VALUE((unsigned long)ptr); }
+static inline bool IS_ERR_OR_NULL(const void *ptr) { return !ptr || IS_ERR_VALUE((unsigned long)ptr); }
 
 /* READ_ONCE and WRITE_ONCE are relaxed atomics (TSan sees the kernel's
  * marked accesses as such). READ_ONCE is not a scheduling point of its own:
@@ -54,6 +82,7 @@ __attribute__((noreturn)) void kshim_bug(const char *cond, const char *file, int
         unlikely(kshim_c_);                                                                                    \
     })
 #define WARN_ON_ONCE(cond) WARN_ON(cond)
+#define VM_WARN_ON_ONCE(cond) ((void)WARN_ON(cond))
 #define BUG_ON(cond)                                                                                           \
     do {                                                                                                       \
         if (unlikely(cond)) kshim_bug("BUG_ON(" #cond ")", __FILE__, __LINE__);                                \
@@ -164,12 +193,13 @@ int kshim_nr_cpus(void);
  * separated by redzones (poisoned under ASan); a list head in a redzone is a
  * percpu-out-of-bounds finding in every build ---- */
 void *kshim_alloc_percpu(size_t size, size_t align);
-size_t kshim_percpu_unit(const void *p);
+void *kshim_per_cpu_ptr(const void *p, int cpu);
 void kshim_free_percpu(void *p);
 #define __alloc_percpu(size, align) kshim_alloc_percpu((size), (align))
 #define alloc_percpu(type) ((type *)kshim_alloc_percpu(sizeof(type), __alignof__(type)))
 #define free_percpu(p) kshim_free_percpu(p)
-#define per_cpu_ptr(p, cpu) ((__typeof__(p))((char *)(p) + (size_t)(cpu)*kshim_percpu_unit(p)))
+/* An alloc_percpu area, or a DEFINE_PER_CPU variable (kshim_system.h). */
+#define per_cpu_ptr(p, cpu) ((__typeof__(p))kshim_per_cpu_ptr((p), (cpu)))
 #define this_cpu_ptr(p) per_cpu_ptr(p, kshim_checked_cpu("this_cpu_ptr()", __FILE__, __LINE__))
 #define get_cpu_ptr(p) (kshim_preempt_disable(__FILE__, __LINE__), this_cpu_ptr(p))
 #define put_cpu_ptr(p) ((void)(p), kshim_preempt_enable(__FILE__, __LINE__))
@@ -193,6 +223,13 @@ void kshim_write_unlock(rwlock_t *l, const char *file, int line);
 #define read_unlock(l) kshim_read_unlock((l), __FILE__, __LINE__)
 #define write_lock(l) kshim_write_lock((l), __FILE__, __LINE__)
 #define write_unlock(l) kshim_write_unlock((l), __FILE__, __LINE__)
+/* qrwlock's: a writer waiting (or holding it) makes it contended; new
+ * readers wait behind a waiting writer (__zs_compact's yield depends on it). */
+int kshim_rwlock_is_contended(rwlock_t *l);
+#define rwlock_is_contended(l) kshim_rwlock_is_contended(l)
+/* lockdep_assert_held in effect: the caller must hold it. */
+void kshim_assert_spin_held(const spinlock_t *l, const char *file, int line);
+#define assert_spin_locked(l) kshim_assert_spin_held((l), __FILE__, __LINE__)
 
 /* ---- atomics and kref ---- */
 long long kshim_atomic_op(void *counter, int width, int op, long long arg, const char *file, int line);
@@ -204,6 +241,11 @@ long long kshim_atomic_op(void *counter, int width, int op, long long arg, const
 #define atomic64_set(v, i) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_SET, (i), __FILE__, __LINE__))
 #define atomic64_inc(v) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_ADD_RETURN, 1, __FILE__, __LINE__))
 #define atomic64_dec(v) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_ADD_RETURN, -1, __FILE__, __LINE__))
+#define atomic_xchg(v, i) ((int)kshim_atomic_op(&(v)->counter, 4, KSHIM_AT_XCHG, (i), __FILE__, __LINE__))
+#define atomic_long_read(v) ((long)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_READ, 0, __FILE__, __LINE__))
+#define atomic_long_set(v, i) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_SET, (i), __FILE__, __LINE__))
+#define atomic_long_add(i, v) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_ADD_RETURN, (i), __FILE__, __LINE__))
+#define atomic_long_sub(i, v) ((void)kshim_atomic_op(&(v)->counter, 8, KSHIM_AT_ADD_RETURN, -(long)(i), __FILE__, __LINE__))
 
 void kshim_kref_init(struct kref *k, const char *file, int line);
 void kshim_kref_get(struct kref *k, const char *file, int line);
@@ -295,6 +337,26 @@ static inline int list_empty(const struct list_head *head) {
         pos__ != head__ ? list_entry(pos__, type, member) : NULL;                                              \
     })
 #define list_for_each(pos, head) for (pos = (head)->next; pos != (head); pos = pos->next)
+#define list_next_entry(pos, member) list_entry((pos)->member.next, __typeof__(*(pos)), member)
+#define list_for_each_entry_safe(pos, n, head, member)                                                         \
+    for (pos = list_first_entry(head, __typeof__(*pos), member), n = list_next_entry(pos, member);             \
+         &pos->member != (head); pos = n, n = list_next_entry(n, member))
+#define LIST_HEAD(name) struct list_head name = LIST_HEAD_INIT(name)
+/* Every node of `list` moves to the front of `head` (a deletion from
+ * `list`, guarded as list_del is; the nodes then are `head`'s, guarded as
+ * it is), and `list` is left empty. */
+void kshim_list_spliced(const struct list_head *list, const struct list_head *head, const char *file, int line);
+static inline void kshim_list_splice_init(struct list_head *list, struct list_head *head, const char *file, int line) {
+    if (list_empty(list)) return;
+    kshim_list_spliced(list, head, file, line);
+    struct list_head *first = list->next, *last = list->prev, *at = head->next;
+    first->prev = head;
+    WRITE_ONCE(head->next, first);
+    last->next = at;
+    at->prev = last;
+    INIT_LIST_HEAD(list);
+}
+#define list_splice_init(list, head) kshim_list_splice_init((list), (head), __FILE__, __LINE__)
 #define list_for_each_prev(pos, head) for (pos = (head)->prev; pos != (head); pos = pos->prev)
 
 /* ---- work queues: scheduled workers of the controlled runtime ---- */
@@ -315,6 +377,12 @@ void kshim_destroy_workqueue(struct workqueue_struct *wq, const char *file, int 
 #define work_pending(w) kshim_work_pending(w)
 #define create_singlethread_workqueue(name) kshim_create_workqueue(name)
 #define destroy_workqueue(wq) kshim_destroy_workqueue((wq), __FILE__, __LINE__)
+/* system_wq: one unbound queue a run, made on first use, never destroyed
+ * by the file (it is the kernel's). flush_work waits for the item to be idle. */
+struct workqueue_struct *kshim_system_wq(void);
+bool kshim_flush_work(struct work_struct *w, const char *file, int line);
+#define schedule_work(w) kshim_queue_work(KSHIM_WORK_CPU_UNBOUND, kshim_system_wq(), (w), __FILE__, __LINE__)
+#define flush_work(w) kshim_flush_work((w), __FILE__, __LINE__)
 
 /* ---- pages ---- */
 struct movable_operations {
@@ -375,6 +443,56 @@ static inline void kshim_clear_page_movable(struct page *page, const char *file,
 #define PageIsolated(page) ((__atomic_load_n(&(page)->flags, __ATOMIC_RELAXED) & KSHIM_PG_isolated) != 0)
 #define SetPageIsolated(page) ((void)__atomic_fetch_or(&(page)->flags, KSHIM_PG_isolated, __ATOMIC_RELAXED))
 #define ClearPageIsolated(page) ((void)__atomic_fetch_and(&(page)->flags, ~KSHIM_PG_isolated, __ATOMIC_RELAXED))
+/* PG_private marks zsmalloc's first page of a zspage; private is the page's
+ * owner's word. */
+#define PagePrivate(page) ((__atomic_load_n(&(page)->flags, __ATOMIC_RELAXED) & KSHIM_PG_private) != 0)
+#define SetPagePrivate(page) ((void)__atomic_fetch_or(&(page)->flags, KSHIM_PG_private, __ATOMIC_RELAXED))
+#define ClearPagePrivate(page) ((void)__atomic_fetch_and(&(page)->flags, ~KSHIM_PG_private, __ATOMIC_RELAXED))
+#define page_private(page) ((page)->private)
+#define set_page_private(page, v) ((page)->private = (v))
+/* 6.12's page types (page-flags.h): the top byte of page_type names the
+ * type, UINT_MAX is none; setting a type on a typed page, or clearing one
+ * the page does not have, is VM_BUG_ON_PAGE. */
+#define KSHIM_PGTY_zsmalloc 0xf6u
+#define PageZsmalloc(page) (((page)->page_type >> 24) == KSHIM_PGTY_zsmalloc)
+#define __SetPageZsmalloc(pg_)                                                                                 \
+    do {                                                                                                       \
+        struct page *kshim_p_ = (pg_);                                                                        \
+        if (!PageZsmalloc(kshim_p_)) {                                                                         \
+            VM_BUG_ON_PAGE(kshim_p_->page_type != 0xffffffffu, kshim_p_);                                      \
+            kshim_p_->page_type = KSHIM_PGTY_zsmalloc << 24;                                                   \
+        }                                                                                                      \
+    } while (0)
+#define __ClearPageZsmalloc(pg_)                                                                               \
+    do {                                                                                                       \
+        struct page *kshim_p_ = (pg_);                                                                        \
+        if (kshim_p_->page_type != 0xffffffffu) {                                                              \
+            VM_BUG_ON_PAGE(!PageZsmalloc(kshim_p_), kshim_p_);                                                 \
+            kshim_p_->page_type = 0xffffffffu;                                                                 \
+        }                                                                                                      \
+    } while (0)
+/* A page's frame number: its block's address in pages (blocks are 8 KiB
+ * aligned, so every live page has its own; user-space addresses fit the
+ * 40 bits zsmalloc keeps with MAX_POSSIBLE_PHYSMEM_BITS 52). */
+#define MAX_POSSIBLE_PHYSMEM_BITS 52
+static inline unsigned long page_to_pfn(const struct page *page) {
+    return (unsigned long)((uintptr_t)page_address(page) >> PAGE_SHIFT);
+}
+static inline struct page *pfn_to_page(unsigned long pfn) {
+    return virt_to_page((const void *)(uintptr_t)(pfn << PAGE_SHIFT));
+}
+#define copy_page(to, from) memcpy((to), (from), PAGE_SIZE)
+#define kmsan_copy_page_meta(dst, src) ((void)(dst), (void)(src))
+/* One zone: its counters are the mm's statistics, not state any code reads. */
+struct zone;
+enum node_stat_item { NR_ZSPAGES };
+#define page_zone(page) ((struct zone *)0)
+#define inc_zone_page_state(page, item) ((void)(page), (void)(item))
+#define dec_zone_page_state(page, item) ((void)(page), (void)(item))
+/* Sleeps until the page is unlocked, without taking the lock (pagemap.h):
+ * a trylock by anyone else meanwhile still sees the holder's lock only. */
+void kshim_wait_on_page_locked(struct page *page, const char *file, int line);
+#define wait_on_page_locked(page) kshim_wait_on_page_locked((page), __FILE__, __LINE__)
 
 /* ---- slab ---- */
 struct kmem_cache;
@@ -393,3 +511,11 @@ void kshim_kfree(const void *p);
 #define kmalloc(size, gfp) kshim_kzalloc((size), (gfp), __FILE__, __LINE__)
 #define kfree(p) kshim_kfree(p)
 #define kmemleak_not_leak(p) ((void)(p))
+char *kshim_kasprintf(gfp_t gfp, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define kasprintf(gfp, ...) kshim_kasprintf((gfp), __FILE__, __LINE__, __VA_ARGS__)
+#define kstrdup(s, gfp) kshim_kasprintf((gfp), __FILE__, __LINE__, "%s", (s))
+/* Hard and soft interrupts are not modelled: no code runs in one. */
+#define in_interrupt() 0
+
+#include "kshim_system.h"

@@ -148,7 +148,7 @@ SpinLock& page_lock_of(const page* pg) {
     auto key = reinterpret_cast<uintptr_t>(pg);
     auto it = world().spins.find(key);
     return it != world().spins.end() ? *it->second
-                                     : *new_spin(key, ObjectId{ObjClass::page_mutex, static_cast<uint32_t>(pg->kshim_serial)});
+                                     : *new_spin(key, ObjectId{ObjClass::page_mutex, static_cast<uint32_t>(kshim_page_extra(pg)->serial)});
 }
 
 // Each lock operation reads (and on a change writes) the kernel's lock
@@ -187,7 +187,7 @@ void reset_locks() {
 
 void init_page_lock(const page* pg) {
     auto key = reinterpret_cast<uintptr_t>(pg);
-    new_spin(key, ObjectId{ObjClass::page_mutex, static_cast<uint32_t>(pg->kshim_serial)});
+    new_spin(key, ObjectId{ObjClass::page_mutex, static_cast<uint32_t>(kshim_page_extra(pg)->serial)});
 }
 
 }  // namespace kshim
@@ -266,6 +266,16 @@ extern "C" KSHIM_LOCK_API void kshim_read_unlock(rwlock_t* l, const char* file, 
     l->kshim_cnts -= 1;
     note_released(&r);
 }
+// qrwlock's: a thread waits for it (one holds its wait lock).
+extern "C" int kshim_rwlock_is_contended(rwlock_t* l) {
+    TsanHidden hidden;
+    return rw_of(l).contended() ? 1 : 0;
+}
+// assert_spin_locked: BUG_ON(!spin_is_locked(lock)), whoever holds it.
+extern "C" void kshim_assert_spin_held(const spinlock_t* l, const char* file, int line) {
+    if (!kshim_spin_is_locked(l)) fatal(ErrorKind::check, loc_of(file, line), "BUG_ON(!spin_is_locked(lock)) in assert_spin_locked");
+}
+
 extern "C" KSHIM_LOCK_API void kshim_write_lock(rwlock_t* l, const char* file, int line) {
     TsanHidden hidden;
     touch(&l->kshim_cnts);
@@ -384,6 +394,22 @@ extern "C" bool kshim_thread_preemptible(int thread, int held) {
     if (it == world().threads.end()) return held == 0;
     const ThreadContext& c = it->second;
     return !c.atomic() && c.migrate_disabled == 0 && held == static_cast<int>(c.held.size());
+}
+
+// For the scheduler (ControlledRuntime::set_owns_cpu): preemption is off
+// on the thread's CPU (a spinning lock held, its caller's too: `held`
+// beyond the shim's own; preempt_disable, kmap_atomic, local_lock), so no
+// other thread runs there. A thread at a spin_lock's point is not yet: the
+// point stands for the instructions before the lock's preempt_disable, where
+// the kernel may preempt it (z3fold_alloc's unlock_page, then its
+// z3fold_page_lock: K13's window). Nor is one spinning for it: the model
+// lets its CPU run others meanwhile, as if it were preempted just before.
+extern "C" bool kshim_thread_owns_cpu(int thread, int held) {
+    TsanHidden hidden;
+    auto it = world().threads.find(thread);
+    if (it == world().threads.end()) return held > 0;
+    const ThreadContext& c = it->second;
+    return c.preempt_disabled > 0 || c.spinning() || held != static_cast<int>(c.held.size());
 }
 
 extern "C" void kshim_enter_caller(gfp_t gfp) {

@@ -58,6 +58,7 @@ extern "C" void kshim_reset(int nr_cpus) {
     w.work_runs.clear();
     w.work_arena.reset();
     w.percpu.clear();
+    reset_system(w);
     reset_locks();
     w.fail_countdown[0] = w.fail_countdown[1] = 0;
     // A run abandoned mid-way (a finding, a hang) leaves its queues and
@@ -82,6 +83,12 @@ extern "C" void kshim_free_leftovers(void) {
     for (KmemCache* c : w.zombie_caches) delete c;
     for (KWorkQueue* q : w.dead_workqueues) delete q;
     w.dead_workqueues.clear();
+    // system_wq is the kernel's, made for this run (drained by now).
+    if (w.system_wq) {
+        w.workqueues.erase(w.system_wq);
+        delete static_cast<const KWorkQueue*>(w.system_wq);
+        w.system_wq = nullptr;
+    }
     w.zombie_caches.clear();
     for (auto& [block, serial] : w.pages) std::free(reinterpret_cast<void*>(block));
     w.pages.clear();
@@ -115,13 +122,13 @@ std::vector<z3fh::Leftover> kshim_live_allocations(bool everything) {
     }
     if (!everything) return out;
     for (const auto& [addr, block] : w.kmallocs)
-        out.push_back({fmt::format("a kzalloc block of {} bytes", block.size), z3fh::alloc_site_name(block.site), 0});
+        if (!block.cpu_lifetime) out.push_back({fmt::format("a kzalloc block of {} bytes", block.size), z3fh::alloc_site_name(block.site), 0});
     for (const PercpuArea& a : w.percpu)
         out.push_back({fmt::format("a per-CPU area of {} bytes a CPU", a.size), z3fh::alloc_site_name(a.site), 0});
     for (const KmemCache* c : w.caches)
         out.push_back({fmt::format("the kmem_cache {}", c->name), z3fh::alloc_site_name(c->site), 0});
     for (const void* q : w.workqueues)
-        out.push_back({"a workqueue", z3fh::alloc_site_name(static_cast<const KWorkQueue*>(q)->site), 0});
+        if (q != w.system_wq) out.push_back({"a workqueue", z3fh::alloc_site_name(static_cast<const KWorkQueue*>(q)->site), 0});
     return out;
 }
 

@@ -70,10 +70,17 @@ void kshim_enter_caller(gfp_t gfp);
 /* Whether scheduled thread `thread`, holding `held` sync-layer locks, may
  * move to another virtual CPU now (ControlledRuntime::set_preemptible). */
 bool kshim_thread_preemptible(int thread, int held);
+/* Whether it owns its virtual CPU now (ControlledRuntime::set_owns_cpu). */
+bool kshim_thread_owns_cpu(int thread, int held);
 void kshim_leave_caller(void);
 /* Main context only: run what is queued, inline, until empty. */
 void kshim_flush_workqueue(struct workqueue_struct *wq);
 int kshim_workqueue_idle(const struct workqueue_struct *wq);
+/* shrink_slab: every registered shrinker counts, then scans up to
+ * nr_to_scan objects (from a sleepable context); what they freed. */
+unsigned long kshim_run_shrinkers(unsigned long nr_to_scan);
+/* This run's system_wq, NULL if nothing queued on it yet. */
+struct workqueue_struct *kshim_system_wq_if_made(void);
 /* How many times the work function fn ran since the run began. */
 uint64_t kshim_work_runs(work_func_t fn);
 

@@ -57,7 +57,6 @@ void free_block(page* pg) {
     w.page_sites.erase(block);
     shared_write(nullptr);
     forget_range(block, block + kBlockSize);
-    pg->kshim_magic = 0;
     TsanVisible visible;
     std::free(reinterpret_cast<void*>(block));
 }
@@ -158,6 +157,22 @@ extern "C" void kshim_list_deleted(const list_head* entry, const char* file, int
     if (!g) return;
     require_guard(g, entry, "list_del", file, line);
     world().members.erase(reinterpret_cast<uintptr_t>(entry));
+}
+
+extern "C" void kshim_list_spliced(const list_head* list, const list_head* head, const char* file, int line) {
+    TsanHidden hidden;  // the shim's registries are serialised by the scheduler
+    const spinlock_t* from = guard_of(list);
+    const spinlock_t* to = guard_of(head);
+    if (from) require_guard(from, list->next, "list_splice", file, line);
+    if (to) require_guard(to, head, "list_splice", file, line);
+    shared_write(list);
+    shared_write(head);
+    World& w = world();
+    for (const list_head* n = list->next; n != list; n = n->next) {
+        shared_write(n);
+        if (to) w.members[reinterpret_cast<uintptr_t>(n)] = to;
+        else w.members.erase(reinterpret_cast<uintptr_t>(n));
+    }
 }
 
 extern "C" void kshim_list_forget(const list_head* entry) {
@@ -267,14 +282,15 @@ extern "C" long long kshim_atomic_op(void* counter, int width, int op, long long
     point(ev, id, loc);
     Z3FH_HB_ACQUIRE(counter);
     long long v = width == 8 ? *static_cast<int64_t*>(counter) : *static_cast<int*>(counter);
-    if (op == KSHIM_AT_SET) v = arg;
+    const long long old = v;
+    if (op == KSHIM_AT_SET || op == KSHIM_AT_XCHG) v = arg;
     else if (op == KSHIM_AT_ADD_RETURN) v += arg;
     if (op != KSHIM_AT_READ) {
         if (width == 8) *static_cast<int64_t*>(counter) = v;
         else *static_cast<int*>(counter) = static_cast<int>(v);
         Z3FH_HB_RELEASE(counter);
     }
-    return v;
+    return op == KSHIM_AT_XCHG ? old : v;
 }
 
 extern "C" void kshim_kref_init(struct kref* k, const char* file, int line) {
@@ -449,9 +465,9 @@ page* new_page(const AllocSite& site) {
     std::memset(pg, 0, sizeof *pg);
     pg->lru.next = pg->lru.prev = &pg->lru;
     pg->_refcount.counter = 1;
-    pg->kshim_serial = w.next_page_serial++;
-    pg->kshim_magic = KSHIM_PAGE_MAGIC;
-    w.pages.emplace(reinterpret_cast<uintptr_t>(block), static_cast<uint32_t>(pg->kshim_serial));
+    pg->page_type = UINT_MAX;
+    kshim_page_extra(pg)->serial = w.next_page_serial++;
+    w.pages.emplace(reinterpret_cast<uintptr_t>(block), static_cast<uint32_t>(kshim_page_extra(pg)->serial));
     w.page_sites.emplace(reinterpret_cast<uintptr_t>(block), site);
     init_page_lock(pg);
     shared_write(nullptr);  // the step checks ask which pages are live
@@ -474,7 +490,7 @@ extern "C" struct page* kshim_get_page_unless_zero(const void* data, const char*
 extern "C" void kshim_get_page(struct page* pg, const char* file, int line) {
     TsanHidden hidden;
     SrcLoc loc = loc_of(file, line);
-    ObjectId id = ObjectId{ObjClass::page_refs, static_cast<uint32_t>(pg->kshim_serial)};
+    ObjectId id = ObjectId{ObjClass::page_refs, static_cast<uint32_t>(kshim_page_extra(pg)->serial)};
     point(Event::atomic_rmw, id, loc);
     if (pg->_refcount.counter <= 0) fatal(ErrorKind::refcount, loc, "get_page on a page with no reference: " + describe(id));
     Z3FH_HB_ACQUIRE(&pg->_refcount);
@@ -484,7 +500,7 @@ extern "C" void kshim_get_page(struct page* pg, const char* file, int line) {
 extern "C" void kshim_put_page(struct page* pg, const char* file, int line) {
     TsanHidden hidden;
     SrcLoc loc = loc_of(file, line);
-    ObjectId id = ObjectId{ObjClass::page_refs, static_cast<uint32_t>(pg->kshim_serial)};
+    ObjectId id = ObjectId{ObjClass::page_refs, static_cast<uint32_t>(kshim_page_extra(pg)->serial)};
     point(Event::atomic_rmw, id, loc);
     if (pg->_refcount.counter <= 0) fatal(ErrorKind::refcount, loc, "put_page below zero: " + describe(id));
     // put_page's atomic_dec_and_test is fully ordered: every holder's use of
@@ -566,7 +582,7 @@ extern "C" void* kshim_kzalloc(size_t size, gfp_t gfp, const char* file, int lin
     check_gfp_contract(gfp, "kzalloc", loc_of(file, line));
     void* p = std::calloc(1, size);
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
-    if (p) world().kmallocs.emplace(reinterpret_cast<uintptr_t>(p), KmallocBlock{size, site});
+    if (p) world().kmallocs.emplace(reinterpret_cast<uintptr_t>(p), KmallocBlock{size, site, world().in_cpuhp_startup});
     return p;
 }
 extern "C" void kshim_kfree(const void* p) {

@@ -14,7 +14,7 @@ typedef unsigned int gfp_t;
 #define KSHIM_GFP_DIRECT_RECLAIM 0x400u /* __GFP_DIRECT_RECLAIM: the caller may sleep */
 
 /* The operations behind the atomic and bit macros of kshim.h. */
-enum { KSHIM_AT_READ, KSHIM_AT_SET, KSHIM_AT_ADD_RETURN };
+enum { KSHIM_AT_READ, KSHIM_AT_SET, KSHIM_AT_ADD_RETURN, KSHIM_AT_XCHG };
 enum { KSHIM_BIT_TEST, KSHIM_BIT_SET, KSHIM_BIT_CLEAR, KSHIM_BIT_TEST_SET, KSHIM_BIT_TEST_CLEAR };
 
 struct list_head {
@@ -49,6 +49,9 @@ typedef struct {
     int64_t counter;
 } atomic64_t;
 typedef struct {
+    long counter;
+} atomic_long_t;
+typedef struct {
     atomic_t refs;
 } refcount_t;
 struct kref {
@@ -70,31 +73,62 @@ struct work_struct {
 struct movable_operations;
 
 /* struct page, 64 bytes as in the kernel: flags, lru, mapping, index,
- * private, _mapcount, _refcount, memcg_data. z3fold uses flags (through
- * the page lock and isolation), lru, mapping (the movable operations, as
- * __SetPageMovable stores them) and private. The shim keeps the page's
- * serial where the kernel has `index` and a magic where it has
- * `_mapcount`, neither of which z3fold reads. It lives in the second half
- * of an 8 KiB block whose first half is the page's memory, so virt_to_page
- * is address arithmetic and ASan sees a freed page whole. */
+ * private, page_type (the union with _mapcount), _refcount, memcg_data.
+ * z3fold uses flags (through the page lock and isolation), lru, mapping
+ * (the movable operations, as __SetPageMovable stores them) and private;
+ * zsmalloc also index (the next page of a zspage, a huge object's handle)
+ * and page_type (PGTY_zsmalloc and the first object's offset). It lives in
+ * the second half of an 8 KiB block whose first half is the page's memory,
+ * so virt_to_page is address arithmetic and ASan sees a freed page whole;
+ * the shim's own record of the page (its serial) follows it there. */
 struct page {
     unsigned long flags; /* KSHIM_PG_* */
     struct list_head lru;
     unsigned long mapping; /* movable_operations | KSHIM_PAGE_MAPPING_MOVABLE */
-    unsigned long kshim_serial; /* `index`: page number in traces; never an address */
+    unsigned long index;
 #ifdef __cplusplus
     unsigned long private_; /* "private" is a C++ keyword; same field */
 #else
     unsigned long private;
 #endif
-    unsigned int kshim_magic; /* `_mapcount` */
+    unsigned int page_type; /* UINT_MAX: no type (the kernel's _mapcount -1) */
     atomic_t _refcount;
     unsigned long memcg_data;
 };
-#define KSHIM_PAGE_MAGIC 0x7a33666bu
+/* The shim's record of a page, beside its struct page: the serial traces
+ * name it by (never an address, so every run numbers pages alike). */
+struct kshim_page_extra {
+    unsigned long serial;
+};
+static inline struct kshim_page_extra *kshim_page_extra(const struct page *pg) {
+    return (struct kshim_page_extra *)((char *)pg + sizeof(struct page));
+}
 #define KSHIM_PG_locked 1UL    /* PG_locked is bit 0 */
 #define KSHIM_PG_isolated 2UL
+#define KSHIM_PG_private 4UL
 #define KSHIM_PAGE_MAPPING_MOVABLE 2UL
+
+/* CPU hotplug states and shrinkers (kshim_system.h), read by the C++ side too. */
+enum cpuhp_state { CPUHP_MM_ZS_PREPARE = 1, KSHIM_CPUHP_STATES };
+struct mem_cgroup;
+struct shrink_control {
+    gfp_t gfp_mask;
+    int nid;
+    unsigned long nr_to_scan;
+    unsigned long nr_scanned;
+    struct mem_cgroup *memcg;
+};
+#define SHRINK_STOP (~0UL)
+#define SHRINK_EMPTY (~0UL - 1)
+#define DEFAULT_SEEKS 2
+struct shrinker {
+    unsigned long (*count_objects)(struct shrinker *, struct shrink_control *sc);
+    unsigned long (*scan_objects)(struct shrinker *, struct shrink_control *sc);
+    long batch;
+    int seeks;
+    unsigned flags;
+    void *private_data;
+};
 
 #ifdef __cplusplus
 #define KSHIM_STATIC_ASSERT static_assert

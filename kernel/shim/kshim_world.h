@@ -70,6 +70,9 @@ struct SlabObject {
 struct KmallocBlock {
     size_t size;
     AllocSite site;
+    // Made by a CPU hotplug startup: the CPU's, not a pool's (never a leak
+    // at a pool's destroy; the teardown frees it).
+    bool cpu_lifetime = false;
 };
 
 struct KWorkQueue {
@@ -110,6 +113,7 @@ struct ThreadContext {
     int preempt_disabled = 0;  // preempt_disable depth (spinning locks counted apart)
     SrcLoc preempt_loc{};      // the outermost preempt_disable
     int migrate_disabled = 0;
+    int pagefault_disabled = 0;
     // Of preempt_disabled, the depth the allocator's caller holds (its own
     // spinning lock around the call): the allocator returns with that much.
     int caller_atomic = 0;
@@ -127,7 +131,7 @@ struct ThreadContext {
     bool atomic() const { return preempt_disabled > 0 || acquiring || spinning(); }
     void clear() {
         held.clear();
-        preempt_disabled = migrate_disabled = caller_atomic = 0;
+        preempt_disabled = migrate_disabled = caller_atomic = pagefault_disabled = 0;
         in_caller = false;
         caller_gfp = 0;
         yield_after_unlock = false;
@@ -175,6 +179,15 @@ struct World {
     std::vector<const void*> abandoned;  // queues and caches of runs that never ended (kshim_reset)
     // How many times each work function ran this run (the depth counters).
     FlatMap<uintptr_t, uint64_t> work_runs;
+    // kshim_system.cpp: every CPU's copy of the DEFINE_PER_CPU section, the
+    // hotplug states' teardowns, the registered shrinkers, system_wq.
+    char* percpu_static = nullptr;
+    size_t percpu_static_stride = 0;
+    int percpu_static_units = 0;
+    int (*cpuhp_teardown[8])(unsigned int) = {};
+    bool in_cpuhp_startup = false;
+    std::vector<struct shrinker*> shrinkers;
+    const void* system_wq = nullptr;
 };
 
 World& world();
@@ -198,6 +211,8 @@ void check_gfp_contract(gfp_t gfp, const char* what, SrcLoc loc);
 // kshim_context.cpp: forget every lock and thread context (a new run), and
 // give a new page its page lock.
 void reset_locks();
+// kshim_system.cpp: a new run's per-CPU copies, no shrinker, no system_wq.
+void reset_system(World& w);
 void init_page_lock(const page* pg);
 
 // Inside the shim's hidden scopes, the heap calls themselves stay visible to

@@ -35,7 +35,7 @@ Outcome run_clean_config(const Program& p) {
 Program k14_program() {
     Program p;
     p.threads = 3;
-    p.vcpus = 1;
+    p.vcpus = 2;  // kcompactd on one CPU, the load on the other
     p.evict_policy = 0x00;
     p.user = UserKind::zswap;
     p.ops = {
@@ -45,7 +45,7 @@ Program k14_program() {
         {OpKind::verify, 0, 0x53},  {OpKind::alloc, 1, 0xf8},   {OpKind::yield, 1, 0x3d},   {OpKind::compact, 1, 0xb9},
         {OpKind::reclaim, 1, 0x81}, {OpKind::yield, 1, 0xf8},   {OpKind::migrate, 2, 0xc4},
     };
-    p.schedule = seeded_schedule(15, 0xcf8ba39b);
+    p.schedule = seeded_schedule(15, 2782);
     p.schedule_kind = ScheduleKind::random;
     return p;
 }

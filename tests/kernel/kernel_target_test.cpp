@@ -293,7 +293,7 @@ Program k13_program() {
         {OpKind::yield, 0, 0xda},  {OpKind::migrate, 1, 0x00}, {OpKind::migrate, 1, 0x02},
         {OpKind::verify, 2, 0x01}, {OpKind::write, 2, 0x01},   {OpKind::free, 2, 0x02},  {OpKind::alloc, 3, 0x51},
     };
-    p.schedule = seeded_schedule(2, 190);
+    p.schedule = seeded_schedule(2, 175);
     p.schedule_kind = ScheduleKind::pct;
     return p;
 }

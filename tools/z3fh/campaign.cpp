@@ -265,7 +265,7 @@ json coverage_phase(const CampaignPlan& p, uint64_t edges, double* seconds) {
     if (!p.opts.coverage || g_campaign_interrupts > 0) return coverage;
     CoverageSubject subject;
     if (p.kernel) {
-        subject.scope = "mm/z3fold.c";
+        subject.scope = "mm/" + p.kfile->allocator + ".c";
         subject.sources = {p.kfile->file};
         std::fprintf(stderr, "z3fh: coverage: building the kernel target for coverage ...\n");
         std::string cdir = ensure_kernel_built("coverage", *p.kfile, {"z3fold_fuzz_kernel"}, nullptr,

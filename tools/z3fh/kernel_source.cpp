@@ -192,17 +192,11 @@ const KernelSeries* find_kernel_series(const std::string& name) {
 
 bool kernel_allocator_supported(const std::string& allocator, const KernelSeries& series, std::string* why) {
     if (allocator == "z3fold") return true;
-    if (allocator == "zbud" && series.code >= 612) return true;
-    if (allocator == "zbud") {
-        *why = fmt::format("--allocator zbud: the kernel target runs Linux 6.12's zbud (--kernel-version 6.12); {}'s "
-                           "zbud has zpool's evict, which it does not model",
-                           series.name);
-        return false;
-    }
-    if (allocator == "zsmalloc")
-        *why = fmt::format("--allocator zsmalloc: the kernel target does not compile mm/zsmalloc.c yet (Linux {}); "
-                           "z3fold and zbud run today (issue 23)",
-                           series.name);
+    if ((allocator == "zbud" || allocator == "zsmalloc") && series.code >= 612) return true;
+    if (allocator == "zbud" || allocator == "zsmalloc")
+        *why = fmt::format("--allocator {0}: the kernel target runs Linux 6.12's {0} (--kernel-version 6.12); {1}'s "
+                           "has zpool's evict, which it does not model",
+                           allocator, series.name);
     else
         *why = fmt::format("--allocator {}: not an allocator (z3fold, zsmalloc or zbud)", allocator);
     return false;

@@ -1,0 +1,3 @@
+/* z3fold-harden kernel shim: <linux/debugfs.h> is one part of kshim.h. */
+#pragma once
+#include "kshim.h"
