@@ -35,8 +35,14 @@ struct ScoreOptions {
     std::string json_path;
     int jobs = 1;
     bool baseline = false;  // also the real-thread stress baseline under ASan and TSan
+    // Score the seeded defects of this kernel allocator's 6.12 file instead
+    // of the port's mutants (each a tool-written patch, kernel-defect).
+    std::string kernel_allocator;
 };
 int cmd_score(const ScoreOptions& so);
+// score --kernel-allocator A: a kernel campaign per seeded defect of A's
+// 6.12 file (kernel_source.cpp); found = a finding that fails only with it.
+int cmd_kernel_score(const ScoreOptions& so);
 int cmd_replay(const ToolInput& in);
 int cmd_minimize(const ToolInput& in);
 int cmd_export_test(const ToolInput& in);

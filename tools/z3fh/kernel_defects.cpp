@@ -176,6 +176,63 @@ const std::vector<Defect>& defects() {
          true,
          "zbud",
          "6.12"},
+        // zsmalloc (Linux 6.12): seeded defects, edits of the unmodified file,
+        // one or more each for locking, mapping (objects that span pages, the
+        // huge class), migration, compaction, deferred freeing and accounting.
+        {"zs-free-refiles-unlocked",
+         "zs_free drops class->lock before it refiles the zspage under its new fullness group and frees it (lock)",
+         {{"zs_free",
+           R"(obj_free\(class->size, obj\);\s*fullness = fix_fullness_group\(class, zspage\);\s*if \(fullness == ZS_INUSE_RATIO_0\)\s*free_zspage\(pool, class, zspage\);\s*spin_unlock\(&class->lock\);)",
+           "obj_free(class->size, obj);\n\tspin_unlock(&class->lock); /* z3fh defect zs-free-refiles-unlocked */\n"
+           "\tfullness = fix_fullness_group(class, zspage);\n\tif (fullness == ZS_INUSE_RATIO_0)\n\t\tfree_zspage(pool, class, zspage);"}},
+         "", true, "zsmalloc", "6.12"},
+        {"zs-deferred-free-splices-unlocked",
+         "async_free_zspage takes a class's empty zspages off its list without class->lock (lock, deferred free)",
+         {{"async_free_zspage",
+           R"(spin_lock\(&class->lock\);\s*(list_splice_init\(&class->fullness_list\[ZS_INUSE_RATIO_0\],\s*&free_pages\);)\s*spin_unlock\(&class->lock\);)",
+           "$1 /* z3fh defect zs-deferred-free-splices-unlocked */"}},
+         "", true, "zsmalloc", "6.12"},
+        {"zs-map-without-zspage-lock",
+         "zs_map_object does not read-lock the zspage, so migration and compaction can move an object while it is "
+         "mapped (migration)",
+         {{"zs_map_object", R"(migrate_read_lock\(zspage\);\s*read_unlock\(&pool->migrate_lock\);)",
+           "read_unlock(&pool->migrate_lock); /* z3fh defect zs-map-without-zspage-lock */"},
+          {"zs_unmap_object", R"(migrate_read_unlock\(zspage\);)", "/* z3fh defect zs-map-without-zspage-lock */"}},
+         "", true, "zsmalloc", "6.12"},
+        {"zs-migrate-keeps-handles",
+         "zs_page_migrate copies the page but leaves its objects' handles naming the old page (migration)",
+         {{"zs_page_migrate", R"(record_obj\(handle, new_obj\);)",
+           "(void)new_obj; /* z3fh defect zs-migrate-keeps-handles */"}},
+         "", true, "zsmalloc", "6.12"},
+        {"zs-compact-moves-without-copy",
+         "__zs_compact's migrate_zspage moves an object's handle to the destination zspage without copying its "
+         "bytes (compaction)",
+         {{"migrate_zspage", R"(zs_object_copy\(class, free_obj, used_obj\);)",
+           "/* z3fh defect zs-compact-moves-without-copy */"}},
+         "", true, "zsmalloc", "6.12"},
+        {"zs-wo-span-not-written-back",
+         "unmapping an object that spans two pages copies the per-CPU buffer back only for ZS_MM_RW, not for "
+         "ZS_MM_WO (mapping, spanning objects)",
+         {{"__zs_unmap_object", R"(if \(area->vm_mm == ZS_MM_RO\))",
+           "if (area->vm_mm != ZS_MM_RW) /* z3fh defect zs-wo-span-not-written-back */"}},
+         "", true, "zsmalloc", "6.12"},
+        {"zs-span-read-first-page-only",
+         "mapping an object that spans two pages copies only its first page's part into the per-CPU buffer "
+         "(mapping, spanning objects)",
+         {{"__zs_map_object", R"(memcpy\(buf \+ sizes\[0\], addr, sizes\[1\]\);)",
+           "/* z3fh defect zs-span-read-first-page-only */"}},
+         "", true, "zsmalloc", "6.12"},
+        {"zs-huge-handle-untagged",
+         "a huge object's handle is kept in its page without OBJ_ALLOCATED_TAG, so migration takes the object "
+         "for a free one (huge class)",
+         {{"obj_malloc", R"(zspage->first_page->index = handle \| OBJ_ALLOCATED_TAG;)",
+           "zspage->first_page->index = handle; /* z3fh defect zs-huge-handle-untagged */"}},
+         "", true, "zsmalloc", "6.12"},
+        {"zs-free-zspage-keeps-count",
+         "__free_zspage frees a zspage's pages without taking them off pool->pages_allocated (accounting)",
+         {{"__free_zspage", R"(atomic_long_sub\(class->pages_per_zspage, &pool->pages_allocated\);)",
+           "/* z3fh defect zs-free-zspage-keeps-count */"}},
+         "", true, "zsmalloc", "6.12"},
     };
     return d;
 }

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "campaign.h"
+#include "commands.h"
 #include "context.h"
 #include "proc.h"
 
@@ -486,7 +487,7 @@ std::string check_kernel_612() {
         "invariant:page-state-at-rest",  "invariant:slots-accounting",      "sanitizer:heap-use-after-free",
         "leak@alloc_slots<-init_z3fold_page", "leak@alloc_slots<-__z3fold_alloc", "percpu-out-of-bounds@z3fold.c:550",
         "invariant:claimed-page-listed", "lock-not-held@z3fold.c:1355",     "check-failed@z3fold.c:1293",
-        "invariant:handle-unresolvable"};
+        "invariant:handle-unresolvable", "invariant:object-contents"};
     const json findings = report.value("findings", json::array());
     if (findings.empty()) return "no finding on 6.12's file in 20 s";
     const json& f = findings[0];
@@ -526,6 +527,38 @@ std::string check_kernel_zbud() {
         if (cmd_kernel_defect(d, patch, t) != 0) return d + ": kernel-defect failed";
         if (std::string err = kernel_defect_found(d, patch, false, 30, "", false, t); !err.empty()) return d + ": " + err;
     }
+    return "";
+}
+
+// Linux 6.12's mm/zsmalloc.c: its tests, and a clean 20-second campaign
+// with both users on the unmodified file whose corpus maps objects that span
+// pages, allocates huge objects and has pages migrated.
+std::string check_kernel_zsmalloc() {
+    Context& ctx = Context::get();
+    std::fprintf(stderr, "\n=== kernel target: Linux 6.12's mm/zsmalloc.c ===\n");
+    const TargetChoice t = kernel_choice("zsmalloc", "6.12");
+    auto k = prepare_kernel_file(t);
+    if (!k) return "could not get 6.12's mm/zsmalloc.c";
+    std::string dir = ensure_kernel_built("libfuzzer", *k, {"kernel_tests"}, nullptr, {"-DZ3FH_TESTS=ON"});
+    if (dir.empty()) return "the zsmalloc kernel target did not build";
+    if (int rc = run_process({dir + "/kernel/kernel_tests"}, ctx.sanitizer_env("asan")).exit_code; rc != 0)
+        return fmt::format("zsmalloc kernel tests exit {}", rc);
+    CampaignOptions o;
+    o.budget_s = 20;
+    o.jobs = 1;
+    o.corpus = "none";
+    o.coverage = false;
+    o.target = t;
+    o.out = ctx.root() + "/build/e2e/kernel-zsmalloc";
+    std::error_code ec;
+    fs::remove_all(o.out, ec);
+    if (int crc = run_campaign(o); crc != 0) return fmt::format("the unmodified zsmalloc campaign exit {} (a finding?)", crc);
+    json report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
+    if (report.is_discarded()) return "report.json unreadable";
+    if (report.value("allocator", "") != "zsmalloc") return "the report does not name zsmalloc";
+    const json depth = report.value("depth", json::object());
+    for (const char* counter : {"spanning_maps", "huge_objects", "migrations"})
+        if (depth.value(counter, uint64_t{0}) == 0) return std::string("depth counter ") + counter + " is 0";
     return "";
 }
 
@@ -604,6 +637,7 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
 
     record("6.12", check_kernel_612());
     record("zbud", check_kernel_zbud());
+    record("zsmalloc", check_kernel_zsmalloc());
 
     // Each review defect, a patch of the fixed 6.1 file: a 60 s campaign
     // finds it, and triage shows its input does not fail the same way on the
@@ -620,6 +654,56 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
         record(d, kernel_defect_found(d, patch, true, d == "under-reclaim-bit" ? 240 : 60, ""));
     }
     return failed;
+}
+
+int cmd_kernel_score(const ScoreOptions& so) {
+    Context& ctx = Context::get();
+    const TargetChoice base = kernel_choice(so.kernel_allocator, "6.12");
+    struct Row {
+        std::string name, signature;
+        double ttd = 0;
+        bool found = false;
+    };
+    std::vector<Row> rows;
+    for (const std::string& d : kernel_defect_names_of(so.kernel_allocator)) {
+        if (!so.only.empty() && std::find(so.only.begin(), so.only.end(), d) == so.only.end()) continue;
+        const std::string patch = ctx.root() + "/build/kernel-src/defects/" + d + ".diff";
+        if (cmd_kernel_defect(d, patch, base) != 0) return 2;
+        CampaignOptions o;
+        o.budget_s = so.budget_per_mutant;
+        o.jobs = 1;
+        o.corpus = so.corpus;
+        o.triage_runs = 3;
+        o.coverage = false;
+        o.target = base;
+        o.target.kernel_patch = patch;
+        o.target.no_kernel_fixes = true;
+        o.out = ctx.root() + "/build/score/kernel-" + d;
+        std::error_code ec;
+        fs::remove_all(o.out, ec);
+        std::fprintf(stderr, "\n=== score: %s (%s) ===\n", d.c_str(), so.kernel_allocator.c_str());
+        if (run_campaign(o) == 2) return 2;
+        Row row{d, "", 0, false};
+        const json report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
+        for (const json& f : report.is_discarded() ? json::array() : report.value("findings", json::array()))
+            if (f.contains("reproduces_without_patch") && !f["reproduces_without_patch"].get<bool>()) {
+                row = {d, f.value("signature", ""), f.value("time_to_detect_s", 0.0), true};
+                break;
+            }
+        rows.push_back(row);
+    }
+    int found = 0;
+    json out = json::array();
+    std::printf("%-36s %-8s %10s  %s\n", "defect", "found", "detect (s)", "signature");
+    for (const Row& r : rows) {
+        found += r.found ? 1 : 0;
+        std::printf("%-36s %-8s %10.2f  %s\n", r.name.c_str(), r.found ? "yes" : "no", r.ttd, r.signature.c_str());
+        out.push_back({{"defect", r.name}, {"found", r.found}, {"time_to_detect_s", r.ttd}, {"signature", r.signature}});
+    }
+    std::printf("score: %d/%zu seeded %s defects found (%.0f s a campaign)\n", found, rows.size(),
+                so.kernel_allocator.c_str(), so.budget_per_mutant);
+    if (!so.json_path.empty()) write_file(so.json_path, out.dump(2) + "\n");
+    return 0;
 }
 
 }  // namespace z3fh::tool

@@ -202,6 +202,10 @@ Subcommand score_command(CLI::App& app) {
     c->add_option("--jobs", s->so.jobs, "runs at a time (one core each)")->check(CLI::Range(1, 256))->capture_default_str();
     c->add_option("--engine", s->so.engine, "fuzzing engine")->check(CLI::IsMember({"libfuzzer", "afl"}))->capture_default_str();
     c->add_option("--corpus", s->so.corpus, "seed corpus for every campaign, or none")->capture_default_str();
+    c->add_option("--kernel-allocator", s->so.kernel_allocator,
+                  "score the seeded defects of Linux 6.12's mm/<allocator>.c instead (zbud or zsmalloc): a kernel "
+                  "campaign per defect, found only with its patch")
+        ->check(CLI::IsMember({"zbud", "zsmalloc"}));
     c->add_flag("--baseline", s->so.baseline,
                 "also run each mutant through the real-thread stress baseline (ASan and TSan), same budget");
     return {c, [s] {

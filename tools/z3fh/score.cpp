@@ -353,6 +353,7 @@ json score_json(const ScorePlan& p, const std::vector<json>& tables, size_t firs
 }  // namespace
 
 int cmd_score(const ScoreOptions& so) {
+    if (!so.kernel_allocator.empty()) return cmd_kernel_score(so);
     if (so.engine != "libfuzzer" && so.sanitizer != "asan") {
         std::fprintf(stderr, "z3fh: score --engine %s runs with --sanitizer asan (ASan+UBSan); TSan and UBSan-only "
                              "scores run with --engine libfuzzer\n", so.engine.c_str());
