@@ -22,6 +22,10 @@ const char* obj_class_name(ObjClass c) {
     case ObjClass::zswap_lru: return "zswap LRU lock";
     case ObjClass::mm_list: return "mm migration list lock";
     case ObjClass::cpu: return "CPU";
+    case ObjClass::zs_class_lock: return "zsmalloc class lock";
+    case ObjClass::zs_migrate_lock: return "zsmalloc migrate_lock";
+    case ObjClass::zs_zspage_lock: return "zspage lock";
+    case ObjClass::zram_slot: return "zram slot lock";
     }
     return "?";
 }

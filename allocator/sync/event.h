@@ -44,6 +44,10 @@ enum class ObjClass : uint8_t {
     zswap_lru,      // the 6.12 zswap user's LRU lock (fuzz/harness/zswap612_user.h)
     mm_list,        // the kernel target's mm core: its migration lists (kernel/adapter/kernel_mm.c)
     cpu,            // a virtual CPU (the serial is its number)
+    zs_class_lock,    // zsmalloc's per-class spinlock (class->lock)
+    zs_migrate_lock,  // zsmalloc's pool->migrate_lock (a qrwlock)
+    zs_zspage_lock,   // zsmalloc's zspage->lock (a qrwlock)
+    zram_slot,        // the zram user's per-slot lock (fuzz/harness/zram_user.h)
 };
 
 const char* obj_class_name(ObjClass c);

@@ -327,7 +327,13 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     }
     h.pool = make_target(prog.vcpus, &evict, &h);
     h.shadow = std::make_unique<Shadow>(*h.pool, h.slots);
-    if (prog.user == UserKind::zswap)
+    // zram is zsmalloc's user only: elsewhere a zram program's user is the
+    // broad zpool user.
+    if (prog.user == UserKind::zram && std::string(h.pool->allocator()) == "zsmalloc")
+        h.zswap = make_zram_user(
+            *h.pool, h.slots, prog, [](void* self, const ShadowFinding& f) { record_finding(*static_cast<Harness*>(self), f); },
+            &h);
+    else if (prog.user == UserKind::zswap)
         h.zswap = make_zswap_user(
             *h.pool, h.slots, prog, [](void* self, const ShadowFinding& f) { record_finding(*static_cast<Harness*>(self), f); },
             &h);

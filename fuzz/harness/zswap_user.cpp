@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "harness/zram_user.h"
 #include "harness/zswap612_user.h"
 #include "harness/zswap61_user.h"
 
@@ -113,6 +114,11 @@ std::unique_ptr<ZswapUser> make_zswap_user(TargetPool& pool, SlotState (&slots)[
                                            ZswapUser::FindingFn finding, void* ctx) {
     if (pool.has_pool_lru()) return std::make_unique<Zswap61User>(pool, slots, prog, finding, ctx);
     return std::make_unique<Zswap612User>(pool, slots, prog, finding, ctx);
+}
+
+std::unique_ptr<ZswapUser> make_zram_user(TargetPool& pool, SlotState (&slots)[kSlots], const Program& prog,
+                                          ZswapUser::FindingFn finding, void* ctx) {
+    return std::make_unique<ZramUser>(pool, slots, prog, finding, ctx);
 }
 
 }  // namespace z3fh::fuzz

@@ -54,7 +54,7 @@ public:
     // Main context, after the run: run what the shrink queue still holds.
     virtual void drain() = 0;
     // The depth counters the user adds: objects written back.
-    DepthCounters depth_counters() const;
+    virtual DepthCounters depth_counters() const;
 
 protected:
     struct Entry {
@@ -117,5 +117,8 @@ protected:
 // through an evict callback (the port too), 6.12's where it has no LRU.
 std::unique_ptr<ZswapUser> make_zswap_user(TargetPool& pool, SlotState (&slots)[kSlots], const Program& prog,
                                            ZswapUser::FindingFn finding, void* ctx);
+// zram's model (zram_user.h), for a zsmalloc target.
+std::unique_ptr<ZswapUser> make_zram_user(TargetPool& pool, SlotState (&slots)[kSlots], const Program& prog,
+                                          ZswapUser::FindingFn finding, void* ctx);
 
 }  // namespace z3fh::fuzz

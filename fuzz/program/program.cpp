@@ -84,7 +84,9 @@ void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t 
     *out = Program{};
     if (plen >= 1) out->threads = 1 + prog[0] % kMaxThreads;
     if (plen >= 2) out->vcpus = 1 + prog[1] % 2;
-    if (plen >= 2) out->user = static_cast<UserKind>((prog[1] >> 1) & 1);
+    // Bits 1-2: 0 the broad zpool user, 1 zswap, 2 and 3 zram (zsmalloc's
+    // user; a program's zram runs as the zpool user on other allocators).
+    if (plen >= 2) out->user = static_cast<UserKind>(std::min((prog[1] >> 1) & 3, 2));
     if (plen >= 3) out->evict_policy = prog[2];
     if (plen > 3) out->ops.reserve(std::min<size_t>(kMaxOps, (plen - 3) / 3));
     for (size_t i = 3; i + 3 <= plen && out->ops.size() < kMaxOps; i += 3) {
@@ -103,12 +105,15 @@ void decode_body(const uint8_t* prog, size_t plen, const uint8_t* sched, size_t 
 }
 }  // namespace
 
-const char* user_kind_name(UserKind u) { return u == UserKind::zswap ? "zswap" : "zpool"; }
+const char* user_kind_name(UserKind u) {
+    return u == UserKind::zswap ? "zswap" : u == UserKind::zram ? "zram" : "zpool";
+}
 
 bool parse_user_kind(const std::string& name, UserKind* out, bool* any) {
     *any = name.empty() || name == "any";
     if (name == "zswap") *out = UserKind::zswap;
     else if (name == "zpool") *out = UserKind::zpool;
+    else if (name == "zram") *out = UserKind::zram;
     else return *any;
     return true;
 }

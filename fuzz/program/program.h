@@ -3,7 +3,7 @@
 //
 // Binary format (version 1), little-endian:
 //   "Z3FP" magic, u8 version, u16 program_len, u16 schedule_len   (9 bytes)
-//   program bytes: u8 threads, u8 vcpus (bit 1: the user), u8 evict policy, then 3 bytes an op
+//   program bytes: u8 threads, u8 vcpus (bits 1-2: the user), u8 evict policy, then 3 bytes an op
 //                  (thread, opcode, argument)
 //   schedule bytes: (delay, target) pairs for the input strategy
 // Version 2 is version 1 with one more byte before the schedule bytes (and
@@ -72,9 +72,9 @@ inline ZswapWriteback zswap_writeback(EvictAction a) { return static_cast<ZswapW
 // Who uses the pool: the broad zpool user (every operation, any evict
 // behaviour, GFP_KERNEL), or a model of Linux 6.1's zswap
 // (fuzz/harness/zswap_user.h). Bit 1 of the program's vCPU byte.
-enum class UserKind : uint8_t { zpool = 0, zswap = 1 };
+enum class UserKind : uint8_t { zpool = 0, zswap = 1, zram = 2 };
 const char* user_kind_name(UserKind u);
-// The campaign's --user: "zpool" or "zswap" pin every input's user ("any"
+// The campaign's --user: "zpool", "zswap" or "zram" pin every input's user ("any"
 // or "" leaves inputs as they are); false for an unknown name.
 bool parse_user_kind(const std::string& name, UserKind* out, bool* any);
 

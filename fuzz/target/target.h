@@ -124,6 +124,11 @@ public:
         (void)line;
     }
     virtual void leave_atomic() {}
+    // zsmalloc's own: zs_huge_class_size (0 where the allocator has no huge
+    // class), and zs_compact on the whole pool (zram's compact; nothing
+    // where the allocator does not compact on request).
+    virtual size_t huge_class_size() { return 0; }
+    virtual void compact_pool() {}
     // zpool_get_total_size: the pool's size in bytes, as its user asks for
     // it (zswap after every free).
     virtual uint64_t total_size() = 0;

@@ -137,6 +137,7 @@ unsigned long zsa_shrink(struct zsa_pool *zs, unsigned long nr_to_scan) {
     return freed;
 }
 uint64_t zsa_total_pages(struct zsa_pool *zs) { return zs_zpool_driver.total_pages(zs->pool); }
+size_t zsa_huge_class_size(struct zsa_pool *zs) { return zs_huge_class_size(zs->pool); }
 void zsa_drain(struct zsa_pool *zs) {
     (void)zs;
     kshim_flush_workqueue(kshim_system_wq_if_made());

@@ -36,6 +36,8 @@ unsigned long zsa_compact(struct zsa_pool *zs);
 /* Memory pressure: the registered shrinkers (zsmalloc's: zs_compact). */
 unsigned long zsa_shrink(struct zsa_pool *zs, unsigned long nr_to_scan);
 uint64_t zsa_total_pages(struct zsa_pool *zs);
+/* zs_huge_class_size: objects this long or longer get a page of their own. */
+size_t zsa_huge_class_size(struct zsa_pool *zs);
 /* Main context: run the queued deferred frees (system_wq) to completion. */
 void zsa_drain(struct zsa_pool *zs);
 const char *zsa_source_path(void);

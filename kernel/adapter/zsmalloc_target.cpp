@@ -40,7 +40,9 @@ public:
         return Errno::ok;
     }
     // zram's compact (its sysfs knob): zs_compact on the whole pool.
-    void compact_handle_page(Handle) override { (void)zsa_compact(zs_); }
+    void compact_handle_page(Handle) override { compact_pool(); }
+    void compact_pool() override { (void)zsa_compact(zs_); }
+    size_t huge_class_size() override { return zsa_huge_class_size(zs_); }
     // Only the mm core migrates zsmalloc's pages, by scanning them: the
     // broad user's migrate is one synchronous compaction round.
     Errno migrate_handle_page(Handle) override {

@@ -106,6 +106,9 @@ ObjClass lock_class(const char* name, bool rw) {
     if (n.find("page_lock") != std::string::npos) return ObjClass::page_lock;
     if (n.find("pool->lock") != std::string::npos) return ObjClass::pool_lock;
     if (n.find("mm_list_lock") != std::string::npos) return ObjClass::mm_list;
+    if (n.find("class->lock") != std::string::npos) return ObjClass::zs_class_lock;
+    if (rw && n.find("migrate_lock") != std::string::npos) return ObjClass::zs_migrate_lock;
+    if (rw && n.find("zspage->lock") != std::string::npos) return ObjClass::zs_zspage_lock;
     return ObjClass::none;
 }
 

@@ -16,6 +16,7 @@
 #include "program/program.h"
 #include "shadow/shadow.h"
 #include "target/target.h"
+#include "harness/zram_user.h"
 #include "zsmalloc_adapter.h"
 
 namespace z3fh::fuzz {
@@ -164,6 +165,51 @@ TEST(Zsmalloc, DepthCountersCountWhatTheRunDid) {
     EXPECT_GE(depth["huge_objects"], 1u);
     EXPECT_GE(depth["migrations"], 1u);
     EXPECT_TRUE(depth.count("compactions") && depth.count("deferred_frees"));
+}
+
+}  // namespace
+}  // namespace z3fh::fuzz
+
+namespace z3fh::fuzz {
+namespace {
+
+// zram as zsmalloc's user: the fake compressor's lengths cover 1..PAGE_SIZE
+// (every class, the lengths that span pages, the huge class), and writes,
+// reads, slot-free notifications, compaction and the mm core run clean.
+TEST(Zram, TheFakeCompressorReachesEveryLength) {
+    size_t lo = SIZE_MAX, hi = 0;
+    int spans_classes = 0;
+    for (uint32_t g = 1; g < 400; g++)
+        for (int s = 0; s < kSlots; s++) {
+            const size_t n = ZramUser::compressed_length(s, g, size_classes()[g % size_classes().size()]);
+            lo = std::min(lo, n);
+            hi = std::max(hi, n);
+            spans_classes += n > 3000 ? 1 : 0;
+        }
+    EXPECT_LE(lo, 16u);
+    EXPECT_GE(hi, 4080u);
+    EXPECT_GT(spans_classes, 100);
+}
+
+TEST(Zram, WritesReadsFreesAndCompactionRunClean) {
+    Program p;
+    p.threads = 2;
+    p.vcpus = 2;
+    p.user = UserKind::zram;
+    p.ops = {
+        {OpKind::alloc, 0, (12 << 3) | 0}, {OpKind::alloc, 0, (3 << 3) | 1},  {OpKind::alloc, 0, (25 << 3) | 2},
+        {OpKind::verify, 0, 0x01},         {OpKind::alloc, 0, (12 << 3) | 1}, {OpKind::free, 0, 0x00},
+        {OpKind::reclaim, 0, 0x01},        {OpKind::alloc, 1, (7 << 3) | 3},  {OpKind::verify, 1, 0x03},
+        {OpKind::migrate, 1, 0x08},        {OpKind::verify, 1, 0x02},         {OpKind::free, 1, 0x03},
+        {OpKind::reclaim, 1, 0x00},
+    };
+    RunConfig cfg;
+    cfg.depth_counters = true;
+    Outcome o = run_program(p, cfg);
+    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
+    EXPECT_EQ(o.status, sched::RunStatus::completed);
+    std::map<std::string, uint64_t> depth(o.depth.begin(), o.depth.end());
+    EXPECT_TRUE(depth.count("zram_slow_writes") && depth.count("zram_missed_frees"));
 }
 
 }  // namespace

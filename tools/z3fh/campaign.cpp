@@ -143,12 +143,16 @@ bool prepare_kernel_target(CampaignPlan& p, const std::string& preset) {
     p.target_info["kernel_series"] = p.kfile->series;
     p.target_info["allocator"] = p.kfile->allocator;
     {
-        // Who drives the file: the broad zpool user, and the model of that
-        // series' zswap (6.1: through zpool's evict; 6.12: its own LRU).
+        // Who drives the file: the broad zpool user, the model of that
+        // series' zswap (6.1: through zpool's evict; 6.12: its own LRU),
+        // and for zsmalloc 6.12's zram (model).
         const std::string zswap = fmt::format("Linux {}'s zswap (model)", p.kfile->series);
+        const bool zram = p.kfile->allocator == "zsmalloc";
         const std::string& u = p.opts.user;
         p.target_info["user_model"] = u == "zswap"   ? zswap
                                       : u == "zpool" ? std::string("the broad zpool user")
+                                      : u == "zram"  ? std::string(zram ? "Linux 6.12's zram (model)" : "the broad zpool user")
+                                      : zram         ? "the broad zpool user, " + zswap + " and Linux 6.12's zram (model)"
                                                      : "the broad zpool user and " + zswap;
     }
     p.target_info["kernel_sha256"] = p.kfile->sha256;

@@ -85,8 +85,10 @@ Subcommand campaign_command(CLI::App& app) {
     c->add_option("--strategy", s->co.strategy, "scheduler strategy: input, pct or random")
         ->check(CLI::IsMember({"input", "pct", "random"}))
         ->capture_default_str();
-    c->add_option("--user", s->co.user, "the pool's user: any (each input says), zswap or zpool")
-        ->check(CLI::IsMember({"any", "zswap", "zpool"}))
+    c->add_option("--user", s->co.user,
+                  "the pool's user: any (each input says), zswap, zpool, or zram (zsmalloc's; the zpool user on "
+                  "other allocators)")
+        ->check(CLI::IsMember({"any", "zswap", "zpool", "zram"}))
         ->capture_default_str();
     c->add_option("--corpus", s->co.corpus, "seed corpus directory (copied), or none")->capture_default_str();
     c->add_option("--out", s->co.out, "campaign folder (default: campaigns/<time>)");
