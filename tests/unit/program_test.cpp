@@ -26,7 +26,7 @@ TEST(Program, EncodeDecodeRoundTrip) {
 
 // The user is bit 1 of the vCPU byte: programs written before it existed
 // (that byte 0 or 1) keep the zpool user; --user's names parse, others not.
-TEST(Program, UserIsBitOneOfTheVcpuByte) {
+TEST(Program, UserIsBitsOneAndTwoOfTheVcpuByte) {
     Program p;
     p.vcpus = 2;
     p.ops = {{OpKind::alloc, 0, 1}};
@@ -47,8 +47,19 @@ TEST(Program, UserIsBitOneOfTheVcpuByte) {
     EXPECT_FALSE(any);
     EXPECT_TRUE(parse_user_kind("any", &u, &any));
     EXPECT_TRUE(any);
-    EXPECT_FALSE(parse_user_kind("zram", &u, &any));
     EXPECT_NE(to_text(q).find("user zswap"), std::string::npos);
+    // zram: bit 2 (and both bits, from a mutated input)
+    EXPECT_TRUE(parse_user_kind("zram", &u, &any));
+    EXPECT_EQ(u, UserKind::zram);
+    p.user = UserKind::zram;
+    b = encode(p);
+    EXPECT_EQ(b[kHeaderSize + 1], 5);
+    ASSERT_EQ(decode_strict(b.data(), b.size(), &q, &why), DecodeError::ok) << why;
+    EXPECT_EQ(q.user, UserKind::zram);
+    b[kHeaderSize + 1] = 7;
+    ASSERT_EQ(decode_strict(b.data(), b.size(), &q, &why), DecodeError::ok) << why;
+    EXPECT_EQ(q.user, UserKind::zram);
+    EXPECT_FALSE(parse_user_kind("zbud", &u, &any));
 }
 
 TEST(Program, StrictDecoderNamesEachError) {
