@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     z3fh::fuzz::UserKind user;
     bool any;
     if (const char* u = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::user); u && !z3fh::fuzz::parse_user_kind(u, &user, &any)) {
-        std::fprintf(stderr, "z3fold_fuzz: Z3FH_USER=%s: not any, zswap or zpool\n", u);
+        std::fprintf(stderr, "z3fold_fuzz: Z3FH_USER=%s: not any, zswap, zpool or zram\n", u);
         std::exit(2);
     }
     if (const char* s = z3fh::fuzz::env_value(z3fh::fuzz::EnvKnob::strategy)) {

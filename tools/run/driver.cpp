@@ -110,7 +110,7 @@ bool load_input(const std::string& path, Program* prog, std::vector<uint8_t>* by
         fuzz::UserKind u;
         bool any;
         if (!fuzz::parse_user_kind(user, &u, &any)) {
-            std::fprintf(stderr, "z3fh: Z3FH_USER=%s: not any, zswap or zpool\n", user);
+            std::fprintf(stderr, "z3fh: Z3FH_USER=%s: not any, zswap, zpool or zram\n", user);
             return false;
         }
         if (!any) prog->user = u;
