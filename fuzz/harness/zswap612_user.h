@@ -21,9 +21,9 @@
 //   and frees it (zs:1056-1230). Several reclaimers run at once.
 // Not modelled: the per-CPU compression context's mutex, which the store's
 // zpool_malloc, map and unmap and the decompression's map and unmap run
-// under: the model allows more mappings at once than there are CPUs (no
-// false finding for z3fold or zbud, whose map keeps no per-CPU state;
-// zsmalloc's per-CPU mapping area will need it); memcg charging; the pool
+// under: the model lets two threads on one CPU compress at once (harmless:
+// z3fold's and zbud's map keep no per-CPU state, and a thread inside
+// zsmalloc's mapping has preemption off and owns its CPU); memcg charging; the pool
 // size limit (a `reclaim` op stands for memory pressure); a busy offset is
 // always -EEXIST (the kernel says -ENOMEM when SWAP_HAS_CACHE is set with
 // no folio yet, and its scan then goes on).
