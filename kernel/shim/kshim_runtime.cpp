@@ -19,18 +19,6 @@ extern "C" {
 #include "kshim_registry.h"
 }
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#include <sanitizer/asan_interface.h>
-#define KSHIM_POISON(p, n) __asan_poison_memory_region((p), (n))
-#define KSHIM_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
-#endif
-#endif
-#ifndef KSHIM_POISON
-#define KSHIM_POISON(p, n) ((void)(p), (void)(n))
-#define KSHIM_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
 using namespace kshim;
 
 namespace {

@@ -27,18 +27,6 @@ constexpr gfp_t kGfpKernel = 0x400u | 0x800u | 0x40u | 0x80u;  // GFP_KERNEL, as
 constexpr int kDefaultSeeks = 2;
 }  // namespace
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#include <sanitizer/asan_interface.h>
-#define KSHIM_POISON(p, n) __asan_poison_memory_region((p), (n))
-#define KSHIM_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
-#endif
-#endif
-#ifndef KSHIM_POISON
-#define KSHIM_POISON(p, n) ((void)(p), (void)(n))
-#define KSHIM_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
 using namespace kshim;
 
 // The DEFINE_PER_CPU section's bounds, from the linker (absent, and null,

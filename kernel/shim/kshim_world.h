@@ -20,6 +20,19 @@ extern "C" {
 #include "kshim_types.h"
 }
 
+// Redzones the shim keeps (per-CPU units) are poisoned under ASan.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define KSHIM_POISON(p, n) __asan_poison_memory_region((p), (n))
+#define KSHIM_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#endif
+#endif
+#ifndef KSHIM_POISON
+#define KSHIM_POISON(p, n) ((void)(p), (void)(n))
+#define KSHIM_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace kshim {
 
 using namespace z3fh::sync;

@@ -499,63 +499,56 @@ std::string check_kernel_612() {
     return "";
 }
 
-// Linux 6.12's mm/zbud.c: its tests, a clean 20-second campaign on the
-// unmodified file (zbud has no known defect), and each seeded zbud defect
-// found by a 30-second campaign, only with its patch.
-std::string check_kernel_zbud() {
+// A 6.12 allocator with no finding of its own: its kernel tests, then a
+// clean 20-second campaign on the unmodified file, whose report it leaves
+// in *report. "" or what failed.
+std::string allocator_clean(const std::string& allocator, json* report) {
     Context& ctx = Context::get();
-    std::fprintf(stderr, "\n=== kernel target: Linux 6.12's mm/zbud.c ===\n");
-    const TargetChoice t = kernel_choice("zbud", "6.12");
+    std::fprintf(stderr, "\n=== kernel target: Linux 6.12's mm/%s.c ===\n", allocator.c_str());
+    const TargetChoice t = kernel_choice(allocator, "6.12");
     auto k = prepare_kernel_file(t);
-    if (!k) return "could not get 6.12's mm/zbud.c";
+    if (!k) return "could not get 6.12's mm/" + allocator + ".c";
     std::string dir = ensure_kernel_built("libfuzzer", *k, {"kernel_tests"}, nullptr, {"-DZ3FH_TESTS=ON"});
-    if (dir.empty()) return "the zbud kernel target did not build";
+    if (dir.empty()) return "the " + allocator + " kernel target did not build";
     if (int rc = run_process({dir + "/kernel/kernel_tests"}, ctx.sanitizer_env("asan")).exit_code; rc != 0)
-        return fmt::format("zbud kernel tests exit {}", rc);
+        return fmt::format("{} kernel tests exit {}", allocator, rc);
     CampaignOptions o;
     o.budget_s = 20;
     o.jobs = 1;
     o.corpus = "none";
     o.coverage = false;
     o.target = t;
-    o.out = ctx.root() + "/build/e2e/kernel-zbud";
+    o.out = ctx.root() + "/build/e2e/kernel-" + allocator;
     std::error_code ec;
     fs::remove_all(o.out, ec);
-    if (int crc = run_campaign(o); crc != 0) return fmt::format("the unmodified zbud campaign exit {} (a finding?)", crc);
+    if (int crc = run_campaign(o); crc != 0)
+        return fmt::format("the unmodified {} campaign exit {} (a finding?)", allocator, crc);
+    *report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
+    if (report->is_discarded()) return "report.json unreadable";
+    if (report->value("allocator", "") != allocator) return "the report does not name " + allocator;
+    return "";
+}
+
+// Linux 6.12's mm/zbud.c: clean (allocator_clean), and each seeded zbud
+// defect found by a 30-second campaign, only with its patch.
+std::string check_kernel_zbud() {
+    json report;
+    if (std::string err = allocator_clean("zbud", &report); !err.empty()) return err;
+    const TargetChoice t = kernel_choice("zbud", "6.12");
     for (const std::string& d : kernel_defect_names_of("zbud")) {
-        const std::string patch = ctx.root() + "/build/kernel-src/defects/" + d + ".diff";
+        const std::string patch = Context::get().root() + "/build/kernel-src/defects/" + d + ".diff";
         if (cmd_kernel_defect(d, patch, t) != 0) return d + ": kernel-defect failed";
         if (std::string err = kernel_defect_found(d, patch, false, 30, "", false, t); !err.empty()) return d + ": " + err;
     }
     return "";
 }
 
-// Linux 6.12's mm/zsmalloc.c: its tests, and a clean 20-second campaign
-// with both users on the unmodified file whose corpus maps objects that span
-// pages, allocates huge objects and has pages migrated.
+// Linux 6.12's mm/zsmalloc.c: clean (allocator_clean), with a corpus that
+// maps objects that span pages, allocates huge objects and has pages
+// migrated.
 std::string check_kernel_zsmalloc() {
-    Context& ctx = Context::get();
-    std::fprintf(stderr, "\n=== kernel target: Linux 6.12's mm/zsmalloc.c ===\n");
-    const TargetChoice t = kernel_choice("zsmalloc", "6.12");
-    auto k = prepare_kernel_file(t);
-    if (!k) return "could not get 6.12's mm/zsmalloc.c";
-    std::string dir = ensure_kernel_built("libfuzzer", *k, {"kernel_tests"}, nullptr, {"-DZ3FH_TESTS=ON"});
-    if (dir.empty()) return "the zsmalloc kernel target did not build";
-    if (int rc = run_process({dir + "/kernel/kernel_tests"}, ctx.sanitizer_env("asan")).exit_code; rc != 0)
-        return fmt::format("zsmalloc kernel tests exit {}", rc);
-    CampaignOptions o;
-    o.budget_s = 20;
-    o.jobs = 1;
-    o.corpus = "none";
-    o.coverage = false;
-    o.target = t;
-    o.out = ctx.root() + "/build/e2e/kernel-zsmalloc";
-    std::error_code ec;
-    fs::remove_all(o.out, ec);
-    if (int crc = run_campaign(o); crc != 0) return fmt::format("the unmodified zsmalloc campaign exit {} (a finding?)", crc);
-    json report = json::parse(read_file(o.out + "/report.json"), nullptr, false);
-    if (report.is_discarded()) return "report.json unreadable";
-    if (report.value("allocator", "") != "zsmalloc") return "the report does not name zsmalloc";
+    json report;
+    if (std::string err = allocator_clean("zsmalloc", &report); !err.empty()) return err;
     const json depth = report.value("depth", json::object());
     for (const char* counter : {"spanning_maps", "huge_objects", "migrations"})
         if (depth.value(counter, uint64_t{0}) == 0) return std::string("depth counter ") + counter + " is 0";
