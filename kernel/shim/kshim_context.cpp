@@ -329,16 +329,31 @@ extern "C" KSHIM_LOCK_API void kshim_unlock_page(struct page* pg, const char* fi
 
 // ---- preemption, migration and the CPU id ----
 
+namespace {
+// One CPU runs one task at a time: what a task does with preemption off on
+// a CPU (its per-CPU data, zsmalloc's mapping area) happens before what the
+// next task does there with preemption off. The fibers are TSan threads of
+// their own, so that order is told to TSan through one token a CPU.
+struct alignas(64) CpuToken {
+    char byte;
+};
+CpuToken g_cpu_token[64];
+[[maybe_unused]] const void* cpu_token() { return &g_cpu_token[static_cast<unsigned>(current_vcpu()) % 64]; }
+}  // namespace
+
 extern "C" void kshim_preempt_disable(const char* file, int line) {
     TsanHidden hidden;
     ThreadContext& c = current_context();
-    if (c.preempt_disabled++ == 0) c.preempt_loc = loc_of(file, line);
+    if (c.preempt_disabled++ == 0) {
+        c.preempt_loc = loc_of(file, line);
+        Z3FH_HB_ACQUIRE(cpu_token());
+    }
 }
 extern "C" void kshim_preempt_enable(const char* file, int line) {
     TsanHidden hidden;
     ThreadContext& c = current_context();
     if (c.preempt_disabled <= 0) fatal(ErrorKind::check, loc_of(file, line), "preempt_enable without preempt_disable");
-    c.preempt_disabled--;
+    if (--c.preempt_disabled == 0) Z3FH_HB_RELEASE(cpu_token());
 }
 // The allocator's caller holds a spinning lock of its own around the call
 // (the preemption count the kernel's spin_lock takes): what the allocator

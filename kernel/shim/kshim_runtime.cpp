@@ -459,6 +459,10 @@ page* new_page(const AllocSite& site) {
     w.page_sites.emplace(reinterpret_cast<uintptr_t>(block), site);
     init_page_lock(pg);
     shared_write(nullptr);  // the step checks ask which pages are live
+    // Published: the kernel's struct page predates the allocation (the page
+    // allocator's own locks order a scanner's look after it); the shim's is
+    // born here, so a get_page_unless_zero elsewhere acquires its birth.
+    Z3FH_HB_RELEASE(&pg->_refcount);
     return pg;
 }
 }  // namespace
