@@ -32,6 +32,7 @@ Program random_program(std::mt19937& rng) {
     p.vcpus = 1 + static_cast<int>(rng() % 2);
     p.evict_policy = static_cast<uint8_t>(rng());
     p.user = rng() % 2 ? UserKind::zswap : UserKind::zpool;
+    if (rng() % 4 == 0) p.user = UserKind::zram;  // zsmalloc's user (the zpool user elsewhere)
     size_t n = 4 + rng() % 20;
     for (size_t i = 0; i < n; i++) p.ops.push_back(random_op(rng, p.threads));
     if (rng() % 3 == 0) {
@@ -109,6 +110,7 @@ void mutate_program(Program& p, std::mt19937& rng, ByteMutator byte_mutate) {
         case 8:  // pool parameters, evict behaviour and the user
             if (rng() % 2) p.vcpus = 1 + static_cast<int>(rng() % 2);
             else if (rng() % 4) p.evict_policy = static_cast<uint8_t>(rng());
+            else if (p.user == UserKind::zpool) p.user = rng() % 2 ? UserKind::zswap : UserKind::zram;
             else p.user = p.user == UserKind::zswap ? UserKind::zpool : UserKind::zswap;
             break;
         case 9:  // swap two ops (reorders within and across threads)
