@@ -43,13 +43,9 @@ public:
     PoolSnapshot snapshot() override {
         sync::TsanHidden hidden;
         PoolSnapshot snap;
-        std::vector<kz_page_info> pages(64);
-        size_t n = kz_snapshot_pages(kz_, pages.data(), pages.size());
-        if (n > pages.size()) {
-            pages.resize(n);
-            n = kz_snapshot_pages(kz_, pages.data(), pages.size());
-        }
-        for (size_t i = 0; i < n; i++) {
+        const std::vector<kz_page_info> pages =
+            read_all<kz_page_info>([&](kz_page_info* out, size_t cap) { return kz_snapshot_pages(kz_, out, cap); });
+        for (size_t i = 0; i < pages.size(); i++) {
             const kz_page_info& k = pages[i];
             PageSnapshot p;
             p.serial = k.serial;

@@ -4,6 +4,7 @@
 // the version, the shim's leftovers and its violation callback. One is
 // linked into a kernel build's binaries, by the allocator CMake picks.
 #pragma once
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,18 @@ public:
     std::vector<Leftover> live_allocations() override { return kshim_live_allocations(false); }
 
 protected:
+    // An adapter's "fill up to cap, return how many exist" read, whole.
+    template <typename Info, typename Fill>
+    static std::vector<Info> read_all(Fill fill) {
+        std::vector<Info> v(64);
+        size_t n = fill(v.data(), v.size());
+        if (n > v.size()) {
+            v.resize(n);
+            n = fill(v.data(), v.size());
+        }
+        v.resize(std::min(n, v.size()));
+        return v;
+    }
     static Errno to_errno(int rc) {
         switch (-rc) {
         case 0: return Errno::ok;

@@ -41,14 +41,10 @@ public:
 
     PoolSnapshot snapshot() override {
         sync::TsanHidden hidden;
-        std::vector<zb_page_info> pages(64);
-        size_t n = zb_snapshot_pages(zb_, pages.data(), pages.size());
-        if (n > pages.size()) {
-            pages.resize(n);
-            n = zb_snapshot_pages(zb_, pages.data(), pages.size());
-        }
+        const std::vector<zb_page_info> pages =
+            read_all<zb_page_info>([&](zb_page_info* out, size_t cap) { return zb_snapshot_pages(zb_, out, cap); });
         PoolSnapshot snap;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < pages.size(); i++) {
             PageSnapshot p;
             p.serial = pages[i].serial;
             p.first_chunks = pages[i].first_chunks;

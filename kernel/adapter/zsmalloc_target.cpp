@@ -58,14 +58,10 @@ public:
 
     PoolSnapshot snapshot() override {
         sync::TsanHidden hidden;
-        std::vector<zsa_page_info> pages(128);
-        size_t n = zsa_snapshot_pages(zs_, pages.data(), pages.size());
-        if (n > pages.size()) {
-            pages.resize(n);
-            n = zsa_snapshot_pages(zs_, pages.data(), pages.size());
-        }
+        const std::vector<zsa_page_info> pages =
+            read_all<zsa_page_info>([&](zsa_page_info* out, size_t cap) { return zsa_snapshot_pages(zs_, out, cap); });
         PoolSnapshot snap;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < pages.size(); i++) {
             PageSnapshot p;
             p.serial = pages[i].serial;
             p.unit = pages[i].first_serial;
