@@ -184,10 +184,10 @@ void record_finding(Harness& h, const ShadowFinding& f) {
 
 void set_feedback(const Feedback& fb) { g_feedback = fb; }
 
-std::vector<std::string> known_findings_from_env() {
+namespace {
+// A comma-separated list's non-empty entries (the knobs' list values).
+std::vector<std::string> comma_list(const std::string& list) {
     std::vector<std::string> out;
-    const char* env = env_value(EnvKnob::known_findings);
-    const std::string list = env ? env : "";
     size_t at = 0;
     while (at < list.size()) {
         size_t comma = list.find(',', at);
@@ -197,15 +197,16 @@ std::vector<std::string> known_findings_from_env() {
     }
     return out;
 }
+}  // namespace
+
+std::vector<std::string> known_findings_from_env() {
+    const char* env = env_value(EnvKnob::known_findings);
+    return comma_list(env ? env : "");
+}
+
 
 std::string turn_checks_off(const std::string& names, RunConfig* cfg) {
-    size_t at = 0;
-    while (at <= names.size()) {
-        size_t comma = names.find(',', at);
-        if (comma == std::string::npos) comma = names.size();
-        const std::string name = names.substr(at, comma - at);
-        at = comma + 1;
-        if (name.empty()) continue;
+    for (const std::string& name : comma_list(names)) {
         if (name == "step") cfg->check_every_step = false;
         else if (name == "step-skip") cfg->skip_unchanged_steps = false;
         else if (name == "lock-order") cfg->lock_order = cfg->cross_run_lockdep = false;

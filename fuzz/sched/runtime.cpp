@@ -261,8 +261,9 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
     return threads_[static_cast<size_t>(chosen)].get();
 }
 
-// A thread with preemption off (a spinning lock held or spun for,
-// preempt_disable, kmap_atomic, local_lock) owns its virtual CPU: no other thread runs on that CPU
+// A thread with preemption off (a spinning lock held, preempt_disable,
+// kmap_atomic, local_lock; see kshim_thread_owns_cpu for one spinning for a
+// lock, which does not yet) owns its virtual CPU: no other thread runs on that CPU
 // until it can be again (a kernel's CPU runs one task at a time). The
 // choices without those threads; all of them if none is left (a thread
 // spinning for what only a thread on its own CPU can give: the kernel
