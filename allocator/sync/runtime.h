@@ -49,9 +49,11 @@ public:
     void set_preemptible(PreemptibleFn f) { preemptible_ = f; }
     // Whether a thread owns its virtual CPU now (preemption off there: a
     // spinning lock held or spun for, preempt_disable, kmap_atomic,
-    // local_lock): no other thread runs on that CPU meanwhile. Unset, any
-    // thread may run at any point.
-    void set_owns_cpu(PreemptibleFn f) { owns_cpu_ = f; }
+    // local_lock): no other thread runs on that CPU meanwhile. `waiting`:
+    // it found a lock taken and waits in its acquire (blocked, or woken
+    // and not yet resumed). Unset, any thread may run at any point.
+    using OwnsCpuFn = bool (*)(int thread, int held, bool waiting);
+    void set_owns_cpu(OwnsCpuFn f) { owns_cpu_ = f; }
 
     // Lock bookkeeping for validation (held-lock sets, lock-order graph).
     virtual void on_acquire(const void* lock, ObjectId obj, SrcLoc loc) = 0;
@@ -75,7 +77,7 @@ public:
 protected:
     bool in_thread_ = false;  // kept by the implementation
     PreemptibleFn preemptible_ = nullptr;
-    PreemptibleFn owns_cpu_ = nullptr;
+    OwnsCpuFn owns_cpu_ = nullptr;
     // The plain stores noted since the last scheduling point.
     const void* writes_[kKeptWrites] = {};
     size_t writes_n_ = 0;

@@ -242,15 +242,17 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
     }
     const std::vector<int>* choices = &runnable_;
     if (choices->empty()) return nullptr;
+    if (owns_cpu_ && choices->size() > 1) choices = not_on_owned_cpus(choices);
     if (!forced && ev == Event::yield && choices->size() > 1) {
         // A yield (cpu_relax, cond_resched) lets another thread run: without
         // this a trylock loop could spin forever under an unlucky schedule.
-        others_.assign(runnable_.begin(), runnable_.end());
-        others_.erase(std::find(others_.begin(), others_.end(), cur->id));
+        // Among those that may run: a thread spinning with preemption off,
+        // with every other CPU owned, goes on spinning.
+        others_.assign(choices->begin(), choices->end());
+        if (auto self = std::find(others_.begin(), others_.end(), cur->id); self != others_.end()) others_.erase(self);
         choices = &others_;
         forced = true;
     }
-    if (owns_cpu_ && choices->size() > 1) choices = not_on_owned_cpus(choices);
     if (choices->size() == 1) return threads_[static_cast<size_t>((*choices)[0])].get();
     DecisionPoint dp{forced ? -1 : cur->id, cur ? cur->id : -1, choices, ev, obj, step_};
     size_t idx = input_ ? input_->InputStrategy::choose(dp) : strategy_.choose(dp);
@@ -261,9 +263,9 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
     return threads_[static_cast<size_t>(chosen)].get();
 }
 
-// A thread with preemption off (a spinning lock held, preempt_disable,
-// kmap_atomic, local_lock; see kshim_thread_owns_cpu for one spinning for a
-// lock, which does not yet) owns its virtual CPU: no other thread runs on that CPU
+// A thread with preemption off (a spinning lock held or waited for,
+// preempt_disable, kmap_atomic, local_lock; see kshim_thread_owns_cpu for
+// one at a lock's point, which does not yet) owns its virtual CPU: no other thread runs on that CPU
 // until it can be again (a kernel's CPU runs one task at a time). The
 // choices without those threads; all of them if none is left (a thread
 // spinning for what only a thread on its own CPU can give: the kernel
@@ -271,7 +273,7 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
 const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choices) {
     owners_.clear();
     for (auto& t : threads_)
-        if (t->fiber && t->started && t->state != State::finished && owns_cpu_(t->id, static_cast<int>(t->held.size())))
+        if (t->fiber && t->started && t->state != State::finished && owns_cpu_(t->id, static_cast<int>(t->held.size()), t->in_block))
             owners_.emplace_back(t->vcpu, t->id);
     if (owners_.empty()) return choices;
     allowed_.clear();
@@ -365,7 +367,9 @@ void Runtime::block(const void* key, ObjectId obj, int holder, SrcLoc loc) {
     cur->holder = holder;
     cur->wait_obj = obj;
     cur->wait_loc = loc;
+    cur->in_block = true;
     leave(cur, false);
+    cur->in_block = false;
 }
 
 void Runtime::idle_wait(const void* key, ObjectId obj) {

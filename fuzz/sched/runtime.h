@@ -120,6 +120,7 @@ private:
         const void* wait_key = nullptr;
         int holder = sync::kNoThread;
         sync::ObjectId wait_obj{};
+        bool in_block = false;  // inside block(): blocked, or woken and not yet resumed
         sync::SrcLoc wait_loc{};
         sync::SrcLoc last_loc{};
         sync::Event last_event = sync::Event::thread_start;  // the point before an acquire: a trylock?

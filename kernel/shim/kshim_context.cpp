@@ -420,14 +420,20 @@ extern "C" bool kshim_thread_preemptible(int thread, int held) {
 // other thread runs there. A thread at a spin_lock's point is not yet: the
 // point stands for the instructions before the lock's preempt_disable, where
 // the kernel may preempt it (z3fold_alloc's unlock_page, then its
-// z3fold_page_lock: K13's window). Nor is one spinning for it: the model
-// lets its CPU run others meanwhile, as if it were preempted just before.
-extern "C" bool kshim_thread_owns_cpu(int thread, int held) {
+// z3fold_page_lock: K13's window). One that found the lock taken and spins
+// for it (`waiting`) is: the kernel spins with preemption off, and a
+// qrwlock writer that waits already holds readers off, so letting its CPU
+// run a reader that then spins behind it would be a hang the kernel cannot
+// have. The caller's own spinning locks (zswap's tree lock, zram's slot
+// lock) are plain spinlocks: a waiter holds no one off, so it keeps the
+// model's freedom.
+extern "C" bool kshim_thread_owns_cpu(int thread, int held, bool waiting) {
     TsanHidden hidden;
     auto it = world().threads.find(thread);
     if (it == world().threads.end()) return held > 0;
     const ThreadContext& c = it->second;
-    return c.preempt_disabled > 0 || c.spinning() || held != static_cast<int>(c.held.size());
+    return c.preempt_disabled > 0 || c.spinning() || held != static_cast<int>(c.held.size()) ||
+           (waiting && c.acquiring);
 }
 
 extern "C" void kshim_enter_caller(gfp_t gfp) {

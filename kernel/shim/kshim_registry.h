@@ -71,7 +71,7 @@ void kshim_enter_caller(gfp_t gfp);
  * move to another virtual CPU now (ControlledRuntime::set_preemptible). */
 bool kshim_thread_preemptible(int thread, int held);
 /* Whether it owns its virtual CPU now (ControlledRuntime::set_owns_cpu). */
-bool kshim_thread_owns_cpu(int thread, int held);
+bool kshim_thread_owns_cpu(int thread, int held, bool waiting);
 void kshim_leave_caller(void);
 /* Main context only: run what is queued, inline, until empty. */
 void kshim_flush_workqueue(struct workqueue_struct *wq);

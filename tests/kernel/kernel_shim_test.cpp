@@ -24,6 +24,11 @@ extern "C" {
 void kshim_spin_init(spinlock_t* l, const char* name);
 void kshim_spin_lock(spinlock_t* l, const char* file, int line);
 void kshim_spin_unlock(spinlock_t* l, const char* file, int line);
+void kshim_rw_init(rwlock_t* l, const char* name);
+void kshim_read_lock(rwlock_t* l, const char* file, int line);
+void kshim_read_unlock(rwlock_t* l, const char* file, int line);
+void kshim_write_lock(rwlock_t* l, const char* file, int line);
+void kshim_write_unlock(rwlock_t* l, const char* file, int line);
 void kshim_kref_init(struct kref* k, const char* file, int line);
 void* kshim_kmem_cache_alloc(struct kmem_cache* c, gfp_t gfp, const char* file, int line);
 struct kmem_cache* kshim_kmem_cache_create(const char* name, size_t size, size_t align);
@@ -327,6 +332,76 @@ TEST(KernelShim, PerCpuHeadPastTheUnitIsAFinding) {
                  "ERROR: percpu-out-of-bounds: list head at byte 992 of CPU 0's per-CPU unit of 992 bytes.*next CPU");
     EXPECT_DEATH(kshim_list_check_head(&cpu1[kHeads], "mm/z3fold.c", 555), "percpu-out-of-bounds.*CPU 1's");
     kshim_free_percpu(heads);
+}
+
+// A writer that waits for a qrwlock holds new readers off and spins with
+// preemption off: its CPU runs no one else meanwhile. Were it to give its
+// CPU away, a reader there could take a spinlock (owning the CPU) and spin
+// behind the writer, which could then never run again while another CPU
+// stays busy: a hang the kernel cannot have (zram's slot lock, then
+// zs_map_object's read_lock, behind zs_page_migrate's write_lock). The old
+// rule (a waiting spinner keeps no CPU) is run beside it, so the test also
+// shows its schedules reach that state.
+int hangs_with(sync::ControlledRuntime::OwnsCpuFn owns_cpu) {
+    rwlock_t rw;
+    spinlock_t slot;
+    int hangs = 0;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        kshim_reset(2);
+        kshim_rw_init(&rw, "&pool->migrate_lock");
+        kshim_spin_init(&slot, "&zram->slot_lock");
+        sched::RandomStrategy strategy(seed, 2);
+        sched::Runtime rt(strategy);
+        sync::install_runtime(&rt);
+        rt.set_preemptible(&kshim_thread_preemptible);
+        rt.set_owns_cpu(owns_cpu);
+        bool reader_done = false;
+        auto busy_until_read = [&] {
+            for (;;) {
+                {
+                    sync::TsanHidden hidden;
+                    if (reader_done) break;
+                }
+                kshim_yield(__FILE__, __LINE__);
+            }
+        };
+        // CPU 1: a reader, then busy (two threads, so that a yield there
+        // always has a thread of CPU 1 to go to) until the slot's reader is through.
+        std::function<void()> holder = [&] {
+            kshim_read_lock(&rw, __FILE__, __LINE__);
+            for (int i = 0; i < 4; i++) kshim_yield(__FILE__, __LINE__);
+            kshim_read_unlock(&rw, __FILE__, __LINE__);
+            busy_until_read();
+        };
+        std::function<void()> busy = busy_until_read;
+        std::function<void()> writer = [&] {  // CPU 0
+            kshim_write_lock(&rw, __FILE__, __LINE__);
+            kshim_write_unlock(&rw, __FILE__, __LINE__);
+        };
+        std::function<void()> slot_reader = [&] {  // CPU 0
+            kshim_spin_lock(&slot, __FILE__, __LINE__);
+            kshim_read_lock(&rw, __FILE__, __LINE__);
+            kshim_read_unlock(&rw, __FILE__, __LINE__);
+            kshim_spin_unlock(&slot, __FILE__, __LINE__);
+            sync::TsanHidden hidden;
+            reader_done = true;
+        };
+        rt.spawn("T0", &Toy::entry, &holder, 1);
+        rt.spawn("T1", &Toy::entry, &writer, 0);
+        rt.spawn("T2", &Toy::entry, &slot_reader, 0);
+        rt.spawn("T3", &Toy::entry, &busy, 1);
+        sched::RunResult r = rt.run();
+        EXPECT_NE(r.status, sched::RunStatus::deadlock) << r.report;
+        hangs += r.status == sched::RunStatus::hang;
+        sync::install_runtime(nullptr);
+    }
+    return hangs;
+}
+
+TEST(KernelShim, AWriterWaitingForAQrwlockKeepsItsCpu) {
+    const int old_rule = hangs_with([](int thread, int held, bool) { return kshim_thread_owns_cpu(thread, held, false); });
+    EXPECT_GT(old_rule, 0);
+    EXPECT_EQ(hangs_with(&kshim_thread_owns_cpu), 0);
 }
 
 // A kernel pool in the main context (no scheduler: plain sync).
