@@ -4,11 +4,8 @@ add_executable(sched_tests unit/sched_test.cpp)
 target_link_libraries(sched_tests PRIVATE z3fh_sched z3fh_test_support GTest::gtest_main)
 gtest_discover_tests(sched_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "sched")
 
-add_executable(harness_tests unit/program_test.cpp unit/shadow_test.cpp unit/runner_test.cpp
-  ${CMAKE_SOURCE_DIR}/tools/run/driver.cpp ${CMAKE_SOURCE_DIR}/tools/run/export_test.cpp
-  ${CMAKE_SOURCE_DIR}/tools/run/seeds.cpp)
-target_include_directories(harness_tests PRIVATE ${CMAKE_SOURCE_DIR}/tools)
-target_link_libraries(harness_tests PRIVATE z3fh_harness z3fh_test_support GTest::gtest_main)
+add_executable(harness_tests unit/program_test.cpp unit/shadow_test.cpp unit/runner_test.cpp)
+target_link_libraries(harness_tests PRIVATE z3fh_driver z3fh_test_support GTest::gtest_main)
 gtest_discover_tests(harness_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "harness")
 
 # One file per fixed bug or review mutant, written by `z3fh export-test`.
@@ -17,6 +14,8 @@ if(Z3FH_REGRESS_SOURCES)
   add_executable(regress_tests ${Z3FH_REGRESS_SOURCES})
   target_include_directories(regress_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(regress_tests PRIVATE z3fh_harness GTest::gtest_main)
+  # Every file is an exported reproducer over the same header: parsed once.
+  target_precompile_headers(regress_tests PRIVATE regress/regress.h)
   # A finding only a sanitizer reports fails only where it is built in (regress.h).
   target_compile_definitions(regress_tests PRIVATE Z3FH_TREE_SANITIZER="${Z3FH_SANITIZER}")
   gtest_discover_tests(regress_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "regress")
