@@ -52,7 +52,12 @@ public:
     // local_lock): no other thread runs on that CPU meanwhile. `waiting`:
     // it found a lock taken and waits in its acquire (blocked, or woken
     // and not yet resumed). Unset, any thread may run at any point.
-    using OwnsCpuFn = bool (*)(int thread, int held, bool waiting);
+    enum class CpuClaim : uint8_t {
+        none,
+        spin_wait,    // spins for a lock with preemption off
+        preempt_off,  // holds a spinning lock, or preempt_disable
+    };
+    using OwnsCpuFn = CpuClaim (*)(int thread, int held, bool waiting);
     void set_owns_cpu(OwnsCpuFn f) { owns_cpu_ = f; }
 
     // Lock bookkeeping for validation (held-lock sets, lock-order graph).

@@ -134,6 +134,7 @@ void Runtime::thread_main(void* arg) {
     {
         sync::TsanHidden hidden;
         rt = t_starting_rt;
+        t->started = true;  // a thread spawned mid-run (a worker) too
         rt->record(t, Event::thread_start, {}, SrcLoc::here());
     }
     t->fn(t->arg);
@@ -265,22 +266,32 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
 
 // A thread with preemption off (a spinning lock held or waited for,
 // preempt_disable, kmap_atomic, local_lock; see kshim_thread_owns_cpu for
-// one at a lock's point, which does not yet) owns its virtual CPU: no other thread runs on that CPU
-// until it can be again (a kernel's CPU runs one task at a time). The
-// choices without those threads; all of them if none is left (a thread
-// spinning for what only a thread on its own CPU can give: the kernel
-// would hang there too, and the run's hang check says so).
+// one at a lock's point, which does not yet) owns its virtual CPU: no other
+// thread runs on that CPU until it can be again (a kernel's CPU runs one
+// task at a time). The choices without those threads; all of them if none
+// is left (a thread spinning for what only a thread on its own CPU can give:
+// the kernel would hang there too, and the run's hang check says so).
+// A CPU has one owner. Two can claim one only after that fallback let a
+// thread run on an owned CPU: then the one holding a lock (preempt_off)
+// owns it, not the one spinning for a lock, which could be its own (each
+// would otherwise keep the other from running), and of equals the first.
 const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choices) {
+    using Claim = sync::ControlledRuntime::CpuClaim;
     owners_.clear();
-    for (auto& t : threads_)
-        if (t->fiber && t->started && t->state != State::finished && owns_cpu_(t->id, static_cast<int>(t->held.size()), t->in_block))
-            owners_.emplace_back(t->vcpu, t->id);
+    for (auto& t : threads_) {
+        if (!t->fiber || !t->started || t->state == State::finished) continue;
+        const Claim claim = owns_cpu_(t->id, static_cast<int>(t->held.size()), t->in_block);
+        if (claim == Claim::none) continue;
+        auto o = std::find_if(owners_.begin(), owners_.end(), [&](const CpuOwner& c) { return c.vcpu == t->vcpu; });
+        if (o == owners_.end()) owners_.push_back({t->vcpu, t->id, claim});
+        else if (claim > o->claim) *o = {t->vcpu, t->id, claim};
+    }
     if (owners_.empty()) return choices;
     allowed_.clear();
     for (int id : *choices) {
         const int vcpu = threads_[static_cast<size_t>(id)]->vcpu;
         const bool owned = std::any_of(owners_.begin(), owners_.end(),
-                                       [&](const std::pair<int, int>& o) { return o.first == vcpu && o.second != id; });
+                                       [&](const CpuOwner& o) { return o.vcpu == vcpu && o.thread != id; });
         if (!owned) allowed_.push_back(id);
     }
     return allowed_.empty() ? choices : &allowed_;

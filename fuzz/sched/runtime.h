@@ -116,7 +116,7 @@ private:
         int vcpu;
         Fiber* fiber = nullptr;
         State state = State::runnable;
-        bool started = false;
+        bool started = false;  // has run: to its first point, or (spawned mid-run) at all
         const void* wait_key = nullptr;
         int holder = sync::kNoThread;
         sync::ObjectId wait_obj{};
@@ -183,7 +183,12 @@ private:
     bool state_maybe_changed_ = true;   // a thread ended or parked since the last point
     std::vector<int> others_;        // runnable_ without a yielding thread
     std::vector<int> allowed_;       // the choices whose virtual CPU no other thread owns
-    std::vector<std::pair<int, int>> owners_;  // (virtual CPU, thread) with preemption off there
+    struct CpuOwner {
+        int vcpu;
+        int thread;
+        sync::ControlledRuntime::CpuClaim claim;
+    };
+    std::vector<CpuOwner> owners_;  // one a virtual CPU: the thread with preemption off there
     Thread* current_ = nullptr;
     bool running_ = false;
     bool starting_ = false;

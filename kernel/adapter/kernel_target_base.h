@@ -26,8 +26,15 @@ public:
         // Threads move between virtual CPUs wherever the kernel lets a task move.
         if (sync::ControlledRuntime* rt = sync::runtime()) {
             rt->set_preemptible(&kshim_thread_preemptible);
-            rt->set_owns_cpu(&kshim_thread_owns_cpu);
+            rt->set_owns_cpu(&cpu_claim);
         }
+    }
+    // The shim's answer (a C int) as the scheduler's claim.
+    static sync::ControlledRuntime::CpuClaim cpu_claim(int thread, int held, bool waiting) {
+        using Claim = sync::ControlledRuntime::CpuClaim;
+        static_assert(static_cast<int>(Claim::spin_wait) == KSHIM_CPU_SPIN_WAIT &&
+                      static_cast<int>(Claim::preempt_off) == KSHIM_CPU_PREEMPT_OFF);
+        return static_cast<Claim>(kshim_thread_owns_cpu(thread, held, waiting));
     }
     const char* name() const override { return "kernel"; }
     std::string version() const override { return Z3FH_KERNEL_VERSION; }

@@ -427,13 +427,13 @@ extern "C" bool kshim_thread_preemptible(int thread, int held) {
 // have. The caller's own spinning locks (zswap's tree lock, zram's slot
 // lock) are plain spinlocks: a waiter holds no one off, so it keeps the
 // model's freedom.
-extern "C" bool kshim_thread_owns_cpu(int thread, int held, bool waiting) {
+extern "C" int kshim_thread_owns_cpu(int thread, int held, bool waiting) {
     TsanHidden hidden;
     auto it = world().threads.find(thread);
-    if (it == world().threads.end()) return held > 0;
+    if (it == world().threads.end()) return held > 0 ? KSHIM_CPU_PREEMPT_OFF : KSHIM_CPU_FREE;
     const ThreadContext& c = it->second;
-    return c.preempt_disabled > 0 || c.spinning() || held != static_cast<int>(c.held.size()) ||
-           (waiting && c.acquiring);
+    if (c.preempt_disabled > 0 || c.spinning() || held != static_cast<int>(c.held.size())) return KSHIM_CPU_PREEMPT_OFF;
+    return waiting && c.acquiring ? KSHIM_CPU_SPIN_WAIT : KSHIM_CPU_FREE;
 }
 
 extern "C" void kshim_enter_caller(gfp_t gfp) {

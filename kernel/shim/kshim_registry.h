@@ -70,8 +70,11 @@ void kshim_enter_caller(gfp_t gfp);
 /* Whether scheduled thread `thread`, holding `held` sync-layer locks, may
  * move to another virtual CPU now (ControlledRuntime::set_preemptible). */
 bool kshim_thread_preemptible(int thread, int held);
-/* Whether it owns its virtual CPU now (ControlledRuntime::set_owns_cpu). */
-bool kshim_thread_owns_cpu(int thread, int held, bool waiting);
+/* Whether it owns its virtual CPU now (ControlledRuntime::set_owns_cpu's
+ * CpuClaim, same values): 0 no, 1 it spins for a lock (`waiting`: found it
+ * taken), 2 preemption is off (a spinning lock held, preempt_disable). */
+enum { KSHIM_CPU_FREE = 0, KSHIM_CPU_SPIN_WAIT = 1, KSHIM_CPU_PREEMPT_OFF = 2 };
+int kshim_thread_owns_cpu(int thread, int held, bool waiting);
 void kshim_leave_caller(void);
 /* Main context only: run what is queued, inline, until empty. */
 void kshim_flush_workqueue(struct workqueue_struct *wq);

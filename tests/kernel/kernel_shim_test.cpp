@@ -12,6 +12,7 @@
 #include "harness/runner.h"
 #include "target/target.h"
 #include "kernel_adapter.h"
+#include "kernel_target_base.h"
 #include "kshim_registry.h"
 #include "program/program.h"
 #include "run/driver.h"
@@ -399,9 +400,67 @@ int hangs_with(sync::ControlledRuntime::OwnsCpuFn owns_cpu) {
 }
 
 TEST(KernelShim, AWriterWaitingForAQrwlockKeepsItsCpu) {
-    const int old_rule = hangs_with([](int thread, int held, bool) { return kshim_thread_owns_cpu(thread, held, false); });
+    const int old_rule = hangs_with([](int thread, int held, bool) { return KernelTargetBase::cpu_claim(thread, held, false); });
     EXPECT_GT(old_rule, 0);
-    EXPECT_EQ(hangs_with(&kshim_thread_owns_cpu), 0);
+    EXPECT_EQ(hangs_with(&KernelTargetBase::cpu_claim), 0);
+}
+
+// A worker made during the run (the first work queued on a CPU) owns its
+// CPU like any thread while it holds a spinning lock: the program's thread
+// on that CPU never runs inside the worker's critical section.
+bool g_worker_in_section = false;
+spinlock_t g_worker_lock;
+void locked_work(struct work_struct*) {
+    kshim_spin_lock(&g_worker_lock, __FILE__, __LINE__);
+    {
+        sync::TsanHidden hidden;
+        g_worker_in_section = true;
+    }
+    for (int i = 0; i < 3; i++) kshim_yield(__FILE__, __LINE__);
+    {
+        sync::TsanHidden hidden;
+        g_worker_in_section = false;
+    }
+    kshim_spin_unlock(&g_worker_lock, __FILE__, __LINE__);
+}
+
+TEST(KernelShim, AWorkerMadeMidRunOwnsItsCpuUnderASpinlock) {
+    int worker_sections_seen = 0, seen_on_its_cpu = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        kshim_reset(2);
+        kshim_spin_init(&g_worker_lock, "&pool->lock");
+        sched::RandomStrategy strategy(seed, 2);
+        sched::Runtime rt(strategy);
+        sync::install_runtime(&rt);
+        rt.set_preemptible(&kshim_thread_preemptible);
+        rt.set_owns_cpu(&KernelTargetBase::cpu_claim);
+        struct workqueue_struct* wq = nullptr;
+        struct work_struct work;
+        kshim_init_work(&work, &locked_work);
+        auto watch = [&](int cpu) {
+            for (int i = 0; i < 30; i++) {
+                kshim_yield(__FILE__, __LINE__);
+                sync::TsanHidden hidden;
+                if (g_worker_in_section) (kshim_current_cpu() == cpu ? seen_on_its_cpu : worker_sections_seen)++;
+            }
+        };
+        std::function<void()> t0 = [&] {
+            wq = kshim_create_workqueue("test");  // its workers made now, mid-run
+            kshim_queue_work(0, wq, &work, __FILE__, __LINE__);
+            watch(0);
+        };
+        std::function<void()> t1 = [&] { watch(0); };
+        std::function<void()> t2 = [&] { watch(0); };
+        rt.spawn("T0", &Toy::entry, &t0, 0);
+        rt.spawn("T1", &Toy::entry, &t1, 0);
+        rt.spawn("T2", &Toy::entry, &t2, 1);
+        EXPECT_EQ(rt.run().status, sched::RunStatus::completed);
+        kshim_destroy_workqueue(wq, __FILE__, __LINE__);
+        kshim_free_leftovers();
+        sync::install_runtime(nullptr);
+    }
+    EXPECT_GT(worker_sections_seen, 0);  // from CPU 1: the section was there to see
+    EXPECT_EQ(seen_on_its_cpu, 0);
 }
 
 // A kernel pool in the main context (no scheduler: plain sync).
