@@ -212,5 +212,35 @@ TEST(Zram, WritesReadsFreesAndCompactionRunClean) {
     EXPECT_TRUE(depth.count("zram_slow_writes") && depth.count("zram_missed_frees"));
 }
 
+// zram's post-processing: writeback (idle slots, after `echo all > idle`)
+// frees the objects it wrote to the backing device and reads of those slots
+// go to the device; recompression replaces objects by smaller ones with the
+// slot locked; one write in sixteen is a same-filled page with no object.
+TEST(Zram, WritebackRecompressionAndSameFilledPagesRunClean) {
+    Program p;
+    p.threads = 1;
+    p.vcpus = 1;
+    p.user = UserKind::zram;
+    for (int round = 0; round < 4; round++)
+        for (int s = 0; s < kSlots; s++)
+            p.ops.push_back({OpKind::alloc, 0, static_cast<uint8_t>(((5 + 3 * s + round) % 32) << 3 | s)});
+    p.ops.push_back({OpKind::reclaim, 0, 0x0b});  // writeback, every slot idle first
+    for (int s = 0; s < kSlots; s++) p.ops.push_back({OpKind::verify, 0, static_cast<uint8_t>(s)});
+    for (int s = 0; s < kSlots; s += 2) p.ops.push_back({OpKind::alloc, 0, static_cast<uint8_t>(20 << 3 | s)});
+    p.ops.push_back({OpKind::reclaim, 0, 0x02});  // recompress every slot
+    for (int s = 0; s < kSlots; s++) p.ops.push_back({OpKind::verify, 0, static_cast<uint8_t>(s)});
+    for (int s = 0; s < kSlots; s++) p.ops.push_back({OpKind::free, 0, static_cast<uint8_t>(s)});
+    RunConfig cfg;
+    cfg.depth_counters = true;
+    Outcome o = run_program(p, cfg);
+    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
+    EXPECT_EQ(o.status, sched::RunStatus::completed);
+    std::map<std::string, uint64_t> depth(o.depth.begin(), o.depth.end());
+    EXPECT_GE(depth["writebacks"], 1u);
+    EXPECT_GE(depth["recompressions"], 1u);
+    EXPECT_GE(depth["zram_same_pages"], 1u);
+    EXPECT_EQ(depth["zram_writeback_aborts"], 0u);  // one thread: nothing touches a slot during its I/O
+}
+
 }  // namespace
 }  // namespace z3fh::fuzz
