@@ -221,9 +221,9 @@ TEST(Zram, WritebackRecompressionAndSameFilledPagesRunClean) {
     p.threads = 1;
     p.vcpus = 1;
     p.user = UserKind::zram;
-    for (int round = 0; round < 4; round++)
+    for (int round = 0; round < 10; round++)
         for (int s = 0; s < kSlots; s++)
-            p.ops.push_back({OpKind::alloc, 0, static_cast<uint8_t>(((5 + 3 * s + round) % 32) << 3 | s)});
+            p.ops.push_back({OpKind::alloc, 0, static_cast<uint8_t>(((5 + 3 * s + 7 * round) % 32) << 3 | s)});
     p.ops.push_back({OpKind::reclaim, 0, 0x0b});  // writeback, every slot idle first
     for (int s = 0; s < kSlots; s++) p.ops.push_back({OpKind::verify, 0, static_cast<uint8_t>(s)});
     for (int s = 0; s < kSlots; s += 2) p.ops.push_back({OpKind::alloc, 0, static_cast<uint8_t>(20 << 3 | s)});
