@@ -98,15 +98,21 @@ void ZswapUser::check_contents(const Entry& e, const volatile uint8_t* obj, cons
                                 who, e.slot, bad, e.size)});
 }
 
+// The folio lock of the offset: what one operation did to the offset's
+// entry happens before the next operation on it (TSan is told so: a load
+// that read an object, then a store on the same offset that frees it, are
+// ordered by that lock in the kernel).
 bool ZswapUser::begin(int slot) {
     Hidden hidden;
     if (busy_[slot]) return false;
     busy_[slot] = true;
+    Z3FH_HB_ACQUIRE(&busy_[slot]);
     return true;
 }
 
 void ZswapUser::end(int slot) {
     Hidden hidden;
+    Z3FH_HB_RELEASE(&busy_[slot]);
     busy_[slot] = false;
 }
 
