@@ -22,14 +22,16 @@ if(Z3FH_REGRESS_SOURCES)
 endif()
 
 # The tools end to end: bad input never crashes them (exit 2, one line).
-add_executable(tool_e2e_tests e2e/bad_input_test.cpp)
-target_compile_definitions(tool_e2e_tests PRIVATE Z3FH_RUN_BIN="$<TARGET_FILE:z3fh-run>"
-  Z3FH_REGRESS_DIR="${CMAKE_SOURCE_DIR}/tests/regress" Z3FH_MUTANT_TREE=$<BOOL:${Z3FH_MUTANTS}>)
-target_link_libraries(tool_e2e_tests PRIVATE z3fh_harness GTest::gtest_main)
-add_dependencies(tool_e2e_tests z3fh-run)
-if(TARGET z3fh)
-  target_compile_definitions(tool_e2e_tests PRIVATE Z3FH_TOOL_BIN="$<TARGET_FILE:z3fh>"
-                             Z3FH_SOURCE_ROOT="${PROJECT_SOURCE_DIR}")
-  add_dependencies(tool_e2e_tests z3fh)
+if(TARGET z3fh-run)
+  add_executable(tool_e2e_tests e2e/bad_input_test.cpp)
+  target_compile_definitions(tool_e2e_tests PRIVATE Z3FH_RUN_BIN="$<TARGET_FILE:z3fh-run>"
+    Z3FH_REGRESS_DIR="${CMAKE_SOURCE_DIR}/tests/regress" Z3FH_MUTANT_TREE=$<BOOL:${Z3FH_MUTANTS}>)
+  target_link_libraries(tool_e2e_tests PRIVATE z3fh_harness GTest::gtest_main)
+  add_dependencies(tool_e2e_tests z3fh-run)
+  if(TARGET z3fh)
+    target_compile_definitions(tool_e2e_tests PRIVATE Z3FH_TOOL_BIN="$<TARGET_FILE:z3fh>"
+                               Z3FH_SOURCE_ROOT="${PROJECT_SOURCE_DIR}")
+    add_dependencies(tool_e2e_tests z3fh)
+  endif()
+  gtest_discover_tests(tool_e2e_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "e2e")
 endif()
-gtest_discover_tests(tool_e2e_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "e2e")

@@ -39,7 +39,7 @@ DepthCounters ZramUser::depth_counters() const {
     Hidden hidden;
     return {{"zram_slow_writes", slow_writes_}, {"zram_missed_frees", missed_frees_},
             {"zram_same_pages", same_pages_},   {"recompressions", recompressions_},
-            {"writebacks", writebacks_},        {"zram_writeback_aborts", writeback_aborts_}};
+            {"zram_writebacks", writebacks_},   {"zram_writeback_aborts", writeback_aborts_}};
 }
 
 void ZramUser::lock_slot(int slot) {
@@ -76,6 +76,29 @@ void ZramUser::accessed(int slot) {
     lock_slot(slot);
     flags_[slot].idle = false;
     unlock_slot(slot);
+}
+
+void ZramUser::stream_get(int line) {
+    pool_.enter_atomic("zram_drv.c (zcomp_stream_get: local_lock(&comp->stream->lock))", line);
+}
+
+// zram_read_from_zspool (zd:1421-1463), the slot locked: a huge object is
+// copied (no stream), any other decompressed with the CPU's stream, taken
+// before the map and put before the unmap.
+void ZramUser::read_from_zspool(int slot, const Entry& e, const char* who) {
+    const bool stream = e.size != kPageSize;  // zd:1443-1446
+    if (stream) stream_get(1445);
+    const auto* p = static_cast<const volatile uint8_t*>(pool_.map_for(e.handle, TargetPool::MapMode::ro));
+    sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(slot)});
+    check_contents(e, p, who);
+    if (stream) pool_.leave_atomic();  // zd:1459
+    pool_.unmap(e.handle);             // zd:1461
+}
+
+ZramUser::Entry* ZramUser::new_entry(int slot, Handle handle, size_t size, uint32_t gen) {
+    Hidden hidden;
+    entries_.push_back(std::make_unique<Entry>(Entry{slot, handle, size, gen}));
+    return entries_.back().get();
 }
 
 int ZramUser::alloc_block() {
@@ -117,8 +140,7 @@ void ZramUser::store(int slot, size_t size) {
     size_t len = std::max(compressed_length(slot, gen, size), kObjectHeaderBytes);
     const size_t huge = pool_.huge_class_size();
     if (huge && len >= huge) len = kPageSize;  // zd:1555-1556: stored as it is
-    // zcomp_stream_get (zd:1542): the CPU's stream, preemption off.
-    pool_.enter_atomic("zram_drv.c (zcomp_stream_get: local_lock(&comp->stream->lock))", 1542);
+    stream_get(1542);  // zcomp_stream_get: the CPU's stream, preemption off
     AllocResult r = pool_.alloc(len, Gfp{false});  // zd:1571-1575
     if (r.err != Errno::ok) {
         pool_.leave_atomic();  // zcomp_stream_put (zd:1577)
@@ -131,8 +153,7 @@ void ZramUser::store(int slot, size_t size) {
             end(slot);
             return;
         }
-        // compress_again / the stream taken back (zd:1586, 1594)
-        pool_.enter_atomic("zram_drv.c (zcomp_stream_get: local_lock(&comp->stream->lock))", 1542);
+        stream_get(1542);  // compress_again / the stream taken back (zd:1586, 1594)
     }
     if (limit_pages_ && pool_.total_size() / kPageSize > limit_pages_) {  // zd:1597-1604
         pool_.leave_atomic();
@@ -145,12 +166,7 @@ void ZramUser::store(int slot, size_t size) {
     for (size_t i = 0; i < len; i++) p[i] = pattern_byte(slot, gen, i);
     pool_.leave_atomic();  // zcomp_stream_put (zd:1615), before the unmap
     pool_.unmap(r.handle);  // zd:1616
-    Entry* e;
-    {
-        Hidden hidden;
-        entries_.push_back(std::make_unique<Entry>(Entry{slot, r.handle, len, gen}));
-        e = entries_.back().get();
-    }
+    Entry* e = new_entry(slot, r.handle, len, gen);
     lock_slot(slot);  // zd:1623
     free_slot(slot);  // zram_free_page (zd:1624)
     insert(e);
@@ -174,16 +190,7 @@ void ZramUser::load(int slot, uint8_t arg) {
         return;
     }
     Entry* e = in_tree(slot);  // a same-filled slot has none: the page is filled (zd:1432-1439)
-    if (e) {
-        const Entry copy = snapshot(e);
-        const bool stream = copy.size != kPageSize;  // a huge page is copied, not decompressed (zd:1443-1446)
-        if (stream) pool_.enter_atomic("zram_drv.c (zcomp_stream_get: local_lock(&comp->stream->lock))", 1445);
-        const auto* p = static_cast<const volatile uint8_t*>(pool_.map_for(copy.handle, TargetPool::MapMode::ro));
-        sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(slot)});
-        check_contents(copy, p, "read");
-        if (stream) pool_.leave_atomic();  // zd:1459, before the unmap
-        pool_.unmap(copy.handle);          // zd:1461
-    }
+    if (e) read_from_zspool(slot, snapshot(e), "read");
     unlock_slot(slot);
     accessed(slot);  // zd:2053-2055
     end(slot);
@@ -255,13 +262,7 @@ void ZramUser::recompress(bool huge_only) {
 bool ZramUser::recompress_slot(int slot) {
     Entry* e = in_tree(slot);
     const Entry old = snapshot(e);
-    const bool stream = old.size != kPageSize;  // zram_read_from_zspool (zd:1709; 1443-1453)
-    if (stream) pool_.enter_atomic("zram_drv.c (zcomp_stream_get: local_lock(&comp->stream->lock))", 1445);
-    const auto* src = static_cast<const volatile uint8_t*>(pool_.map_for(old.handle, TargetPool::MapMode::ro));
-    sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(slot)});
-    check_contents(old, src, "recompress read");
-    if (stream) pool_.leave_atomic();
-    pool_.unmap(old.handle);
+    read_from_zspool(slot, old, "recompress read");  // zd:1709
     flags_[slot].idle = false;  // zd:1718
     if (flags_[slot].recompressed) return true;  // no algorithm of a higher priority left (zd:1734-1735)
     const size_t len = std::max(compressed_length(slot, old.gen ^ 0xa5a5u, old.size), kObjectHeaderBytes);
@@ -269,7 +270,7 @@ bool ZramUser::recompress_slot(int slot) {
         flags_[slot].incompressible = true;
         return true;
     }
-    pool_.enter_atomic("zram_drv.c (zcomp_stream_get: local_lock(&comp->stream->lock))", 1741);
+    stream_get(1737);
     AllocResult r = pool_.alloc(len, Gfp{false});  // zd:1806-1808
     if (r.err != Errno::ok) {
         pool_.leave_atomic();  // zd:1810: the walk ends with -ENOMEM
@@ -280,11 +281,9 @@ bool ZramUser::recompress_slot(int slot) {
     for (size_t i = 0; i < len; i++) dst[i] = pattern_byte(slot, old.gen, i);
     pool_.leave_atomic();   // zcomp_stream_put (zd:1818), before the unmap
     pool_.unmap(r.handle);  // zd:1820
-    Entry* n;
+    Entry* n = new_entry(slot, r.handle, len, old.gen);
     {
         Hidden hidden;
-        entries_.push_back(std::make_unique<Entry>(Entry{slot, r.handle, len, old.gen}));
-        n = entries_.back().get();
         recompressions_++;
     }
     free_slot(slot);  // zd:1822
@@ -311,17 +310,7 @@ void ZramUser::writeback_slots(bool huge_only) {
         }
         f.under_wb = true;  // zd:701-703
         f.idle = true;
-        {
-            // zram_read_from_zspool into the writeback page (zd:704), locked
-            const Entry copy = snapshot(e);
-            const bool stream = copy.size != kPageSize;
-            if (stream) pool_.enter_atomic("zram_drv.c (zcomp_stream_get: local_lock(&comp->stream->lock))", 1445);
-            const auto* p = static_cast<const volatile uint8_t*>(pool_.map_for(copy.handle, TargetPool::MapMode::ro));
-            sync::op_boundary(sync::Event::object_access, {sync::ObjClass::harness, static_cast<uint32_t>(s)});
-            check_contents(copy, p, "writeback read");
-            if (stream) pool_.leave_atomic();
-            pool_.unmap(copy.handle);
-        }
+        read_from_zspool(s, snapshot(e), "writeback read");  // into the writeback page (zd:704), locked
         unlock_slot(s);  // zd:709: the I/O runs unlocked
         sync::cpu_relax();  // submit_bio_wait (zd:711-720)
         lock_slot(s);    // zd:748

@@ -62,9 +62,11 @@ public:
     // arg bit 0 of the free op's: a discard (slot locked) rather than the
     // slot-free notification (trylock).
     void invalidate(int slot) override;
-    // Memory pressure: arg bit 0, compact (zs_compact); else the pool's
-    // shrinker (zsmalloc's: zs_compact too, from direct reclaim).
-    void reclaim(uint8_t arg) override;  // bits 0-1: shrinker, compact, recompress, writeback
+    // Memory pressure and the sysfs knobs, by arg bits 0-1: the pool's
+    // shrinker (zsmalloc's: zs_compact too, from direct reclaim; 1 + bits 2-4
+    // pages), compact, recompress, writeback (bit 2: type=huge; bit 3:
+    // every slot marked idle first).
+    void reclaim(uint8_t arg) override;
     void migrate(uint8_t arg) override;  // the mm core's compaction
     void invalidate_all() override;      // zram_reset_device: every slot freed
     int writeback(Handle evict_handle) override;
@@ -102,6 +104,9 @@ private:
     void mark_idle();                        // mark_idle: every allocated slot
     void recompress(bool huge_only);         // recompress_store
     bool recompress_slot(int slot);          // zram_recompress; false ends the walk
+    void stream_get(int line);               // zcomp_stream_get: the caller's atomic context
+    void read_from_zspool(int slot, const Entry& e, const char* who);  // the slot locked
+    Entry* new_entry(int slot, Handle handle, size_t size, uint32_t gen);  // not in the tree yet
     void writeback_slots(bool huge_only);    // writeback_store
     int alloc_block();                       // alloc_block_bdev: 0 when the device is full
     void free_block(int block);              // free_block_bdev
@@ -113,7 +118,7 @@ private:
     uint64_t missed_frees_ = 0; // slot-free notifications that found the slot locked (miss_free)
     uint64_t same_pages_ = 0;   // same-filled writes (same_pages)
     uint64_t recompressions_ = 0;  // objects replaced by a smaller one (num_recomp_pages)
-    uint64_t writebacks_ = 0;   // objects written to the backing device (bd_writes)
+    uint64_t writebacks_ = 0;   // objects written to the backing device (bd_writes): zram_writebacks
     uint64_t writeback_aborts_ = 0;  // writebacks that found the slot touched after the I/O
     size_t limit_pages_ = 0;    // the device's mem_limit in pages (0: none)
 };

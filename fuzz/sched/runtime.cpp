@@ -165,10 +165,14 @@ RunResult Runtime::run() {
     t_starting_rt = this;
     // Start every thread up to its first scheduling point, in id order; the
     // first decision then chooses among threads that all wait at a point.
-    for (auto& t : threads_) {
+    // By index, up to the threads there are now: a thread may spawn another
+    // (a workqueue's worker) before its first point, which then starts
+    // when it is first chosen.
+    for (size_t i = 0, n = threads_.size(); i < n; i++) {
+        Thread* t = threads_[i].get();
         if (t->started || t->state != State::runnable || !t->fiber) continue;
         t->started = true;
-        set_current(t.get());
+        set_current(t);
         Fiber::switch_to(main, t->fiber);
     }
     starting_ = false;

@@ -424,9 +424,10 @@ extern "C" bool kshim_thread_preemptible(int thread, int held) {
 // for it (`waiting`) is: the kernel spins with preemption off, and a
 // qrwlock writer that waits already holds readers off, so letting its CPU
 // run a reader that then spins behind it would be a hang the kernel cannot
-// have. The caller's own spinning locks (zswap's tree lock, zram's slot
-// lock) are plain spinlocks: a waiter holds no one off, so it keeps the
-// model's freedom.
+// have. A waiter for the caller's own spinning locks (zswap's tree lock,
+// zram's slot lock) keeps the model's freedom: the sync layer's spinlock
+// has no queue (the kernel's qspinlock does), so no thread waits behind it
+// and freeing its CPU cannot produce that hang.
 extern "C" int kshim_thread_owns_cpu(int thread, int held, bool waiting) {
     TsanHidden hidden;
     auto it = world().threads.find(thread);

@@ -343,7 +343,7 @@ TEST(KernelShim, PerCpuHeadPastTheUnitIsAFinding) {
 // zs_map_object's read_lock, behind zs_page_migrate's write_lock). The old
 // rule (a waiting spinner keeps no CPU) is run beside it, so the test also
 // shows its schedules reach that state.
-int hangs_with(sync::ControlledRuntime::OwnsCpuFn owns_cpu) {
+int hangs_with(sync::ControlledRuntime::OwnsCpuFn owns_cpu, bool expect_completed) {
     rwlock_t rw;
     spinlock_t slot;
     int hangs = 0;
@@ -394,15 +394,17 @@ int hangs_with(sync::ControlledRuntime::OwnsCpuFn owns_cpu) {
         sched::RunResult r = rt.run();
         EXPECT_NE(r.status, sched::RunStatus::deadlock) << r.report;
         hangs += r.status == sched::RunStatus::hang;
+        if (expect_completed) EXPECT_EQ(r.status, sched::RunStatus::completed) << "seed " << seed << ": " << r.report;
         sync::install_runtime(nullptr);
     }
     return hangs;
 }
 
 TEST(KernelShim, AWriterWaitingForAQrwlockKeepsItsCpu) {
-    const int old_rule = hangs_with([](int thread, int held, bool) { return KernelTargetBase::cpu_claim(thread, held, false); });
+    const int old_rule =
+        hangs_with([](int thread, int held, bool) { return KernelTargetBase::cpu_claim(thread, held, false); }, false);
     EXPECT_GT(old_rule, 0);
-    EXPECT_EQ(hangs_with(&KernelTargetBase::cpu_claim), 0);
+    EXPECT_EQ(hangs_with(&KernelTargetBase::cpu_claim, true), 0);
 }
 
 // A worker made during the run (the first work queued on a CPU) owns its
@@ -445,6 +447,7 @@ TEST(KernelShim, AWorkerMadeMidRunOwnsItsCpuUnderASpinlock) {
             }
         };
         std::function<void()> t0 = [&] {
+            kshim_yield(__FILE__, __LINE__);
             wq = kshim_create_workqueue("test");  // its workers made now, mid-run
             kshim_queue_work(0, wq, &work, __FILE__, __LINE__);
             watch(0);

@@ -236,7 +236,7 @@ TEST(Zram, WritebackRecompressionAndSameFilledPagesRunClean) {
     EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
     EXPECT_EQ(o.status, sched::RunStatus::completed);
     std::map<std::string, uint64_t> depth(o.depth.begin(), o.depth.end());
-    EXPECT_GE(depth["writebacks"], 1u);
+    EXPECT_GE(depth["zram_writebacks"], 1u);
     EXPECT_GE(depth["recompressions"], 1u);
     EXPECT_GE(depth["zram_same_pages"], 1u);
     EXPECT_EQ(depth["zram_writeback_aborts"], 0u);  // one thread: nothing touches a slot during its I/O
