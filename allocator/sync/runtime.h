@@ -58,7 +58,12 @@ public:
         preempt_off,  // holds a spinning lock, or preempt_disable
     };
     using OwnsCpuFn = CpuClaim (*)(int thread, int held, bool waiting);
-    void set_owns_cpu(OwnsCpuFn f) { owns_cpu_ = f; }
+    // `vcpus`: how many there are (a runnable thread that may move and
+    // finds its own CPU owned can be taken by one no thread owns).
+    void set_owns_cpu(OwnsCpuFn f, int vcpus) {
+        owns_cpu_ = f;
+        owned_vcpus_ = vcpus;
+    }
 
     // Lock bookkeeping for validation (held-lock sets, lock-order graph).
     virtual void on_acquire(const void* lock, ObjectId obj, SrcLoc loc) = 0;
@@ -83,6 +88,7 @@ protected:
     bool in_thread_ = false;  // kept by the implementation
     PreemptibleFn preemptible_ = nullptr;
     OwnsCpuFn owns_cpu_ = nullptr;
+    int owned_vcpus_ = 0;
     // The plain stores noted since the last scheduling point.
     const void* writes_[kKeptWrites] = {};
     size_t writes_n_ = 0;

@@ -247,8 +247,9 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
     }
     const std::vector<int>* choices = &runnable_;
     if (choices->empty()) return nullptr;
-    if (owns_cpu_ && choices->size() > 1) choices = not_on_owned_cpus(choices);
-    if (!forced && ev == Event::yield && choices->size() > 1) {
+    const bool yielding = !forced && ev == Event::yield && choices->size() > 1;
+    if (owns_cpu_) choices = not_on_owned_cpus(choices, yielding ? cur->id : -1);
+    if (yielding && choices->size() > 1) {
         // A yield (cpu_relax, cond_resched) lets another thread run: without
         // this a trylock loop could spin forever under an unlucky schedule.
         // Among those that may run: a thread spinning with preemption off,
@@ -272,14 +273,16 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
 // preempt_disable, kmap_atomic, local_lock; see kshim_thread_owns_cpu for
 // one at a lock's point, which does not yet) owns its virtual CPU: no other
 // thread runs on that CPU until it can be again (a kernel's CPU runs one
-// task at a time). The choices without those threads; all of them if none
-// is left (a thread spinning for what only a thread on its own CPU can give:
-// the kernel would hang there too, and the run's hang check says so).
-// A CPU has one owner. Two can claim one only after that fallback let a
-// thread run on an owned CPU: then the one holding a lock (preempt_off)
-// owns it, not the one spinning for a lock, which could be its own (each
-// would otherwise keep the other from running), and of equals the first.
-const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choices) {
+// task at a time). The choices without those threads. A CPU has one owner:
+// the one holding a lock (preempt_off) before one spinning for a lock, and
+// of equals the first.
+// When no other choice is left, a runnable thread that may move (no lock,
+// no preemption or migration disabled, not a worker) is taken by a CPU no
+// one owns, as the kernel's load balancing pulls a task from a busy CPU's
+// runqueue to an idle one (trace: moved_to_cpu). Only if none can move do
+// all choices stay (a thread spinning for what only a thread on its own CPU
+// can give: the kernel would hang there too, and the hang check says so).
+const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choices, int yielder) {
     using Claim = sync::ControlledRuntime::CpuClaim;
     owners_.clear();
     for (auto& t : threads_) {
@@ -291,12 +294,33 @@ const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choic
         else if (claim > o->claim) *o = {t->vcpu, t->id, claim};
     }
     if (owners_.empty()) return choices;
+    auto owner_of = [&](int vcpu) {
+        auto o = std::find_if(owners_.begin(), owners_.end(), [&](const CpuOwner& c) { return c.vcpu == vcpu; });
+        return o == owners_.end() ? -1 : o->thread;
+    };
     allowed_.clear();
+    bool other_allowed = false;
     for (int id : *choices) {
-        const int vcpu = threads_[static_cast<size_t>(id)]->vcpu;
-        const bool owned = std::any_of(owners_.begin(), owners_.end(),
-                                       [&](const CpuOwner& o) { return o.vcpu == vcpu && o.thread != id; });
-        if (!owned) allowed_.push_back(id);
+        const int owner = owner_of(threads_[static_cast<size_t>(id)]->vcpu);
+        if (owner != -1 && owner != id) continue;
+        allowed_.push_back(id);
+        other_allowed = other_allowed || id != yielder;
+    }
+    if (other_allowed) return &allowed_;
+    for (int id : *choices) {
+        Thread* t = threads_[static_cast<size_t>(id)].get();
+        const int owner = owner_of(t->vcpu);
+        if (owner == -1 || owner == id || t->worker || !preemptible_ ||
+            !preemptible_(id, static_cast<int>(t->held.size())))
+            continue;
+        for (int v = 0; v < owned_vcpus_; v++) {
+            if (owner_of(v) != -1) continue;
+            t->vcpu = v;
+            record(t, Event::cpu_move, {sync::ObjClass::cpu, static_cast<uint32_t>(v)}, t->last_loc);
+            allowed_.push_back(id);
+            return &allowed_;
+        }
+        break;  // every CPU is owned
     }
     return allowed_.empty() ? choices : &allowed_;
 }
@@ -304,12 +328,19 @@ const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choic
 // A preempted thread leaves its CPU to the thread that runs next, and
 // resumes where that one was: the two swap virtual CPUs when both are
 // program threads whose context lets them move (a scheduler may pick a
-// preempted task up on any CPU). Workers stay where they are.
+// preempted task up on any CPU), and no other thread owns the preempted
+// one's CPU (it was preempted because a thread there has preemption off:
+// the next thread must not land on that CPU). Workers stay where they are.
 void Runtime::move_cpus(Thread* cur, Thread* next) {
     if (cur->worker || next->worker || !next->started || cur->vcpu == next->vcpu) return;
     if (!preemptible_(cur->id, static_cast<int>(cur->held.size())) ||
         !preemptible_(next->id, static_cast<int>(next->held.size())))
         return;
+    if (owns_cpu_)
+        for (auto& t : threads_)
+            if (t.get() != cur && t->fiber && t->started && t->state != State::finished && t->vcpu == cur->vcpu &&
+                owns_cpu_(t->id, static_cast<int>(t->held.size()), t->in_block) != sync::ControlledRuntime::CpuClaim::none)
+                return;
     std::swap(cur->vcpu, next->vcpu);
     record(cur, Event::cpu_move, {sync::ObjClass::cpu, static_cast<uint32_t>(cur->vcpu)}, cur->last_loc);
     record(next, Event::cpu_move, {sync::ObjClass::cpu, static_cast<uint32_t>(next->vcpu)}, next->last_loc);

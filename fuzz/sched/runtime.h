@@ -139,7 +139,8 @@ private:
     };
 
     static void thread_main(void* arg);
-    const std::vector<int>* not_on_owned_cpus(const std::vector<int>* choices);
+    // `yielder`: a thread that yields (it runs only if nothing else may), or -1.
+    const std::vector<int>* not_on_owned_cpus(const std::vector<int>* choices, int yielder);
     void record(Thread* t, sync::Event ev, sync::ObjectId obj, sync::SrcLoc loc) {
         trace_.append({static_cast<uint32_t>(step_), static_cast<int8_t>(t ? t->id : -1), ev, obj.cls, false,
                        obj.serial, loc.file, loc.line});

@@ -26,7 +26,7 @@ public:
         // Threads move between virtual CPUs wherever the kernel lets a task move.
         if (sync::ControlledRuntime* rt = sync::runtime()) {
             rt->set_preemptible(&kshim_thread_preemptible);
-            rt->set_owns_cpu(&cpu_claim);
+            rt->set_owns_cpu(&cpu_claim, vcpus);
         }
     }
     // The shim's answer (a C int) as the scheduler's claim.

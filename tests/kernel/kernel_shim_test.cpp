@@ -355,7 +355,7 @@ int hangs_with(sync::ControlledRuntime::OwnsCpuFn owns_cpu, bool expect_complete
         sched::Runtime rt(strategy);
         sync::install_runtime(&rt);
         rt.set_preemptible(&kshim_thread_preemptible);
-        rt.set_owns_cpu(owns_cpu);
+        rt.set_owns_cpu(owns_cpu, 2);
         bool reader_done = false;
         auto busy_until_read = [&] {
             for (;;) {
@@ -435,7 +435,7 @@ TEST(KernelShim, AWorkerMadeMidRunOwnsItsCpuUnderASpinlock) {
         sched::Runtime rt(strategy);
         sync::install_runtime(&rt);
         rt.set_preemptible(&kshim_thread_preemptible);
-        rt.set_owns_cpu(&KernelTargetBase::cpu_claim);
+        rt.set_owns_cpu(&KernelTargetBase::cpu_claim, 2);
         struct workqueue_struct* wq = nullptr;
         struct work_struct work;
         kshim_init_work(&work, &locked_work);
@@ -464,6 +464,57 @@ TEST(KernelShim, AWorkerMadeMidRunOwnsItsCpuUnderASpinlock) {
     }
     EXPECT_GT(worker_sections_seen, 0);  // from CPU 1: the section was there to see
     EXPECT_EQ(seen_on_its_cpu, 0);
+}
+
+// A thread that finds its CPU owned (here: it moved itself there between
+// operations, as a program's set_vcpu does) is preempted at its next point;
+// the thread that runs instead must not take its place on that CPU, or it
+// would run beside the thread with preemption off there.
+TEST(KernelShim, APreemptedThreadsSwapNeverLandsOnAnOwnedCpu) {
+    int violations = 0, sections = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        kshim_reset(2);
+        sched::RandomStrategy strategy(seed, 2);
+        sched::Runtime rt(strategy);
+        sync::install_runtime(&rt);
+        rt.set_preemptible(&kshim_thread_preemptible);
+        rt.set_owns_cpu(&KernelTargetBase::cpu_claim, 2);
+        bool in_section = false;
+        auto watch = [&] {
+            for (int i = 0; i < 20; i++) {
+                kshim_yield(__FILE__, __LINE__);
+                sync::TsanHidden hidden;
+                if (in_section && kshim_current_cpu() == 1) violations++;
+            }
+        };
+        std::function<void()> owner = [&] {  // CPU 1, preemption off for a while
+            kshim_preempt_disable(__FILE__, __LINE__);
+            {
+                sync::TsanHidden hidden;
+                in_section = true;
+                sections++;
+            }
+            for (int i = 0; i < 10; i++) kshim_yield(__FILE__, __LINE__);
+            {
+                sync::TsanHidden hidden;
+                in_section = false;
+            }
+            kshim_preempt_enable(__FILE__, __LINE__);
+        };
+        std::function<void()> mover = [&] {  // CPU 0, then onto CPU 1
+            kshim_yield(__FILE__, __LINE__);
+            sync::set_current_vcpu(1);
+            for (int i = 0; i < 5; i++) kshim_yield(__FILE__, __LINE__);
+        };
+        std::function<void()> watcher = watch;
+        rt.spawn("T0", &Toy::entry, &mover, 0);
+        rt.spawn("T1", &Toy::entry, &watcher, 0);
+        rt.spawn("T2", &Toy::entry, &owner, 1);
+        EXPECT_EQ(rt.run().status, sched::RunStatus::completed);
+        sync::install_runtime(nullptr);
+    }
+    EXPECT_GT(sections, 0);
+    EXPECT_EQ(violations, 0);
 }
 
 // A kernel pool in the main context (no scheduler: plain sync).
