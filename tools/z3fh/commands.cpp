@@ -12,8 +12,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "campaign.h"
 #include "context.h"
@@ -462,13 +464,50 @@ void e2e_stage(TestSummary& sum) {
     sum.check("interrupt-writes-report", check_interrupt_writes_report("reclaim-put-then-lru"));
 }
 
+// The e2e and kernel stages side by side, each `z3fh test --only STAGE` in a
+// process of its own: most of their time is one-job campaigns and replays,
+// so together they keep both cores busy. Their output is streamed with the
+// stage's name in front; each writes its summary as JSON for this one.
+void stages_side_by_side(const std::vector<std::string>& stages, TestSummary& sum) {
+    const std::string dir = Context::get().root() + "/build/test-stages";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    std::mutex out;
+    std::vector<int> codes(stages.size(), -1);
+    std::vector<std::thread> runs;
+    for (size_t i = 0; i < stages.size(); i++) {
+        fs::remove(dir + "/" + stages[i] + ".json", ec);
+        runs.emplace_back([&, i] {
+            const std::string& st = stages[i];
+            codes[i] = run_process({"/proc/self/exe", "test", "--only", st, "--summary", dir + "/" + st + ".json"}, {},
+                                   [&](const std::string& line) {
+                                       std::lock_guard<std::mutex> lock(out);
+                                       std::fprintf(stderr, "[%s] %s\n", st.c_str(), line.c_str());
+                                   })
+                           .exit_code;
+        });
+    }
+    for (std::thread& t : runs) t.join();
+    for (size_t i = 0; i < stages.size(); i++) {
+        json r = json::parse(read_file(dir + "/" + stages[i] + ".json"), nullptr, false);
+        if (!r.is_object() || !r["lines"].is_array()) {
+            sum.record(fmt::format("stage {:<17} FAILED (exit {}, no summary)", stages[i], codes[i]), false);
+            continue;
+        }
+        for (const json& l : r["lines"]) sum.lines.push_back(l.get<std::string>());
+        sum.passed += r.value("passed", 0);
+        sum.failed += r.value("failed", 0);
+    }
+}
+
 }  // namespace
 
-int cmd_test(bool long_run, const std::string& only) {
+int cmd_test(bool long_run, const std::string& only, const std::string& summary_out) {
     TestSummary sum;
     preset_stages(only, sum);
-    if (only.empty() || only == "e2e") e2e_stage(sum);
-    if (only.empty() || only == "kernel") sum.failed += check_kernel_target(&sum.lines, &sum.passed);
+    if (only.empty()) stages_side_by_side({"kernel", "e2e"}, sum);
+    if (only == "e2e") e2e_stage(sum);
+    if (only == "kernel") sum.failed += check_kernel_target(&sum.lines, &sum.passed);
     if (long_run) {
         for (const char* san : {"asan", "tsan"}) {
             CampaignOptions o;
@@ -479,6 +518,10 @@ int cmd_test(bool long_run, const std::string& only) {
             int rc = run_campaign(o);
             sum.record(fmt::format("long campaign {} {}", san, rc == 0 ? "passed" : "FAILED"), rc == 0);
         }
+    }
+    if (!summary_out.empty()) {
+        std::ofstream f(summary_out);
+        f << json{{"lines", sum.lines}, {"passed", sum.passed}, {"failed", sum.failed}}.dump(1) << "\n";
     }
     std::printf("\n");
     for (const std::string& line : sum.lines) std::printf("%s\n", line.c_str());

@@ -20,7 +20,7 @@ struct ToolInput {
     }
 };
 
-int cmd_test(bool long_run, const std::string& only);
+int cmd_test(bool long_run, const std::string& only, const std::string& summary_out);
 int cmd_mutants();
 int cmd_bench(bool alloc, bool checkers, bool sizes);
 

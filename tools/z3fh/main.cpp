@@ -223,6 +223,7 @@ std::vector<Subcommand> small_commands(CLI::App& app) {
     struct State {
         bool alloc = false, checkers = false, sizes = false, long_run = false;
         std::string only;
+        std::string summary;
     };
     auto s = std::make_shared<State>();
     auto* mutants = app.add_subcommand("mutants", "list the seeded defects: NAME<TAB>CLASS<TAB>description");
@@ -234,14 +235,16 @@ std::vector<Subcommand> small_commands(CLI::App& app) {
     auto* knobs = app.add_subcommand("knobs", "list the Z3FH_* environment knobs: name, values, what each does");
     auto* test = app.add_subcommand("test", "build every preset and run all fast test suites, then the e2e checks");
     test->add_flag("--long", s->long_run, "also run 10-minute campaigns (evidence, not CI)");
-    test->add_option("--only", s->only, "one stage: a preset (default, asan, ubsan, tsan, mutants), oss-fuzz, e2e or kernel");
+    test->add_option("--only", s->only, "one stage: a preset (default, asan, ubsan, tsan, mutants), oss-fuzz, e2e or kernel")
+        ->check(CLI::IsMember({"default", "asan", "ubsan", "tsan", "mutants", "oss-fuzz", "e2e", "kernel"}));
+    test->add_option("--summary", s->summary, "also write the stage lines and counts to this file as JSON");
     return {{mutants, [] { return cmd_mutants(); }},
             {knobs, [] {
                  std::printf("%s", z3fh::fuzz::env_knob_table().c_str());
                  return 0;
              }},
             {bench, [s] { return cmd_bench(s->alloc, s->checkers, s->sizes); }},
-            {test, [s] { return cmd_test(s->long_run, s->only); }}};
+            {test, [s] { return cmd_test(s->long_run, s->only, s->summary); }}};
 }
 
 }  // namespace
