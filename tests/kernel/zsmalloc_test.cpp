@@ -176,6 +176,16 @@ namespace {
 // zram as zsmalloc's user: the fake compressor's lengths cover 1..PAGE_SIZE
 // (every class, the lengths that span pages, the huge class), and writes,
 // reads, slot-free notifications, compaction and the mm core run clean.
+// A zram program's run: it ends with no finding; its depth counters.
+std::map<std::string, uint64_t> depth_of_a_clean_run(const Program& p) {
+    RunConfig cfg;
+    cfg.depth_counters = true;
+    Outcome o = run_program(p, cfg);
+    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
+    EXPECT_EQ(o.status, sched::RunStatus::completed);
+    return {o.depth.begin(), o.depth.end()};
+}
+
 TEST(Zram, TheFakeCompressorReachesEveryLength) {
     size_t lo = SIZE_MAX, hi = 0;
     int spans_classes = 0;
@@ -203,12 +213,7 @@ TEST(Zram, WritesReadsFreesAndCompactionRunClean) {
         {OpKind::migrate, 1, 0x08},        {OpKind::verify, 1, 0x02},         {OpKind::free, 1, 0x03},
         {OpKind::reclaim, 1, 0x00},
     };
-    RunConfig cfg;
-    cfg.depth_counters = true;
-    Outcome o = run_program(p, cfg);
-    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
-    EXPECT_EQ(o.status, sched::RunStatus::completed);
-    std::map<std::string, uint64_t> depth(o.depth.begin(), o.depth.end());
+    std::map<std::string, uint64_t> depth = depth_of_a_clean_run(p);
     EXPECT_TRUE(depth.count("zram_slow_writes") && depth.count("zram_missed_frees"));
 }
 
@@ -230,12 +235,7 @@ TEST(Zram, WritebackRecompressionAndSameFilledPagesRunClean) {
     p.ops.push_back({OpKind::reclaim, 0, 0x02});  // recompress every slot
     for (int s = 0; s < kSlots; s++) p.ops.push_back({OpKind::verify, 0, static_cast<uint8_t>(s)});
     for (int s = 0; s < kSlots; s++) p.ops.push_back({OpKind::free, 0, static_cast<uint8_t>(s)});
-    RunConfig cfg;
-    cfg.depth_counters = true;
-    Outcome o = run_program(p, cfg);
-    EXPECT_FALSE(o.found) << o.kind << " " << o.invariant << ": " << o.message;
-    EXPECT_EQ(o.status, sched::RunStatus::completed);
-    std::map<std::string, uint64_t> depth(o.depth.begin(), o.depth.end());
+    std::map<std::string, uint64_t> depth = depth_of_a_clean_run(p);
     EXPECT_GE(depth["zram_writebacks"], 1u);
     EXPECT_GE(depth["recompressions"], 1u);
     EXPECT_GE(depth["zram_same_pages"], 1u);
