@@ -298,6 +298,31 @@ Program k13_program() {
     return p;
 }
 
+// K15, found on the file with K1-K13 fixed: z3fold_page_migrate sets
+// PAGE_MIGRATED on the old page and unlocks its header (z3fold.c:1528-1529)
+// before it locks the new header and re-encodes the handles (1540+), with
+// only the (sleeping) page lock held. On the only vCPU, preempted there, it
+// leaves the handle naming the old page; zswap's duplicate store frees the
+// old entry under tree->lock (preemption off), and get_z3fold_header spins
+// (263-275) for a task that can never run again.
+Program k15_program() {
+    Program p;
+    p.threads = 2;
+    p.vcpus = 1;
+    p.evict_policy = 0x66;
+    p.user = UserKind::zswap;
+    p.ops = {
+        {OpKind::yield, 0, 0x7a},  // T0: yield
+        {OpKind::yield, 0, 0x7a},  // T0: yield
+        {OpKind::alloc, 0, 0xfc},  // T0: alloc slot 4 size 4097 (a duplicate store: frees T1's entry)
+        {OpKind::alloc, 1, 0xa4},  // T1: alloc slot 4 size 3500
+        {OpKind::migrate, 1, 0xa4},  // T1: migrate slot 4
+    };
+    p.schedule = seeded_schedule(11, 12);
+    p.schedule_kind = ScheduleKind::random;
+    return p;
+}
+
 TEST(KernelZswap, K12ReclaimFreesAHeadlessPageZswapIsStoring) {
     EXPECT_DEATH(run_clean_config(k12_program()),
                  "heap-use-after-free.*WRITE.*Zswap61User::store.*freed by thread.*kshim_put_page.*z3fold_reclaim_page.*"
@@ -308,6 +333,12 @@ TEST(KernelZswap, K13CompactionIsolatesThePageAnAllocationIsSettingUp) {
     EXPECT_DEATH(run_clean_config(k13_program()),
                  "heap-use-after-free.*kshim_spin_lock.*z3fold_page_lock.*z3fold_alloc.*freed by thread.*kshim_put_page.*"
                  "kz_mm_migrate_one");
+}
+
+TEST(KernelZswap, K15ADuplicateStoreSpinsOnAPreemptedMigration) {
+    EXPECT_DEATH(run_clean_config(k15_program()),
+                 "hang: no progress.*T0 +trylock +page lock 1 +z3fold.c:242.*T0 +test_bit +page flags 1 +z3fold.c:271.*"
+                 "T0 +yield +- +z3fold.c:275");
 }
 
 // The zswap user's own rules, on a program with no race: stores, a

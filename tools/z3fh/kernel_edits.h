@@ -21,7 +21,7 @@ struct KernelEdit {
 bool apply_edits(std::string* text, const std::vector<KernelEdit>& edits, std::string* why);
 
 // One of the harness's fixes for a finding in Linux 6.1's own z3fold.c
-// (docs/findings.md, K1-K13), with what a patch mail needs to say.
+// (docs/findings.md, K1-K13 and K15), with what a patch mail needs to say.
 struct KernelFix {
     const char* id;       // "K1", "K7+K8"
     const char* subject;  // the patch subject after "mm/z3fold: "

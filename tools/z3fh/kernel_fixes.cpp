@@ -181,6 +181,25 @@ const std::vector<KernelFix>& kernel_fixes_6_1() {
            "set_bit(PAGE_CLAIMED, &page->private);\n\tif (can_sleep) {\n\t\tlock_page(page);"},
           {"z3fold_alloc", R"(unlock_page\(page\);\s*\}\s*z3fold_page_lock\(zhdr\);)",
            "unlock_page(page);\n\t}\n\tz3fold_page_lock(zhdr);\n\tclear_bit(PAGE_CLAIMED, &page->private);"}}},
+        {"K15", "lock the new header before publishing PAGE_MIGRATED",
+         "z3fold_page_migrate() sets PAGE_MIGRATED on the old page and unlocks\n"
+         "its header before it locks the new header and re-encodes the\n"
+         "handles; only the page lock, a sleeping lock, is held in between.\n"
+         "get_z3fold_header() spins, with cpu_relax(), while a handle names a\n"
+         "page with PAGE_MIGRATED set. A caller with preemption off (zswap\n"
+         "frees a duplicate entry under tree->lock) that preempted the\n"
+         "migration on its CPU then waits for a task that cannot run there:\n"
+         "a lockup on a uniprocessor kernel with full preemption, a stall\n"
+         "until the task is moved elsewhere on SMP.\n\n"
+         "Take the new header's lock (the page is not reachable yet) before\n"
+         "publishing the move, so the window runs with preemption off.",
+         {"hang"},
+         {{"z3fold_page_migrate",
+           R"(newpage->private = page->private;\s*set_bit\(PAGE_MIGRATED, &page->private\);\s*z3fold_page_unlock\(zhdr\);)",
+           "newpage->private = page->private;"},
+          {"z3fold_page_migrate", R"(z3fold_page_lock\(new_zhdr\);)",
+           "z3fold_page_lock(new_zhdr);\n\t/* no preemption until the handles name the new page */\n"
+           "\tset_bit(PAGE_MIGRATED, &page->private);\n\tz3fold_page_unlock(zhdr);"}}},
         {"K7+K8", "let go of the old page's slots in compact_single_buddy()",
          "After compact_single_buddy() moves a page's single object to another\n"
          "page, the moved handle stays in the old page's slots object, which\n"

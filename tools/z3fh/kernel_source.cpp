@@ -636,12 +636,6 @@ int check_kernel_target(std::vector<std::string>* summary, int* passed) {
     // finds it, and triage shows its input does not fail the same way on the
     // kernel without the patch.
     for (const std::string& d : kernel_defect_names(true)) {
-        // Not under-reclaim-bit for now: in the 240 s its window needs, the
-        // campaign meets first a livelock the fixed file itself has (6.1's
-        // migrate window on one preemptible CPU; docs/findings.md, "A finding
-        // on the fixed 6.1 file"), until the series fixes it too. The port's
-        // e2e stage still finds that defect.
-        if (d == "under-reclaim-bit") continue;
         std::string patch = ctx.root() + "/build/kernel-src/defects/" + d + ".diff";
         TargetChoice none;
         if (cmd_kernel_defect(d, patch, none) != 0) {
