@@ -55,6 +55,37 @@ TEST(Kernel612, K14SyncCompactionRetriesAPageMigrationRefusedAndUnclaimed) {
                  "VM_BUG_ON_PAGE\\(!test_bit\\(PAGE_CLAIMED.*SUMMARY: z3fold check-failed@z3fold.c:1293");
 }
 
+// K15 in 6.12 (6.1's, docs/findings.md): z3fold_page_migrate sets
+// PAGE_MIGRATED and unlocks the old header (z3fold.c:1313-1314) before it
+// locks the new one (1325) and re-encodes the handles. On the only vCPU,
+// preempted there, it leaves the handle naming the old page; the swap
+// slot's free (__try_to_reclaim_swap, swapfile.c:246-248: zswap_invalidate
+// under spin_lock(&si->lock)) frees the entry (zswap.c:1644-1652), and
+// get_z3fold_header spins (250-262) for a task that can never run again.
+Program k15_program() {
+    Program p;
+    p.threads = 2;
+    p.vcpus = 1;
+    p.evict_policy = 0x00;
+    p.user = UserKind::zswap;
+    p.ops = {
+        {OpKind::yield, 0, 0x7a},    // T0: yield
+        {OpKind::yield, 0, 0x7a},    // T0: yield
+        {OpKind::free, 0, 0x04},     // T0: free slot 4 (zswap_invalidate, atomic)
+        {OpKind::alloc, 1, 0xa4},    // T1: alloc slot 4 size 3500
+        {OpKind::migrate, 1, 0xa4},  // T1: migrate slot 4
+    };
+    p.schedule = seeded_schedule(11, 12);
+    p.schedule_kind = ScheduleKind::random;
+    return p;
+}
+
+TEST(Kernel612, K15AnAtomicFreeSpinsOnAPreemptedMigration) {
+    EXPECT_DEATH(run_clean_config(k15_program()),
+                 "hang: no progress.*T0 +trylock +page lock 1 +z3fold.c:229.*T0 +test_bit +page flags 1 +z3fold.c:258.*"
+                 "T0 +yield +- +z3fold.c:262");
+}
+
 // zswap 6.12's own rules on a program with no race: stores (a duplicate
 // store replaces and frees the offset's entry), a load from the swap cache
 // (the entry erased and freed), a direct load (kept), the shrinker's scan on

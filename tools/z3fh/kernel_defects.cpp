@@ -287,11 +287,21 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     }
     auto k = prepare_kernel_file(pristine);
     if (!k) return 2;
+    if (d && k->series != d->series) {
+        std::fprintf(stderr, "z3fh: %s is an edit of Linux %s's mm/%s.c, not %s's\n", name.c_str(), d->series,
+                     d->allocator, k->series.c_str());
+        return 2;
+    }
+    if (!d && (k->allocator != "z3fold" || !kernel_fixes_exist(k->series))) {
+        std::fprintf(stderr, "z3fh: the harness has no fixes for Linux %s's mm/%s.c\n", k->series.c_str(),
+                     k->allocator.c_str());
+        return 2;
+    }
     // "fixes": the fixes against the pristine file. A defect: its edits
     // against the fixed file (use it with --kernel-fixes --kernel-patch).
     std::string before = read_file(k->pristine), why;
     std::string text = before;
-    if (!unmodified && !apply_edits(&text, all_fix_edits(), &why)) {
+    if (!unmodified && !apply_edits(&text, all_fix_edits(k->series), &why)) {
         std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), why.c_str());
         return 2;
     }
@@ -305,7 +315,9 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
     std::string dir = Context::get().root() + "/build/kernel-src/defects";
     fs::create_directories(dir);
     const std::string file = k->allocator + ".c";
-    std::string original = dir + "/" + name + ".orig." + file, edited = dir + "/" + name + "." + file;
+    // 6.1's fixes keep their old name; another series' carry it.
+    const std::string stem = !d && k->series != "6.1" ? name + "-" + k->series : name;
+    std::string original = dir + "/" + stem + ".orig." + file, edited = dir + "/" + stem + "." + file;
     write_file(original, before);
     write_file(edited, text);
     int rc = 0;
@@ -316,21 +328,20 @@ int cmd_kernel_defect(const std::string& name, const std::string& out, const Tar
         return 2;
     }
     std::string path =
-        out.empty() ? dir + "/" + name + (unmodified && !other_allocator ? ".unmodified.diff" : ".diff") : out;
+        out.empty() ? dir + "/" + stem + (unmodified && !other_allocator ? ".unmodified.diff" : ".diff") : out;
     if (!write_file(path, diff)) {
         std::fprintf(stderr, "z3fh: cannot write %s\n", path.c_str());
         return 2;
     }
-    std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(),
-                 d ? (std::string(d->what) +
-                      (*d->upstream_fix ? fmt::format(" (reverts {})", d->upstream_fix) : std::string()) +
-                      (other_allocator ? fmt::format("; a patch of Linux {}'s mm/{}: use it with --allocator {} "
-                                                     "--kernel-version {} --kernel-patch",
-                                                     d->series, file, d->allocator, d->series)
-                       : unmodified ? "; a patch of the unmodified file: use it with --kernel-patch alone"
-                                  : "; a patch of the fixed file: use it with --kernel-fixes"))
-                         .c_str()
-                   : "the harness's candidate fixes for what it found in 6.1 itself");
+    const std::string what =
+        d ? std::string(d->what) + (*d->upstream_fix ? fmt::format(" (reverts {})", d->upstream_fix) : std::string()) +
+                (other_allocator ? fmt::format("; a patch of Linux {}'s mm/{}: use it with --allocator {} "
+                                               "--kernel-version {} --kernel-patch",
+                                               d->series, file, d->allocator, d->series)
+                 : unmodified    ? "; a patch of the unmodified file: use it with --kernel-patch alone"
+                                 : "; a patch of the fixed file: use it with --kernel-fixes")
+          : "the harness's candidate fixes for what it found in Linux " + k->series + "'s file itself";
+    std::fprintf(stderr, "z3fh: %s: %s\n", name.c_str(), what.c_str());
     std::printf("%s\n", path.c_str());
     return 0;
 }

@@ -20,8 +20,8 @@ struct KernelEdit {
 // Apply in order; false with *why on the first edit that does not match.
 bool apply_edits(std::string* text, const std::vector<KernelEdit>& edits, std::string* why);
 
-// One of the harness's fixes for a finding in Linux 6.1's own z3fold.c
-// (docs/findings.md, K1-K13 and K15), with what a patch mail needs to say.
+// One of the harness's fixes for a finding in the kernel's own z3fold.c
+// (docs/findings.md, K1-K15), with what a patch mail needs to say.
 struct KernelFix {
     const char* id;       // "K1", "K7+K8"
     const char* subject;  // the patch subject after "mm/z3fold: "
@@ -35,11 +35,14 @@ struct KernelFix {
     std::vector<const char*> requires_fixes = {};
 };
 
-// In the order they apply (a later fix may build on an earlier one).
-const std::vector<KernelFix>& kernel_fixes_6_1();
-// The fix with this id, or nullptr.
-const KernelFix* kernel_fix(const std::string& id);
+// The harness's fixes for a series' mm/z3fold.c ("6.1", "6.12"), in the
+// order they apply (a later fix may build on an earlier one); empty for a
+// series it has none for.
+bool kernel_fixes_exist(const std::string& series);
+const std::vector<KernelFix>& kernel_fixes(const std::string& series);
+// The fix with this id in that series, or nullptr.
+const KernelFix* kernel_fix(const std::string& id, const std::string& series);
 // Every fix's edits, in order: the file `--kernel-fixes` compiles.
-std::vector<KernelEdit> all_fix_edits();
+std::vector<KernelEdit> all_fix_edits(const std::string& series);
 
 }  // namespace z3fh::tool

@@ -1,7 +1,7 @@
-// z3fold-harden: the harness's fixes for the findings in Linux 6.1's own
-// mm/z3fold.c (docs/findings.md), each as identifier-anchored edits with
-// the text its patch mail carries; and the edit machinery they share with
-// the planted defects.
+// z3fold-harden: the harness's fixes for the findings in the kernel's own
+// mm/z3fold.c, 6.1's and 6.12's (docs/findings.md), each as
+// identifier-anchored edits with the text its patch mail carries; and the
+// edit machinery they share with the planted defects.
 #include <fmt/format.h>
 
 #include <regex>
@@ -34,13 +34,13 @@ bool apply_edits(std::string* text, const std::vector<KernelEdit>& edits, std::s
     for (const KernelEdit& e : edits) {
         size_t b = 0, en = text->size();
         if (*e.function && !function_span(*text, e.function, &b, &en)) {
-            *why = fmt::format("no function {} in the file (these edits are for Linux 6.1)", e.function);
+            *why = fmt::format("no function {} in the file (the edits were written for another version of it)", e.function);
             return false;
         }
         std::string body = text->substr(b, en - b);
         std::regex re(e.pattern);
         if (!std::regex_search(body, re)) {
-            *why = fmt::format("the code an edit changes is not in {} (these edits are for Linux 6.1)",
+            *why = fmt::format("the code an edit changes is not in {} (the edits were written for another version of the file)",
                                *e.function ? e.function : "the file");
             return false;
         }
@@ -50,7 +50,9 @@ bool apply_edits(std::string* text, const std::vector<KernelEdit>& edits, std::s
     return true;
 }
 
-const std::vector<KernelFix>& kernel_fixes_6_1() {
+namespace {
+
+const std::vector<KernelFix>& fixes_6_1() {
     static const std::vector<KernelFix> fixes = {
         {"K1", "clear PAGE_CLAIMED on the page a migration made",
          "z3fold_page_isolate() claims the page (PAGE_CLAIMED) and\n"
@@ -253,15 +255,111 @@ const std::vector<KernelFix>& kernel_fixes_6_1() {
     return fixes;
 }
 
-const KernelFix* kernel_fix(const std::string& id) {
-    for (const KernelFix& f : kernel_fixes_6_1())
+// 6.12's mm/z3fold.c is 6.1's less the pool LRU, z3fold_reclaim_page() and
+// evict (docs/findings.md, "Linux 6.12's mm/z3fold.c"): 6.1's edits of the
+// code it still has apply as they are. What changes is the text: what
+// reaches each bug in 6.12, and which fixes 6.12 needs at all (K4, K6 and
+// K12 were reclaim's; K10's racer was reclaim's cpu = -1).
+const std::vector<KernelFix>& fixes_6_12() {
+    static const std::vector<KernelFix> fixes = [] {
+        auto from_6_1 = [](const char* id) {
+            for (const KernelFix& f : fixes_6_1())
+                if (std::string(id) == f.id) return f;
+            return KernelFix{};
+        };
+        std::vector<KernelFix> out;
+        KernelFix k1 = from_6_1("K1");
+        k1.body =
+            "z3fold_page_isolate() claims the page (PAGE_CLAIMED) and\n"
+            "z3fold_page_migrate() copies the whole header, page->private\n"
+            "included, to the new page. Nothing clears the claim there: the new\n"
+            "page is never compacted or listed as unbuddied again, frees of its\n"
+            "objects skip free_handle(), and a later isolation of it fails for\n"
+            "good.\n\n"
+            "Clear PAGE_CLAIMED on the new page where its other flags are set.";
+        out.push_back(k1);
+        KernelFix k2 = from_6_1("K2");
+        k2.body =
+            "When migration refuses a mapped page it clears PAGE_CLAIMED while the\n"
+            "page stays isolated. A free of the page's last object then queues\n"
+            "compaction, and the work or z3fold_page_putback() lists the empty\n"
+            "page with add_to_unbuddied(), at unbuddied[NCHUNKS]: one past the\n"
+            "end of the per-CPU array, in the next CPU's lists or beyond the\n"
+            "allocation.\n\n"
+            "An empty page is released by its last put; add_to_unbuddied() must\n"
+            "not list it.";
+        out.push_back(k2);
+        KernelFix k3 = from_6_1("K3");
+        k3.body =
+            "z3fold_free() skips free_handle() when the page is claimed (isolated\n"
+            "for migration), leaving the handle of a freed object in the page's\n"
+            "slots. When the page lives on, that handle is never cleared; once\n"
+            "first_num moves the buddies, the slots object is never freed either\n"
+            "(kmemleak_not_leak() hides it).\n\n"
+            "Free the handle always.";
+        k3.edits.resize(1);  // the free half: the other edits were reclaim's
+        out.push_back(k3);
+        out.push_back(from_6_1("K5"));
+        out.push_back(from_6_1("K13"));
+        KernelFix k15 = from_6_1("K15");
+        k15.body =
+            "z3fold_page_migrate() sets PAGE_MIGRATED on the old page and unlocks\n"
+            "its header before it locks the new header and re-encodes the\n"
+            "handles; only the page lock, a sleeping lock, is held in between.\n"
+            "get_z3fold_header() spins, with cpu_relax(), while a handle names a\n"
+            "page with PAGE_MIGRATED set. A caller with preemption off (a swap\n"
+            "slot's free calls zswap_invalidate() under si->lock) that preempted\n"
+            "the migration on its CPU then waits for a task that cannot run\n"
+            "there: a lockup on a uniprocessor kernel with full preemption, a\n"
+            "stall until the task is moved elsewhere on SMP.\n\n"
+            "Take the new header's lock (the page is not reachable yet) before\n"
+            "publishing the move, so the window runs with preemption off.";
+        out.push_back(k15);
+        out.push_back(from_6_1("K7+K8"));
+        KernelFix k9 = from_6_1("K9");
+        k9.body =
+            "MIDDLE_CHUNK_MAPPED is one bit, set by every map of the middle buddy\n"
+            "and cleared by every unmap. A zpool user that maps a handle while it\n"
+            "is mapped elsewhere (6.12's zswap does not) has the bit cleared by\n"
+            "the first unmap, and compaction moves the middle object under the\n"
+            "mapping that is left.\n\n"
+            "Clear the bit when the page's last mapping goes.";
+        out.push_back(k9);
+        KernelFix k11 = from_6_1("K11");
+        k11.body =
+            "z3fold_page_migrate() refusing a mapped page clears PAGE_CLAIMED while\n"
+            "the page is still isolated. migrate_pages_sync() retries the pages\n"
+            "its async pass failed, -EBUSY included: the retry meets\n"
+            "VM_BUG_ON_PAGE(!test_bit(PAGE_CLAIMED)), or without CONFIG_DEBUG_VM\n"
+            "migrates an unclaimed page. And a free's compaction re-lists the\n"
+            "page, which z3fold_page_putback() then unlinks from an unbuddied\n"
+            "list without pool->lock.\n\n"
+            "Keep the claim until putback, which clears it.";
+        k11.signatures = {"check-failed@z3fold.c:1293", "lock-not-held", "tsan:data-race"};
+        out.push_back(k11);
+        return out;
+    }();
+    return fixes;
+}
+
+}  // namespace
+
+bool kernel_fixes_exist(const std::string& series) { return series == "6.1" || series == "6.12"; }
+
+const std::vector<KernelFix>& kernel_fixes(const std::string& series) {
+    static const std::vector<KernelFix> none;
+    return series == "6.1" ? fixes_6_1() : series == "6.12" ? fixes_6_12() : none;
+}
+
+const KernelFix* kernel_fix(const std::string& id, const std::string& series) {
+    for (const KernelFix& f : kernel_fixes(series))
         if (id == f.id) return &f;
     return nullptr;
 }
 
-std::vector<KernelEdit> all_fix_edits() {
+std::vector<KernelEdit> all_fix_edits(const std::string& series) {
     std::vector<KernelEdit> out;
-    for (const KernelFix& f : kernel_fixes_6_1()) out.insert(out.end(), f.edits.begin(), f.edits.end());
+    for (const KernelFix& f : kernel_fixes(series)) out.insert(out.end(), f.edits.begin(), f.edits.end());
     return out;
 }
 

@@ -49,6 +49,7 @@ struct Campaigns {
     std::vector<Finding> findings;  // distinct by signature, earliest first
     TargetChoice target;            // the file they ran (unmodified)
     std::string version;            // "6.1.192-3"
+    std::string series;             // "6.1" | "6.12": whose fixes, users and stable tree
     double fuzz_s = 0;              // summed fuzzing time
     std::vector<std::string> runs;  // one line per campaign: what ran
     std::string git_tree;           // the source as a git tree (absolute), or "" if it is none
@@ -70,6 +71,12 @@ std::optional<Campaigns> read_campaigns(const std::vector<std::string>& dirs) {
                                  "--kernel-patch, no --kernel-fixes)\n", d.c_str());
             return std::nullopt;
         }
+        if (r.value("allocator", "z3fold") != "z3fold" || !kernel_fixes_exist(r.value("kernel_series", "6.1"))) {
+            std::fprintf(stderr, "z3fh: %s: the harness has fixes for mm/z3fold.c of 6.1 and 6.12 only (this ran "
+                                 "Linux %s's mm/%s.c)\n", d.c_str(), r.value("kernel_series", "?").c_str(),
+                         r.value("allocator", "?").c_str());
+            return std::nullopt;
+        }
         if (!sha.empty() && r.value("kernel_sha256", "") != sha) {
             std::fprintf(stderr, "z3fh: %s ran another mm/z3fold.c than %s\n", d.c_str(), dirs[0].c_str());
             return std::nullopt;
@@ -77,6 +84,8 @@ std::optional<Campaigns> read_campaigns(const std::vector<std::string>& dirs) {
         sha = r.value("kernel_sha256", "");
         c.target.target = "kernel";
         c.target.kernel_source = r.value("kernel_source", "");
+        c.series = r.value("kernel_series", "6.1");
+        c.target.kernel_version = c.series;
         c.version = r.value("kernel_version", "");
         // "6.1.192-3 (Debian ...)" -> "6.1.192-3"; "kernel tree DIR" stays whole.
         if (c.version.rfind("kernel tree", 0) != 0) c.version = c.version.substr(0, c.version.find(' '));
@@ -177,10 +186,10 @@ int replays_with_signature(const std::string& driver, const Finding& f, int runs
 }
 
 // A fix with the fixes it builds on, in the order they apply.
-std::vector<const KernelFix*> with_prerequisites(const KernelFix* fix) {
+std::vector<const KernelFix*> with_prerequisites(const KernelFix* fix, const std::string& series) {
     std::vector<const KernelFix*> out;
     for (const char* id : fix->requires_fixes)
-        if (const KernelFix* pre = kernel_fix(id)) out.push_back(pre);
+        if (const KernelFix* pre = kernel_fix(id, series)) out.push_back(pre);
     out.push_back(fix);
     return out;
 }
@@ -192,10 +201,10 @@ std::vector<KernelEdit> edits_of(const std::vector<const KernelFix*>& fixes) {
 }
 
 // Fixes to try for a finding: those that name its kind of signature first.
-std::vector<const KernelFix*> candidates(const Finding& f) {
+std::vector<const KernelFix*> candidates(const Finding& f, const std::string& series) {
     std::vector<const KernelFix*> first, rest;
     const std::string sig = f.f.value("signature", "");
-    for (const KernelFix& fix : kernel_fixes_6_1()) {
+    for (const KernelFix& fix : kernel_fixes(series)) {
         bool named = std::any_of(fix.signatures.begin(), fix.signatures.end(),
                                  [&](const char* s) { return sig.rfind(s, 0) == 0; });
         (named ? first : rest).push_back(&fix);
@@ -213,9 +222,10 @@ void attribute(std::vector<Finding>& findings, const KernelFile& pristine, int r
         const int before = base.empty() ? 0 : replays_with_signature(base, f, runs, &f.diagram);
         f.before = fmt::format("{}/{}", before, runs);
         if (before == 0) continue;  // does not replay here: nothing to attribute
-        for (const KernelFix* fix : candidates(f)) {
+        for (const KernelFix* fix : candidates(f, pristine.series)) {
             if (!drivers.count(fix))
-                drivers[fix] = driver_for(pristine, edits_of(with_prerequisites(fix)), std::string("fix ") + fix->id);
+                drivers[fix] = driver_for(pristine, edits_of(with_prerequisites(fix, pristine.series)),
+                                          std::string("fix ") + fix->id);
             if (drivers[fix].empty()) continue;
             const int after = replays_with_signature(drivers[fix], f, runs);
             if (after == 0) {
@@ -254,7 +264,7 @@ struct SeriesPatch {
 };
 
 // "Found by ...": how the harness found it and how to see it again.
-std::string found_by(const SeriesPatch& p) {
+std::string found_by(const SeriesPatch& p, const std::string& series) {
     if (p.findings.empty())
         return wrap(fmt::format("The campaigns found no failure of this alone; {} builds on it.", p.needed_by)) + "\n\n";
     const Finding& f = *p.findings[0];
@@ -271,7 +281,7 @@ std::string found_by(const SeriesPatch& p) {
              "Found by z3fold-harden, which runs this file unmodified against a kernel-API shim under a "
              "deterministic scheduler with {} as the pool's user: {} after {:.1f} s. The finding's minimised input "
              "fails {} on the unfixed file and {} with this change{}.{}",
-             user == "zswap" ? "a model of 6.1's zswap" : "a broad zpool user", sigs, f.f.value("time_to_detect_s", 0.0),
+             user == "zswap" ? fmt::format("a model of {}'s zswap", series) : "a broad zpool user", sigs, f.f.value("time_to_detect_s", 0.0),
              f.before, f.after, p.fix->requires_fixes.empty() ? " alone" : " and the one it builds on",
              user == "zswap" || zswap.value("verdict", "") != "reproduced" ? ""
                                                                           : " Its input also fails with zswap as the user.")) +
@@ -323,7 +333,7 @@ std::string fixes_tag(const std::string& git_tree, const KernelFix& fix) {
 
 std::string commit_message(const SeriesPatch& p, const Campaigns& c, const std::string& name, const std::string& email,
                            const std::vector<std::string>& also_checked) {
-    std::string m = fmt::format("mm/z3fold: {}\n\n{}\n\n", p.fix->subject, p.fix->body) + found_by(p);
+    std::string m = fmt::format("mm/z3fold: {}\n\n{}\n\n", p.fix->subject, p.fix->body) + found_by(p, c.series);
     std::string carried = fmt::format("{} (this file)", c.version);
     for (size_t i = 0; i < also_checked.size(); i++)
         carried += fmt::format("; {}: {}", also_checked[i],
@@ -333,20 +343,20 @@ std::string commit_message(const SeriesPatch& p, const Campaigns& c, const std::
     m += wrap("z3fold is gone from mainline, so this fix is for the stable trees only. Checked: " + carried + ".") +
          "\n\n";
     m += fixes_tag(c.git_tree, *p.fix);
-    m += fmt::format("Cc: stable@vger.kernel.org # 6.1.x\nSigned-off-by: {} <{}>\n", name, email);
+    m += fmt::format("Cc: stable@vger.kernel.org # {}.x\nSigned-off-by: {} <{}>\n", c.series, name, email);
     return m;
 }
 
 // One patch per attributed fix, with the fixes they build on, in the
 // table's order (a prerequisite comes first there).
-std::vector<SeriesPatch> plan_series(const std::vector<Finding>& findings) {
+std::vector<SeriesPatch> plan_series(const std::vector<Finding>& findings, const std::string& series_name) {
     std::map<const KernelFix*, std::string> needed_by;
     for (const Finding& f : findings)
         if (f.fix)
-            for (const KernelFix* pre : with_prerequisites(f.fix))
+            for (const KernelFix* pre : with_prerequisites(f.fix, series_name))
                 if (pre != f.fix) needed_by[pre] += (needed_by[pre].empty() ? "" : ", ") + std::string(f.fix->id);
     std::vector<SeriesPatch> series;
-    for (const KernelFix& fix : kernel_fixes_6_1()) {
+    for (const KernelFix& fix : kernel_fixes(series_name)) {
         SeriesPatch p;
         p.fix = &fix;
         for (const Finding& f : findings)
@@ -429,9 +439,9 @@ std::pair<std::string, std::string> cover_letter(const Campaigns& c, const std::
     std::string b = wrap(fmt::format(
                         "These patches fix {} defect(s) in mm/z3fold.c of {} that z3fold-harden found. It compiles "
                         "the file unmodified against a kernel-API shim and runs it under a deterministic scheduler, "
-                        "with a model of 6.1's zswap (and a broader zpool user) calling it and an mm core that "
+                        "with a model of {}'s zswap (and a broader zpool user) calling it and an mm core that "
                         "isolates and migrates pages as mm/compaction.c and mm/migrate.c do.",
-                        series.size(), c.version)) +
+                        series.size(), c.version, c.series)) +
                     "\n\nWhat ran:\n";
     for (const std::string& run : c.runs) b += "  " + run + "\n";
     b += "\nPer patch: its finding's input before / with the fix alone (replays\n"
@@ -476,7 +486,7 @@ int cmd_kernel_report(const KernelReportOptions& o) {
     auto pristine = prepare_kernel_file(campaigns->target);
     if (!pristine) return 2;
     attribute(campaigns->findings, *pristine, o.runs);
-    std::vector<SeriesPatch> series = plan_series(campaigns->findings);
+    std::vector<SeriesPatch> series = plan_series(campaigns->findings, campaigns->series);
     if (series.empty()) {
         std::fprintf(stderr, "z3fh: no fix of the harness removes any of the findings: no series to write\n");
         return 2;
@@ -500,16 +510,17 @@ int cmd_kernel_report(const KernelReportOptions& o) {
     // tree is never built in), keyed by the package's version.
     TargetChoice debian;
     debian.target = "kernel";
+    debian.kernel_version = campaigns->series;
     auto debian_file = prepare_kernel_file(debian);
     const std::string debian_version =
         debian_file ? debian_file->version.substr(0, debian_file->version.find(' ')) : campaigns->version;
-    const std::string checkpatch = checkpatch_script(campaigns->target, debian_version);
+    const std::string checkpatch = checkpatch_script(campaigns->target, campaigns->series, debian_version);
     for (SeriesPatch& p : series) {
         p.checkpatch_ok = run_checkpatch(checkpatch, p.file, &p.checkpatch, campaigns->git_tree);
         all_ok = all_ok && p.checkpatch_ok;
     }
     if (o.compile) {
-        RealTree tree(debian_version);
+        RealTree tree(campaigns->series, debian_version);
         for (size_t i = 0; i < series.size(); i++) {
             series[i].compile_ok = tree.ready() && tree.compile(writer.file_after(i), &series[i].compile);
             if (!tree.ready()) series[i].compile = "not compiled: " + tree.why();

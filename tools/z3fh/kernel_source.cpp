@@ -302,9 +302,9 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
                      "z3fh: warning: mm/%s.c (sha256 %s) is not a Linux %s file this harness was checked against "
                      "(kernel/known-sources.txt); going on\n",
                      k.allocator.c_str(), k.sha256.c_str(), k.series.c_str());
-    if (t.kernel_fixes && k.series != "6.1") {
-        std::fprintf(stderr, "z3fh: --kernel-fixes: the harness's fixes are edits of 6.1's mm/z3fold.c; Linux %s has "
-                             "none yet\n", k.series.c_str());
+    if (t.kernel_fixes && (k.allocator != "z3fold" || !kernel_fixes_exist(k.series))) {
+        std::fprintf(stderr, "z3fh: --kernel-fixes: the harness's fixes are edits of mm/z3fold.c (6.1, 6.12); "
+                             "Linux %s's mm/%s.c has none\n", k.series.c_str(), k.allocator.c_str());
         return std::nullopt;
     }
     k.file = k.pristine;
@@ -313,7 +313,7 @@ std::optional<KernelFile> prepare_kernel_file(const TargetChoice& t) {
         // Compile a copy (a later edit of the user's tree is picked up by its
         // sha), with the harness's fixes when asked.
         std::string text = read_file(k.pristine), why;
-        if (t.kernel_fixes && !apply_edits(&text, all_fix_edits(), &why)) {
+        if (t.kernel_fixes && !apply_edits(&text, all_fix_edits(k.series), &why)) {
             std::fprintf(stderr, "z3fh: --kernel-fixes: %s\n", why.c_str());
             return std::nullopt;
         }
@@ -369,10 +369,10 @@ std::string fixes_fit_under_patch(const TargetChoice& t) {
     KernelFile k;
     const KernelSeries* series = nullptr;
     if (!resolve_series(t, &k, &series) || !locate_pristine(t, *series, &k)) return "the source cannot be had";
-    if (k.series != "6.1" || k.allocator != "z3fold")
+    if (k.allocator != "z3fold" || !kernel_fixes_exist(k.series))
         return fmt::format("the harness has no fixes for Linux {}'s mm/{}.c", k.series, k.allocator);
     std::string text = read_file(k.pristine), why;
-    if (!apply_edits(&text, all_fix_edits(), &why)) return "the harness's fixes do not apply to this file: " + why;
+    if (!apply_edits(&text, all_fix_edits(k.series), &why)) return "the harness's fixes do not apply to this file: " + why;
     const fs::path patch = fs::absolute(t.kernel_patch);
     if (!fs::is_regular_file(patch)) return "no such patch";
     const std::string dir = Context::get().root() + "/build/kernel-src/fit-" + content_key(text) + "-" +
@@ -468,6 +468,9 @@ std::string check_kernel_612() {
     if (dir.empty()) return "the 6.12 kernel target did not build";
     int rc = run_process({dir + "/kernel/kernel_tests"}, ctx.sanitizer_env("asan")).exit_code;
     if (rc != 0) return fmt::format("6.12 kernel tests exit {}", rc);
+    // The harness's fixes as edits of 6.12's file: every one applies.
+    if (cmd_kernel_defect("fixes", ctx.root() + "/build/kernel-src/defects/fixes-6.12.diff", t) != 0)
+        return "the harness's fixes do not apply to 6.12's file";
     CampaignOptions o;
     o.budget_s = 20;
     o.jobs = 1;

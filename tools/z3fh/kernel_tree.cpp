@@ -17,9 +17,12 @@ namespace fs = std::filesystem;
 namespace z3fh::tool {
 
 namespace {
-const char* const kDebianTree = "linux-source-6.1";  // the tarball's top folder
-
-std::string debian_tarball() { return Context::get().root() + "/build/kernel-src/debian/linux-source-6.1.tar.xz"; }
+// The tarball's top folder, and the tarball (fetched into the cache by
+// prepare_kernel_file before any of this runs).
+std::string debian_tree(const std::string& series) { return "linux-source-" + series; }
+std::string debian_tarball(const std::string& series) {
+    return Context::get().root() + "/build/kernel-src/debian/" + debian_tree(series) + ".tar.xz";
+}
 }  // namespace
 
 
@@ -29,6 +32,8 @@ SeriesWriter::SeriesWriter(const KernelFile& pristine, std::string out, std::str
                            std::string version)
     : pristine_(pristine), out_(fs::absolute(out).string()), name_(std::move(name)), email_(std::move(email)),
       version_(std::move(version)) {}
+
+std::string stable_tree(const std::string& series) { return series + ".y"; }
 
 bool SeriesWriter::git(const std::vector<std::string>& args, std::string* output) const {
     std::vector<std::string> argv = {"git", "-C", out_ + "/.work"};
@@ -78,7 +83,7 @@ std::vector<std::string> SeriesWriter::write(const std::vector<const KernelFix*>
     if (!git({"diff", "HEAD~" + std::to_string(fixes.size()), "HEAD"}, &diff)) return {};
     write_file(series_diff(), diff);
     std::string listing;
-    if (!git({"format-patch", "-q", "--cover-letter", "--numbered", "--subject-prefix=PATCH 6.1.y", "-o", out_,
+    if (!git({"format-patch", "-q", "--cover-letter", "--numbered", fmt::format("--subject-prefix=PATCH {}", stable_tree(pristine_.series)), "-o", out_,
               "HEAD~" + std::to_string(fixes.size())},
              &listing))
         return {};
@@ -101,18 +106,18 @@ bool SeriesWriter::write_cover_letter(const std::string& cover, const std::strin
 
 // ---- checkpatch.pl ----
 
-std::string checkpatch_script(const TargetChoice& target, const std::string& version) {
+std::string checkpatch_script(const TargetChoice& target, const std::string& series, const std::string& version) {
     if (!target.kernel_source.empty()) {
         const std::string own = fs::absolute(target.kernel_source).string() + "/scripts/checkpatch.pl";
         if (fs::exists(own)) return own;
-        std::fprintf(stderr, "z3fh: %s has no scripts/checkpatch.pl; using Debian's linux-source-6.1's\n",
-                     target.kernel_source.c_str());
+        std::fprintf(stderr, "z3fh: %s has no scripts/checkpatch.pl; using Debian's %s's\n",
+                     target.kernel_source.c_str(), debian_tree(series).c_str());
     }
     const std::string dir = Context::get().root() + "/build/kernel-src/checkpatch-" + version;
     const std::string script = dir + "/scripts/checkpatch.pl";
     if (fs::exists(script)) return script;
-    const std::string top = kDebianTree;
-    if (!extract_from_tarball(debian_tarball(),
+    const std::string top = debian_tree(series);
+    if (!extract_from_tarball(debian_tarball(series),
                               {top + "/scripts/checkpatch.pl", top + "/scripts/spelling.txt",
                                top + "/scripts/const_structs.checkpatch"},
                               dir, 1))
@@ -139,7 +144,7 @@ bool run_checkpatch(const std::string& script, const std::string& patch, std::st
 
 // ---- the real tree ----
 
-RealTree::RealTree(const std::string& version) {
+RealTree::RealTree(const std::string& series, const std::string& version) {
     for (const char* tool : {"make", "gcc", "flex", "bison", "bc", "perl"})
         if (!on_path(tool)) why_ += (why_.empty() ? "missing " : " ") + std::string(tool);
     if (!why_.empty()) {
@@ -147,7 +152,7 @@ RealTree::RealTree(const std::string& version) {
         return;
     }
     const std::string root = Context::get().root() + "/build/kernel-src/tree-" + version;
-    dir_ = root + "/" + kDebianTree;
+    dir_ = root + "/" + debian_tree(series);
     if (fs::exists(root + "/prepared")) return;
     std::fprintf(stderr, "z3fh: preparing the real tree once (extract, defconfig with zswap and z3fold, make prepare) "
                          "in %s ...\n", root.c_str());
@@ -160,8 +165,8 @@ RealTree::RealTree(const std::string& version) {
         if (code != 0) why_ = fmt::format("{} failed: {}", argv[0], log.substr(log.size() > 2000 ? log.size() - 2000 : 0));
         return code == 0;
     };
-    if (!extract_from_tarball(debian_tarball(), {}, root, 0)) {
-        why_ = "could not extract " + debian_tarball();
+    if (!extract_from_tarball(debian_tarball(series), {}, root, 0)) {
+        why_ = "could not extract " + debian_tarball(series);
         return;
     }
     if (!step({"make", "-s", "defconfig"}, dir_) ||

@@ -35,9 +35,13 @@ private:
     std::vector<std::string> states_;
 };
 
+// The stable tree a series' fixes go to ("6.12" -> "6.12.y").
+std::string stable_tree(const std::string& series);
+
 // checkpatch.pl of the user's source (extracted once from Debian's tarball
 // with its data files); "" (said) if it cannot be had.
-std::string checkpatch_script(const TargetChoice& target, const std::string& version);
+// (series "6.1", "6.12"; version: the Debian package's, which keys the cache).
+std::string checkpatch_script(const TargetChoice& target, const std::string& series, const std::string& version);
 // Run it on one patch: true on 0 errors and 0 warnings; *verdict is its
 // one-line total ("checkpatch: 0 errors, 0 warnings").
 // In `git_tree` (if given), where checkpatch looks a Fixes: tag's commit up.
@@ -48,7 +52,7 @@ bool run_checkpatch(const std::string& script, const std::string& patch, std::st
 // prepared once (make defconfig, the options, make prepare).
 class RealTree {
 public:
-    explicit RealTree(const std::string& version);
+    RealTree(const std::string& series, const std::string& version);
     bool ready() const { return why_.empty(); }
     const std::string& why() const { return why_; }
     // make W=1 mm/z3fold.o with `file` as mm/z3fold.c: true when it builds

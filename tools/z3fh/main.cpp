@@ -164,6 +164,9 @@ Subcommand kernel_defect_command(CLI::App& app) {
         ->required();
     c->add_option("-o,--output", s->out, "patch file (default build/kernel-src/defects/NAME.diff, or NAME.unmodified.diff)");
     c->add_option("--kernel-source", s->target.kernel_source, "kernel tree holding mm/z3fold.c");
+    c->add_option("--kernel-version", s->target.kernel_version,
+                  "for fixes: the series whose file they edit, 6.1 (default) or 6.12")
+        ->check(CLI::IsMember({"6.1", "6.12"}));
     c->add_flag("--unmodified", s->unmodified,
                 "a patch of the unmodified file (without the harness's fixes), for --kernel-patch alone");
     return {c, [s] { return cmd_kernel_defect(s->name, s->out, s->target, s->unmodified); }};
