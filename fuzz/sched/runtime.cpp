@@ -23,6 +23,7 @@ const char* run_status_name(RunStatus s) {
     case RunStatus::deadlock: return finding_name(FindingId::deadlock);
     case RunStatus::hang: return finding_name(FindingId::hang);
     case RunStatus::stale_schedule: return finding_name(FindingId::stale_schedule);
+    case RunStatus::harness_error: return finding_name(FindingId::harness_error);
     }
     return "?";
 }
@@ -156,6 +157,8 @@ RunResult Runtime::run() {
     starting_ = true;
     step_ = 0;
     preemptions_ = 0;
+    own_rule_broken_.clear();
+    own_rule_overridden_ = false;
     runnable_stale_ = true;
     result_ = {};
     trace_.clear();
@@ -225,6 +228,10 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
         result_.report = strategy_.stale_reason();
         end_run(RunStatus::stale_schedule, false);
     }
+    if (!own_rule_broken_.empty()) {
+        result_.report = own_rule_broken_ + "; last events:\n" + trace_.format_tail(24);
+        end_run(RunStatus::harness_error, false);
+    }
     if (next != cur) {
         if (ev != Event::yield) {
             trace_.mark_preempted();
@@ -292,6 +299,10 @@ const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choic
         auto o = std::find_if(owners_.begin(), owners_.end(), [&](const CpuOwner& c) { return c.vcpu == t->vcpu; });
         if (o == owners_.end()) owners_.push_back({t->vcpu, t->id, claim});
         else if (claim > o->claim) *o = {t->vcpu, t->id, claim};
+        else if (claim == Claim::preempt_off && o->claim == Claim::preempt_off && !own_rule_overridden_ &&
+                 own_rule_broken_.empty())
+            own_rule_broken_ = fmt::format("harness error: T{} and T{} both have preemption off on vCPU {}", o->thread,
+                                           t->id, t->vcpu);
     }
     if (owners_.empty()) return choices;
     auto owner_of = [&](int vcpu) {
@@ -322,6 +333,7 @@ const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choic
         }
         break;  // every CPU is owned
     }
+    if (allowed_.empty()) own_rule_overridden_ = true;
     return allowed_.empty() ? choices : &allowed_;
 }
 

@@ -22,7 +22,7 @@ struct RunOptions {
     bool lock_order = true;      // keep the lock-order graph (lockdep) and check each acquisition
 };
 
-enum class RunStatus { completed, deadlock, hang, stale_schedule };
+enum class RunStatus { completed, deadlock, hang, stale_schedule, harness_error };
 const char* run_status_name(RunStatus s);
 
 struct RunResult {
@@ -190,6 +190,13 @@ private:
         sync::ControlledRuntime::CpuClaim claim;
     };
     std::vector<CpuOwner> owners_;  // one a virtual CPU: the thread with preemption off there
+    // The owner rule's own check: two threads with preemption off on one
+    // virtual CPU is a state no kernel can be in, so the scheduler made it
+    // (what it says ends the run as harness_error). Not checked once the
+    // rule was overridden (every choice on an owned CPU: the kernel would
+    // hang there, and the run goes on only to let the hang check say so).
+    std::string own_rule_broken_;
+    bool own_rule_overridden_ = false;
     Thread* current_ = nullptr;
     bool running_ = false;
     bool starting_ = false;

@@ -471,6 +471,51 @@ TEST(Hang, SpinningThreadIsReportedAsHang) {
     EXPECT_NE(r.report.find("atomic_load"), std::string::npos) << r.report;
 }
 
+// The owner rule's own check: two threads with preemption off on one
+// virtual CPU is a state no kernel can be in. An owner function that
+// reports T1 preempt-off while T0 (on the same CPU) is too stands for a
+// slip of the scheduler or of the shim: the run ends as harness_error,
+// naming both, instead of going on to a race or a hang of the model's.
+bool g_preempt_off[2] = {false, false};
+sync::ControlledRuntime::CpuClaim claim_from_flags(int thread, int, bool) {
+    return thread >= 0 && thread < 2 && g_preempt_off[thread] ? sync::ControlledRuntime::CpuClaim::preempt_off
+                                                              : sync::ControlledRuntime::CpuClaim::none;
+}
+
+TEST(OwnerRule, TwoThreadsWithPreemptionOffOnOneCpuIsAHarnessError) {
+    sync::Atomic<int> x;
+    x.init(0, {ObjClass::none, 5});
+    for (bool slip : {false, true}) {
+        g_preempt_off[0] = g_preempt_off[1] = false;
+        Toy toy;
+        toy.bodies.push_back([&] {
+            g_preempt_off[0] = true;  // T0 takes its CPU
+            x.store(1);
+            if (slip) g_preempt_off[1] = true;  // T1, not running, "has preemption off" too
+            x.store(2);
+            g_preempt_off[0] = false;
+            x.store(3);
+        });
+        toy.bodies.push_back([&] { x.store(4); });
+        RandomStrategy s(1, 2);
+        static std::unique_ptr<Runtime> keep;
+        keep = std::make_unique<Runtime>(s, RunOptions{});
+        Runtime* rt = keep.get();
+        sync::install_runtime(rt);
+        rt->set_owns_cpu(&claim_from_flags, 1);
+        for (size_t i = 0; i < toy.bodies.size(); i++) rt->spawn("T" + std::to_string(i), &Toy::entry, &toy.bodies[i]);
+        RunResult r = rt->run();
+        sync::install_runtime(nullptr);
+        if (!slip) {
+            EXPECT_EQ(r.status, RunStatus::completed) << r.report;
+            continue;
+        }
+        EXPECT_EQ(r.status, RunStatus::harness_error);
+        EXPECT_NE(r.report.find("T0 and T1 both have preemption off on vCPU 0"), std::string::npos) << r.report;
+        EXPECT_STREQ(run_status_name(r.status), "harness-error");
+    }
+}
+
 TEST(Yield, TrylockLoopWithYieldCannotLivelock) {
     // T0 holds the lock across several points; T1 spins on try_lock with a
     // yield: under every schedule the run completes.
