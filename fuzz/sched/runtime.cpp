@@ -181,7 +181,10 @@ RunResult Runtime::run() {
     starting_ = false;
     set_current(nullptr);
     Thread* first = decide(nullptr, true, Event::thread_start, {});
-    if (first) {
+    if (!own_rule_broken_.empty()) {
+        result_.status = RunStatus::harness_error;
+        result_.report = own_rule_broken_;
+    } else if (first) {
         set_current(first);
         Fiber::switch_to(main, first->fiber);
     } else {
@@ -228,10 +231,7 @@ void Runtime::point(Event ev, ObjectId obj, SrcLoc loc) {
         result_.report = strategy_.stale_reason();
         end_run(RunStatus::stale_schedule, false);
     }
-    if (!own_rule_broken_.empty()) {
-        result_.report = own_rule_broken_ + "; last events:\n" + trace_.format_tail(24);
-        end_run(RunStatus::harness_error, false);
-    }
+    if (!own_rule_broken_.empty()) end_run(RunStatus::harness_error, false);
     if (next != cur) {
         if (ev != Event::yield) {
             trace_.mark_preempted();
@@ -289,6 +289,12 @@ Runtime::Thread* Runtime::decide(Thread* cur, bool forced, Event ev, ObjectId ob
 // runqueue to an idle one (trace: moved_to_cpu). Only if none can move do
 // all choices stay (a thread spinning for what only a thread on its own CPU
 // can give: the kernel would hang there too, and the hang check says so).
+namespace {
+const char* claim_name(sync::ControlledRuntime::CpuClaim c) {
+    return c == sync::ControlledRuntime::CpuClaim::preempt_off ? "preempt-off" : "spin-wait";
+}
+}  // namespace
+
 const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choices, int yielder) {
     using Claim = sync::ControlledRuntime::CpuClaim;
     owners_.clear();
@@ -297,12 +303,15 @@ const std::vector<int>* Runtime::not_on_owned_cpus(const std::vector<int>* choic
         const Claim claim = owns_cpu_(t->id, static_cast<int>(t->held.size()), t->in_block);
         if (claim == Claim::none) continue;
         auto o = std::find_if(owners_.begin(), owners_.end(), [&](const CpuOwner& c) { return c.vcpu == t->vcpu; });
-        if (o == owners_.end()) owners_.push_back({t->vcpu, t->id, claim});
-        else if (claim > o->claim) *o = {t->vcpu, t->id, claim};
-        else if (claim == Claim::preempt_off && o->claim == Claim::preempt_off && !own_rule_overridden_ &&
-                 own_rule_broken_.empty())
-            own_rule_broken_ = fmt::format("harness error: T{} and T{} both have preemption off on vCPU {}", o->thread,
-                                           t->id, t->vcpu);
+        if (o == owners_.end()) {
+            owners_.push_back({t->vcpu, t->id, claim});
+            continue;
+        }
+        // Preemption off (a lock held, or spun for) twice on one CPU.
+        if (!own_rule_overridden_ && own_rule_broken_.empty())
+            own_rule_broken_ = fmt::format("harness error: T{} and T{} both have preemption off on vCPU {} ({} and {})",
+                                           o->thread, t->id, t->vcpu, claim_name(o->claim), claim_name(claim));
+        if (claim > o->claim) *o = {t->vcpu, t->id, claim};
     }
     if (owners_.empty()) return choices;
     auto owner_of = [&](int vcpu) {
@@ -379,7 +388,10 @@ void Runtime::leave(Thread* cur, bool exiting) {
         state_maybe_changed_ = true;
         if (!starting_) {
             next = decide(cur, true, Event::block, {});
-            if (strategy_.went_stale()) {
+            if (!own_rule_broken_.empty()) {
+                end = RunStatus::harness_error;
+                ending = true;
+            } else if (strategy_.went_stale()) {
                 result_.report = strategy_.stale_reason();
                 end = RunStatus::stale_schedule;
                 ending = true;
@@ -406,6 +418,11 @@ void Runtime::end_run(RunStatus status, bool exiting) {
     Thread* cur;
     {
         sync::TsanHidden hidden;
+        // The scheduler's own slip comes before anything the run did after it.
+        if (!own_rule_broken_.empty()) {
+            status = RunStatus::harness_error;
+            result_.report = own_rule_broken_ + "; last events:\n" + trace_.format_tail(24);
+        }
         result_.status = status;
         cur = current_;
         set_current(nullptr);

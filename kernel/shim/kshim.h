@@ -207,10 +207,14 @@ void kshim_free_percpu(void *p);
 /* ---- spinlock and rwlock ---- */
 void kshim_spin_init(spinlock_t *l, const char *name);
 void kshim_spin_lock(spinlock_t *l, const char *file, int line);
+void kshim_spin_lock_nested(spinlock_t *l, int subclass, const char *file, int line);
 int kshim_spin_trylock(spinlock_t *l, const char *file, int line);
 void kshim_spin_unlock(spinlock_t *l, const char *file, int line);
 #define spin_lock_init(l) kshim_spin_init((l), #l)
 #define spin_lock(l) kshim_spin_lock((l), __FILE__, __LINE__)
+/* lockdep's nesting annotation: another lock of a held lock's class, on purpose. */
+#define SINGLE_DEPTH_NESTING 1
+#define spin_lock_nested(l, subclass) kshim_spin_lock_nested((l), (subclass), __FILE__, __LINE__)
 #define spin_trylock(l) kshim_spin_trylock((l), __FILE__, __LINE__)
 #define spin_unlock(l) kshim_spin_unlock((l), __FILE__, __LINE__)
 void kshim_rw_init(rwlock_t *l, const char *name);

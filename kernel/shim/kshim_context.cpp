@@ -7,6 +7,7 @@
 // depth, and the gfp of the zpool call the thread is in.
 #include <fmt/format.h>
 
+#include <cstring>
 #include <string>
 
 #include "kshim_world.h"
@@ -112,8 +113,9 @@ ObjClass lock_class(const char* name, bool rw) {
     return ObjClass::none;
 }
 
-void note_acquired(const void* lock, ObjectId id, SrcLoc loc, bool spinning) {
-    current_context().held.push_back({lock, id, loc, spinning});
+void note_acquired(const void* lock, ObjectId id, SrcLoc loc, bool spinning, const char* lockdep_class = nullptr,
+                   int subclass = 0) {
+    current_context().held.push_back({lock, id, loc, spinning, lockdep_class, subclass});
 }
 void note_released(const void* lock) {
     auto& v = current_context().held;
@@ -182,6 +184,7 @@ void after_unlock(ObjectId id, SrcLoc loc) {
 void reset_locks() {
     World& w = world();
     w.spins.clear();
+    w.spin_classes.clear();
     w.rwlocks.clear();
     w.spin_arena.reset();
     w.rw_arena.reset();
@@ -205,16 +208,43 @@ extern "C" void kshim_spin_init(spinlock_t* l, const char* name) {
     TsanHidden hidden;
     l->kshim_locked = 0;
     new_spin(reinterpret_cast<uintptr_t>(l), object_of(l, lock_class(name, false)));
+    world().spin_classes[reinterpret_cast<uintptr_t>(l)] = name;
 }
-extern "C" KSHIM_LOCK_API void kshim_spin_lock(spinlock_t* l, const char* file, int line) {
+
+namespace {
+// lockdep's check_deadlock, for spinlocks: a lock taken (not tried) while
+// the thread holds another of the same class and subclass. lockdep keys a
+// class by its spin_lock_init call site; the shim by the expression that
+// site passed (`#l`, one literal a site).
+void check_recursive(const spinlock_t* l, int subclass, SrcLoc loc) {
+    auto it = world().spin_classes.find(reinterpret_cast<uintptr_t>(l));
+    if (it == world().spin_classes.end() || !it->second) return;
+    for (const HeldLock& h : current_context().held)
+        if (h.lockdep_class && std::strcmp(h.lockdep_class, it->second) == 0 && h.subclass == subclass)
+            fatal(ErrorKind::recursive_locking, loc,
+                  std::string("possible recursive locking detected: a lock of class ") + it->second +
+                      " is taken while one of that class is held (taken at " + h.loc.file + ":" +
+                      std::to_string(h.loc.line) + "), with no nesting annotation (spin_lock_nested)");
+}
+const char* class_of(const spinlock_t* l) {
+    auto it = world().spin_classes.find(reinterpret_cast<uintptr_t>(l));
+    return it == world().spin_classes.end() ? nullptr : it->second;
+}
+}  // namespace
+
+extern "C" KSHIM_LOCK_API void kshim_spin_lock_nested(spinlock_t* l, int subclass, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
     touch(&l->kshim_locked);
+    check_recursive(l, subclass, loc_of(file, line));
     SpinLock& s = spin_of(l);
     current_context().acquiring = true;
     s.lock(loc_of(file, line));
     current_context().acquiring = false;
     l->kshim_locked = 1;
-    note_acquired(&s, s.id(), loc_of(file, line), true);
+    note_acquired(&s, s.id(), loc_of(file, line), true, class_of(l), subclass);
+}
+extern "C" KSHIM_LOCK_API void kshim_spin_lock(spinlock_t* l, const char* file, int line) {
+    kshim_spin_lock_nested(l, 0, file, line);
 }
 extern "C" KSHIM_LOCK_API int kshim_spin_trylock(spinlock_t* l, const char* file, int line) {
     TsanHidden hidden;  // the shim's registries are serialised by the scheduler
@@ -225,7 +255,7 @@ extern "C" KSHIM_LOCK_API int kshim_spin_trylock(spinlock_t* l, const char* file
         return 0;
     }
     l->kshim_locked = 1;
-    note_acquired(&s, s.id(), loc_of(file, line), true);
+    note_acquired(&s, s.id(), loc_of(file, line), true, class_of(l));
     return 1;
 }
 extern "C" KSHIM_LOCK_API void kshim_spin_unlock(spinlock_t* l, const char* file, int line) {

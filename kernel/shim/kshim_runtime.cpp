@@ -34,6 +34,7 @@ void forget_range(uintptr_t from, uintptr_t to) {
     World& w = world();
     w.members.erase(w.members.lower_bound(from), w.members.lower_bound(to));
     w.spins.erase(w.spins.lower_bound(from), w.spins.lower_bound(to));
+    w.spin_classes.erase(w.spin_classes.lower_bound(from), w.spin_classes.lower_bound(to));
     w.rwlocks.erase(w.rwlocks.lower_bound(from), w.rwlocks.lower_bound(to));
     w.works.erase(w.works.lower_bound(from), w.works.lower_bound(to));
 }

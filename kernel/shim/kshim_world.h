@@ -118,6 +118,11 @@ struct HeldLock {
     ObjectId id;
     SrcLoc loc;
     bool spinning;  // spinlock/rwlock (atomic context); false: lock_page
+    // A spinlock's lockdep class (the expression its spin_lock_init was
+    // given: one literal a call site) and the subclass it was taken with
+    // (spin_lock_nested); nullptr for the other locks.
+    const char* lockdep_class = nullptr;
+    int subclass = 0;
 };
 
 // One scheduled thread's kernel context.
@@ -176,6 +181,7 @@ struct World {
     // Lock and work state by the address of the kernel's spinlock_t (or
     // struct page, for its page lock), rwlock_t and work_struct.
     FlatMap<uintptr_t, SpinLock*> spins;
+    FlatMap<uintptr_t, const char*> spin_classes;  // spinlock -> its spin_lock_init expression (lockdep class)
     FlatMap<uintptr_t, RwLock*> rwlocks;
     FlatMap<uintptr_t, WorkState*> works;
     Arena<SpinLock> spin_arena;

@@ -59,7 +59,7 @@ TEST(Kernel612, K14SyncCompactionRetriesAPageMigrationRefusedAndUnclaimed) {
 // PAGE_MIGRATED and unlocks the old header (z3fold.c:1313-1314) before it
 // locks the new one (1325) and re-encodes the handles. On the only vCPU,
 // preempted there, it leaves the handle naming the old page; the swap
-// slot's free (__try_to_reclaim_swap, swapfile.c:246-248: zswap_invalidate
+// slot's free (__try_to_reclaim_swap, swapfile.c:245-248: zswap_invalidate
 // under spin_lock(&si->lock)) frees the entry (zswap.c:1644-1652), and
 // get_z3fold_header spins (250-262) for a task that can never run again.
 Program k15_program() {

@@ -24,6 +24,8 @@
 extern "C" {
 void kshim_spin_init(spinlock_t* l, const char* name);
 void kshim_spin_lock(spinlock_t* l, const char* file, int line);
+void kshim_spin_lock_nested(spinlock_t* l, int subclass, const char* file, int line);
+int kshim_spin_trylock(spinlock_t* l, const char* file, int line);
 void kshim_spin_unlock(spinlock_t* l, const char* file, int line);
 void kshim_rw_init(rwlock_t* l, const char* name);
 void kshim_read_lock(rwlock_t* l, const char* file, int line);
@@ -107,6 +109,33 @@ TEST(KernelShim, GuardedListNeedsItsLock) {
     struct list_head other = {&other, &other}, n2 = {nullptr, nullptr};
     kshim_list_added(&n2, &other, &other, __FILE__, __LINE__);
     kshim_list_deleted(&n2, __FILE__, __LINE__);
+}
+
+// lockdep's recursive-locking check: a lock taken while another of its
+// class (its spin_lock_init expression) is held, unless annotated with a
+// subclass. z3fold's pages get their header lock from init_z3fold_page's
+// spin_lock_init, and a migrated page from z3fold_page_migrate's: two
+// classes, so a first migration may nest them, a second (a migrated page
+// migrated again) may not without spin_lock_nested. A trylock is never
+// checked (it cannot deadlock).
+TEST(KernelShim, ASecondLockOfAHeldClassIsRecursiveLocking) {
+    kshim_reset(1);
+    spinlock_t first, migrated, again;
+    kshim_spin_init(&first, "&zhdr->page_lock");
+    kshim_spin_init(&migrated, "&new_zhdr->page_lock");
+    kshim_spin_init(&again, "&new_zhdr->page_lock");
+    kshim_spin_lock(&first, __FILE__, __LINE__);
+    kshim_spin_lock(&migrated, __FILE__, __LINE__);  // another class: fine
+    kshim_spin_unlock(&migrated, __FILE__, __LINE__);
+    kshim_spin_unlock(&first, __FILE__, __LINE__);
+    kshim_spin_lock(&migrated, __FILE__, __LINE__);
+    EXPECT_DEATH(kshim_spin_lock(&again, "mm/z3fold.c", 1581),
+                 "recursive-locking.*possible recursive locking detected: a lock of class &new_zhdr->page_lock");
+    kshim_spin_lock_nested(&again, 1, __FILE__, __LINE__);  // SINGLE_DEPTH_NESTING: fine
+    kshim_spin_unlock(&again, __FILE__, __LINE__);
+    ASSERT_EQ(kshim_spin_trylock(&again, __FILE__, __LINE__), 1);  // a trylock: fine
+    kshim_spin_unlock(&again, __FILE__, __LINE__);
+    kshim_spin_unlock(&migrated, __FILE__, __LINE__);
 }
 
 TEST(KernelShim, SleepingWithASpinlockHeldIsAFinding) {

@@ -511,7 +511,9 @@ TEST(OwnerRule, TwoThreadsWithPreemptionOffOnOneCpuIsAHarnessError) {
             continue;
         }
         EXPECT_EQ(r.status, RunStatus::harness_error);
-        EXPECT_NE(r.report.find("T0 and T1 both have preemption off on vCPU 0"), std::string::npos) << r.report;
+        EXPECT_NE(r.report.find("T0 and T1 both have preemption off on vCPU 0 (preempt-off and preempt-off)"),
+                  std::string::npos)
+            << r.report;
         EXPECT_STREQ(run_status_name(r.status), "harness-error");
     }
 }

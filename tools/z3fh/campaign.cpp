@@ -180,11 +180,11 @@ void decide_keep_going(CampaignPlan& p) {
         std::fprintf(stderr,
                      "z3fh: a patch of the unmodified kernel: fuzzing past findings for the whole budget (as "
                      "--keep-going); triage says which are the patch's. --kernel-fixes puts the harness's fixes for "
-                     "6.1's own findings under the patch instead.\n");
+                     "the file's own findings under the patch instead.\n");
     else if (patch_of_unmodified && !p.keep_going)
         std::fprintf(stderr,
                      "z3fh: a patch of the unmodified kernel under TSan stops at the first finding, which may be "
-                     "6.1's own: --kernel-fixes puts the harness's fixes for those under the patch.\n");
+                     "the file's own: --kernel-fixes puts the harness's fixes for those under the patch.\n");
 }
 
 // The campaign folder, with the seeds copied in (never written back).

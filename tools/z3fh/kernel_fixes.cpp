@@ -194,13 +194,19 @@ const std::vector<KernelFix>& fixes_6_1() {
          "a lockup on a uniprocessor kernel with full preemption, a stall\n"
          "until the task is moved elsewhere on SMP.\n\n"
          "Take the new header's lock (the page is not reachable yet) before\n"
-         "publishing the move, so the window runs with preemption off.",
+         "publishing the move, so the window runs with preemption off (on\n"
+         "!PREEMPT_RT). The old header is still locked then, and a page that\n"
+         "migration made has its lock initialised here, so the two may be of\n"
+         "one lockdep class: spin_lock_nested().",
          {"hang"},
          {{"z3fold_page_migrate",
            R"(newpage->private = page->private;\s*set_bit\(PAGE_MIGRATED, &page->private\);\s*z3fold_page_unlock\(zhdr\);)",
            "newpage->private = page->private;"},
           {"z3fold_page_migrate", R"(z3fold_page_lock\(new_zhdr\);)",
-           "z3fold_page_lock(new_zhdr);\n\t/* no preemption until the handles name the new page */\n"
+           "/*\n\t * Lock the new header before the move is published: a lookup spins\n"
+           "\t * on PAGE_MIGRATED until the handles name the new page. Nested:\n"
+           "\t * the old header, maybe of the same lock class, is still locked.\n\t */\n"
+           "\tspin_lock_nested(&new_zhdr->page_lock, SINGLE_DEPTH_NESTING);\n"
            "\tset_bit(PAGE_MIGRATED, &page->private);\n\tz3fold_page_unlock(zhdr);"}}},
         {"K7+K8", "let go of the old page's slots in compact_single_buddy()",
          "After compact_single_buddy() moves a page's single object to another\n"
@@ -287,7 +293,8 @@ const std::vector<KernelFix>& fixes_6_12() {
             "end of the per-CPU array, in the next CPU's lists or beyond the\n"
             "allocation.\n\n"
             "An empty page is released by its last put; add_to_unbuddied() must\n"
-            "not list it.";
+            "not list it. (The fix for migration's unclaim closes the window\n"
+            "that reaches this; this keeps the array's bound whatever reaches it.)";
         out.push_back(k2);
         KernelFix k3 = from_6_1("K3");
         k3.body =
@@ -300,7 +307,19 @@ const std::vector<KernelFix>& fixes_6_12() {
         k3.edits.resize(1);  // the free half: the other edits were reclaim's
         out.push_back(k3);
         out.push_back(from_6_1("K5"));
-        out.push_back(from_6_1("K13"));
+        KernelFix k13 = from_6_1("K13");
+        k13.body =
+            "z3fold_alloc() makes a new page movable (__SetPageMovable(),\n"
+            "unlock_page()) before it takes the header's lock. Compaction can\n"
+            "isolate and migrate the page in between, with its header half set\n"
+            "up; z3fold_alloc() then locks, fills in and lists as unbuddied the\n"
+            "old page, which migration frees, and the handle it returns names\n"
+            "that page.\n\n"
+            "Claim the page over that window: z3fold_page_isolate() refuses a\n"
+            "claimed page.";
+        k13.signatures = {"invariant:listed-page-freed", "invariant:claimed-page-listed", "invariant:handle-unresolvable",
+                          "sanitizer:heap-use-after-free"};
+        out.push_back(k13);
         KernelFix k15 = from_6_1("K15");
         k15.body =
             "z3fold_page_migrate() sets PAGE_MIGRATED on the old page and unlocks\n"
@@ -313,7 +332,10 @@ const std::vector<KernelFix>& fixes_6_12() {
             "there: a lockup on a uniprocessor kernel with full preemption, a\n"
             "stall until the task is moved elsewhere on SMP.\n\n"
             "Take the new header's lock (the page is not reachable yet) before\n"
-            "publishing the move, so the window runs with preemption off.";
+            "publishing the move, so the window runs with preemption off (on\n"
+            "!PREEMPT_RT). The old header is still locked then, and a page that\n"
+            "migration made has its lock initialised here, so the two may be of\n"
+            "one lockdep class: spin_lock_nested().";
         out.push_back(k15);
         out.push_back(from_6_1("K7+K8"));
         KernelFix k9 = from_6_1("K9");

@@ -49,7 +49,8 @@ void add_target_flags(CLI::App* c, TargetChoice& t, bool campaign_default) {
     c->add_option("--kernel-patch", t.kernel_patch,
                   "unified diff applied to mm/z3fold.c before the build (none: no patch, whatever the sidecar says)");
     auto* fixes = c->add_flag("--kernel-fixes", t.kernel_fixes,
-                "apply the harness's fixes for what it found in 6.1 first (./z3fh kernel-defect fixes shows them); "
+                "apply the harness's fixes for what it found in the file first, 6.1's or 6.12's z3fold (./z3fh "
+                "kernel-defect fixes shows them); "
                 "a campaign puts them under a --kernel-patch by itself when the patch applies on top");
     c->add_flag("--no-kernel-fixes", t.no_kernel_fixes,
                 "review a --kernel-patch against the unmodified file, never with the harness's fixes under it")
