@@ -25,7 +25,7 @@ bool apply_edits(std::string* text, const std::vector<KernelEdit>& edits, std::s
 struct KernelFix {
     const char* id;       // "K1", "K7+K8"
     const char* subject;  // the patch subject after "mm/z3fold: "
-    const char* body;     // what goes wrong and why, wrapped at 72
+    std::string body;     // what goes wrong and why, wrapped at 72
     // Signature prefixes of the findings it answers (a guide for which fix
     // to try first; the harness decides by replaying).
     std::vector<const char*> signatures;

@@ -52,6 +52,21 @@ bool apply_edits(std::string* text, const std::vector<KernelEdit>& edits, std::s
 
 namespace {
 
+// K15's window and fix, the same in both series; what differs is the
+// caller that spins with preemption off.
+const std::string kK15Window =
+    "z3fold_page_migrate() sets PAGE_MIGRATED on the old page and unlocks\n"
+    "its header before it locks the new header and re-encodes the\n"
+    "handles; only the page lock, a sleeping lock, is held in between.\n"
+    "get_z3fold_header() spins, with cpu_relax(), while a handle names a\n"
+    "page with PAGE_MIGRATED set. ";
+const std::string kK15Fix =
+    "Take the new header's lock (the page is not reachable yet) before\n"
+    "publishing the move, so the window runs with preemption off (on\n"
+    "!PREEMPT_RT). The old header is still locked then, and a page that\n"
+    "migration made has its lock initialised here, so the two may be of\n"
+    "one lockdep class: spin_lock_nested().";
+
 const std::vector<KernelFix>& fixes_6_1() {
     static const std::vector<KernelFix> fixes = {
         {"K1", "clear PAGE_CLAIMED on the page a migration made",
@@ -184,20 +199,13 @@ const std::vector<KernelFix>& fixes_6_1() {
           {"z3fold_alloc", R"(unlock_page\(page\);\s*\}\s*z3fold_page_lock\(zhdr\);)",
            "unlock_page(page);\n\t}\n\tz3fold_page_lock(zhdr);\n\tclear_bit(PAGE_CLAIMED, &page->private);"}}},
         {"K15", "lock the new header before publishing PAGE_MIGRATED",
-         "z3fold_page_migrate() sets PAGE_MIGRATED on the old page and unlocks\n"
-         "its header before it locks the new header and re-encodes the\n"
-         "handles; only the page lock, a sleeping lock, is held in between.\n"
-         "get_z3fold_header() spins, with cpu_relax(), while a handle names a\n"
-         "page with PAGE_MIGRATED set. A caller with preemption off (zswap\n"
-         "frees a duplicate entry under tree->lock) that preempted the\n"
-         "migration on its CPU then waits for a task that cannot run there:\n"
-         "a lockup on a uniprocessor kernel with full preemption, a stall\n"
-         "until the task is moved elsewhere on SMP.\n\n"
-         "Take the new header's lock (the page is not reachable yet) before\n"
-         "publishing the move, so the window runs with preemption off (on\n"
-         "!PREEMPT_RT). The old header is still locked then, and a page that\n"
-         "migration made has its lock initialised here, so the two may be of\n"
-         "one lockdep class: spin_lock_nested().",
+         kK15Window +
+             "A caller with preemption off (zswap\n"
+             "frees a duplicate entry under tree->lock) that preempted the\n"
+             "migration on its CPU then waits for a task that cannot run there:\n"
+             "a lockup on a uniprocessor kernel with full preemption, a stall\n"
+             "until the task is moved elsewhere on SMP.\n\n" +
+             kK15Fix,
          {"hang"},
          {{"z3fold_page_migrate",
            R"(newpage->private = page->private;\s*set_bit\(PAGE_MIGRATED, &page->private\);\s*z3fold_page_unlock\(zhdr\);)",
@@ -321,21 +329,13 @@ const std::vector<KernelFix>& fixes_6_12() {
                           "sanitizer:heap-use-after-free"};
         out.push_back(k13);
         KernelFix k15 = from_6_1("K15");
-        k15.body =
-            "z3fold_page_migrate() sets PAGE_MIGRATED on the old page and unlocks\n"
-            "its header before it locks the new header and re-encodes the\n"
-            "handles; only the page lock, a sleeping lock, is held in between.\n"
-            "get_z3fold_header() spins, with cpu_relax(), while a handle names a\n"
-            "page with PAGE_MIGRATED set. A caller with preemption off (a swap\n"
-            "slot's free calls zswap_invalidate() under si->lock) that preempted\n"
-            "the migration on its CPU then waits for a task that cannot run\n"
-            "there: a lockup on a uniprocessor kernel with full preemption, a\n"
-            "stall until the task is moved elsewhere on SMP.\n\n"
-            "Take the new header's lock (the page is not reachable yet) before\n"
-            "publishing the move, so the window runs with preemption off (on\n"
-            "!PREEMPT_RT). The old header is still locked then, and a page that\n"
-            "migration made has its lock initialised here, so the two may be of\n"
-            "one lockdep class: spin_lock_nested().";
+        k15.body = kK15Window +
+                   "A caller with preemption off (a swap\n"
+                   "slot's free calls zswap_invalidate() under si->lock) that preempted\n"
+                   "the migration on its CPU then waits for a task that cannot run\n"
+                   "there: a lockup on a uniprocessor kernel with full preemption, a\n"
+                   "stall until the task is moved elsewhere on SMP.\n\n" +
+                   kK15Fix;
         out.push_back(k15);
         out.push_back(from_6_1("K7+K8"));
         KernelFix k9 = from_6_1("K9");
