@@ -168,8 +168,8 @@ bool prepare_kernel_target(CampaignPlan& p, const std::string& preset) {
 // A patch of the unmodified file: 6.1's own findings (docs/findings.md,
 // K1-K13) come within a second and would end a one-job run before the
 // patch's own could show. So fuzz the whole budget; triage says which
-// findings are the patch's. Not under TSan, whose crash handler can hang
-// in fork mode on this file.
+// findings are the patch's. Not under TSan, whose crash handler hung in
+// libFuzzer's fork mode on this file (not tried with restarting workers).
 void decide_keep_going(CampaignPlan& p) {
     const CampaignOptions& o = p.opts;
     // zbud's unmodified file has no finding of its own to fuzz past.
@@ -232,8 +232,8 @@ void decide_engines(CampaignPlan& p) {
     const bool use_lf = o.engine != "afl", use_afl = o.engine != "libfuzzer";
     p.lf_jobs = !use_lf ? 0 : use_afl ? std::max(1, o.jobs / 2) : o.jobs;
     p.afl_jobs = !use_afl ? 0 : use_lf ? std::max(1, o.jobs - p.lf_jobs) : o.jobs;
-    // One process stops at its first finding (unless --keep-going); several
-    // fuzz the whole budget, as libFuzzer's fork mode does.
+    // One process stops at its first finding (unless --keep-going); with
+    // several, a finding restarts its worker and the others go on.
     p.stop_at_first = !p.keep_going && p.lf_jobs + p.afl_jobs == 1;
     p.dict = fs::exists(ctx.root() + "/corpus/z3fold.dict") ? ctx.root() + "/corpus/z3fold.dict" : "";
 }
@@ -264,6 +264,48 @@ std::optional<CampaignPlan> prepare_phase(const CampaignOptions& o) {
 }
 
 // llvm-cov measures the code under test: allocator/, or the kernel's file.
+size_t count_files(const fs::path& dir) {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.is_regular_file(ec)) n++;
+    return n;
+}
+
+// The corpus, proportionate to what it covers. The workers write every
+// input that added a feature (an edge, or a bucket of an interleaving
+// counter) when it was found, and keep a shorter input beside the one it
+// replaced; most are subsumed by later finds. libFuzzer's merge keeps the
+// fewest inputs that together have every feature, so what the coverage and
+// throughput phases replay, and what a resumed campaign loads, is only that.
+void corpus_phase(const CampaignPlan& p, FuzzResult& fz) {
+    const fs::path corpus = p.out / "corpus", merged = p.out / "corpus.merged", scratch = p.out / "merge-scratch";
+    std::error_code ec;
+    fz.corpus_found = count_files(corpus);
+    fz.corpus_size = fz.corpus_found;
+    if (p.lf_jobs == 0 || fz.corpus_found == 0 || g_campaign_interrupts > 1) return;
+    for (const fs::path& d : {merged, scratch}) {
+        fs::remove_all(d, ec);
+        fs::create_directories(d, ec);
+    }
+    std::fprintf(stderr, "z3fh: corpus: keeping the inputs that cover it (of %zu) ...\n", fz.corpus_found);
+    // Crash-resistant: an input that fails is left out; its crash file (if
+    // any) goes to the scratch folder, not crashes/ (triage is done).
+    const ProcResult r = run_process({p.bin, "-merge=1", "-artifact_prefix=" + scratch.string() + "/", merged.string(),
+                                      corpus.string()},
+                                     p.env, [](const std::string&) {}, scratch.string());
+    const size_t kept = count_files(merged);
+    if (r.exit_code != 0 || kept == 0) {
+        std::fprintf(stderr, "z3fh: corpus: the merge failed (exit %d); the corpus is kept whole\n", r.exit_code);
+    } else {
+        fs::remove_all(corpus, ec);
+        fs::rename(merged, corpus, ec);
+        fz.corpus_size = kept;
+    }
+    fs::remove_all(merged, ec);
+    fs::remove_all(scratch, ec);
+}
+
 json coverage_phase(const CampaignPlan& p, uint64_t edges, double* seconds) {
     json coverage = {{"edges", edges}};
     if (!p.opts.coverage || g_campaign_interrupts > 0) return coverage;
@@ -331,6 +373,7 @@ int run_campaign(const CampaignOptions& o) {
     FuzzResult fuzz = fuzz_phase(*plan);
     if (fuzz.failed) return fuzz.failed;
     TriageResult triage = triage_phase(*plan, fuzz);
+    corpus_phase(*plan, fuzz);
     double coverage_s = 0;
     json coverage = coverage_phase(*plan, fuzz.cov, &coverage_s);
     report_phase(*plan, fuzz, triage, coverage, coverage_s, throughput_phase(*plan, fuzz));

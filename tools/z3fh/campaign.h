@@ -24,7 +24,7 @@ struct CampaignOptions {
     bool no_build = false;
     bool coverage = true;  // llvm-cov of allocator/ from the corpus at the end
     TargetChoice target;   // the port, or the kernel's own mm/z3fold.c
-    bool keep_going = false;  // fuzz on after a crash (fork mode even with one job)
+    bool keep_going = false;  // fuzz on after a crash (its worker restarts, even with one job)
     // Record the kernel file's known findings at rest and at teardown
     // (kernel/known-findings.txt) without ending the fuzzing process, as a
     // patch review of the unmodified file does by itself.

@@ -40,24 +40,43 @@ void on_sigint(int) {
     signal_children(SIGINT);
 }
 
-std::vector<std::string> libfuzzer_argv(const CampaignPlan& p) {
+// One libFuzzer worker's run: in-process fuzzing (no fork mode) of the
+// campaign's shared corpus folder, which every worker writes its new inputs
+// to and re-reads each second (-reload), for what is left of the budget.
+// Fork mode ran each job as a fresh process over a corpus subset and merged
+// its finds in yet another process: a campaign ran its programs at 27-56 %
+// of the in-process rate (docs/results.md, "Throughput"). A finding ends a
+// run and the worker restarts, re-running the corpus; on a mutant that fails
+// every few runs that still went 613 execs/s where fork mode (one job) went
+// about 10 (its jobs start from a merge and end at their first crash).
+std::vector<std::string> libfuzzer_argv(const CampaignPlan& p, int worker, int run, double left_s) {
     const CampaignOptions& o = p.opts;
+    // Each worker and each restart its own stream (0 stays libFuzzer's "random").
+    const uint64_t seed = o.seed == 0 ? 0 : o.seed + 7919u * static_cast<uint64_t>(worker) + 104729u * static_cast<uint64_t>(run);
     std::vector<std::string> argv = {p.bin,
                                      (p.out / "corpus").string(),
                                      "-artifact_prefix=" + (p.out / "crashes").string() + "/",
-                                     fmt::format("-max_total_time={}", static_cast<long>(o.budget_s + 0.5)),
-                                     fmt::format("-seed={}", o.seed),
+                                     fmt::format("-max_total_time={}", std::max(1L, static_cast<long>(left_s + 0.5))),
+                                     fmt::format("-seed={}", seed),
+                                     "-reload=1",
                                      "-print_final_stats=1",
                                      "-max_len=1024"};
     if (!p.dict.empty()) argv.push_back("-dict=" + p.dict);
-    if (p.lf_jobs > 1 || p.keep_going || p.afl_jobs > 0) {
-        // Fork mode; with --keep-going (or beside AFL++) a single job too, so
-        // a crash does not end the campaign (a kernel with known findings
-        // can be fuzzed past them).
-        argv.push_back(fmt::format("-fork={}", p.lf_jobs));
-        argv.push_back("-ignore_crashes=1");
-    }
     return argv;
+}
+
+// The engines' environment: the campaign's, but a report is not symbolized
+// (a crash's stack costs 0.1 s of llvm-symbolizer; triage replays it
+// symbolized). Not when known findings are matched in the process: a leak's
+// signature names its allocation site, which the runtime symbolizes.
+std::map<std::string, std::string> engine_env(const CampaignPlan& p) {
+    std::map<std::string, std::string> env = p.env;
+    if (!p.known_findings.empty()) return env;
+    for (const char* var : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"}) {
+        auto it = env.find(var);
+        if (it != env.end()) it->second += ":symbolize=0";
+    }
+    return env;
 }
 
 class FuzzMonitor {
@@ -74,7 +93,9 @@ private:
     double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
     json sidecar(const std::string& engine) const;
     void record_crash(const std::string& path, double t, const std::string& engine);
-    void on_libfuzzer_line(const std::string& line);
+    void on_libfuzzer_line(size_t worker, const std::string& line);
+    void run_worker(size_t worker);
+    void drop_from_corpus(const std::string& crash);
     bool start_afl();
     void poll(double t);
     void stop_at_budget(double t);
@@ -91,7 +112,15 @@ private:
     std::set<std::string> recorded_;
     std::string log_;
     AflEngine afl_;
-    std::atomic<bool> lf_live_{false};
+    // One libFuzzer process at a time per worker: its figures this run, and
+    // the executions of its earlier runs (each finding ends one; it restarts).
+    struct LfWorker {
+        uint64_t execs_before = 0, execs = 0, cov = 0, corpus = 0;
+        std::string crash;  // what ended this run, if it was a finding
+    };
+    std::vector<LfWorker> workers_ = std::vector<LfWorker>(static_cast<size_t>(std::max(0, p_.lf_jobs)));
+    std::atomic<int> lf_live_{0};
+    const std::map<std::string, std::string> engine_env_ = engine_env(p_);
     int lf_code_ = 0;
     double last_print_ = -100, stop_t_ = 0;
     bool stopping_ = false;
@@ -120,23 +149,73 @@ void FuzzMonitor::record_crash(const std::string& path, double t, const std::str
     write_file(path + ".json", side.dump(2) + "\n");
 }
 
-void FuzzMonitor::on_libfuzzer_line(const std::string& line) {
+void FuzzMonitor::on_libfuzzer_line(size_t worker, const std::string& line) {
     // "#N NEW cov: C ft: F corp: K/..." (TSan builds have no cov:, only ft:).
     static const std::regex status(R"(^#(\d+)[:\s].*?(?:cov|ft): (\d+).*?corp: (\d+))");
     static const std::regex written(R"(Test unit written to (\S+))");
     static const std::regex final_re(R"(stat::number_of_executed_units: (\d+))");
     std::lock_guard<std::mutex> g(mu_);
-    log_ += line + "\n";
+    log_ += (workers_.size() > 1 ? fmt::format("[{}] ", worker) : std::string()) + line + "\n";
+    LfWorker& w = workers_[worker];
     std::smatch m;
     if (std::regex_search(line, m, written)) {
-        record_crash(fs::absolute(m[1].str()).string(), elapsed(), "libfuzzer");
+        w.crash = fs::absolute(m[1].str()).string();
+        record_crash(w.crash, elapsed(), "libfuzzer");
     } else if (std::regex_search(line, m, status)) {
-        r_.lf_execs = std::stoull(m[1].str());
-        r_.lf_cov = std::stoull(m[2].str());
-        r_.lf_corpus = std::stoull(m[3].str());
+        w.execs = std::stoull(m[1].str());
+        w.cov = std::stoull(m[2].str());
+        w.corpus = std::stoull(m[3].str());
     } else if (std::regex_search(line, m, final_re)) {
-        r_.final_execs = std::stoull(m[1].str());
+        w.execs = std::stoull(m[1].str());
     }
+    r_.lf_execs = r_.lf_cov = r_.lf_corpus = 0;
+    for (const LfWorker& x : workers_) {
+        r_.lf_execs += x.execs_before + x.execs;
+        r_.lf_cov = std::max(r_.lf_cov, x.cov);
+        r_.lf_corpus = std::max(r_.lf_corpus, x.corpus);
+    }
+}
+
+// An input in the corpus that ends in a finding (a resumed campaign's, or
+// one whose finding depends on what ran before it) would end every restart
+// as it loads: it leaves the corpus (its crash file keeps it).
+void FuzzMonitor::drop_from_corpus(const std::string& crash) {
+    const std::string bytes = read_file(crash);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(p_.out / "corpus", ec))
+        if (e.is_regular_file(ec) && e.file_size(ec) == bytes.size() && read_file(e.path().string()) == bytes)
+            fs::remove(e.path(), ec);
+}
+
+// A worker fuzzes until the budget ends. A finding ends its process (a
+// sanitizer report leaves it unsound to go on); unless the campaign stops
+// at its first finding, it restarts over the shared corpus. A run that ends
+// without writing an input is the engine failing, not a finding: no restart.
+void FuzzMonitor::run_worker(size_t worker) {
+    for (int run = 0;; run++) {
+        double left;
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            left = p_.opts.budget_s - elapsed();
+            if (stopping_ || left < 1) break;
+            workers_[worker].crash.clear();
+        }
+        const ProcResult r = run_process(libfuzzer_argv(p_, static_cast<int>(worker), run, left), engine_env_,
+                                         [this, worker](const std::string& l) { on_libfuzzer_line(worker, l); });
+        std::lock_guard<std::mutex> g(mu_);
+        LfWorker& w = workers_[worker];
+        w.execs_before += w.execs;
+        w.execs = 0;
+        if (r.exit_code == 0 || stopping_ || p_.stop_at_first) break;
+        if (w.crash.empty()) {
+            lf_code_ = r.exit_code;
+            std::fprintf(stderr, "\nz3fh: libFuzzer worker %zu ended (exit %d) without a finding; see fuzzer.log\n", worker,
+                         r.exit_code);
+            break;
+        }
+        drop_from_corpus(w.crash);
+    }
+    lf_live_--;
 }
 
 bool FuzzMonitor::start_afl() {
@@ -160,7 +239,7 @@ bool FuzzMonitor::start_afl() {
     return afl_.start(as);
 }
 
-// AFL++'s crashes and figures, fork-mode crash files, the series.
+// AFL++'s crashes and figures, unannounced crash files, the series.
 void FuzzMonitor::poll(double t) {
     std::error_code ec;
     if (use_afl_) {
@@ -175,8 +254,8 @@ void FuzzMonitor::poll(double t) {
         }
     }
     if (use_lf_) {
-        // libFuzzer's fork mode writes crash files without announcing
-        // them: every new one gets its sidecar here, at once.
+        // A crash file no line announced (a worker killed while writing
+        // it): its sidecar here, at once.
         for (const auto& e : fs::directory_iterator(p_.out / "crashes", ec)) {
             const std::string path = e.path().string();
             const std::string fn = e.path().filename().string();
@@ -193,7 +272,7 @@ void FuzzMonitor::poll(double t) {
 // The budget is the campaign's, not each engine's: at its end the engines
 // are stopped (libFuzzer's fork mode overran -max_total_time by its last
 // jobs' length, 6% on a 5-minute budget). An engine that ignores SIGINT
-// (fork mode waits for its jobs) gets SIGTERM, then SIGKILL.
+// (a run stuck in a program) gets SIGTERM, then SIGKILL.
 void FuzzMonitor::stop_at_budget(double t) {
     if (!stopping_ && ((p_.stop_at_first && !r_.crashes.empty()) || t >= p_.opts.budget_s || g_campaign_interrupts > 0)) {
         stopping_ = true;
@@ -242,10 +321,10 @@ void FuzzMonitor::finish() {
         if (!use_lf_) r_.cov = r_.afl.edges;
         r_.corpus_size = std::max(r_.lf_corpus, r_.afl.corpus);
     }
-    if (r_.final_execs) r_.execs = r_.final_execs + r_.afl.execs;
+    r_.execs = r_.lf_execs + r_.afl.execs;
 }
 
-// Crash files nobody announced: a fork-mode crash, or one kept from an
+// Crash files nobody announced: a worker killed mid-write, or one kept from an
 // earlier run of this folder (resume after a kill), whose sidecar, written
 // when it was found, is kept as it is.
 void FuzzMonitor::scan_unannounced() {
@@ -286,16 +365,10 @@ FuzzResult FuzzMonitor::run() {
         r_.failed = 2;
         return r_;
     }
-    std::thread lf_thread;
-    if (use_lf_) {
-        lf_live_ = true;
-        lf_thread = std::thread([this] {
-            lf_code_ = run_process(libfuzzer_argv(p_), p_.env, [this](const std::string& l) { on_libfuzzer_line(l); })
-                           .exit_code;
-            lf_live_ = false;
-        });
-    }
-    while (lf_live_ || afl_.running()) {
+    std::vector<std::thread> lf_threads;
+    lf_live_ = static_cast<int>(workers_.size());
+    for (size_t w = 0; w < workers_.size(); w++) lf_threads.emplace_back([this, w] { run_worker(w); });
+    while (lf_live_ > 0 || afl_.running()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
         const double t = elapsed();
         std::lock_guard<std::mutex> g(mu_);
@@ -303,7 +376,7 @@ FuzzResult FuzzMonitor::run() {
         stop_at_budget(t);
         print_status(t);
     }
-    if (lf_thread.joinable()) lf_thread.join();
+    for (std::thread& t : lf_threads) t.join();
     r_.fuzz_s = elapsed();
     if (tty_) std::fprintf(stderr, "\n");
     write_file((p_.out / "fuzzer.log").string(), log_);

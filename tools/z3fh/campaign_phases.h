@@ -36,7 +36,7 @@ struct CampaignPlan {
     std::string bin;                        // the libFuzzer target
     std::string driver;                     // z3fh-run of the same tree
     std::string base_driver;                // z3fh-run of the kernel without the user's patch ("" if none)
-    bool keep_going = false;                // fork mode past crashes
+    bool keep_going = false;                // a finding restarts its worker, for the whole budget
     bool stop_at_first = false;             // one process: its first finding ends the campaign
     int lf_jobs = 0, afl_jobs = 0;
     std::string dict;
@@ -68,7 +68,8 @@ struct FuzzResult {
     int failed = 0;  // non-zero: the tool's exit status (an engine could not run)
     double fuzz_s = 0;
     uint64_t execs = 0, cov = 0, corpus_size = 0;
-    uint64_t lf_execs = 0, lf_cov = 0, lf_corpus = 0, final_execs = 0;
+    size_t corpus_found = 0;  // corpus entries the engines wrote; corpus_size: what the merge kept
+    uint64_t lf_execs = 0, lf_cov = 0, lf_corpus = 0;  // summed over workers and their runs; the largest
     AflFigures afl;
     std::vector<Sample> series;
     std::vector<Crash> crashes;  // an earlier run's first

@@ -47,6 +47,7 @@ json report_json(const CampaignPlan& p, const FuzzResult& fz, const TriageResult
                    {"depth", throughput.value("depth", json::object())},
                    {"coverage", coverage},
                    {"corpus_size", fz.corpus_size},
+                   {"corpus_found", fz.corpus_found},
                    {"timeseries", ts},
                    {"interrupted", fz.interrupted || g_campaign_interrupts > 0},
                    {"findings", tr.findings},
@@ -55,7 +56,7 @@ json report_json(const CampaignPlan& p, const FuzzResult& fz, const TriageResult
     // Each engine's own figures (their coverage counts are not comparable:
     // libFuzzer's features vs AFL++'s map edges).
     if (p.lf_jobs > 0)
-        report["engines"]["libfuzzer"] = {{"jobs", p.lf_jobs}, {"execs", fz.final_execs ? fz.final_execs : fz.lf_execs},
+        report["engines"]["libfuzzer"] = {{"jobs", p.lf_jobs}, {"execs", fz.lf_execs},
                                           {"coverage", fz.lf_cov}, {"corpus", fz.lf_corpus}};
     if (p.afl_jobs > 0)
         report["engines"]["afl"] = {{"jobs", p.afl_jobs}, {"execs", fz.afl.execs}, {"coverage", fz.afl.edges},
@@ -90,14 +91,15 @@ std::string report_markdown(const CampaignPlan& p, const json& report) {
     std::string md = fmt::format(
         "# z3fold-harden campaign\n\n| | |\n|---|---|\n| target | {} |\n| engine | {} |\n| sanitizer | {} |\n"
         "| mutant | {} |\n| budget | {:.0f} s |\n| fuzzing time | {:.1f} s |\n| build / triage | {:.1f} s / {:.1f} s |\n"
-        "| executions | {} ({:.0f}/s) |\n| coverage (edges) | {} |\n| corpus | {} |\n",
+        "| executions | {} ({:.0f}/s) |\n| coverage (edges) | {} |\n| corpus | {} inputs kept of {} found (the fewest with every feature) |\n",
         p.kernel ? fmt::format("kernel mm/{}.c, Linux {} ({}){}; users: {}", p.kfile->allocator, p.kfile->series,
                                p.kfile->version, p.kfile->patch.empty() ? "" : ", patched with " + p.kfile->patch,
                                p.target_info.value("user_model", ""))
                  : std::string("port"),
         p.opts.engine, p.opts.sanitizer, p.mutant_name, p.opts.budget_s, fuzz_s, p.build_s,
         report["triage_s"].get<double>(), execs, report["execs_per_s"].get<double>(),
-        report["coverage"].value("edges", uint64_t{0}), report["corpus_size"].get<uint64_t>());
+        report["coverage"].value("edges", uint64_t{0}), report["corpus_size"].get<uint64_t>(),
+        report["corpus_found"].get<size_t>());
     if (p.target_info.contains("base_findings"))
         md += fmt::format("| the file's own findings | {} |\n", p.target_info["base_findings"].get<std::string>());
     const json& t = report["throughput"];

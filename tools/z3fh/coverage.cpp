@@ -93,8 +93,8 @@ json measure_coverage(const CoverageSubject& subject, const std::string& corpus_
     fs::create_directories(dir, ec);
     auto quiet = [](const std::string&) {};
     std::fprintf(stderr, "z3fh: coverage: replaying the corpus ...\n");
-    // One process over the whole corpus. A fork-mode campaign (--keep-going)
-    // can keep an input that fails (on a file with findings of its own, many
+    // One process over the whole corpus. A corpus can keep an input that
+    // fails (one whose finding depends on what ran before it, or seeds) (on a file with findings of its own, many
     // do): its crash file goes to this folder, never the current one, and
     // the process ends before it writes its profile. Then each input is
     // replayed alone, each process with its own profile, and those that

@@ -73,7 +73,7 @@ Subcommand campaign_command(CLI::App& app) {
     s->co.jobs = default_jobs();
     auto* c = app.add_subcommand("campaign", "build, fuzz, triage and report (a few minutes by default)");
     c->add_option("--budget", s->budget, "fuzzing wall time: seconds, or 5m / 1h")->capture_default_str();
-    c->add_option("--jobs", s->co.jobs, "parallel fuzzing processes (libFuzzer fork mode above 1)")
+    c->add_option("--jobs", s->co.jobs, "parallel fuzzing processes (libFuzzer workers sharing one corpus, or AFL++ instances)")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
     c->add_option("--engine", s->co.engine, "fuzzing engine")
@@ -97,7 +97,7 @@ Subcommand campaign_command(CLI::App& app) {
     c->add_flag("--no-sched-feedback", s->no_feedback, "turn the interleaving counters off");
     c->add_option("--triage-runs", s->co.triage_runs, "replays per finding in triage")->check(CLI::Range(1, 1000))->capture_default_str();
     c->add_flag("--no-build", s->co.no_build, "use the build as it is (score builds once for all its runs)");
-    c->add_flag("--keep-going", s->co.keep_going, "fuzz on after a finding, for the whole budget (fork mode)");
+    c->add_flag("--keep-going", s->co.keep_going, "fuzz on after a finding, for the whole budget (the worker restarts)");
     c->add_flag("--past-known-findings", s->co.past_known_findings,
                 "kernel target: the file's known findings at rest and at teardown (kernel/known-findings.txt) end the "
                 "run, not the fuzzing process, so the corpus grows past them (a patch review does this by itself)");

@@ -111,7 +111,7 @@ std::string summary_table(const nlohmann::json& r) {
     if (r.value("steps_per_s", 0.0) > 0)
         row("checked steps per second", fmt::format("{:.0f} (mean {:.0f} steps a program)", r.value("steps_per_s", 0.0),
                                                     r.value("mean_steps", 0.0)));
-    row("corpus", fmt::format("{}", r.value("corpus_size", uint64_t{0})));
+    row("corpus", fmt::format("{} inputs kept of {} found", r.value("corpus_size", uint64_t{0}), r.value("corpus_found", uint64_t{0})));
     return h + "</table>\n";
 }
 
