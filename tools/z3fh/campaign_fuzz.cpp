@@ -58,7 +58,8 @@ std::vector<std::string> libfuzzer_argv(const CampaignPlan& p, int worker, int r
                                      "-artifact_prefix=" + (p.out / "crashes").string() + "/",
                                      fmt::format("-max_total_time={}", std::max(1L, static_cast<long>(left_s + 0.5))),
                                      fmt::format("-seed={}", seed),
-                                     "-reload=1",
+                                     // Alone, a worker has no one's finds to re-read.
+                                     p.lf_jobs > 1 ? "-reload=1" : "-reload=0",
                                      "-print_final_stats=1",
                                      "-max_len=1024"};
     if (!p.dict.empty()) argv.push_back("-dict=" + p.dict);
