@@ -195,6 +195,8 @@ bool prepare_folder(CampaignPlan& p) {
                                        (now_stamp() + (o.mutant.empty() ? "" : "-" + o.mutant))
                                  : fs::path(o.out);
     std::error_code ec;
+    // A campaign killed between corpus_phase's two renames.
+    if (!fs::exists(out / "corpus") && fs::is_directory(out / "corpus.old")) fs::rename(out / "corpus.old", out / "corpus", ec);
     for (const char* sub : {"crashes", "corpus", "findings"}) fs::create_directories(out / sub, ec);
     if (ec) {
         std::fprintf(stderr, "z3fh: cannot create %s: %s\n", out.c_str(), ec.message().c_str());
@@ -279,10 +281,10 @@ size_t count_files(const fs::path& dir) {
 // fewest inputs that together have every feature, so what the coverage and
 // throughput phases replay, and what a resumed campaign loads, is only that.
 void corpus_phase(const CampaignPlan& p, FuzzResult& fz) {
-    const fs::path corpus = p.out / "corpus", merged = p.out / "corpus.merged", scratch = p.out / "merge-scratch";
+    const fs::path corpus = p.out / "corpus", merged = p.out / "corpus.merged", old = p.out / "corpus.old",
+                   scratch = p.out / "merge-scratch";
     std::error_code ec;
     fz.corpus_found = count_files(corpus);
-    fz.corpus_size = fz.corpus_found;
     if (p.lf_jobs == 0 || fz.corpus_found == 0 || g_campaign_interrupts > 1) return;
     for (const fs::path& d : {merged, scratch}) {
         fs::remove_all(d, ec);
@@ -291,16 +293,26 @@ void corpus_phase(const CampaignPlan& p, FuzzResult& fz) {
     std::fprintf(stderr, "z3fh: corpus: keeping the inputs that cover it (of %zu) ...\n", fz.corpus_found);
     // Crash-resistant: an input that fails is left out; its crash file (if
     // any) goes to the scratch folder, not crashes/ (triage is done).
-    const ProcResult r = run_process({p.bin, "-merge=1", "-artifact_prefix=" + scratch.string() + "/", merged.string(),
+    // Lock-order witnesses of the merge's runs stay out of crashes/ too.
+    std::map<std::string, std::string> env = p.env;
+    env["Z3FH_WITNESS_DIR"] = scratch.string();
+    const ProcResult r = run_process({p.bin, "-merge=1", "-artifact_prefix=" + scratch.string() + "/",
+                                      "-merge_control_file=" + (scratch / "merge.txt").string(), merged.string(),
                                       corpus.string()},
-                                     p.env, [](const std::string&) {}, scratch.string());
+                                     env, [](const std::string&) {}, scratch.string());
     const size_t kept = count_files(merged);
     if (r.exit_code != 0 || kept == 0) {
         std::fprintf(stderr, "z3fh: corpus: the merge failed (exit %d); the corpus is kept whole\n", r.exit_code);
     } else {
-        fs::remove_all(corpus, ec);
-        fs::rename(merged, corpus, ec);
-        fz.corpus_size = kept;
+        // Two renames, so a kill at any point leaves a whole corpus
+        // (prepare_folder puts corpus.old back if corpus is missing).
+        fs::remove_all(old, ec);
+        fs::rename(corpus, old, ec);
+        if (!ec) fs::rename(merged, corpus, ec);
+        if (!ec) {
+            fz.corpus_size = kept;
+            fs::remove_all(old, ec);
+        }
     }
     fs::remove_all(merged, ec);
     fs::remove_all(scratch, ec);

@@ -49,6 +49,8 @@ void on_sigint(int) {
 // run and the worker restarts, re-running the corpus; on a mutant that fails
 // every few runs that still went 613 execs/s where fork mode (one job) went
 // about 10 (its jobs start from a merge and end at their first crash).
+constexpr size_t kMaxLen = 1024;  // bytes of an input the engine makes, or loads from a file
+
 std::vector<std::string> libfuzzer_argv(const CampaignPlan& p, int worker, int run, double left_s) {
     const CampaignOptions& o = p.opts;
     // Each worker and each restart its own stream (0 stays libFuzzer's "random").
@@ -61,21 +63,22 @@ std::vector<std::string> libfuzzer_argv(const CampaignPlan& p, int worker, int r
                                      // Alone, a worker has no one's finds to re-read.
                                      p.lf_jobs > 1 ? "-reload=1" : "-reload=0",
                                      "-print_final_stats=1",
-                                     "-max_len=1024"};
+                                     fmt::format("-max_len={}", kMaxLen)};
     if (!p.dict.empty()) argv.push_back("-dict=" + p.dict);
     return argv;
 }
 
 // The engines' environment: the campaign's, but a report is not symbolized
 // (a crash's stack costs 0.1 s of llvm-symbolizer; triage replays it
-// symbolized). Not when known findings are matched in the process: a leak's
-// signature names its allocation site, which the runtime symbolizes.
+// symbolized). Not when known findings are matched in the process (a leak's
+// signature names its allocation site, which the runtime symbolizes), and
+// not for a runtime with suppressions (TSan's match function names).
 std::map<std::string, std::string> engine_env(const CampaignPlan& p) {
     std::map<std::string, std::string> env = p.env;
     if (!p.known_findings.empty()) return env;
     for (const char* var : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"}) {
         auto it = env.find(var);
-        if (it != env.end()) it->second += ":symbolize=0";
+        if (it != env.end() && it->second.find("suppressions=") == std::string::npos) it->second += ":symbolize=0";
     }
     return env;
 }
@@ -96,7 +99,7 @@ private:
     void record_crash(const std::string& path, double t, const std::string& engine);
     void on_libfuzzer_line(size_t worker, const std::string& line);
     void run_worker(size_t worker);
-    void drop_from_corpus(const std::string& crash);
+    bool drop_from_corpus(const std::string& crash);
     bool start_afl();
     void poll(double t);
     void stop_at_budget(double t);
@@ -117,7 +120,8 @@ private:
     // the executions of its earlier runs (each finding ends one; it restarts).
     struct LfWorker {
         uint64_t execs_before = 0, execs = 0, cov = 0, corpus = 0;
-        std::string crash;  // what ended this run, if it was a finding
+        std::string crash;    // what ended this run, if it was a finding
+        bool inited = false;  // this run loaded the corpus and began to fuzz
     };
     std::vector<LfWorker> workers_ = std::vector<LfWorker>(static_cast<size_t>(std::max(0, p_.lf_jobs)));
     std::atomic<int> lf_live_{0};
@@ -156,9 +160,13 @@ void FuzzMonitor::on_libfuzzer_line(size_t worker, const std::string& line) {
     static const std::regex written(R"(Test unit written to (\S+))");
     static const std::regex final_re(R"(stat::number_of_executed_units: (\d+))");
     std::lock_guard<std::mutex> g(mu_);
-    log_ += (workers_.size() > 1 ? fmt::format("[{}] ", worker) : std::string()) + line + "\n";
+    // Restarts repeat the same start-up lines: fuzzer.log keeps the first
+    // 16 MiB (every crash gets its sidecar whatever the log keeps).
+    constexpr size_t kLogCap = 16u << 20;
+    if (log_.size() < kLogCap) log_ += (workers_.size() > 1 ? fmt::format("[{}] ", worker) : std::string()) + line + "\n";
     LfWorker& w = workers_[worker];
     std::smatch m;
+    if (line.find("INITED") != std::string::npos) w.inited = true;
     if (std::regex_search(line, m, written)) {
         w.crash = fs::absolute(m[1].str()).string();
         record_crash(w.crash, elapsed(), "libfuzzer");
@@ -177,15 +185,21 @@ void FuzzMonitor::on_libfuzzer_line(size_t worker, const std::string& line) {
     }
 }
 
-// An input in the corpus that ends in a finding (a resumed campaign's, or
-// one whose finding depends on what ran before it) would end every restart
-// as it loads: it leaves the corpus (its crash file keeps it).
-void FuzzMonitor::drop_from_corpus(const std::string& crash) {
+// An input in the corpus that ends in a finding as the corpus loads (a
+// resumed campaign's, or one whose finding depends on what ran before it)
+// would end every restart: it leaves the corpus (its crash file keeps it).
+// libFuzzer loads at most -max_len bytes of a file. False: nothing matched.
+bool FuzzMonitor::drop_from_corpus(const std::string& crash) {
     const std::string bytes = read_file(crash);
+    bool dropped = false;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(p_.out / "corpus", ec))
-        if (e.is_regular_file(ec) && e.file_size(ec) == bytes.size() && read_file(e.path().string()) == bytes)
-            fs::remove(e.path(), ec);
+    for (const auto& e : fs::directory_iterator(p_.out / "corpus", ec)) {
+        if (!e.is_regular_file(ec)) continue;
+        const uintmax_t size = e.file_size(ec);
+        if (size != bytes.size() && !(bytes.size() == kMaxLen && size > kMaxLen)) continue;
+        if (read_file(e.path().string()).substr(0, kMaxLen) == bytes) dropped = fs::remove(e.path(), ec) || dropped;
+    }
+    return dropped;
 }
 
 // A worker fuzzes until the budget ends. A finding ends its process (a
@@ -200,6 +214,7 @@ void FuzzMonitor::run_worker(size_t worker) {
             left = p_.opts.budget_s - elapsed();
             if (stopping_ || left < 1) break;
             workers_[worker].crash.clear();
+            workers_[worker].inited = false;
         }
         const ProcResult r = run_process(libfuzzer_argv(p_, static_cast<int>(worker), run, left), engine_env_,
                                          [this, worker](const std::string& l) { on_libfuzzer_line(worker, l); });
@@ -214,7 +229,14 @@ void FuzzMonitor::run_worker(size_t worker) {
                          r.exit_code);
             break;
         }
-        drop_from_corpus(w.crash);
+        // A finding as the corpus loaded that no corpus input explains (the
+        // empty input libFuzzer runs first, or an order-dependent one):
+        // restarting would meet it again.
+        if (!w.inited && !drop_from_corpus(w.crash)) {
+            std::fprintf(stderr, "\nz3fh: libFuzzer worker %zu: a finding as the corpus loads (%s) that no corpus input "
+                         "explains; the worker stops\n", worker, w.crash.c_str());
+            break;
+        }
     }
     lf_live_--;
 }

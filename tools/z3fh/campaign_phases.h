@@ -68,7 +68,7 @@ struct FuzzResult {
     int failed = 0;  // non-zero: the tool's exit status (an engine could not run)
     double fuzz_s = 0;
     uint64_t execs = 0, cov = 0, corpus_size = 0;
-    size_t corpus_found = 0;  // corpus entries the engines wrote; corpus_size: what the merge kept
+    size_t corpus_found = 0;  // corpus entries before the merge (seeds among them); corpus_size: what it kept
     uint64_t lf_execs = 0, lf_cov = 0, lf_corpus = 0;  // summed over workers and their runs; the largest
     AflFigures afl;
     std::vector<Sample> series;

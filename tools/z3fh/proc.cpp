@@ -23,8 +23,9 @@ namespace z3fh::tool {
 
 namespace {
 // Children now running (score runs several at once); read by the SIGINT
-// handler, so plain lock-free slots.
-constexpr int kMaxChildren = 64;
+// handler, so plain lock-free slots: room for --jobs' 256 workers and what
+// runs beside them.
+constexpr int kMaxChildren = 1024;
 std::atomic<pid_t> g_children[kMaxChildren];
 
 void track(pid_t pid, pid_t expect) {
