@@ -122,7 +122,9 @@ private:
         uint64_t execs_before = 0, execs = 0, cov = 0, corpus = 0;
         std::string crash;    // what ended this run, if it was a finding
         bool inited = false;  // this run loaded the corpus and began to fuzz
+        std::set<std::string> load_crashes;  // crash inputs its runs met as the corpus loaded
     };
+    std::set<std::string> dropped_;  // crash inputs taken out of the corpus (by any worker)
     std::vector<LfWorker> workers_ = std::vector<LfWorker>(static_cast<size_t>(std::max(0, p_.lf_jobs)));
     std::atomic<int> lf_live_{0};
     const std::map<std::string, std::string> engine_env_ = engine_env(p_);
@@ -230,9 +232,16 @@ void FuzzMonitor::run_worker(size_t worker) {
             break;
         }
         // A finding as the corpus loaded that no corpus input explains (the
-        // empty input libFuzzer runs first, or an order-dependent one):
-        // restarting would meet it again.
-        if (!w.inited && !drop_from_corpus(w.crash)) {
+        // empty input libFuzzer runs first, or an order-dependent one), or
+        // that this worker met loading before: restarting would meet it
+        // again. Another worker may have taken the input out already.
+        if (!w.inited && !w.load_crashes.insert(w.crash).second) {
+            std::fprintf(stderr, "\nz3fh: libFuzzer worker %zu: the same finding again as the corpus loads (%s); the worker stops\n",
+                         worker, w.crash.c_str());
+            break;
+        }
+        if (!w.inited && drop_from_corpus(w.crash)) dropped_.insert(w.crash);
+        if (!w.inited && !dropped_.count(w.crash)) {
             std::fprintf(stderr, "\nz3fh: libFuzzer worker %zu: a finding as the corpus loads (%s) that no corpus input "
                          "explains; the worker stops\n", worker, w.crash.c_str());
             break;
