@@ -265,7 +265,6 @@ std::optional<CampaignPlan> prepare_phase(const CampaignOptions& o) {
     return p;
 }
 
-// llvm-cov measures the code under test: allocator/, or the kernel's file.
 size_t count_files(const fs::path& dir) {
     size_t n = 0;
     std::error_code ec;
@@ -318,6 +317,7 @@ void corpus_phase(const CampaignPlan& p, FuzzResult& fz) {
     fs::remove_all(scratch, ec);
 }
 
+// llvm-cov measures the code under test: allocator/, or the kernel's file.
 json coverage_phase(const CampaignPlan& p, uint64_t edges, double* seconds) {
     json coverage = {{"edges", edges}};
     if (!p.opts.coverage || g_campaign_interrupts > 0) return coverage;

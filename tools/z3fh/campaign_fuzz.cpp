@@ -172,12 +172,16 @@ void FuzzMonitor::on_libfuzzer_line(size_t worker, const std::string& line) {
     if (std::regex_search(line, m, written)) {
         w.crash = fs::absolute(m[1].str()).string();
         record_crash(w.crash, elapsed(), "libfuzzer");
-    } else if (std::regex_search(line, m, status)) {
+        return;
+    }
+    if (std::regex_search(line, m, status)) {
         w.execs = std::stoull(m[1].str());
         w.cov = std::stoull(m[2].str());
         w.corpus = std::stoull(m[3].str());
     } else if (std::regex_search(line, m, final_re)) {
         w.execs = std::stoull(m[1].str());
+    } else {
+        return;
     }
     r_.lf_execs = r_.lf_cov = r_.lf_corpus = 0;
     for (const LfWorker& x : workers_) {
@@ -231,19 +235,16 @@ void FuzzMonitor::run_worker(size_t worker) {
                          r.exit_code);
             break;
         }
-        // A finding as the corpus loaded that no corpus input explains (the
-        // empty input libFuzzer runs first, or an order-dependent one), or
-        // that this worker met loading before: restarting would meet it
-        // again. Another worker may have taken the input out already.
-        if (!w.inited && !w.load_crashes.insert(w.crash).second) {
-            std::fprintf(stderr, "\nz3fh: libFuzzer worker %zu: the same finding again as the corpus loads (%s); the worker stops\n",
-                         worker, w.crash.c_str());
-            break;
-        }
-        if (!w.inited && drop_from_corpus(w.crash)) dropped_.insert(w.crash);
-        if (!w.inited && !dropped_.count(w.crash)) {
-            std::fprintf(stderr, "\nz3fh: libFuzzer worker %zu: a finding as the corpus loads (%s) that no corpus input "
-                         "explains; the worker stops\n", worker, w.crash.c_str());
+        if (w.inited) continue;
+        // A finding as the corpus loaded: its input leaves the corpus (or
+        // another worker took it out already). One that no corpus input
+        // explains (the empty input libFuzzer runs first, an order-dependent
+        // one), or that this worker met loading before, would be met again.
+        const bool again = !w.load_crashes.insert(w.crash).second;
+        if (!again && drop_from_corpus(w.crash)) dropped_.insert(w.crash);
+        if (again || !dropped_.count(w.crash)) {
+            std::fprintf(stderr, "\nz3fh: libFuzzer worker %zu: %s as the corpus loads (%s); the worker stops\n", worker,
+                         again ? "the same finding again" : "a finding no corpus input explains", w.crash.c_str());
             break;
         }
     }
@@ -349,7 +350,6 @@ void FuzzMonitor::finish() {
         // AFL++'s queue joins the campaign corpus: coverage, and a later
         // campaign of either engine, start from it.
         afl_.export_queue((p_.out / "corpus").string());
-        r_.execs = r_.lf_execs + r_.afl.execs;
         if (!use_lf_) r_.cov = r_.afl.edges;
         r_.corpus_size = std::max(r_.lf_corpus, r_.afl.corpus);
     }
