@@ -127,16 +127,21 @@ PoolSnapshot PoolInspector::snapshot(Pool& pool) Z3FH_TSA_ESCAPE("introspection:
     snap.lru_length = walk_list(pool, &pool.lru_, "the LRU", lru_data,
                                 [&](ListNode* n) { mark(lru_data(links_of_node(n)), [](PageSnapshot& p) { p.on_lru = true; }); },
                                 nullptr);
-    for (int cpu = 0; cpu < pool.vcpus_; cpu++)
-        for (int i = 0; i < NCHUNKS; i++)
-            walk_list(pool, pool.unbuddied(cpu, i), "an unbuddied list", buddy_data,
-                      [&](ListNode* n) {
-                          mark(buddy_data(links_of_node(n)), [&](PageSnapshot& p) {
-                              p.unbuddied_cpu = cpu;
-                              p.unbuddied_index = i;
-                          });
-                      },
-                      nullptr);
+    // Only the non-empty heads: an empty one has nothing to mark (and the
+    // validator checks the heads themselves).
+    static thread_local std::vector<uint32_t> listed;
+    nonempty_heads(pool.unbuddied_.get(), pool.unbuddied_n_, listed);
+    for (uint32_t at : listed) {
+        const int cpu = static_cast<int>(at / NCHUNKS), i = static_cast<int>(at % NCHUNKS);
+        walk_list(pool, pool.unbuddied(cpu, i), "an unbuddied list", buddy_data,
+                  [&](ListNode* n) {
+                      mark(buddy_data(links_of_node(n)), [&](PageSnapshot& p) {
+                          p.unbuddied_cpu = cpu;
+                          p.unbuddied_index = i;
+                      });
+                  },
+                  nullptr);
+    }
     snap.stale_length = walk_list(pool, &pool.stale_, "the stale list", buddy_data,
                                   [&](ListNode* n) { mark(buddy_data(links_of_node(n)), [](PageSnapshot& p) { p.on_stale = true; }); },
                                   nullptr);
@@ -224,10 +229,10 @@ void PoolInspector::validate(Pool& pool, std::vector<Violation>& out) {
               },
               &out);
     static thread_local std::vector<uint32_t> listed;
-    nonempty_heads(pool.unbuddied_.data(), pool.unbuddied_.size(), listed);
+    nonempty_heads(pool.unbuddied_.get(), pool.unbuddied_n_, listed);
     for (uint32_t at : listed) {
         const int cpu = static_cast<int>(at / NCHUNKS), i = static_cast<int>(at % NCHUNKS);
-        ListNode* head = pool.unbuddied_.data() + at;
+        ListNode* head = pool.unbuddied_.get() + at;
         walk_list(pool, head, "an unbuddied list", buddy_data,
                   [&](ListNode* n) {
                       const z3fh_z3fold_page v = page_view(virt_to_page(buddy_data(links_of_node(n))));
@@ -274,7 +279,7 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
     }
     if (page_serial)
         if (PageDesc* p = find_page(pool, page_serial)) add(p, false);
-    const ListNode* unbuddied = pool.unbuddied_.data();
+    const ListNode* unbuddied = pool.unbuddied_.get();
     const z3fh_list_world w = port_world(pool);
     const size_t reported = out.size();
     static thread_local z3fh_z3fold_rules rules;
@@ -319,9 +324,9 @@ bool PoolInspector::validate_pages(Pool& pool, const void* const* addresses, siz
 }
 
 bool PoolInspector::is_list_head(Pool& pool, const void* x) {
-    const ListNode* unbuddied = pool.unbuddied_.data();
+    const ListNode* unbuddied = pool.unbuddied_.get();
     const auto* node = static_cast<const ListNode*>(x);
-    return node == &pool.lru_ || node == &pool.stale_ || (node >= unbuddied && node < unbuddied + pool.unbuddied_.size());
+    return node == &pool.lru_ || node == &pool.stale_ || (node >= unbuddied && node < unbuddied + pool.unbuddied_n_);
 }
 
 bool PoolInspector::resolve(Pool& pool, Handle h, uint32_t* page_serial, Buddy* bud, size_t* offset,

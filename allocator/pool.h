@@ -121,7 +121,10 @@ private:
 
     sync::SpinLock lock_;        // pool->lock: unbuddied lists, zhdr->buddy links, LRU
     sync::SpinLock stale_lock_;  // the stale list
-    std::vector<ListNode> unbuddied_;  // [vcpu][NCHUNKS], by free chunks; the heads and links under lock_
+    // [vcpu][NCHUNKS], by free chunks; the heads and links under lock_. On
+    // the heap, so ASan bounds an index past the last CPU's lists.
+    std::unique_ptr<ListNode[]> unbuddied_;
+    size_t unbuddied_n_;
     ListNode lru_ Z3FH_GUARDED_BY(lock_);
     ListNode stale_ Z3FH_GUARDED_BY(stale_lock_);
     sync::Atomic<int64_t> pages_nr_;  // pages_nr_add() changes it

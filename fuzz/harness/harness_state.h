@@ -4,6 +4,7 @@
 // Internal to the harness.
 #pragma once
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "harness/runner.h"
@@ -19,7 +20,7 @@ struct Harness {
     const Program* prog = nullptr;
     std::unique_ptr<TargetPool> pool;
     SlotState slots[kSlots];
-    std::unique_ptr<Shadow> shadow;
+    std::optional<Shadow> shadow;  // in place: one allocation fewer a run
     std::unique_ptr<ZswapUser> zswap;  // the program's user is zswap
     std::vector<std::vector<Op>> ops;  // per thread
     unsigned evict_calls = 0;

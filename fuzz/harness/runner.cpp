@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "finding.h"
 #include "harness/diagram.h"
@@ -285,23 +287,37 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     sync::set_lock_rule_checks({cfg.might_sleep, cfg.held_at_return});
     h.abort_on_finding = cfg.abort_on_finding;
     h.known_findings = &cfg.known_findings;
+    // The per-thread operation lists keep their storage from run to run (a
+    // fuzzing process runs one program after another on this OS thread).
+    static thread_local std::vector<std::vector<Op>> ops_storage;
+    h.ops = std::move(ops_storage);
     h.ops.resize(static_cast<size_t>(prog.threads));
-    std::array<size_t, static_cast<size_t>(kMaxThreads)> per_thread{};
-    for (const Op& op : prog.ops) per_thread[op.thread]++;
-    for (size_t t = 0; t < h.ops.size(); t++) h.ops[t].reserve(per_thread[t]);
+    for (std::vector<Op>& v : h.ops) v.clear();
     for (const Op& op : prog.ops) h.ops[op.thread].push_back(op);
 
-    std::unique_ptr<sched::Strategy> strategy;
-    if (cfg.strategy == "replay" && cfg.replay) strategy = std::make_unique<sched::ReplayStrategy>(*cfg.replay);
-    else if (cfg.strategy == "input" && prog.schedule_kind == fuzz::ScheduleKind::pct) {
+    // The strategies a fuzz input names are made in place, not on the heap;
+    // the two with a 2.5 KiB generator outside this frame, which ASan
+    // poisons and clears at every call.
+    std::optional<sched::InputStrategy> input_strategy;
+    static thread_local std::optional<sched::PctStrategy> pct_strategy;
+    static thread_local std::optional<sched::RandomStrategy> random_strategy;
+    std::unique_ptr<sched::Strategy> other_strategy;
+    sched::Strategy* strategy = nullptr;
+    if (cfg.strategy == "replay" && cfg.replay) {
+        other_strategy = std::make_unique<sched::ReplayStrategy>(*cfg.replay);
+        strategy = other_strategy.get();
+    } else if (cfg.strategy == "input" && prog.schedule_kind == fuzz::ScheduleKind::pct) {
         // The input names a PCT schedule (depth, seed): randomized, yet a
         // function of the input, so it replays exactly.
         fuzz::PctParams pp = prog.pct_params();
-        strategy = std::make_unique<sched::PctStrategy>(pp.seed, pp.depth, pp.steps);
+        strategy = &pct_strategy.emplace(pp.seed, pp.depth, pp.steps);
     } else if (cfg.strategy == "input" && prog.schedule_kind == fuzz::ScheduleKind::random) {
-        strategy = std::make_unique<sched::RandomStrategy>(prog.pct_params().seed, 4);
-    } else strategy = sched::make_strategy(cfg.strategy, cfg.seed, prog.schedule.data(), prog.schedule.size());
-    if (!strategy) strategy = sched::make_strategy("input", 0, prog.schedule.data(), prog.schedule.size());
+        strategy = &random_strategy.emplace(prog.pct_params().seed, 4);
+    } else if (cfg.strategy != "input") {
+        other_strategy = sched::make_strategy(cfg.strategy, cfg.seed, prog.schedule.data(), prog.schedule.size());
+        strategy = other_strategy.get();
+    }
+    if (!strategy) strategy = &input_strategy.emplace(prog.schedule.data(), prog.schedule.size());
 
     sched::Runtime rt(*strategy, sched::RunOptions{cfg.max_steps, cfg.trace_ring, cfg.lock_order});
     h.rt = &rt;
@@ -321,13 +337,13 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
 #endif
     sync::install_runtime(&rt);
     // Program threads first, so they are T0..Tn-1; the pool's workers follow.
-    std::vector<ThreadCtx> ctx(static_cast<size_t>(prog.threads));
+    std::array<ThreadCtx, static_cast<size_t>(kMaxThreads)> ctx{};
     for (int t = 0; t < prog.threads; t++) {
         ctx[static_cast<size_t>(t)] = {&h, t};
-        rt.spawn(fmt::format("T{}", t), &thread_body, &ctx[static_cast<size_t>(t)], 0);
+        rt.spawn("T" + std::to_string(t), &thread_body, &ctx[static_cast<size_t>(t)], 0);
     }
     h.pool = make_target(prog.vcpus, &evict, &h);
-    h.shadow = std::make_unique<Shadow>(*h.pool, h.slots);
+    h.shadow.emplace(*h.pool, h.slots);
     // zram is zsmalloc's user only: elsewhere a zram program's user is the
     // broad zpool user.
     if (prog.user == UserKind::zram && std::string(h.pool->allocator()) == "zsmalloc")
@@ -413,6 +429,7 @@ Outcome run_program(const Program& prog, const RunConfig& cfg) {
     sync::install_runtime(nullptr);
     set_fatal_hook(nullptr);
     g_current = nullptr;
+    ops_storage = std::move(h.ops);
     return out;
 }
 

@@ -22,8 +22,12 @@ public:
 
     // Switch from the running fiber `from` to `to`.
     static void switch_to(Fiber* from, Fiber* to);
-    // Switch away from a fiber that will never run again.
-    [[noreturn]] static void exit_to(Fiber* from, Fiber* to);
+    // Switch away from a fiber that will never run again. It never returns,
+    // but is not declared [[noreturn]]: before each call to one ASan unpoisons
+    // the caller's stack and asks the kernel for the signal stack
+    // (__asan_handle_no_return), a tenth of an empty run; create() clears a
+    // reused stack's poison instead.
+    static void exit_to(Fiber* from, Fiber* to);
 
     // Is `addr` in some fiber's guard page (a stack overflow)?
     static bool in_guard_page(const void* addr);

@@ -46,6 +46,7 @@ struct Runtime::Spares {
     std::vector<std::unique_ptr<Thread>> threads;
     std::vector<ScheduleStep> schedule;
     std::vector<TraceEvent> trace;
+    std::unique_ptr<Lists> lists;
 };
 
 namespace {
@@ -64,8 +65,31 @@ Runtime::Spares* Runtime::spares() {
     return &owner.spares;
 }
 
+std::unique_ptr<Runtime::Lists> Runtime::take_lists() {
+    Spares* spare = spares();
+    if (!spare || !spare->lists) return std::make_unique<Lists>();
+    std::unique_ptr<Lists> l = std::move(spare->lists);
+    l->threads.clear();
+    l->runnable.clear();
+    l->others.clear();
+    l->allowed.clear();
+    l->owners.clear();
+    l->lock_order.reset();
+    return l;
+}
+
 Runtime::Runtime(Strategy& strategy, RunOptions opts)
-    : strategy_(strategy), input_(dynamic_cast<InputStrategy*>(&strategy)), opts_(opts), trace_(opts.trace_ring) {
+    : strategy_(strategy),
+      input_(dynamic_cast<InputStrategy*>(&strategy)),
+      opts_(opts),
+      lists_(take_lists()),
+      threads_(lists_->threads),
+      runnable_(lists_->runnable),
+      others_(lists_->others),
+      allowed_(lists_->allowed),
+      owners_(lists_->owners),
+      lock_order_(lists_->lock_order),
+      trace_(opts.trace_ring) {
     if (Spares* spare = spares()) {
         trace_.adopt_storage(std::move(spare->trace));
         schedule_.steps = std::move(spare->schedule);
@@ -85,11 +109,12 @@ Runtime::~Runtime() {
     if (!spare) return;
     spare->schedule = std::move(schedule_.steps);
     spare->trace = trace_.take_storage();
+    spare->lists = std::move(lists_);
 }
 
 std::string Runtime::thread_name(int id) const {
     if (id < 0 || id >= static_cast<int>(threads_.size())) return "main";
-    return threads_[static_cast<size_t>(id)]->name;
+    return threads_[static_cast<size_t>(id)]->display_name();
 }
 
 int Runtime::spawn(std::string name, void (*fn)(void*), void* arg, int vcpu) {
@@ -104,6 +129,7 @@ int Runtime::spawn(std::string name, void (*fn)(void*), void* arg, int vcpu) {
     t->id = static_cast<int>(threads_.size());
     t->name = std::move(name);
     t->worker = false;
+    t->worker_obj = {};
     t->fn = fn;
     t->arg = arg;
     t->vcpu = vcpu;
@@ -115,8 +141,9 @@ int Runtime::spawn(std::string name, void (*fn)(void*), void* arg, int vcpu) {
 
 int Runtime::spawn_worker(void (*entry)(void*), void* arg, ObjectId obj) {
     sync::TsanHidden hidden;  // scheduler bookkeeping (see sync/controlled.h)
-    int id = spawn(fmt::format("worker({} {})", sync::obj_class_name(obj.cls), obj.serial), entry, arg, 0);
+    int id = spawn(std::string(), entry, arg, 0);  // named when asked (display_name): most runs never ask
     threads_.back()->worker = true;
+    threads_.back()->worker_obj = obj;
     return id;
 }
 
@@ -525,7 +552,7 @@ std::string Runtime::deadlock_report() const {
     for (const auto& t : threads_) {
         if (t->state != State::blocked) continue;
         bool in_cycle = std::find(cycle.begin(), cycle.end(), t->id) != cycle.end();
-        out += fmt::format("  {}T{} ({}) waits for {} {} at {}, held by T{}\n", in_cycle ? "* " : "  ", t->id, t->name,
+        out += fmt::format("  {}T{} ({}) waits for {} {} at {}, held by T{}\n", in_cycle ? "* " : "  ", t->id, t->display_name(),
                            sync::obj_class_name(t->wait_obj.cls), t->wait_obj.serial, where(t->wait_loc), t->holder);
         for (const LockOrder::Held& h : t->held.held())
             out += fmt::format("        T{} holds {} {} (acquired at {})\n", t->id, sync::obj_class_name(h.obj.cls),

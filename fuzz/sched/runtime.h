@@ -3,6 +3,8 @@
 // scheduling point, deadlock and hang detection, the recorded schedule and
 // the trace.
 #pragma once
+#include <fmt/format.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -107,13 +109,14 @@ private:
     static Spares* spares();
 
     enum class State { runnable, blocked, idle, finished };
-    struct Thread {
-        int id;
-        std::string name;
-        bool worker;
-        void (*fn)(void*);
-        void* arg;
-        int vcpu;
+    // A thread's record: plain fields, reset by assigning a fresh one.
+    struct ThreadFields {
+        int id = 0;
+        bool worker = false;
+        sync::ObjectId worker_obj{};  // a worker: the object (work queue) it serves
+        void (*fn)(void*) = nullptr;
+        void* arg = nullptr;
+        int vcpu = 0;
         Fiber* fiber = nullptr;
         State state = State::runnable;
         bool started = false;  // has run: to its first point, or (spawned mid-run) at all
@@ -125,16 +128,21 @@ private:
         sync::SrcLoc last_loc{};
         sync::Event last_event = sync::Event::thread_start;  // the point before an acquire: a trylock?
         sync::ObjectId last_obj{};
+    };
+    struct Thread : ThreadFields {
+        std::string name;  // a program thread's; a worker's is made when asked
         sync::HeldLocks held;
-        // As a new record, but with its name's and held set's storage kept.
+        std::string display_name() const {
+            return worker ? fmt::format("worker({} {})", sync::obj_class_name(worker_obj.cls), worker_obj.serial)
+                          : name;
+        }
+        // As a new record, but with its name's and held set's storage kept
+        // (assigning a whole fresh Thread moved both, twice, every thread of
+        // every run).
         void reset_keeping_storage() {
-            std::string n = std::move(name);
-            sync::HeldLocks h = std::move(held);
-            *this = Thread{};
-            n.clear();
-            h.clear();
-            name = std::move(n);
-            held = std::move(h);
+            static_cast<ThreadFields&>(*this) = ThreadFields{};
+            name.clear();
+            held.clear();
         }
     };
 
@@ -151,8 +159,9 @@ private:
     void leave(Thread* cur, bool exiting);
     // Ends the run from a scheduled thread. The report is set first
     // (result_.report): the thread's stack is abandoned, so nothing that owns
-    // heap memory may still live on it.
-    [[noreturn]] void end_run(RunStatus status, bool exiting);
+    // heap memory may still live on it. Never returns; not [[noreturn]], as
+    // Fiber::exit_to (fiber.h) says why.
+    void end_run(RunStatus status, bool exiting);
     std::string deadlock_report() const;
     void switch_from(Thread* cur, Thread* next, bool exiting);
     void move_cpus(Thread* cur, Thread* next);
@@ -175,21 +184,36 @@ private:
         runnable_stale_ = true;
     }
 
-    Strategy& strategy_;
-    InputStrategy* input_;  // strategy_ when it is the input strategy: called directly
-    RunOptions opts_;
-    std::vector<std::unique_ptr<Thread>> threads_;
-    std::vector<int> runnable_;      // threads that can run, in id order
-    bool runnable_stale_ = true;     // a state changed since runnable_ was built
-    bool state_maybe_changed_ = true;   // a thread ended or parked since the last point
-    std::vector<int> others_;        // runnable_ without a yielding thread
-    std::vector<int> allowed_;       // the choices whose virtual CPU no other thread owns
     struct CpuOwner {
         int vcpu;
         int thread;
         sync::ControlledRuntime::CpuClaim claim;
     };
-    std::vector<CpuOwner> owners_;  // one a virtual CPU: the thread with preemption off there
+    // The runtime's lists and its lock-order graph, in one heap object that
+    // a run hands to the next on this OS thread (Spares, runtime.cpp): moved
+    // one by one they were a tenth of an empty run under ASan, and the
+    // graph's 48 KiB table inside the runtime made run_program's stack frame
+    // one ASan poisons and clears at every call.
+    struct Lists {
+        std::vector<std::unique_ptr<Thread>> threads;
+        std::vector<int> runnable, others, allowed;
+        std::vector<CpuOwner> owners;
+        LockOrder lock_order;
+    };
+    static std::unique_ptr<Lists> take_lists();
+
+    Strategy& strategy_;
+    InputStrategy* input_;  // strategy_ when it is the input strategy: called directly
+    RunOptions opts_;
+    std::unique_ptr<Lists> lists_;
+    std::vector<std::unique_ptr<Thread>>& threads_;
+    std::vector<int>& runnable_;      // threads that can run, in id order
+    bool runnable_stale_ = true;     // a state changed since runnable_ was built
+    bool state_maybe_changed_ = true;   // a thread ended or parked since the last point
+    std::vector<int>& others_;        // runnable_ without a yielding thread
+    std::vector<int>& allowed_;       // the choices whose virtual CPU no other thread owns
+    std::vector<CpuOwner>& owners_;  // one a virtual CPU: the thread with preemption off there
+    LockOrder& lock_order_;  // per run: the lock-order graph (sched/lockdep.h)
     // The owner rule's own check: two threads with preemption off on one
     // virtual CPU is a state no kernel can be in, so the scheduler made it
     // (what it says ends the run as harness_error). Not checked once the
@@ -211,7 +235,6 @@ private:
     SwitchHook switch_hook_ = nullptr;
     void* switch_ctx_ = nullptr;
     int main_vcpu_ = 0;
-    LockOrder lock_order_;  // per run: the lock-order graph (sched/lockdep.h)
 };
 
 }  // namespace z3fh::sched

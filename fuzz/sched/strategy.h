@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -51,7 +52,8 @@ size_t next_after(const DecisionPoint& dp);
 // the next runnable thread after it in id order runs (round robin).
 class InputStrategy final : public Strategy {
 public:
-    InputStrategy(const uint8_t* data, size_t size) : data_(data, data + size) {}
+    // The bytes are the caller's (the program's schedule) and outlive the strategy.
+    InputStrategy(const uint8_t* data, size_t size) : data_(data), size_(size) {}
     void begin_run() override;
     // Inline, and called directly by the runtime (the fuzz loop's strategy,
     // at every decision): no virtual call, no out-of-line frame.
@@ -61,7 +63,7 @@ public:
         size_t cur = 0;
         while (cur < r.size() && r[cur] != dp.current) cur++;
         if (delay_ < 0) {
-            if (pos_ + 2 > data_.size()) return cur;  // out of bytes: no more preemptions
+            if (pos_ + 2 > size_) return cur;  // out of bytes: no more preemptions
             delay_ = data_[pos_];
             target_ = data_[pos_ + 1];
             pos_ += 2;
@@ -76,7 +78,8 @@ public:
     std::string name() const override { return "input"; }
 
 private:
-    std::vector<uint8_t> data_;
+    const uint8_t* data_;
+    size_t size_;
     size_t pos_ = 0;
     int delay_ = -1;  // -1: no pair loaded
     uint8_t target_ = 0;
@@ -84,6 +87,17 @@ private:
 
 // A fair coin per decision: switch to a random runnable thread with
 // probability 1/switch_one_in.
+// A generator seeded only when a run begins. A default-constructed engine
+// seeds itself too (312 words): a strategy made for one run did that twice.
+class RunSeededRng {
+public:
+    void seed(uint64_t s) { rng_.emplace(s); }
+    uint64_t operator()() { return (*rng_)(); }
+
+private:
+    std::optional<std::mt19937_64> rng_;
+};
+
 class RandomStrategy final : public Strategy {
 public:
     explicit RandomStrategy(uint64_t seed, unsigned switch_one_in = 4) : seed_(seed), one_in_(switch_one_in) {}
@@ -94,7 +108,7 @@ public:
 private:
     uint64_t seed_;
     unsigned one_in_;
-    std::mt19937_64 rng_;
+    RunSeededRng rng_;
 };
 
 // PCT (Burckhardt et al., ASPLOS 2010): random distinct thread priorities,
@@ -118,7 +132,7 @@ private:
     int depth_;
     uint64_t k_;
     uint64_t max_step_seen_ = 0;
-    std::mt19937_64 rng_;
+    RunSeededRng rng_;
     static constexpr int kUnassigned = INT_MIN;
     std::vector<int> prio_;            // by thread id; kUnassigned until first seen
     int yield_low_ = 0;                // below the change points: where yielders go
