@@ -41,6 +41,7 @@ struct Finding {
     std::string campaign;  // its folder (absolute)
     std::string input;     // the minimised input, else the crash input (absolute)
     std::string user_env;  // the campaign's --user ("any" unless pinned)
+    std::string sanitizer = "asan";  // the campaign's: its replays build the same (a TSan race shows only under TSan)
     const KernelFix* fix = nullptr;
     std::string before, after;  // replays: "K/N" on the unfixed file and with the fix alone
     json diagram = json::array();  // drawn by the unfixed file's replay
@@ -107,6 +108,7 @@ std::optional<Campaigns> read_campaigns(const std::vector<std::string>& dirs) {
             x.f = f;
             x.campaign = dir.string();
             x.user_env = r.value("user", "any");
+            x.sanitizer = r.value("sanitizer", "asan");
             x.input = (dir / (f.value("minimized", "").empty() ? f.value("input", "") : f.value("minimized", ""))).string();
             by_sig[sig] = c.findings.size();
             c.findings.push_back(x);
@@ -142,7 +144,8 @@ std::optional<std::pair<std::string, std::string>> identity(const std::string& s
 }
 
 // z3fh-run-kernel for the pristine file with `edits` applied; "" on failure.
-std::string driver_for(const KernelFile& pristine, const std::vector<KernelEdit>& edits, const std::string& tag) {
+std::string driver_for(const KernelFile& pristine, const std::vector<KernelEdit>& edits, const std::string& tag,
+                       const std::string& sanitizer) {
     std::string text = read_file(pristine.pristine), why;
     if (!apply_edits(&text, edits, &why)) {
         std::fprintf(stderr, "z3fh: %s: %s\n", tag.c_str(), why.c_str());
@@ -160,8 +163,8 @@ std::string driver_for(const KernelFile& pristine, const std::vector<KernelEdit>
         k.file = dir + "/mm/z3fold.c";
         if (read_file(k.file) != text) write_file(k.file, text);
     }
-    std::fprintf(stderr, "z3fh: building the kernel target with %s ...\n", tag.c_str());
-    std::string built = ensure_kernel_built("libfuzzer", k, {"z3fh-run-kernel"});
+    std::fprintf(stderr, "z3fh: building the kernel target (%s) with %s ...\n", sanitizer.c_str(), tag.c_str());
+    std::string built = ensure_kernel_built(Context::fuzz_preset(sanitizer, false), k, {"z3fh-run-kernel"});
     return built.empty() ? "" : built + "/kernel/z3fh-run-kernel";
 }
 
@@ -181,7 +184,7 @@ std::string all_fixes_driver(const TargetChoice& target) {
 // Replays of the finding's input: how many of `runs` fail with its
 // signature (the first one's diagram into *diagram, if given).
 int replays_with_signature(const std::string& driver, const Finding& f, int runs, json* diagram = nullptr) {
-    std::map<std::string, std::string> env = Context::get().sanitizer_env("asan");
+    std::map<std::string, std::string> env = Context::get().sanitizer_env(f.sanitizer);
     if (f.user_env != "any") env["Z3FH_USER"] = f.user_env;
     int same = 0;
     for (int i = 0; i < runs; i++) {
@@ -223,18 +226,24 @@ std::vector<const KernelFix*> candidates(const Finding& f, const std::string& se
 // Which fix removes each finding: its input fails K/N on the unfixed file
 // and 0/N with that fix alone.
 void attribute(std::vector<Finding>& findings, const KernelFile& pristine, int runs) {
-    std::map<const KernelFix*, std::string> drivers;
-    const std::string base = driver_for(pristine, {}, "the unmodified file");
+    // Built per sanitizer: each finding replays under its campaign's.
+    std::map<std::pair<const KernelFix*, std::string>, std::string> drivers;
+    auto driver = [&](const KernelFix* fix, const std::string& sanitizer) -> const std::string& {
+        const auto key = std::make_pair(fix, sanitizer);
+        if (!drivers.count(key))
+            drivers[key] = fix ? driver_for(pristine, edits_of(with_prerequisites(fix, pristine.series)),
+                                            std::string("fix ") + fix->id, sanitizer)
+                               : driver_for(pristine, {}, "the unmodified file", sanitizer);
+        return drivers[key];
+    };
     for (Finding& f : findings) {
+        const std::string& base = driver(nullptr, f.sanitizer);
         const int before = base.empty() ? 0 : replays_with_signature(base, f, runs, &f.diagram);
         f.before = fmt::format("{}/{}", before, runs);
         if (before == 0) continue;  // does not replay here: nothing to attribute
         for (const KernelFix* fix : candidates(f, pristine.series)) {
-            if (!drivers.count(fix))
-                drivers[fix] = driver_for(pristine, edits_of(with_prerequisites(fix, pristine.series)),
-                                          std::string("fix ") + fix->id);
-            if (drivers[fix].empty()) continue;
-            const int after = replays_with_signature(drivers[fix], f, runs);
+            if (driver(fix, f.sanitizer).empty()) continue;
+            const int after = replays_with_signature(driver(fix, f.sanitizer), f, runs);
             if (after == 0) {
                 f.fix = fix;
                 f.after = fmt::format("0/{}", runs);
