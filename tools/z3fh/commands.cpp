@@ -119,7 +119,10 @@ int bench_checkers() {
 // (K = 0 ... 64), each size's rate with every checker on and with the
 // per-step checks off, sizes interleaved over rounds. The ASan + UBSan
 // driver runs them in one process as the fuzz target runs an input, timing
-// only the runs (no file reading, no engine). With each size's mean
+// only the runs (no file reading, no engine), each process first warmed to
+// ASan's steady state (z3fh-run time). A process's rate varies by up to a
+// third from one process to the next on these VMs (its memory layout), so
+// nine rounds, each a fresh process, and the median with the range. With each size's mean
 // scheduling steps, this is the curve an executions-per-second target for
 // "a program" has to be read against (measured: docs/results.md and the git history of docs/performance.md).
 int bench_sizes() {
@@ -127,7 +130,7 @@ int bench_sizes() {
     const std::string preset = Context::fuzz_preset("asan", false);
     if (!ctx.ensure_built(preset, {"z3fh-run"}) || !ctx.ensure_built("default", {"z3fh-run"})) return 2;
     const std::vector<int> sizes{0, 4, 8, 16, 32, 64};
-    constexpr int kPrograms = 100, kRepeats = 20, kRounds = 5;
+    constexpr int kPrograms = 100, kRepeats = 20, kRounds = 9;
     std::vector<std::vector<std::string>> argvs;
     for (int k : sizes) {
         const std::string dir = fmt::format("{}/build/bench-sizes/{}", ctx.root(), k);
@@ -168,13 +171,16 @@ int bench_sizes() {
             }
         }
     }
-    std::printf("%10s %12s %22s %12s %30s\n", "operations", "mean steps", "execs/CPU-s, all on", "us an exec",
-                "execs/CPU-s, step checks off");
+    std::printf("%10s %12s %22s %18s %12s %30s\n", "operations", "mean steps", "execs/CPU-s, all on", "(min - max)",
+                "us an exec", "execs/CPU-s, step checks off");
     json rows = json::array();
     for (size_t s = 0; s < sizes.size(); s++) {
         const double m = median_of(on[s]), m_off = median_of(step_off[s]);
-        std::printf("%10d %12.1f %22.0f %12.1f %30.0f\n", sizes[s], mean_steps[s], m, 1e6 / m, m_off);
+        const auto [lo, hi] = std::minmax_element(on[s].begin(), on[s].end());
+        std::printf("%10d %12.1f %22.0f %8.0f - %7.0f %12.1f %30.0f\n", sizes[s], mean_steps[s], m, *lo, *hi, 1e6 / m,
+                    m_off);
         rows.push_back({{"ops", sizes[s]}, {"mean_steps", mean_steps[s]}, {"execs_per_cpu_s", std::lround(m)},
+                        {"execs_per_cpu_s_min", std::lround(*lo)}, {"execs_per_cpu_s_max", std::lround(*hi)},
                         {"execs_per_cpu_s_step_checks_off", std::lround(m_off)}});
     }
     std::printf("%s\n", json{{"rate_by_program_size", rows}, {"programs_per_size", kPrograms},
