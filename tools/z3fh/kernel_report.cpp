@@ -55,6 +55,9 @@ struct Campaigns {
     double fuzz_s = 0;              // summed fuzzing time
     std::vector<std::string> runs;  // one line per campaign: what ran
     std::string git_tree;           // the source as a git tree (absolute), or "" if it is none
+    // The campaigns' sanitizer when they all ran one (the series' seeded
+    // campaign runs it, so a race the series adds shows), else asan.
+    std::string sanitizer;
 };
 
 std::optional<Campaigns> read_campaigns(const std::vector<std::string>& dirs) {
@@ -84,6 +87,8 @@ std::optional<Campaigns> read_campaigns(const std::vector<std::string>& dirs) {
             return std::nullopt;
         }
         sha = r.value("kernel_sha256", "");
+        const std::string san = r.value("sanitizer", "asan");
+        c.sanitizer = c.sanitizer.empty() || c.sanitizer == san ? san : "asan";
         c.target.target = "kernel";
         c.target.kernel_source = r.value("kernel_source", "");
         c.series = r.value("kernel_series", "6.1");
@@ -170,14 +175,14 @@ std::string driver_for(const KernelFile& pristine, const std::vector<KernelEdit>
 
 // z3fh-run-kernel for the file with every fix of the harness, the one
 // `--kernel-fixes` campaigns build (same path, same build folder).
-std::string all_fixes_driver(const TargetChoice& target) {
+std::string all_fixes_driver(const TargetChoice& target, const std::string& sanitizer) {
     TargetChoice fixed = target;
     fixed.kernel_patch.clear();
     fixed.kernel_fixes = true;
     auto f = prepare_kernel_file(fixed);
     if (!f) return "";
-    std::fprintf(stderr, "z3fh: building the kernel target with every fix of the harness ...\n");
-    std::string built = ensure_kernel_built("libfuzzer", *f, {"z3fh-run-kernel"});
+    std::fprintf(stderr, "z3fh: building the kernel target (%s) with every fix of the harness ...\n", sanitizer.c_str());
+    std::string built = ensure_kernel_built(Context::fuzz_preset(sanitizer, false), *f, {"z3fh-run-kernel"});
     return built.empty() ? "" : built + "/kernel/z3fh-run-kernel";
 }
 
@@ -393,7 +398,8 @@ struct VerifyResult {
 // finding's input: whatever it finds is said; one that the unfixed file
 // does not have (the series made it) fails the report.
 VerifyResult verify_series(const TargetChoice& target, const std::string& diff, const std::vector<Finding>& findings,
-                           double budget_s, const std::string& out, const std::string& all_fixes_driver) {
+                           double budget_s, const std::string& out, const std::string& sanitizer,
+                           const std::string& all_fixes_driver) {
     VerifyResult v;
     const fs::path seeds = fs::absolute(out) / ".work" / "seeds";
     std::error_code ec;
@@ -405,6 +411,7 @@ VerifyResult verify_series(const TargetChoice& target, const std::string& diff, 
     co.target.kernel_patch = diff;
     co.target.no_kernel_fixes = true;  // the series is the fixes: the unmodified file is its base
     co.budget_s = budget_s;
+    co.sanitizer = sanitizer;
     co.jobs = 2;
     co.corpus = seeds.string();
     co.coverage = false;
@@ -412,8 +419,8 @@ VerifyResult verify_series(const TargetChoice& target, const std::string& diff, 
     co.minimize = false;  // each finding is judged by replay; shrinking it would only take time
     co.out = (fs::absolute(out) / "verify-campaign").string();
     fs::remove_all(co.out, ec);
-    std::fprintf(stderr, "z3fh: a %.0f s campaign on the file with the whole series, seeded with the findings ...\n",
-                 budget_s);
+    std::fprintf(stderr, "z3fh: a %.0f s campaign (%s) on the file with the whole series, seeded with the findings ...\n",
+                 budget_s, sanitizer.c_str());
     const int rc = run_campaign(co);
     json r = json::parse(read_file(co.out + "/report.json"), nullptr, false);
     if (rc == 2 || !r.is_object()) {
@@ -431,7 +438,7 @@ VerifyResult verify_series(const TargetChoice& target, const std::string& diff, 
         if (!f.value("reproduces_without_patch", true)) {
             const std::string input = co.out + "/" + (f.value("minimized", "").empty() ? f.value("input", "") : f.value("minimized", ""));
             const std::string with_all = all_fixes_driver.empty() ? "?" :
-                run_driver(all_fixes_driver, {"replay", input}, Context::get().sanitizer_env("asan")).signature();
+                run_driver(all_fixes_driver, {"replay", input}, Context::get().sanitizer_env(sanitizer)).signature();
             if (signature_without_line(with_all) == signature_without_line(f.value("signature", "")) || with_all == "?") {
                 only_series++;
                 why = "NOT on the unfixed file, and still there with every fix of the harness";
@@ -442,8 +449,8 @@ VerifyResult verify_series(const TargetChoice& target, const std::string& diff, 
         v.findings.push_back(fmt::format("{} ({})", f.value("signature", ""), why));
     }
     v.clean = only_series == 0;
-    v.line = fmt::format("{} execs in {:.0f} s on the file with the series, seeded with the {} finding(s): {}",
-                         r.value("execs", uint64_t{0}), r.value("elapsed_s", 0.0), findings.size(),
+    v.line = fmt::format("{} execs in {:.0f} s ({}) on the file with the series, seeded with the {} finding(s): {}",
+                         r.value("execs", uint64_t{0}), r.value("elapsed_s", 0.0), sanitizer, findings.size(),
                          r["findings"].empty() ? "nothing found"
                                                : fmt::format("{} finding(s), {} that may be the series'",
                                                              r["findings"].size(), only_series));
@@ -543,9 +550,9 @@ int cmd_kernel_report(const KernelReportOptions& o) {
             all_ok = all_ok && series[i].compile_ok;
         }
     }
-    const std::string all_fixes = all_fixes_driver(campaigns->target);
-    VerifyResult verify =
-        verify_series(campaigns->target, writer.series_diff(), campaigns->findings, o.verify_budget_s, o.out, all_fixes);
+    const std::string all_fixes = all_fixes_driver(campaigns->target, campaigns->sanitizer);
+    VerifyResult verify = verify_series(campaigns->target, writer.series_diff(), campaigns->findings, o.verify_budget_s,
+                                        o.out, campaigns->sanitizer, all_fixes);
     all_ok = all_ok && verify.clean;
     auto [subject, blurb] = cover_letter(*campaigns, series, verify, o);
     if (!writer.write_cover_letter(files[0], subject, blurb)) {
