@@ -457,31 +457,32 @@ namespace {
 // process runs hundreds of thousands of inputs, and its first ones pay for
 // filling ASan's quarantine (64 MiB of never-touched memory, a page fault
 // every 4 KiB), which a few thousand timed runs would count as the
-// harness's cost. Steady state: a window of at least 2 000 runs (or 5
-// passes) in which the heap did not grow. Bounded at 60 CPU seconds.
+// harness's cost. Steady state: a window (whole passes, at least 2 000 runs
+// or a CPU second) in which the heap did not grow. Bounded at 20 CPU
+// seconds, for slow targets (a kernel file under TSan runs ~40 a second).
 // Returns the runs it made (0 without a sanitizer's allocator).
 uint64_t warm_to_steady_state(const std::vector<Program>& progs, const fuzz::RunConfig& cfg) {
 #if defined(Z3FH_HAVE_SANITIZER_HEAP)
     if (progs.empty()) return 0;
     constexpr uint64_t kWindowRuns = 2000;
-    constexpr int kWindowPasses = 5;
-    constexpr double kMaxCpuS = 60;
-    timespec start{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+    constexpr double kWindowCpuS = 1, kMaxCpuS = 20;
+    auto cpu_now = [] {
+        timespec t{};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+    };
+    const double start = cpu_now();
     uint64_t runs = 0;
     for (;;) {
         const size_t heap_before = __sanitizer_get_heap_size();
+        const double window_start = cpu_now();
         uint64_t window = 0;
-        for (int pass = 0; pass < kWindowPasses || window < kWindowRuns; pass++) {
+        do {
             for (const Program& p : progs) (void)fuzz::run_program(p, cfg);
             window += progs.size();
-        }
+        } while (window < kWindowRuns && cpu_now() - window_start < kWindowCpuS);
         runs += window;
-        timespec now{};
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-        const double cpu = static_cast<double>(now.tv_sec - start.tv_sec) +
-                           static_cast<double>(now.tv_nsec - start.tv_nsec) * 1e-9;
-        if (__sanitizer_get_heap_size() <= heap_before || cpu > kMaxCpuS) return runs;
+        if (__sanitizer_get_heap_size() <= heap_before || cpu_now() - start > kMaxCpuS) return runs;
     }
 #else
     (void)progs;
