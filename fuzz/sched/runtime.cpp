@@ -67,7 +67,9 @@ Runtime::Spares* Runtime::spares() {
 
 std::unique_ptr<Runtime::Lists> Runtime::take_lists() {
     Spares* spare = spares();
-    if (!spare || !spare->lists) return std::make_unique<Lists>();
+    // Default-initialised (not make_unique's value-initialisation, which
+    // would zero the lock-order graph's 48 KiB table).
+    if (!spare || !spare->lists) return std::unique_ptr<Lists>(new Lists);
     std::unique_ptr<Lists> l = std::move(spare->lists);
     l->threads.clear();
     l->runnable.clear();

@@ -85,19 +85,24 @@ private:
     uint8_t target_ = 0;
 };
 
-// A fair coin per decision: switch to a random runnable thread with
-// probability 1/switch_one_in.
 // A generator seeded only when a run begins. A default-constructed engine
 // seeds itself too (312 words): a strategy made for one run did that twice.
+// Drawn from before any seed (no caller does), it is the default engine.
 class RunSeededRng {
 public:
     void seed(uint64_t s) { rng_.emplace(s); }
-    uint64_t operator()() { return (*rng_)(); }
+    uint64_t operator()() {
+        if (!rng_) [[unlikely]]
+            rng_.emplace();
+        return (*rng_)();
+    }
 
 private:
     std::optional<std::mt19937_64> rng_;
 };
 
+// A fair coin per decision: switch to a random runnable thread with
+// probability 1/switch_one_in.
 class RandomStrategy final : public Strategy {
 public:
     explicit RandomStrategy(uint64_t seed, unsigned switch_one_in = 4) : seed_(seed), one_in_(switch_one_in) {}
