@@ -63,6 +63,15 @@ void nonempty_heads(const ListNode* heads, size_t n, std::vector<uint32_t>& out)
         if (heads[i].next != &heads[i] || heads[i].prev != &heads[i]) out.push_back(static_cast<uint32_t>(i));
 }
 
+// Calls f(cpu, index, head) for each non-empty head of the pool's
+// unbuddied array (`heads`, `n` of them), in order.
+template <typename F>
+void for_each_listed_unbuddied(ListNode* heads, size_t n, F f) {
+    static thread_local std::vector<uint32_t> listed;  // reused: read at every scheduling point
+    nonempty_heads(heads, n, listed);
+    for (uint32_t at : listed) f(static_cast<int>(at / NCHUNKS), static_cast<int>(at % NCHUNKS), heads + at);
+}
+
 const void* lru_data(const z3fh_links* n) { return page_address(page_of_lru(node_of(n))); }
 const void* buddy_data(const z3fh_links* n) {
     return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(n) & PAGE_MASK);
@@ -129,11 +138,8 @@ PoolSnapshot PoolInspector::snapshot(Pool& pool) Z3FH_TSA_ESCAPE("introspection:
                                 nullptr);
     // Only the non-empty heads: an empty one has nothing to mark (and the
     // validator checks the heads themselves).
-    static thread_local std::vector<uint32_t> listed;
-    nonempty_heads(pool.unbuddied_.get(), pool.unbuddied_n_, listed);
-    for (uint32_t at : listed) {
-        const int cpu = static_cast<int>(at / NCHUNKS), i = static_cast<int>(at % NCHUNKS);
-        walk_list(pool, pool.unbuddied(cpu, i), "an unbuddied list", buddy_data,
+    for_each_listed_unbuddied(pool.unbuddied_.get(), pool.unbuddied_n_, [&](int cpu, int i, ListNode* head) {
+        walk_list(pool, head, "an unbuddied list", buddy_data,
                   [&](ListNode* n) {
                       mark(buddy_data(links_of_node(n)), [&](PageSnapshot& p) {
                           p.unbuddied_cpu = cpu;
@@ -141,7 +147,7 @@ PoolSnapshot PoolInspector::snapshot(Pool& pool) Z3FH_TSA_ESCAPE("introspection:
                       });
                   },
                   nullptr);
-    }
+    });
     snap.stale_length = walk_list(pool, &pool.stale_, "the stale list", buddy_data,
                                   [&](ListNode* n) { mark(buddy_data(links_of_node(n)), [](PageSnapshot& p) { p.on_stale = true; }); },
                                   nullptr);
@@ -228,18 +234,14 @@ void PoolInspector::validate(Pool& pool, std::vector<Violation>& out) {
                   z3fh_z3fold_check_listed(&rules, &v, "the LRU");
               },
               &out);
-    static thread_local std::vector<uint32_t> listed;
-    nonempty_heads(pool.unbuddied_.get(), pool.unbuddied_n_, listed);
-    for (uint32_t at : listed) {
-        const int cpu = static_cast<int>(at / NCHUNKS), i = static_cast<int>(at % NCHUNKS);
-        ListNode* head = pool.unbuddied_.get() + at;
+    for_each_listed_unbuddied(pool.unbuddied_.get(), pool.unbuddied_n_, [&](int cpu, int i, ListNode* head) {
         walk_list(pool, head, "an unbuddied list", buddy_data,
                   [&](ListNode* n) {
                       const z3fh_z3fold_page v = page_view(virt_to_page(buddy_data(links_of_node(n))));
                       z3fh_z3fold_check_unbuddied(&rules, &v, cpu, i);
                   },
                   &out);
-    }
+    });
     static thread_local std::vector<PageDesc*> live;
     pool.src_->live_pages_ordered(live);
     for (PageDesc* page : live) check_page_state(&pool, page, out);

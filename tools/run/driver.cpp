@@ -453,6 +453,13 @@ int cmd_minimize(const std::string& file, const std::string& out) {
 }
 
 namespace {
+// This process's CPU time, in seconds.
+double cpu_now() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
 // Runs the programs until the sanitizer's heap stops growing: a fuzzing
 // process runs hundreds of thousands of inputs, and its first ones pay for
 // filling ASan's quarantine (64 MiB of never-touched memory, a page fault
@@ -466,11 +473,6 @@ uint64_t warm_to_steady_state(const std::vector<Program>& progs, const fuzz::Run
     if (progs.empty()) return 0;
     constexpr uint64_t kWindowRuns = 2000;
     constexpr double kWindowCpuS = 1, kMaxCpuS = 20;
-    auto cpu_now = [] {
-        timespec t{};
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-    };
     const double start = cpu_now();
     uint64_t runs = 0;
     for (;;) {
@@ -526,12 +528,10 @@ int cmd_time(const std::vector<std::string>& files, int repeat) {
         for (const auto& [name, n] : o.depth) depth[name] = depth.value(name, uint64_t{0}) + n;
     }
     const uint64_t warm_runs = warm_to_steady_state(progs, cfg);
-    timespec t0{}, t1{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    const double t0 = cpu_now();
     for (int r = 0; r < repeat; r++)
         for (const Program& p : progs) (void)fuzz::run_program(p, cfg);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
-    const double cpu = static_cast<double>(t1.tv_sec - t0.tv_sec) + static_cast<double>(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    const double cpu = cpu_now() - t0;
     const double runs = static_cast<double>(progs.size()) * repeat;
     nlohmann::json result = {{"programs", progs.size()},
                              {"runs", runs},
